@@ -1,0 +1,145 @@
+# Builds the gateway modules against an nginx configure tree and runs them.
+#
+#   make                 build every module into build/modules/*.so
+#   make test            style check, then the Test::Nginx suites in t/
+#   make run             start the example gateway on 127.0.0.1:8080
+#   make bench           wrk benchmarks (bench/README.md)
+#
+# NGINX_SRC defaults to Debian's nginx-dev tree, whose conf_flags make the
+# modules binary-compatible with /usr/sbin/nginx.
+
+NGINX_SRC    ?= /usr/share/nginx/src
+NGINX_BINARY ?= /usr/sbin/nginx
+MODULES_PATH ?= /usr/lib/nginx/modules
+AVAILABLE    ?= /usr/share/nginx/modules-available
+
+BUILD        := build
+NGX_BUILD    := $(BUILD)/nginx
+MODULES_DIR  := $(BUILD)/modules
+
+# Debian's own hardening flags for nginx and its module packages.
+GW_CC_OPT    ?= -g -O2 -fstack-protector-strong -Wformat \
+                -Werror=format-security -fPIC -Wdate-time \
+                -D_FORTIFY_SOURCE=2
+GW_LD_OPT    ?= -Wl,-z,relro -Wl,-z,now -fPIC
+
+# Flags for a source tree without Debian's conf_flags.
+NGX_CONF_FLAGS ?= --with-compat --with-http_ssl_module --with-threads
+
+MODULE_NAMES := $(shell sed -n 's/^ngx_module_name=//p' config)
+MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
+
+DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
+                libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
+                valgrind wrk
+
+# Reconfigure only when what configure reads changes: config, the source
+# tree it copies, or the list of our source files.
+CONFIGURE_INPUTS := $(BUILD)/configure.inputs
+
+ifeq ($(filter clean deps style,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(BUILD); \
+        { echo "$(NGINX_SRC) $(NGX_CONF_FLAGS) $(GW_CC_OPT) $(GW_LD_OPT)"; \
+          find modules -name '*.[ch]' | LC_ALL=C sort; } \
+          > $(CONFIGURE_INPUTS).new; \
+        cmp -s $(CONFIGURE_INPUTS).new $(CONFIGURE_INPUTS) \
+          || mv $(CONFIGURE_INPUTS).new $(CONFIGURE_INPUTS); \
+        rm -f $(CONFIGURE_INPUTS).new)
+endif
+
+.PHONY: all deps modules test test-valgrind style run install uninstall \
+        bench clean
+
+all: modules
+
+deps:
+	@missing=; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "make deps: missing Debian packages:$$missing" >&2; \
+	        echo "make deps: run 'sudo make deps' or" \
+	             "'sudo apt-get install$$missing'" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "make deps: installing$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
+	@test -d "$(NGINX_SRC)/src/core" || \
+	    { echo "NGINX_SRC=$(NGINX_SRC) is not an nginx source tree" >&2; \
+	      exit 1; }
+	rm -rf $(NGX_BUILD)
+	cp -a $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && env -u CFLAGS bash -c ' \
+	    set -e; flags=($(NGX_CONF_FLAGS)); \
+	    if [ -f conf_flags ]; then \
+	        . ./conf_flags; flags=("$${NGX_CONF_FLAGS[@]}"); \
+	    fi; \
+	    configure=./configure; \
+	    [ -x $$configure ] || configure=./auto/configure; \
+	    $$configure "$${flags[@]}" --with-cc-opt="$(GW_CC_OPT)" \
+	        --with-ld-opt="$(GW_LD_OPT)" --add-dynamic-module=$(CURDIR)' \
+	    > $(CURDIR)/$(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+
+modules: deps $(NGX_BUILD)/objs/Makefile
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	@mkdir -p $(MODULES_DIR)
+	@for m in $(MODULE_NAMES); do \
+	    cmp -s $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/$$m.so \
+	        || cp $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/$$m.so; \
+	done
+
+# The project's runner stands in for Test::Nginx only where it is missing.
+TEST_RUNNER_LIB := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                            || echo $(CURDIR)/t/lib)
+TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BINARY) \
+           TEST_NGINX_LOAD_MODULES="$(abspath $(MODULE_SOS))" \
+           PERL5LIB=$(TEST_RUNNER_LIB)$${PERL5LIB:+:$$PERL5LIB}
+
+test: modules style
+	$(TEST_ENV) prove -r $(or $(TESTS),t)
+
+test-valgrind: modules
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r $(or $(TESTS),t)
+
+style:
+	@perl tools/check-style $$(find modules -name '*.[ch]' | LC_ALL=C sort)
+
+run: modules
+	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
+	@ln -sfn $(abspath $(MODULES_DIR)) $(BUILD)/run/modules
+	@sh conf.examples/try-it.sh
+	exec $(NGINX_BINARY) -p $(abspath $(BUILD)/run)/ \
+	    -c $(CURDIR)/conf.examples/gateway.conf -g 'daemon off;'
+
+install: modules
+	install -d $(DESTDIR)$(MODULES_PATH) $(DESTDIR)$(AVAILABLE)
+	@for m in $(MODULE_NAMES); do \
+	    conf=mod-http-$$(echo $$m | sed 's/^ngx_http_//; s/_module$$//; \
+	                                     s/_/-/g').conf; \
+	    echo "install $$m.so, $(AVAILABLE)/$$conf"; \
+	    install -m 644 $(MODULES_DIR)/$$m.so $(DESTDIR)$(MODULES_PATH)/; \
+	    echo "load_module modules/$$m.so;" > $(DESTDIR)$(AVAILABLE)/$$conf; \
+	done
+
+uninstall:
+	@for m in $(MODULE_NAMES); do \
+	    conf=mod-http-$$(echo $$m | sed 's/^ngx_http_//; s/_module$$//; \
+	                                     s/_/-/g').conf; \
+	    echo "remove $$m.so, $(AVAILABLE)/$$conf"; \
+	    rm -f $(DESTDIR)$(MODULES_PATH)/$$m.so $(DESTDIR)$(AVAILABLE)/$$conf; \
+	done
+
+bench: modules
+	NGINX_BINARY=$(NGINX_BINARY) BENCH_MODULES="$(abspath $(MODULE_SOS))" \
+	    SCENARIO=$(SCENARIO) bench/run
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,112 @@
+
+/*
+ * JWT authentication: what the module's files share.
+ */
+
+
+#ifndef _NGX_HTTP_AUTH_JWT_H_INCLUDED_
+#define _NGX_HTTP_AUTH_JWT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/evp.h>
+#include "ngx_gw_json.h"
+
+
+/* tokens are capped before anything is decoded */
+#define NGX_HTTP_AUTH_JWT_MAX_TOKEN  16384
+#define NGX_HTTP_AUTH_JWT_MAX_DEPTH  16
+
+#define NGX_HTTP_AUTH_JWT_DIGEST_LEN  32
+
+
+typedef enum {
+    NGX_HTTP_AUTH_JWT_OCT = 1,
+    NGX_HTTP_AUTH_JWT_RSA,
+    NGX_HTTP_AUTH_JWT_EC,
+    NGX_HTTP_AUTH_JWT_OKP
+} ngx_http_auth_jwt_kty_e;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_http_auth_jwt_kty_e    kty;
+    const char                *digest;     /* NULL for EdDSA */
+    ngx_uint_t                 pss;        /* RSASSA-PSS */
+    size_t                     ec_half;    /* bytes of R and of S */
+    const char                *curve;      /* EC group a key must be on */
+} ngx_http_auth_jwt_alg_t;
+
+
+typedef struct {
+    ngx_str_t                  kid;        /* empty: the key has none */
+    ngx_http_auth_jwt_alg_t   *alg;        /* NULL: any of its kty */
+    ngx_http_auth_jwt_kty_e    kty;
+    EVP_PKEY                  *pkey;       /* RSA, EC, OKP */
+    EVP_MAC_CTX               *hmac[3];    /* oct: SHA-256, 384, 512 */
+} ngx_http_auth_jwt_key_t;
+
+
+typedef struct {
+    ngx_str_t                  signing_input;
+    ngx_str_t                  signature;
+    ngx_str_t                  header_json;
+    ngx_str_t                  payload_json;
+    ngx_array_t                header;     /* of ngx_gw_json_member_t */
+    ngx_array_t                claims;     /* of ngx_gw_json_member_t */
+    ngx_http_auth_jwt_alg_t   *alg;
+    ngx_str_t                  kid;
+} ngx_http_auth_jwt_token_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t          node;       /* key: the digest's first bytes */
+    ngx_queue_t                queue;      /* in lru or free */
+    u_char                     digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
+    time_t                     expires;
+} ngx_http_auth_jwt_cached_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rbtree;
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                lru;
+    ngx_queue_t                free;
+    ngx_uint_t                 size;
+    time_t                     valid;
+} ngx_http_auth_jwt_cache_t;
+
+
+ngx_int_t ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst,
+    ngx_str_t *src);
+ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
+    ngx_http_auth_jwt_token_t *token, const char **reason);
+ngx_int_t ngx_http_auth_jwt_token_times(ngx_http_auth_jwt_token_t *token,
+    time_t now, time_t leeway, const char **reason);
+ngx_gw_json_member_t *ngx_http_auth_jwt_member(ngx_array_t *members,
+    u_char *name, size_t len);
+ngx_int_t ngx_http_auth_jwt_member_text(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *text);
+
+ngx_int_t ngx_http_auth_jwt_crypto_init(ngx_pool_t *pool);
+ngx_int_t ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n,
+    u_char *digest);
+ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg(ngx_str_t *name);
+ngx_array_t *ngx_http_auth_jwt_keys_create(ngx_pool_t *pool);
+ngx_int_t ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
+    const char **error);
+ngx_int_t ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token,
+    ngx_array_t *keys, ngx_log_t *log, ngx_uint_t *tried);
+
+ngx_int_t ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
+    ngx_http_auth_jwt_cache_t *cache);
+ngx_int_t ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
+    u_char *digest, time_t now);
+void ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
+    u_char *digest, time_t expires);
+
+
+#endif /* _NGX_HTTP_AUTH_JWT_H_INCLUDED_ */

@@ -1,0 +1,1010 @@
+
+/*
+ * JSON Web Keys (RFC 7517, 7518, 8037) parsed once into OpenSSL objects,
+ * and JWS signatures verified with them.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#include "ngx_http_auth_jwt.h"
+
+
+#define NGX_HTTP_AUTH_JWT_RSA_MIN_BITS  2048
+
+
+static ngx_int_t ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_uint_t level, ngx_str_t *json,
+    ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool,
+    ngx_array_t *members, char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_auth_jwt_jwk_bytes(ngx_pool_t *pool,
+    ngx_array_t *members, char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool,
+    ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool,
+    ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool,
+    ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool,
+    ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static EVP_PKEY *ngx_http_auth_jwt_pkey_fromdata(const char *type,
+    OSSL_PARAM_BLD *bld);
+static ngx_int_t ngx_http_auth_jwt_jwk_add(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
+    const char **error);
+static void ngx_http_auth_jwt_crypto_cleanup(void *data);
+static void ngx_http_auth_jwt_keys_cleanup(void *data);
+static void ngx_http_auth_jwt_key_free(ngx_http_auth_jwt_key_t *key);
+static ngx_int_t ngx_http_auth_jwt_verify_hmac(ngx_http_auth_jwt_key_t *key,
+    ngx_http_auth_jwt_token_t *token);
+static ngx_int_t ngx_http_auth_jwt_verify_pkey(ngx_http_auth_jwt_key_t *key,
+    ngx_http_auth_jwt_token_t *token);
+static ngx_int_t ngx_http_auth_jwt_ecdsa_der(ngx_http_auth_jwt_token_t *token,
+    u_char *der, size_t *len);
+
+
+static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
+    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, "SHA256", 0, 0, NULL },
+    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, "SHA384", 0, 0, NULL },
+    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, "SHA512", 0, 0, NULL },
+    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, "SHA256", 0, 0, NULL },
+    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, "SHA384", 0, 0, NULL },
+    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, "SHA512", 0, 0, NULL },
+    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, "SHA256", 1, 0, NULL },
+    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, "SHA384", 1, 0, NULL },
+    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, "SHA512", 1, 0, NULL },
+    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, "SHA256", 0, 32, "P-256" },
+    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, "SHA384", 0, 48, "P-384" },
+    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, "SHA512", 0, 66, "P-521" },
+    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NULL, 0, 0, NULL }
+};
+
+#define ngx_http_auth_jwt_nalgs                                               \
+    (sizeof(ngx_http_auth_jwt_algs) / sizeof(ngx_http_auth_jwt_alg_t))
+
+
+/*
+ * SHA-256, -384, -512, fetched once rather than by name on every use, and
+ * the context that hashes tokens for the verified-token cache; shared by
+ * the configurations that use them and freed with the last one, before
+ * nginx unloads the module.
+ */
+static EVP_MD      *ngx_http_auth_jwt_md[3];
+static EVP_MD_CTX  *ngx_http_auth_jwt_md_ctx;
+static ngx_uint_t   ngx_http_auth_jwt_crypto_users;
+
+
+static ngx_uint_t
+ngx_http_auth_jwt_digest_index(const char *digest)
+{
+    return (digest[3] == '2') ? 0 : (digest[3] == '3') ? 1 : 2;
+}
+
+
+ngx_http_auth_jwt_alg_t *
+ngx_http_auth_jwt_alg(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
+        if (name->len == ngx_http_auth_jwt_algs[i].name.len
+            && ngx_strncmp(name->data, ngx_http_auth_jwt_algs[i].name.data,
+                           name->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_algs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_auth_jwt_crypto_init(ngx_pool_t *pool)
+{
+    ngx_uint_t           i;
+    ngx_pool_cleanup_t  *cln;
+    const char          *names[] = { "SHA256", "SHA384", "SHA512" };
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_auth_jwt_crypto_cleanup;
+    ngx_http_auth_jwt_crypto_users++;
+
+    for (i = 0; i < 3; i++) {
+        if (ngx_http_auth_jwt_md[i] == NULL) {
+            ngx_http_auth_jwt_md[i] = EVP_MD_fetch(NULL, names[i], NULL);
+
+            if (ngx_http_auth_jwt_md[i] == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (ngx_http_auth_jwt_md_ctx == NULL) {
+        ngx_http_auth_jwt_md_ctx = EVP_MD_CTX_new();
+
+        if (ngx_http_auth_jwt_md_ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_auth_jwt_crypto_cleanup(void *data)
+{
+    ngx_uint_t  i;
+
+    if (--ngx_http_auth_jwt_crypto_users) {
+        return;
+    }
+
+    for (i = 0; i < 3; i++) {
+        EVP_MD_free(ngx_http_auth_jwt_md[i]);
+        ngx_http_auth_jwt_md[i] = NULL;
+    }
+
+    EVP_MD_CTX_free(ngx_http_auth_jwt_md_ctx);
+    ngx_http_auth_jwt_md_ctx = NULL;
+}
+
+
+/* SHA-256 over several pieces */
+
+ngx_int_t
+ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n, u_char *digest)
+{
+    ngx_uint_t   i;
+    EVP_MD_CTX  *ctx;
+
+    ctx = ngx_http_auth_jwt_md_ctx;
+
+    if (EVP_DigestInit_ex2(ctx, ngx_http_auth_jwt_md[0], NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestFinal_ex(ctx, digest, NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Adds the signature keys of a JWKS document (or of a single JWK) to keys.
+ * Keys for other uses and of unknown types are skipped, as RFC 7517 asks,
+ * with a line at the given level; a malformed key is an error, not
+ * something to skip quietly.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
+    const char **error)
+{
+    u_char                   *pos, *last, *start;
+    ngx_int_t                 rc;
+    ngx_str_t                 element;
+    ngx_uint_t                n;
+    ngx_array_t               members;
+    ngx_gw_json_t             j;
+    ngx_gw_json_member_t     *member;
+
+    if (ngx_array_init(&members, pool, 4, sizeof(ngx_gw_json_member_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_gw_json_object_members(pool, json, NGX_HTTP_AUTH_JWT_MAX_DEPTH,
+                                    &members, error);
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    member = ngx_http_auth_jwt_member(&members, (u_char *) "keys", 4);
+
+    if (member == NULL) {
+
+        /* a single JWK */
+
+        if (ngx_http_auth_jwt_member(&members, (u_char *) "kty", 3) == NULL) {
+            *error = "neither a JWK Set nor a JWK";
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_auth_jwt_jwk_add(pool, log, level, json, keys, error);
+
+        if (rc == NGX_DECLINED) {
+            *error = "no signature key";
+            return NGX_ERROR;
+        }
+
+        return rc;
+    }
+
+    if (member->type != NGX_GW_JSON_ARRAY) {
+        *error = "\"keys\" is not an array";
+        return NGX_ERROR;
+    }
+
+    ngx_gw_json_init(&j, NGX_HTTP_AUTH_JWT_MAX_DEPTH, NULL, 0);
+
+    pos = member->value.data;
+    last = pos + member->value.len;
+    start = NULL;
+    n = 0;
+
+    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
+
+        if (j.level != 1) {
+            continue;
+        }
+
+        if (j.event == NGX_GW_JSON_VALUE_START) {
+            if (j.type != NGX_GW_JSON_OBJECT) {
+                *error = "a member of \"keys\" is not an object";
+                return NGX_ERROR;
+            }
+
+            start = j.mark;
+            continue;
+        }
+
+        element.data = start;
+        element.len = j.mark - start;
+
+        rc = ngx_http_auth_jwt_jwk_add(pool, log, level, &element, keys,
+                                       error);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        *error = "no signature keys in \"keys\"";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *json, ngx_http_auth_jwt_key_t *key,
+    const char **error)
+{
+    ngx_int_t            rc;
+    ngx_str_t            kty, use, alg;
+    ngx_array_t          members;
+
+    ngx_memzero(key, sizeof(ngx_http_auth_jwt_key_t));
+
+    if (ngx_array_init(&members, pool, 8, sizeof(ngx_gw_json_member_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_gw_json_object_members(pool, json, NGX_HTTP_AUTH_JWT_MAX_DEPTH,
+                                   &members, error)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_auth_jwt_jwk_string(pool, &members, "kty", &kty) != NGX_OK
+        || ngx_http_auth_jwt_jwk_string(pool, &members, "use", &use)
+           != NGX_OK
+        || ngx_http_auth_jwt_jwk_string(pool, &members, "alg", &alg)
+           != NGX_OK
+        || ngx_http_auth_jwt_jwk_string(pool, &members, "kid", &key->kid)
+           != NGX_OK)
+    {
+        *error = "JWK member \"kty\", \"use\", \"alg\" or \"kid\" "
+                 "is not a string";
+        return NGX_ERROR;
+    }
+
+    if (kty.data == NULL) {
+        *error = "JWK without \"kty\"";
+        return NGX_ERROR;
+    }
+
+    if (use.data && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0))
+    {
+        ngx_log_error(level, log, 0,
+                      "auth_jwt: skipped JWK \"%V\" with \"use\" \"%V\"",
+                      &key->kid, &use);
+        return NGX_DECLINED;
+    }
+
+    if (alg.data) {
+        key->alg = ngx_http_auth_jwt_alg(&alg);
+
+        if (key->alg == NULL) {
+            ngx_log_error(level, log, 0,
+                          "auth_jwt: skipped JWK \"%V\" with unsupported "
+                          "\"alg\" \"%V\"", &key->kid, &alg);
+            return NGX_DECLINED;
+        }
+    }
+
+    if (kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0) {
+        key->kty = NGX_HTTP_AUTH_JWT_OCT;
+        rc = ngx_http_auth_jwt_jwk_oct(pool, &members, key, error);
+
+    } else if (kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0) {
+        key->kty = NGX_HTTP_AUTH_JWT_RSA;
+        rc = ngx_http_auth_jwt_jwk_rsa(pool, &members, key, error);
+
+    } else if (kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0) {
+        key->kty = NGX_HTTP_AUTH_JWT_EC;
+        rc = ngx_http_auth_jwt_jwk_ec(pool, &members, key, error);
+
+    } else if (kty.len == 3 && ngx_strncmp(kty.data, "OKP", 3) == 0) {
+        key->kty = NGX_HTTP_AUTH_JWT_OKP;
+        rc = ngx_http_auth_jwt_jwk_okp(pool, &members, key, error);
+
+    } else {
+        ngx_log_error(level, log, 0,
+                      "auth_jwt: skipped JWK \"%V\" of unknown \"kty\" "
+                      "\"%V\"", &key->kid, &kty);
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (key->alg && key->alg->kty != key->kty) {
+        *error = "JWK \"alg\" does not fit its \"kty\"";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_http_auth_jwt_key_t *key, const char **error)
+{
+    size_t       min;
+    EVP_MAC     *mac;
+    ngx_str_t    k;
+    ngx_uint_t   i;
+    OSSL_PARAM   params[2];
+    const char  *digests[] = { "SHA256", "SHA384", "SHA512" };
+
+    if (ngx_http_auth_jwt_jwk_bytes(pool, members, "k", &k) != NGX_OK) {
+        *error = "oct JWK without a base64url \"k\"";
+        return NGX_ERROR;
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        *error = "HMAC unavailable in OpenSSL";
+        return NGX_ERROR;
+    }
+
+    /*
+     * RFC 7518, 3.2: the key must be at least as long as the hash, so a
+     * short secret simply cannot be used with the longer hashes.
+     */
+
+    for (i = 0; i < 3; i++) {
+        min = 32 + 16 * i;
+
+        if (k.len < min
+            || (key->alg && ngx_strcmp(key->alg->digest, digests[i]) != 0))
+        {
+            continue;
+        }
+
+        key->hmac[i] = EVP_MAC_CTX_new(mac);
+        if (key->hmac[i] == NULL) {
+            break;
+        }
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *) digests[i], 0);
+        params[1] = OSSL_PARAM_construct_end();
+
+        if (EVP_MAC_init(key->hmac[i], k.data, k.len, params) != 1) {
+            break;
+        }
+    }
+
+    EVP_MAC_free(mac);
+    ngx_explicit_memzero(k.data, k.len);
+
+    if (i < 3) {
+        *error = "HMAC key setup failed in OpenSSL";
+        return NGX_ERROR;
+    }
+
+    if (key->hmac[0] == NULL && key->hmac[1] == NULL && key->hmac[2] == NULL)
+    {
+        *error = "oct JWK shorter than its algorithm's hash";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_http_auth_jwt_key_t *key, const char **error)
+{
+    BIGNUM          *n, *e;
+    ngx_str_t        n_bytes, e_bytes;
+    OSSL_PARAM_BLD  *bld;
+
+    if (ngx_http_auth_jwt_jwk_bytes(pool, members, "n", &n_bytes) != NGX_OK
+        || ngx_http_auth_jwt_jwk_bytes(pool, members, "e", &e_bytes)
+           != NGX_OK)
+    {
+        *error = "RSA JWK without base64url \"n\" and \"e\"";
+        return NGX_ERROR;
+    }
+
+    n = BN_bin2bn(n_bytes.data, n_bytes.len, NULL);
+    e = BN_bin2bn(e_bytes.data, e_bytes.len, NULL);
+    bld = OSSL_PARAM_BLD_new();
+
+    if (n && e && bld
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n)
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+    {
+        key->pkey = ngx_http_auth_jwt_pkey_fromdata("RSA", bld);
+    }
+
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+
+    if (key->pkey == NULL) {
+        *error = "invalid RSA JWK";
+        return NGX_ERROR;
+    }
+
+    if (EVP_PKEY_get_bits(key->pkey) < NGX_HTTP_AUTH_JWT_RSA_MIN_BITS) {
+        *error = "RSA JWK shorter than 2048 bits";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_http_auth_jwt_key_t *key, const char **error)
+{
+    u_char           *point;
+    ngx_str_t         crv, x, y;
+    ngx_uint_t        i;
+    OSSL_PARAM_BLD   *bld;
+    EVP_PKEY_CTX     *ctx;
+
+    if (ngx_http_auth_jwt_jwk_string(pool, members, "crv", &crv) != NGX_OK
+        || crv.data == NULL
+        || ngx_http_auth_jwt_jwk_bytes(pool, members, "x", &x) != NGX_OK
+        || ngx_http_auth_jwt_jwk_bytes(pool, members, "y", &y) != NGX_OK)
+    {
+        *error = "EC JWK without \"crv\", \"x\" and \"y\"";
+        return NGX_ERROR;
+    }
+
+    for (i = 9; i < 12; i++) {
+        if (crv.len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
+            && ngx_strncmp(crv.data, ngx_http_auth_jwt_algs[i].curve, crv.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == 12) {
+        *error = "EC JWK on an unsupported curve";
+        return NGX_ERROR;
+    }
+
+    if (key->alg && key->alg != &ngx_http_auth_jwt_algs[i]) {
+        *error = "EC JWK \"alg\" does not fit its \"crv\"";
+        return NGX_ERROR;
+    }
+
+    /* "x" and "y" are exactly the field size long (RFC 7518, 6.2.1.2) */
+
+    if (x.len != ngx_http_auth_jwt_algs[i].ec_half
+        || y.len != ngx_http_auth_jwt_algs[i].ec_half)
+    {
+        *error = "EC JWK coordinates of the wrong length";
+        return NGX_ERROR;
+    }
+
+    /* a curve has one algorithm: pinning it keeps ES256 keys to ES256 */
+    key->alg = &ngx_http_auth_jwt_algs[i];
+
+    point = ngx_pnalloc(pool, 1 + x.len + y.len);
+    if (point == NULL) {
+        return NGX_ERROR;
+    }
+
+    point[0] = 0x04;
+    ngx_memcpy(point + 1, x.data, x.len);
+    ngx_memcpy(point + 1 + x.len, y.data, y.len);
+
+    bld = OSSL_PARAM_BLD_new();
+
+    if (bld
+        && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                           ngx_http_auth_jwt_algs[i].curve, 0)
+        && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                            point, 1 + x.len + y.len))
+    {
+        key->pkey = ngx_http_auth_jwt_pkey_fromdata("EC", bld);
+    }
+
+    OSSL_PARAM_BLD_free(bld);
+
+    if (key->pkey == NULL) {
+        *error = "invalid EC JWK";
+        return NGX_ERROR;
+    }
+
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+
+    if (ctx == NULL || EVP_PKEY_public_check(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        *error = "EC JWK point is not on its curve";
+        return NGX_ERROR;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_http_auth_jwt_key_t *key, const char **error)
+{
+    int        type;
+    size_t     len;
+    ngx_str_t  crv, x;
+
+    if (ngx_http_auth_jwt_jwk_string(pool, members, "crv", &crv) != NGX_OK
+        || crv.data == NULL
+        || ngx_http_auth_jwt_jwk_bytes(pool, members, "x", &x) != NGX_OK)
+    {
+        *error = "OKP JWK without \"crv\" and \"x\"";
+        return NGX_ERROR;
+    }
+
+    if (crv.len == 7 && ngx_strncmp(crv.data, "Ed25519", 7) == 0) {
+        type = EVP_PKEY_ED25519;
+        len = 32;
+
+    } else if (crv.len == 5 && ngx_strncmp(crv.data, "Ed448", 5) == 0) {
+        type = EVP_PKEY_ED448;
+        len = 57;
+
+    } else {
+        *error = "OKP JWK on a curve that does not sign";
+        return NGX_ERROR;
+    }
+
+    if (x.len != len) {
+        *error = "OKP JWK \"x\" of the wrong length";
+        return NGX_ERROR;
+    }
+
+    key->pkey = EVP_PKEY_new_raw_public_key(type, NULL, x.data, x.len);
+
+    if (key->pkey == NULL) {
+        *error = "invalid OKP JWK";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
+    char *name, ngx_str_t *value)
+{
+    ngx_gw_json_member_t  *member;
+
+    member = ngx_http_auth_jwt_member(members, (u_char *) name,
+                                      ngx_strlen(name));
+    if (member == NULL) {
+        ngx_str_null(value);
+        return NGX_OK;
+    }
+
+    if (member->type != NGX_GW_JSON_STRING) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_auth_jwt_member_text(pool, member, value);
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_bytes(ngx_pool_t *pool, ngx_array_t *members,
+    char *name, ngx_str_t *value)
+{
+    ngx_str_t  text;
+
+    if (ngx_http_auth_jwt_jwk_string(pool, members, name, &text) != NGX_OK
+        || text.data == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    value->data = ngx_pnalloc(pool, text.len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_auth_jwt_decode_base64url(value, &text);
+}
+
+
+static EVP_PKEY *
+ngx_http_auth_jwt_pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
+{
+    EVP_PKEY      *pkey;
+    OSSL_PARAM    *params;
+    EVP_PKEY_CTX  *ctx;
+
+    pkey = NULL;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+    if (params == NULL || ctx == NULL
+        || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    {
+        pkey = NULL;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+
+    return pkey;
+}
+
+
+/*
+ * A key is parsed aside and copied into the set only when it is whole, so
+ * the set never holds a half-made key and one cleanup frees them all.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_add(ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t level,
+    ngx_str_t *json, ngx_array_t *keys, const char **error)
+{
+    ngx_int_t                 rc;
+    ngx_http_auth_jwt_key_t   key, *slot;
+
+    rc = ngx_http_auth_jwt_jwk_parse(pool, log, level, json, &key, error);
+
+    if (rc == NGX_OK) {
+        slot = ngx_array_push(keys);
+
+        if (slot) {
+            *slot = key;
+            return NGX_OK;
+        }
+
+        rc = NGX_ERROR;
+    }
+
+    ngx_http_auth_jwt_key_free(&key);
+
+    return rc;
+}
+
+
+ngx_array_t *
+ngx_http_auth_jwt_keys_create(ngx_pool_t *pool)
+{
+    ngx_array_t         *keys;
+    ngx_pool_cleanup_t  *cln;
+
+    keys = ngx_array_create(pool, 4, sizeof(ngx_http_auth_jwt_key_t));
+    if (keys == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_auth_jwt_keys_cleanup;
+    cln->data = keys;
+
+    return keys;
+}
+
+
+static void
+ngx_http_auth_jwt_keys_cleanup(void *data)
+{
+    ngx_array_t  *keys = data;
+
+    ngx_uint_t                i;
+    ngx_http_auth_jwt_key_t  *key;
+
+    key = keys->elts;
+
+    for (i = 0; i < keys->nelts; i++) {
+        ngx_http_auth_jwt_key_free(&key[i]);
+    }
+}
+
+
+static void
+ngx_http_auth_jwt_key_free(ngx_http_auth_jwt_key_t *key)
+{
+    ngx_uint_t  i;
+
+    EVP_PKEY_free(key->pkey);
+    key->pkey = NULL;
+
+    for (i = 0; i < 3; i++) {
+        EVP_MAC_CTX_free(key->hmac[i]);
+        key->hmac[i] = NULL;
+    }
+}
+
+
+/*
+ * Tries the keys that may have signed the token: the same "kid" where both
+ * name one, and a type and algorithm that fit the token's "alg", so an RSA
+ * key can never serve as an HMAC secret.  *tried counts the keys that fit.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token, ngx_array_t *keys,
+    ngx_log_t *log, ngx_uint_t *tried)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i;
+    ngx_http_auth_jwt_key_t  *key;
+
+    key = keys->elts;
+
+    for (i = 0; i < keys->nelts; i++) {
+
+        if (key[i].kty != token->alg->kty
+            || (key[i].alg && key[i].alg != token->alg)
+            || (key[i].kid.len && token->kid.len
+                && (key[i].kid.len != token->kid.len
+                    || ngx_memcmp(key[i].kid.data, token->kid.data,
+                                  token->kid.len) != 0)))
+        {
+            continue;
+        }
+
+        (*tried)++;
+
+        if (key[i].kty == NGX_HTTP_AUTH_JWT_OCT) {
+            rc = ngx_http_auth_jwt_verify_hmac(&key[i], token);
+
+        } else {
+            rc = ngx_http_auth_jwt_verify_pkey(&key[i], token);
+        }
+
+        if (rc == NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "auth_jwt: OpenSSL failed verifying a %V token",
+                          &token->alg->name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_verify_hmac(ngx_http_auth_jwt_key_t *key,
+    ngx_http_auth_jwt_token_t *token)
+{
+    u_char        mac[EVP_MAX_MD_SIZE];
+    size_t        len;
+    EVP_MAC_CTX  *ctx;
+
+    ctx = key->hmac[ngx_http_auth_jwt_digest_index(token->alg->digest)];
+
+    if (ctx == NULL) {
+        /* the secret is shorter than this algorithm's hash */
+        return NGX_DECLINED;
+    }
+
+    /* a NULL key restarts the MAC with the key it was set up with */
+
+    if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1
+        || EVP_MAC_update(ctx, token->signing_input.data,
+                          token->signing_input.len)
+           != 1
+        || EVP_MAC_final(ctx, mac, &len, sizeof(mac)) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    if (token->signature.len != len
+        || CRYPTO_memcmp(mac, token->signature.data, len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_verify_pkey(ngx_http_auth_jwt_key_t *key,
+    ngx_http_auth_jwt_token_t *token)
+{
+    int            rc;
+    u_char         der[160];
+    size_t         der_len;
+    EVP_MD        *md;
+    ngx_str_t      sig;
+    EVP_MD_CTX    *mctx;
+    EVP_PKEY_CTX  *pctx;
+
+    sig = token->signature;
+
+    switch (key->kty) {
+
+    case NGX_HTTP_AUTH_JWT_RSA:
+        if ((int) sig.len != EVP_PKEY_get_size(key->pkey)) {
+            return NGX_DECLINED;
+        }
+
+        break;
+
+    case NGX_HTTP_AUTH_JWT_EC:
+        if (ngx_http_auth_jwt_ecdsa_der(token, der, &der_len) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        sig.data = der;
+        sig.len = der_len;
+        break;
+
+    default:
+        break;
+    }
+
+    md = token->alg->digest
+         ? ngx_http_auth_jwt_md[
+               ngx_http_auth_jwt_digest_index(token->alg->digest)]
+         : NULL;
+
+    mctx = EVP_MD_CTX_new();
+    if (mctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = -1;
+
+    if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key->pkey) == 1) {
+        if (!token->alg->pss
+            || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+                && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+                                                   RSA_PSS_SALTLEN_DIGEST)
+                   > 0))
+        {
+            rc = EVP_DigestVerify(mctx, sig.data, sig.len,
+                                  token->signing_input.data,
+                                  token->signing_input.len);
+        }
+    }
+
+    EVP_MD_CTX_free(mctx);
+
+    if (rc == 1) {
+        return NGX_OK;
+    }
+
+    /* a wrong signature is not an OpenSSL failure: drop its error queue */
+    ERR_clear_error();
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * JWS carries ECDSA signatures as R || S, each the curve's size; OpenSSL
+ * takes DER.  Anything but the exact length, and zero R or S, is refused
+ * here.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_ecdsa_der(ngx_http_auth_jwt_token_t *token, u_char *der,
+    size_t *len)
+{
+    int         n;
+    size_t      half;
+    BIGNUM     *r, *s;
+    ECDSA_SIG  *sig;
+
+    half = token->alg->ec_half;
+
+    if (token->signature.len != 2 * half) {
+        return NGX_DECLINED;
+    }
+
+    r = BN_bin2bn(token->signature.data, half, NULL);
+    s = BN_bin2bn(token->signature.data + half, half, NULL);
+    sig = ECDSA_SIG_new();
+
+    if (r == NULL || s == NULL || sig == NULL
+        || BN_is_zero(r) || BN_is_zero(s))
+    {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(sig);
+        return NGX_DECLINED;
+    }
+
+    /* the signature owns r and s from here */
+    ECDSA_SIG_set0(sig, r, s);
+
+    n = i2d_ECDSA_SIG(sig, NULL);
+
+    if (n <= 0 || n > 160) {
+        ECDSA_SIG_free(sig);
+        return NGX_DECLINED;
+    }
+
+    *len = i2d_ECDSA_SIG(sig, &der);
+
+    ECDSA_SIG_free(sig);
+
+    return NGX_OK;
+}

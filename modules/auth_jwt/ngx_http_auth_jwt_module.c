@@ -1,0 +1,1626 @@
+
+/*
+ * JWT authentication with NGINX Plus's auth_jwt interface.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_auth_jwt.h"
+#include "ngx_gw_subrequest.h"
+
+
+/* the largest key file or fetched JWK Set */
+#define NGX_HTTP_AUTH_JWT_MAX_KEYS  (1024 * 1024)
+
+
+typedef struct {
+    ngx_str_t                     uri;
+    ngx_array_t                  *keys;     /* cached; NULL: none */
+    ngx_pool_t                   *pool;     /* holds the cached keys */
+    time_t                        expires;
+} ngx_http_auth_jwt_key_request_t;
+
+
+typedef struct {
+    ngx_array_t                  *values;   /* of ngx_http_complex_value_t */
+    ngx_uint_t                    status;
+} ngx_http_auth_jwt_require_t;
+
+
+typedef struct {
+    ngx_array_t                   path;     /* of ngx_str_t */
+    ngx_uint_t                    header;
+} ngx_http_auth_jwt_claim_set_t;
+
+
+typedef struct {
+    ngx_http_auth_jwt_cache_t     cache;
+} ngx_http_auth_jwt_main_conf_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t     *realm;    /* NULL: off */
+    ngx_http_complex_value_t     *token;    /* NULL: Authorization */
+    ngx_array_t                  *keys;     /* of ngx_http_auth_jwt_key_t */
+    ngx_array_t                  *key_requests;
+    time_t                        key_cache;
+    time_t                        leeway;
+    ngx_array_t                  *require;
+
+    /* where "auth_jwt" was set, for the error when there is no key */
+    ngx_str_t                     file;
+    ngx_uint_t                    line;
+} ngx_http_auth_jwt_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_AUTH_JWT_UNCHECKED = 0,
+    NGX_HTTP_AUTH_JWT_MISSING,
+    NGX_HTTP_AUTH_JWT_INVALID,
+    NGX_HTTP_AUTH_JWT_VALID,
+    NGX_HTTP_AUTH_JWT_FAILED
+} ngx_http_auth_jwt_status_e;
+
+
+typedef struct ngx_http_auth_jwt_ctx_s  ngx_http_auth_jwt_ctx_t;
+
+typedef struct {
+    ngx_http_auth_jwt_key_request_t  *key_request;
+    ngx_http_auth_jwt_ctx_t          *ctx;
+    ngx_array_t                      *keys;  /* fetched for this request */
+    ngx_gw_capture_t                  capture;
+    unsigned                          done:1;
+    unsigned                          failed:1;
+} ngx_http_auth_jwt_fetch_t;
+
+
+/* the verdict on the client request, shared by its subrequests */
+struct ngx_http_auth_jwt_ctx_s {
+    ngx_http_auth_jwt_status_e        status;
+    ngx_http_auth_jwt_token_t         token;
+    ngx_http_auth_jwt_fetch_t        *fetches;
+    ngx_uint_t                        pending;
+};
+
+
+static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_check(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_auth_jwt_keys_ready(
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
+static ngx_int_t ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_str_t *raw, const char **reason);
+static ngx_int_t ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value);
+static ngx_int_t ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
+static ngx_int_t ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_auth_jwt_required(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf);
+static ngx_int_t ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t invalid);
+static ngx_int_t ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member);
+static ngx_int_t ngx_http_auth_jwt_add_variables(ngx_conf_t *cf);
+static void *ngx_http_auth_jwt_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_auth_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_auth_jwt_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_auth_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_auth_jwt_key_request(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void ngx_http_auth_jwt_key_request_cleanup(void *data);
+static char *ngx_http_auth_jwt_require_set(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_auth_jwt_verified_cache(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_auth_jwt_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_auth_jwt_commands[] = {
+
+    { ngx_string("auth_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE12,
+      ngx_http_auth_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE1,
+      ngx_http_auth_jwt_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_jwt_key_request"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE1,
+      ngx_http_auth_jwt_key_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_jwt_key_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_jwt_loc_conf_t, key_cache),
+      NULL },
+
+    { ngx_string("auth_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_jwt_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("auth_jwt_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_1MORE,
+      ngx_http_auth_jwt_require_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_jwt_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_auth_jwt_claim_set,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("auth_jwt_header_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_auth_jwt_claim_set,
+      0,
+      1,
+      NULL },
+
+    { ngx_string("auth_jwt_type"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+                        |NGX_CONF_TAKE1,
+      ngx_http_auth_jwt_type,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_jwt_verified_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_auth_jwt_verified_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_auth_jwt_module_ctx = {
+    ngx_http_auth_jwt_add_variables,       /* preconfiguration */
+    ngx_http_auth_jwt_init,                /* postconfiguration */
+
+    ngx_http_auth_jwt_create_main_conf,    /* create main configuration */
+    ngx_http_auth_jwt_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_auth_jwt_create_loc_conf,     /* create location configuration */
+    ngx_http_auth_jwt_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_auth_jwt_module = {
+    NGX_MODULE_V1,
+    &ngx_http_auth_jwt_module_ctx,         /* module context */
+    ngx_http_auth_jwt_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+
+
+static ngx_http_variable_t  ngx_http_auth_jwt_vars[] = {
+
+    { ngx_string("jwt_claim_"), NULL, ngx_http_auth_jwt_claim_variable,
+      0, NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("jwt_header_"), NULL, ngx_http_auth_jwt_header_variable,
+      0, NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("jwt_payload"), NULL, ngx_http_auth_jwt_payload_variable,
+      0, 0, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/*
+ * Decodes and verifies the client request's token once, whichever asks
+ * first: the access phase, or a variable read earlier (a rate-limit key in
+ * the preaccess phase) or later (a subrequest forwarding a claim).  Keys
+ * that must still be fetched leave the token unchecked until the access
+ * phase has fetched them.
+ */
+
+static ngx_http_auth_jwt_ctx_t *
+ngx_http_auth_jwt_check(ngx_http_request_t *r)
+{
+    ngx_str_t                      raw;
+    ngx_int_t                      rc;
+    const char                    *reason;
+    ngx_http_auth_jwt_ctx_t       *ctx;
+    ngx_http_auth_jwt_loc_conf_t  *ajcf;
+
+    r = r->main;
+
+    ajcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_jwt_module);
+
+    if (ajcf->realm == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_auth_jwt_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_auth_jwt_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_auth_jwt_module);
+    }
+
+    if (ctx->status != NGX_HTTP_AUTH_JWT_UNCHECKED
+        || ngx_http_auth_jwt_keys_ready(ajcf, ctx) != NGX_OK)
+    {
+        return ctx;
+    }
+
+    if (ngx_http_auth_jwt_token_value(r, ajcf, &raw) != NGX_OK) {
+        ctx->status = NGX_HTTP_AUTH_JWT_FAILED;
+        return ctx;
+    }
+
+    if (raw.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_jwt: no token");
+        ctx->status = NGX_HTTP_AUTH_JWT_MISSING;
+        return ctx;
+    }
+
+    rc = ngx_http_auth_jwt_token_decode(r->pool, &raw, &ctx->token, &reason);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_auth_jwt_token_times(&ctx->token, ngx_time(),
+                                           ajcf->leeway, &reason);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &raw, &reason);
+    }
+
+    switch (rc) {
+
+    case NGX_OK:
+        ctx->status = NGX_HTTP_AUTH_JWT_VALID;
+        break;
+
+    case NGX_DECLINED:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_jwt: rejected token: %s", reason);
+        ctx->status = NGX_HTTP_AUTH_JWT_INVALID;
+        break;
+
+    default:
+        ctx->status = NGX_HTTP_AUTH_JWT_FAILED;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_keys_ready(ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx)
+{
+    ngx_uint_t                         i;
+    ngx_http_auth_jwt_key_request_t  **kr;
+
+    if (ajcf->key_requests == NULL) {
+        return NGX_OK;
+    }
+
+    kr = ajcf->key_requests->elts;
+
+    for (i = 0; i < ajcf->key_requests->nelts; i++) {
+
+        if (ctx->fetches && ctx->fetches[i].keys) {
+            continue;
+        }
+
+        if (kr[i]->keys == NULL || kr[i]->expires <= ngx_time()) {
+            return NGX_AGAIN;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A verified token is remembered under the digest of the token and of the
+ * key sources of the location, so the next request with the same token
+ * under the same keys skips the signature check.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_str_t *raw, const char **reason)
+{
+    u_char                            digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
+    void                             *sources[2];
+    ngx_int_t                         rc;
+    ngx_str_t                         parts[2];
+    ngx_uint_t                        i, tried;
+    ngx_array_t                      *keys;
+    ngx_http_auth_jwt_key_request_t **kr;
+    ngx_http_auth_jwt_main_conf_t    *ajmcf;
+
+    ajmcf = ngx_http_get_module_main_conf(r, ngx_http_auth_jwt_module);
+
+    if (ajmcf->cache.size) {
+        sources[0] = ajcf->keys;
+        sources[1] = ajcf->key_requests;
+
+        parts[0].data = (u_char *) sources;
+        parts[0].len = sizeof(sources);
+        parts[1] = *raw;
+
+        if (ngx_http_auth_jwt_digest(parts, 2, digest) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_auth_jwt_cache_lookup(&ajmcf->cache, digest,
+                                           ngx_time())
+            == NGX_OK)
+        {
+            return NGX_OK;
+        }
+    }
+
+    tried = 0;
+    rc = NGX_DECLINED;
+
+    if (ajcf->keys) {
+        rc = ngx_http_auth_jwt_verify(&ctx->token, ajcf->keys,
+                                      r->connection->log, &tried);
+    }
+
+    if (rc == NGX_DECLINED && ajcf->key_requests) {
+        kr = ajcf->key_requests->elts;
+
+        for (i = 0; i < ajcf->key_requests->nelts; i++) {
+            keys = (ctx->fetches && ctx->fetches[i].keys)
+                   ? ctx->fetches[i].keys : kr[i]->keys;
+
+            if (keys == NULL) {
+                continue;
+            }
+
+            rc = ngx_http_auth_jwt_verify(&ctx->token, keys,
+                                          r->connection->log, &tried);
+            if (rc != NGX_DECLINED) {
+                break;
+            }
+        }
+    }
+
+    if (rc == NGX_DECLINED) {
+        *reason = tried ? "signature mismatch"
+                        : "no key fits \"kid\" and \"alg\"";
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_OK && ajmcf->cache.size) {
+        ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
+                                       ngx_time() + ajmcf->cache.valid);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *authorization;
+
+    if (ajcf->token) {
+        return ngx_http_complex_value(r, ajcf->token, value);
+    }
+
+    ngx_str_null(value);
+
+    authorization = r->headers_in.authorization;
+
+    if (authorization == NULL
+        || authorization->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(authorization->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1)
+           != 0)
+    {
+        return NGX_OK;
+    }
+
+    p = authorization->value.data + sizeof("Bearer ") - 1;
+    last = authorization->value.data + authorization->value.len;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    value->data = p;
+    value->len = last - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Starts a subrequest for each key request whose keys are not cached, all
+ * at once; the access phase resumes when the last one is done.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx)
+{
+    ngx_uint_t                         i;
+    ngx_http_request_t                *sr;
+    ngx_http_auth_jwt_fetch_t         *fetch;
+    ngx_http_post_subrequest_t        *ps;
+    ngx_http_auth_jwt_key_request_t  **kr;
+
+    if (ctx->fetches == NULL) {
+        ctx->fetches = ngx_pcalloc(r->pool,
+                                   ajcf->key_requests->nelts
+                                   * sizeof(ngx_http_auth_jwt_fetch_t));
+        if (ctx->fetches == NULL) {
+            return NGX_ERROR;
+        }
+
+        kr = ajcf->key_requests->elts;
+
+        for (i = 0; i < ajcf->key_requests->nelts; i++) {
+            fetch = &ctx->fetches[i];
+            fetch->key_request = kr[i];
+            fetch->ctx = ctx;
+            fetch->capture.max = NGX_HTTP_AUTH_JWT_MAX_KEYS;
+
+            if (kr[i]->keys && kr[i]->expires > ngx_time()) {
+                fetch->done = 1;
+                continue;
+            }
+
+            ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+            if (ps == NULL) {
+                return NGX_ERROR;
+            }
+
+            ps->handler = ngx_http_auth_jwt_fetch_done;
+            ps->data = fetch;
+
+            if (ngx_http_subrequest(r, &kr[i]->uri, NULL, &sr, ps,
+                                    NGX_HTTP_SUBREQUEST_WAITED)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            if (ngx_gw_subrequest_own_headers(sr) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ctx->pending++;
+        }
+    }
+
+    if (ctx->pending) {
+        return NGX_AGAIN;
+    }
+
+    for (i = 0; i < ajcf->key_requests->nelts; i++) {
+        if (ctx->fetches[i].failed) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_auth_jwt_fetch_t *fetch = data;
+
+    ngx_str_t                         json;
+    ngx_pool_t                       *pool;
+    ngx_array_t                      *keys;
+    const char                       *error;
+    ngx_http_request_t               *r;
+    ngx_http_auth_jwt_loc_conf_t     *ajcf;
+    ngx_http_auth_jwt_key_request_t  *kr;
+
+    if (fetch->done) {
+        return rc;
+    }
+
+    fetch->done = 1;
+    fetch->ctx->pending--;
+
+    r = sr->parent;
+    kr = fetch->key_request;
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE || rc == NGX_ERROR
+        || sr->headers_out.status != NGX_HTTP_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "auth_jwt: key request \"%V\" failed with status %i",
+                      &kr->uri, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                ? rc : (ngx_int_t) sr->headers_out.status);
+        fetch->failed = 1;
+        return rc;
+    }
+
+    if (fetch->capture.too_big || fetch->capture.failed
+        || !fetch->capture.done || fetch->capture.buf == NULL)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "auth_jwt: key request \"%V\" failed: %s", &kr->uri,
+                      fetch->capture.too_big ? "JWK Set larger than 1m"
+                      : fetch->capture.buf ? "incomplete response"
+                                           : "empty response");
+        fetch->failed = 1;
+        return rc;
+    }
+
+    json.data = fetch->capture.buf->pos;
+    json.len = fetch->capture.buf->last - fetch->capture.buf->pos;
+
+    ajcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_jwt_module);
+
+    /* keys kept for later requests live in a pool of their own */
+
+    if (ajcf->key_cache) {
+        pool = ngx_create_pool(1024, ngx_cycle->log);
+        if (pool == NULL) {
+            fetch->failed = 1;
+            return rc;
+        }
+
+    } else {
+        pool = r->pool;
+    }
+
+    keys = ngx_http_auth_jwt_keys_create(pool);
+
+    if (keys == NULL
+        || ngx_http_auth_jwt_jwks_parse(pool, r->connection->log,
+                                        NGX_LOG_INFO, &json, keys, &error)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "auth_jwt: key request \"%V\" answered an invalid "
+                      "JWK Set: %s", &kr->uri, keys ? error : "no memory");
+
+        if (pool != r->pool) {
+            ngx_destroy_pool(pool);
+        }
+
+        fetch->failed = 1;
+        return rc;
+    }
+
+    fetch->keys = keys;
+
+    if (pool != r->pool) {
+        if (kr->pool) {
+            ngx_destroy_pool(kr->pool);
+        }
+
+        kr->pool = pool;
+        kr->keys = keys;
+        kr->expires = ngx_time() + ajcf->key_cache;
+    }
+
+    return rc;
+}
+
+
+/* the bodies of key requests are captured here, not sent anywhere */
+
+static ngx_int_t
+ngx_http_auth_jwt_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_http_auth_jwt_fetch_t  *fetch;
+
+    if (r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_auth_jwt_fetch_done)
+    {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    fetch = r->post_subrequest->data;
+
+    return ngx_gw_capture_body(r, &fetch->capture, in);
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_auth_jwt_ctx_t       *ctx;
+    ngx_http_auth_jwt_loc_conf_t  *ajcf;
+
+    ajcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_jwt_module);
+
+    if (ajcf->realm == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_auth_jwt_check(r);
+
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->status == NGX_HTTP_AUTH_JWT_UNCHECKED) {
+        rc = ngx_http_auth_jwt_fetch_keys(r, ajcf, ctx);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx = ngx_http_auth_jwt_check(r);
+    }
+
+    switch (ctx->status) {
+
+    case NGX_HTTP_AUTH_JWT_VALID:
+        rc = ngx_http_auth_jwt_required(r, ajcf);
+
+        if (rc == NGX_HTTP_UNAUTHORIZED) {
+            return ngx_http_auth_jwt_challenge(r, ajcf, 1);
+        }
+
+        return rc;
+
+    case NGX_HTTP_AUTH_JWT_MISSING:
+        return ngx_http_auth_jwt_challenge(r, ajcf, 0);
+
+    case NGX_HTTP_AUTH_JWT_INVALID:
+        return ngx_http_auth_jwt_challenge(r, ajcf, 1);
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+/* every value of every auth_jwt_require must be non-empty and not "0" */
+
+static ngx_int_t
+ngx_http_auth_jwt_required(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf)
+{
+    ngx_str_t                     value;
+    ngx_uint_t                    i, n;
+    ngx_http_complex_value_t     *cv;
+    ngx_http_auth_jwt_require_t  *require;
+
+    if (ajcf->require == NULL) {
+        return NGX_OK;
+    }
+
+    require = ajcf->require->elts;
+
+    for (i = 0; i < ajcf->require->nelts; i++) {
+        cv = require[i].values->elts;
+
+        for (n = 0; n < require[i].values->nelts; n++) {
+            if (ngx_http_complex_value(r, &cv[n], &value) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "auth_jwt: token does not satisfy "
+                              "\"auth_jwt_require %V\"", &cv[n].value);
+                return require[i].status;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 6750, 3: a request without a token learns only the realm; one with a
+ * bad token also learns that it was the token.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t invalid)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t         realm;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    static const char  invalid_token[] = ", error=\"invalid_token\"";
+
+    if (ngx_http_complex_value(r, ajcf->realm, &realm) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof("Bearer realm=\"\"") - 1 + 2 * realm.len
+          + (invalid ? sizeof(invalid_token) - 1 : 0);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, "Bearer realm=\"", sizeof("Bearer realm=\"") - 1);
+
+    /* a quoted-string: quotes and backslashes in the realm are escaped */
+
+    for (i = 0; i < realm.len; i++) {
+        if (realm.data[i] == '"' || realm.data[i] == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = realm.data[i];
+    }
+
+    *p++ = '"';
+
+    if (invalid) {
+        p = ngx_cpymem(p, invalid_token, sizeof(invalid_token) - 1);
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/* a prefix variable's data is its full name, set by nginx */
+
+static ngx_int_t
+ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *name = (ngx_str_t *) data;
+
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_auth_jwt_check(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
+        return ngx_http_auth_jwt_member_value(r, v, NULL);
+    }
+
+    return ngx_http_auth_jwt_member_value(r, v,
+               ngx_http_auth_jwt_member(&ctx->token.claims,
+                                        name->data + sizeof("jwt_claim_") - 1,
+                                        name->len - sizeof("jwt_claim_") + 1));
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *name = (ngx_str_t *) data;
+
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_auth_jwt_check(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
+        return ngx_http_auth_jwt_member_value(r, v, NULL);
+    }
+
+    return ngx_http_auth_jwt_member_value(r, v,
+               ngx_http_auth_jwt_member(&ctx->token.header,
+                                        name->data + sizeof("jwt_header_") - 1,
+                                        name->len - sizeof("jwt_header_") + 1));
+}
+
+
+/* a member of nested objects, named by auth_jwt_claim_set's path */
+
+static ngx_int_t
+ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_auth_jwt_claim_set_t *cs = (ngx_http_auth_jwt_claim_set_t *) data;
+
+    ngx_str_t                *name;
+    ngx_uint_t                i;
+    const char               *error;
+    ngx_array_t              *members;
+    ngx_gw_json_member_t     *member;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_auth_jwt_check(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
+        return ngx_http_auth_jwt_member_value(r, v, NULL);
+    }
+
+    members = cs->header ? &ctx->token.header : &ctx->token.claims;
+    name = cs->path.elts;
+
+    for (i = 0; /* void */; i++) {
+        member = ngx_http_auth_jwt_member(members, name[i].data,
+                                          name[i].len);
+
+        if (member == NULL || i == cs->path.nelts - 1) {
+            break;
+        }
+
+        if (member->type != NGX_GW_JSON_OBJECT) {
+            member = NULL;
+            break;
+        }
+
+        members = ngx_array_create(r->pool, 8, sizeof(ngx_gw_json_member_t));
+        if (members == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the token was validated whole, so this cannot fail on syntax */
+
+        if (ngx_gw_json_object_members(r->pool, &member->value,
+                                       NGX_HTTP_AUTH_JWT_MAX_DEPTH, members,
+                                       &error)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_auth_jwt_member_value(r, v, member);
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member)
+{
+    ngx_str_t                 text;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    if (member == NULL) {
+        v->not_found = 1;
+
+        /* a token waiting for its keys may still make this valid */
+
+        ctx = ngx_http_get_module_ctx(r->main, ngx_http_auth_jwt_module);
+        v->no_cacheable = (ctx && ctx->status == NGX_HTTP_AUTH_JWT_UNCHECKED);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_auth_jwt_member_text(r->pool, member, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->data = text.data;
+    v->len = text.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_gw_json_member_t      payload;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_auth_jwt_check(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
+        return ngx_http_auth_jwt_member_value(r, v, NULL);
+    }
+
+    payload.type = NGX_GW_JSON_OBJECT;
+    payload.value = ctx->token.payload_json;
+
+    return ngx_http_auth_jwt_member_value(r, v, &payload);
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_auth_jwt_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_auth_jwt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_auth_jwt_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_jwt_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->cache.size = NGX_CONF_UNSET_UINT;
+    conf->cache.valid = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_auth_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_auth_jwt_main_conf_t *ajmcf = conf;
+
+    ngx_conf_init_uint_value(ajmcf->cache.size, 1024);
+    ngx_conf_init_value(ajmcf->cache.valid, 60);
+
+    if (ngx_http_auth_jwt_crypto_init(cf->pool) != NGX_OK) {
+        return "needs SHA-2 digests from OpenSSL";
+    }
+
+    if (ngx_http_auth_jwt_cache_init(cf->pool, &ajmcf->cache) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_auth_jwt_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_auth_jwt_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_jwt_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->file = { 0, NULL };
+     *     conf->line = 0;
+     */
+
+    conf->realm = NGX_CONF_UNSET_PTR;
+    conf->token = NGX_CONF_UNSET_PTR;
+    conf->keys = NGX_CONF_UNSET_PTR;
+    conf->key_requests = NGX_CONF_UNSET_PTR;
+    conf->key_cache = NGX_CONF_UNSET;
+    conf->leeway = NGX_CONF_UNSET;
+    conf->require = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_auth_jwt_loc_conf_t  *prev = parent;
+    ngx_http_auth_jwt_loc_conf_t  *conf = child;
+
+    if (conf->realm == NGX_CONF_UNSET_PTR) {
+        conf->realm = prev->realm;
+        conf->token = prev->token;
+        conf->file = prev->file;
+        conf->line = prev->line;
+    }
+
+    ngx_conf_merge_ptr_value(conf->realm, NULL, NULL);
+    ngx_conf_merge_ptr_value(conf->token, NULL, NULL);
+
+    /* key files and key requests are one set of keys, inherited whole */
+
+    if (conf->keys == NGX_CONF_UNSET_PTR
+        && conf->key_requests == NGX_CONF_UNSET_PTR)
+    {
+        conf->keys = prev->keys;
+        conf->key_requests = prev->key_requests;
+    }
+
+    ngx_conf_merge_ptr_value(conf->keys, NULL, NULL);
+    ngx_conf_merge_ptr_value(conf->key_requests, NULL, NULL);
+    ngx_conf_merge_sec_value(conf->key_cache, prev->key_cache, 0);
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
+    ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+
+    /* unlike NGINX Plus, never accept a token whose signature went unseen */
+
+    if (conf->realm && conf->keys == NULL && conf->key_requests == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"auth_jwt\" in %V:%ui has no key: add "
+                      "\"auth_jwt_key_file\" or \"auth_jwt_key_request\" "
+                      "where it applies", &conf->file, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* auth_jwt realm [token=$variable] | off */
+
+static char *
+ngx_http_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (ajcf->realm != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ajcf->token = NULL;
+    ajcf->file = cf->conf_file->file.name;
+    ajcf->line = cf->conf_file->line;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        ajcf->realm = NULL;
+        return NGX_CONF_OK;
+    }
+
+    ajcf->realm = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (ajcf->realm == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = ajcf->realm;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "token=$", 7) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": "
+                           "\"token=$variable\" expected", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    value[2].data += 6;
+    value[2].len -= 6;
+
+    ajcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (ajcf->token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ccv.value = &value[2];
+    ccv.complex_value = ajcf->token;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_auth_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
+
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name, json;
+    ngx_file_t        file;
+    const char       *error;
+    ngx_file_info_t   fi;
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_strlchr(name.data, name.data + name.len, '$')) {
+        return "with variables is not supported";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ajcf->keys == NGX_CONF_UNSET_PTR) {
+        ajcf->keys = ngx_http_auth_jwt_keys_create(cf->pool);
+        if (ajcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = name;
+    file.log = cf->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto failed;
+    }
+
+    json.len = ngx_file_size(&fi);
+
+    if (json.len > NGX_HTTP_AUTH_JWT_MAX_KEYS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" is larger than 1m", &name);
+        goto failed;
+    }
+
+    json.data = ngx_pnalloc(cf->temp_pool, json.len);
+    if (json.data == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, json.data, json.len, 0);
+
+    if (n != (ssize_t) json.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "could not read key file \"%V\"", &name);
+        goto failed;
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    if (ngx_http_auth_jwt_jwks_parse(cf->pool, cf->log, NGX_LOG_NOTICE, &json,
+                                     ajcf->keys, &error)
+        != NGX_OK)
+    {
+        ngx_explicit_memzero(json.data, json.len);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid key file \"%V\": %s", &name, error);
+        return NGX_CONF_ERROR;
+    }
+
+    /* secrets do not linger in freed memory */
+    ngx_explicit_memzero(json.data, json.len);
+
+    return NGX_CONF_OK;
+
+failed:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_auth_jwt_key_request_t  **kr;
+
+    value = cf->args->elts;
+
+    if (value[1].data[0] != '/') {
+        return "needs a URI starting with \"/\"";
+    }
+
+    if (ajcf->key_requests == NGX_CONF_UNSET_PTR) {
+        ajcf->key_requests = ngx_array_create(cf->pool, 2, sizeof(void *));
+        if (ajcf->key_requests == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kr = ngx_array_push(ajcf->key_requests);
+    if (kr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *kr = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_jwt_key_request_t));
+    if (*kr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (*kr)->uri = value[1];
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_auth_jwt_key_request_cleanup;
+    cln->data = *kr;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_auth_jwt_key_request_cleanup(void *data)
+{
+    ngx_http_auth_jwt_key_request_t  *kr = data;
+
+    if (kr->pool) {
+        ngx_destroy_pool(kr->pool);
+    }
+}
+
+
+/* auth_jwt_require $value ... [error=401|403] */
+
+static char *
+ngx_http_auth_jwt_require_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, last;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_auth_jwt_require_t       *require;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (ajcf->require == NGX_CONF_UNSET_PTR) {
+        ajcf->require = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_auth_jwt_require_t));
+        if (ajcf->require == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    require = ngx_array_push(ajcf->require);
+    if (require == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    require->status = NGX_HTTP_UNAUTHORIZED;
+    last = cf->args->nelts;
+
+    if (ngx_strncmp(value[last - 1].data, "error=", 6) == 0) {
+        if (ngx_strcmp(value[last - 1].data, "error=401") == 0) {
+            require->status = NGX_HTTP_UNAUTHORIZED;
+
+        } else if (ngx_strcmp(value[last - 1].data, "error=403") == 0) {
+            require->status = NGX_HTTP_FORBIDDEN;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": \"error=401\" or "
+                               "\"error=403\" expected", &value[last - 1]);
+            return NGX_CONF_ERROR;
+        }
+
+        last--;
+    }
+
+    if (last < 2) {
+        return "needs a value to check";
+    }
+
+    require->values = ngx_array_create(cf->pool, last - 1,
+                                       sizeof(ngx_http_complex_value_t));
+    if (require->values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < last; i++) {
+        if (value[i].data[0] != '$') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\": a variable expected",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        cv = ngx_array_push(require->values);
+        if (cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[i];
+        ccv.complex_value = cv;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* auth_jwt_claim_set $variable name ...; auth_jwt_header_set likewise */
+
+static char *
+ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                      *value, *name;
+    ngx_uint_t                      i;
+    ngx_http_variable_t            *v;
+    ngx_http_auth_jwt_claim_set_t  *cs;
+
+    value = cf->args->elts;
+
+    if (value[1].data[0] != '$' || value[1].len < 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    value[1].data++;
+    value[1].len--;
+
+    cs = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_jwt_claim_set_t));
+    if (cs == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cs->header = cmd->offset;
+
+    if (ngx_array_init(&cs->path, cf->pool, cf->args->nelts - 2,
+                       sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        name = ngx_array_push(&cs->path);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    v = ngx_http_add_variable(cf, &value[1], NGX_HTTP_VAR_CHANGEABLE);
+    if (v == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    v->get_handler = ngx_http_auth_jwt_claim_set_variable;
+    v->data = (uintptr_t) cs;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "signed") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "encrypted") == 0
+        || ngx_strcmp(value[1].data, "nested") == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"auth_jwt_type %V\" is not supported: only "
+                           "signed tokens (JWS) are", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\": \"signed\", \"encrypted\" or "
+                       "\"nested\" expected", &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* auth_jwt_verified_cache off | number [valid=time] */
+
+static char *
+ngx_http_auth_jwt_verified_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_auth_jwt_main_conf_t *ajmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+
+    if (ajmcf->cache.size != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        ajmcf->cache.size = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of tokens \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ajmcf->cache.size = n;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "valid=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        ajmcf->cache.valid = ngx_parse_time(&s, 1);
+
+        if (ajmcf->cache.valid == (time_t) NGX_ERROR
+            || ajmcf->cache.valid == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid time \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_auth_jwt_handler;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_auth_jwt_body_filter;
+
+    return NGX_OK;
+}

@@ -1,0 +1,442 @@
+
+/*
+ * Decoding a JWS in compact serialization (RFC 7515) and reading its claims.
+ * Nothing here trusts the token: every part is checked strictly before the
+ * signature is, and nothing is taken from it that verification depends on
+ * except the name of the algorithm, which must then match the key.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_auth_jwt.h"
+
+
+static ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
+    ngx_str_t *segment, ngx_str_t *json, ngx_array_t *members,
+    const char **reason);
+static ngx_int_t ngx_http_auth_jwt_time_claim(ngx_array_t *claims,
+    char *name, double *value, ngx_uint_t *present);
+
+
+static u_char  ngx_http_auth_jwt_base64url[256] = {
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 62, 77, 77,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 77, 77, 77, 77, 77, 77,
+    77,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 77, 77, 77, 77, 63,
+    77, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 77, 77, 77, 77, 77,
+
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
+    77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77
+};
+
+
+/*
+ * Unpadded base64url only, and only its canonical form: the bits left over
+ * in the last character must be zero, so one value has one encoding.
+ * dst->data needs room for src->len * 3 / 4 bytes.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
+{
+    u_char   *s, *d, *basis;
+    size_t    len, rest;
+    uint32_t  v;
+
+    basis = ngx_http_auth_jwt_base64url;
+    rest = src->len % 4;
+
+    if (rest == 1) {
+        return NGX_ERROR;
+    }
+
+    for (len = 0; len < src->len; len++) {
+        if (basis[src->data[len]] == 77) {
+            return NGX_ERROR;
+        }
+    }
+
+    s = src->data;
+    d = dst->data;
+
+    for (len = src->len - rest; len; len -= 4) {
+        v = (uint32_t) basis[s[0]] << 18 | (uint32_t) basis[s[1]] << 12
+            | (uint32_t) basis[s[2]] << 6 | basis[s[3]];
+        *d++ = (u_char) (v >> 16);
+        *d++ = (u_char) (v >> 8);
+        *d++ = (u_char) v;
+        s += 4;
+    }
+
+    if (rest == 2) {
+        if (basis[s[1]] & 0x0f) {
+            return NGX_ERROR;
+        }
+
+        *d++ = (u_char) (basis[s[0]] << 2 | basis[s[1]] >> 4);
+
+    } else if (rest == 3) {
+        if (basis[s[2]] & 0x03) {
+            return NGX_ERROR;
+        }
+
+        *d++ = (u_char) (basis[s[0]] << 2 | basis[s[1]] >> 4);
+        *d++ = (u_char) (basis[s[1]] << 4 | basis[s[2]] >> 2);
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
+    ngx_http_auth_jwt_token_t *token, const char **reason)
+{
+    u_char                *dot[2], *p, *last;
+    ngx_str_t              segment, alg;
+    ngx_uint_t             dots;
+    ngx_gw_json_member_t  *member;
+
+    if (raw->len > NGX_HTTP_AUTH_JWT_MAX_TOKEN) {
+        *reason = "token too long";
+        return NGX_DECLINED;
+    }
+
+    dots = 0;
+    last = raw->data + raw->len;
+
+    for (p = raw->data; p < last; p++) {
+        if (*p == '.') {
+            if (dots < 2) {
+                dot[dots] = p;
+            }
+
+            dots++;
+        }
+    }
+
+    if (dots != 2) {
+        *reason = (dots == 4) ? "encrypted tokens are not supported"
+                              : "not three segments";
+        return NGX_DECLINED;
+    }
+
+    if (dot[0] == raw->data || dot[1] == dot[0] + 1 || dot[1] + 1 == last) {
+        *reason = "empty segment";
+        return NGX_DECLINED;
+    }
+
+    segment.data = raw->data;
+    segment.len = dot[0] - raw->data;
+
+    if (ngx_http_auth_jwt_decode_json(pool, &segment, &token->header_json,
+                                      &token->header, reason)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    segment.data = dot[0] + 1;
+    segment.len = dot[1] - segment.data;
+
+    if (ngx_http_auth_jwt_decode_json(pool, &segment, &token->payload_json,
+                                      &token->claims, reason)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    segment.data = dot[1] + 1;
+    segment.len = last - segment.data;
+
+    token->signature.data = ngx_pnalloc(pool, segment.len);
+    if (token->signature.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_auth_jwt_decode_base64url(&token->signature, &segment)
+        != NGX_OK)
+    {
+        *reason = "signature is not base64url";
+        return NGX_DECLINED;
+    }
+
+    token->signing_input.data = raw->data;
+    token->signing_input.len = dot[1] - raw->data;
+
+    member = ngx_http_auth_jwt_member(&token->header, (u_char *) "alg", 3);
+
+    if (member == NULL || member->type != NGX_GW_JSON_STRING) {
+        *reason = "no \"alg\" string in header";
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_auth_jwt_member_text(pool, member, &alg) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (alg.len == 4 && ngx_strncasecmp(alg.data, (u_char *) "none", 4) == 0)
+    {
+        *reason = "\"alg\" is \"none\"";
+        return NGX_DECLINED;
+    }
+
+    token->alg = ngx_http_auth_jwt_alg(&alg);
+    if (token->alg == NULL) {
+        *reason = "unsupported \"alg\"";
+        return NGX_DECLINED;
+    }
+
+    /*
+     * No extension is understood, so any "crit" makes the token unusable
+     * (RFC 7515, 4.1.11); "b64" is only valid when listed there.
+     */
+
+    if (ngx_http_auth_jwt_member(&token->header, (u_char *) "crit", 4)) {
+        *reason = "unsupported \"crit\" header";
+        return NGX_DECLINED;
+    }
+
+    ngx_str_null(&token->kid);
+
+    member = ngx_http_auth_jwt_member(&token->header, (u_char *) "kid", 3);
+
+    if (member) {
+        if (member->type != NGX_GW_JSON_STRING) {
+            *reason = "\"kid\" is not a string";
+            return NGX_DECLINED;
+        }
+
+        if (ngx_http_auth_jwt_member_text(pool, member, &token->kid)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_decode_json(ngx_pool_t *pool, ngx_str_t *segment,
+    ngx_str_t *json, ngx_array_t *members, const char **reason)
+{
+    ngx_int_t    rc;
+    const char  *error;
+
+    json->data = ngx_pnalloc(pool, segment->len);
+    if (json->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_auth_jwt_decode_base64url(json, segment) != NGX_OK) {
+        *reason = "segment is not base64url";
+        return NGX_DECLINED;
+    }
+
+    if (ngx_array_init(members, pool, 8, sizeof(ngx_gw_json_member_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_gw_json_object_members(pool, json, NGX_HTTP_AUTH_JWT_MAX_DEPTH,
+                                    members, &error);
+
+    if (rc == NGX_ERROR) {
+        *reason = error;
+        return NGX_DECLINED;
+    }
+
+    return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_auth_jwt_token_times(ngx_http_auth_jwt_token_t *token, time_t now,
+    time_t leeway, const char **reason)
+{
+    double      exp, nbf;
+    ngx_uint_t  present;
+
+    if (ngx_http_auth_jwt_time_claim(&token->claims, "exp", &exp, &present)
+        != NGX_OK)
+    {
+        *reason = "\"exp\" is not a number";
+        return NGX_DECLINED;
+    }
+
+    if (present && exp + leeway <= now) {
+        *reason = "token expired";
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_auth_jwt_time_claim(&token->claims, "nbf", &nbf, &present)
+        != NGX_OK)
+    {
+        *reason = "\"nbf\" is not a number";
+        return NGX_DECLINED;
+    }
+
+    if (present && nbf - leeway > now) {
+        *reason = "token not yet valid";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
+    ngx_uint_t *present)
+{
+    u_char                 text[64];
+    ngx_gw_json_member_t  *member;
+
+    member = ngx_http_auth_jwt_member(claims, (u_char *) name,
+                                      ngx_strlen(name));
+    if (member == NULL) {
+        *present = 0;
+        return NGX_OK;
+    }
+
+    *present = 1;
+
+    if (member->type != NGX_GW_JSON_NUMBER
+        || member->value.len >= sizeof(text))
+    {
+        return NGX_ERROR;
+    }
+
+    /* the tokenizer accepted it, so strtod() reads all of it */
+
+    ngx_memcpy(text, member->value.data, member->value.len);
+    text[member->value.len] = '\0';
+
+    *value = strtod((char *) text, NULL);
+
+    return NGX_OK;
+}
+
+
+ngx_gw_json_member_t *
+ngx_http_auth_jwt_member(ngx_array_t *members, u_char *name, size_t len)
+{
+    ngx_uint_t             i;
+    ngx_gw_json_member_t  *member;
+
+    member = members->elts;
+
+    for (i = 0; i < members->nelts; i++) {
+        if (member[i].name.len == len
+            && ngx_memcmp(member[i].name.data, name, len) == 0)
+        {
+            return &member[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A claim as nginx variables show it: strings unescaped, numbers and
+ * booleans as sent, null empty, objects as JSON, arrays as their elements
+ * (each shown the same way) joined by commas.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
+    ngx_str_t *text)
+{
+    u_char         *pos, *last, *start, *p;
+    ngx_int_t       rc;
+    ngx_uint_t      n;
+    ngx_gw_json_t   j;
+
+    switch (member->type) {
+
+    case NGX_GW_JSON_STRING:
+        text->data = ngx_pnalloc(pool, member->value.len);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_gw_json_unescape(text->data, member->value.data + 1,
+                                 member->value.len - 2);
+        text->len = p - text->data;
+        return NGX_OK;
+
+    case NGX_GW_JSON_NULL:
+        ngx_str_null(text);
+        return NGX_OK;
+
+    case NGX_GW_JSON_ARRAY:
+        break;
+
+    default:
+        *text = member->value;
+        return NGX_OK;
+    }
+
+    text->data = ngx_pnalloc(pool, member->value.len);
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = text->data;
+    start = NULL;
+    n = 0;
+
+    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
+
+    pos = member->value.data;
+    last = pos + member->value.len;
+
+    for ( ;; ) {
+        rc = ngx_gw_json_next(&j, &pos, last);
+
+        if (rc != NGX_OK) {
+            break;
+        }
+
+        if (j.event == NGX_GW_JSON_VALUE_START && j.level == 1) {
+            start = j.mark;
+            continue;
+        }
+
+        if (j.event != NGX_GW_JSON_VALUE_END || j.level != 1) {
+            continue;
+        }
+
+        if (n++) {
+            *p++ = ',';
+        }
+
+        if (j.type == NGX_GW_JSON_STRING) {
+            p = ngx_gw_json_unescape(p, start + 1, j.mark - start - 2);
+
+        } else if (j.type != NGX_GW_JSON_NULL) {
+            p = ngx_cpymem(p, start, j.mark - start);
+        }
+    }
+
+    text->len = p - text->data;
+
+    return NGX_OK;
+}

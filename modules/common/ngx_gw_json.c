@@ -1,0 +1,794 @@
+
+/*
+ * A resumable JSON tokenizer: see ngx_gw_json.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_gw_json.h"
+
+
+enum {
+    sw_value = 0,
+    sw_value_or_array_end,
+    sw_name_or_object_end,
+    sw_name,
+    sw_colon,
+    sw_after_value,
+    sw_string,
+    sw_escape,
+    sw_unicode,
+    sw_low_surrogate_backslash,
+    sw_low_surrogate_u,
+    sw_utf8,
+    sw_minus,
+    sw_zero,
+    sw_integer,
+    sw_fraction_start,
+    sw_fraction,
+    sw_exponent_start,
+    sw_exponent_sign,
+    sw_exponent,
+    sw_literal,
+    sw_done
+};
+
+
+#define ngx_gw_json_in_object(j)                                             \
+    ((j)->objects[((j)->depth - 1) / 64] >> (((j)->depth - 1) % 64) & 1)
+
+
+static ngx_int_t ngx_gw_json_open(ngx_gw_json_t *j, u_char *p,
+    ngx_uint_t object);
+static ngx_int_t ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p);
+static void ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp);
+static ngx_int_t ngx_gw_json_error(ngx_gw_json_t *j, u_char **pos,
+    u_char *p, const char *error);
+
+
+static const u_char  ngx_gw_json_true[] = "rue";
+static const u_char  ngx_gw_json_false[] = "alse";
+static const u_char  ngx_gw_json_null[] = "ull";
+
+
+void
+ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth, u_char *name_buf,
+    size_t name_cap)
+{
+    ngx_memzero(j, sizeof(ngx_gw_json_t));
+
+    j->max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
+    j->name.data = name_buf;
+    j->name_cap = name_buf ? name_cap : 0;
+    j->state = sw_value;
+}
+
+
+ngx_int_t
+ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
+{
+    u_char     *p, ch, hex;
+    ngx_int_t   rc;
+
+    for (p = *pos; p < last; p++) {
+        ch = *p;
+
+        switch (j->state) {
+
+        case sw_value:
+        case sw_value_or_array_end:
+
+            switch (ch) {
+            case ' ': case '\t': case '\r': case '\n':
+                continue;
+
+            case ']':
+                if (j->state != sw_value_or_array_end) {
+                    return ngx_gw_json_error(j, pos, p, "unexpected \"]\"");
+                }
+
+                j->depth--;
+                j->state = sw_after_value;
+                j->event = NGX_GW_JSON_VALUE_END;
+                j->level = j->depth;
+                j->type = NGX_GW_JSON_ARRAY;
+                j->mark = p + 1;
+                *pos = p + 1;
+                return NGX_OK;
+            }
+
+            rc = ngx_gw_json_value_start(j, p);
+            if (rc == NGX_ERROR) {
+                *pos = p;
+                return NGX_ERROR;
+            }
+
+            *pos = p + 1;
+            return NGX_OK;
+
+        case sw_name_or_object_end:
+        case sw_name:
+
+            switch (ch) {
+            case ' ': case '\t': case '\r': case '\n':
+                continue;
+
+            case '"':
+                j->name.len = 0;
+                j->name_truncated = 0;
+                j->after_string = sw_colon;
+                j->state = sw_string;
+                continue;
+
+            case '}':
+                if (j->state != sw_name_or_object_end) {
+                    return ngx_gw_json_error(j, pos, p, "unexpected \"}\"");
+                }
+
+                j->depth--;
+                j->state = sw_after_value;
+                j->event = NGX_GW_JSON_VALUE_END;
+                j->level = j->depth;
+                j->type = NGX_GW_JSON_OBJECT;
+                j->mark = p + 1;
+                *pos = p + 1;
+                return NGX_OK;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "member name expected");
+
+        case sw_colon:
+
+            switch (ch) {
+            case ' ': case '\t': case '\r': case '\n':
+                continue;
+
+            case ':':
+                j->state = sw_value;
+                continue;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "\":\" expected");
+
+        case sw_after_value:
+
+            switch (ch) {
+            case ' ': case '\t': case '\r': case '\n':
+                continue;
+            }
+
+            if (j->depth == 0) {
+                j->state = sw_done;
+                *pos = p;
+                return NGX_DONE;
+            }
+
+            if (ch == ',') {
+                j->state = ngx_gw_json_in_object(j) ? sw_name : sw_value;
+                continue;
+            }
+
+            if (ch == (ngx_gw_json_in_object(j) ? '}' : ']')) {
+                j->type = ngx_gw_json_in_object(j) ? NGX_GW_JSON_OBJECT
+                                                    : NGX_GW_JSON_ARRAY;
+                j->depth--;
+                j->event = NGX_GW_JSON_VALUE_END;
+                j->level = j->depth;
+                j->mark = p + 1;
+                *pos = p + 1;
+                return NGX_OK;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "\",\" or end expected");
+
+        case sw_string:
+
+            if (ch == '"') {
+                j->state = j->after_string;
+                j->mark = p + 1;
+                *pos = p + 1;
+
+                if (j->state == sw_colon) {
+                    j->event = NGX_GW_JSON_MEMBER_NAME;
+                    j->level = j->depth;
+                    return NGX_OK;
+                }
+
+                j->event = NGX_GW_JSON_VALUE_END;
+                j->level = j->depth;
+                j->type = NGX_GW_JSON_STRING;
+                return NGX_OK;
+            }
+
+            if (ch == '\\') {
+                j->state = sw_escape;
+                continue;
+            }
+
+            if (ch < 0x20) {
+                return ngx_gw_json_error(j, pos, p,
+                                         "control character in string");
+            }
+
+            if (ch < 0x80) {
+                if (j->after_string == sw_colon) {
+                    ngx_gw_json_name_add(j, ch);
+                }
+
+                continue;
+            }
+
+            /* UTF-8: the second byte's range rules out overlong forms
+             * and surrogates (RFC 3629) */
+
+            j->utf8_low = 0x80;
+            j->utf8_high = 0xbf;
+
+            if (ch >= 0xc2 && ch <= 0xdf) {
+                j->count = 1;
+                j->code_point = ch & 0x1f;
+
+            } else if (ch >= 0xe0 && ch <= 0xef) {
+                j->count = 2;
+                j->code_point = ch & 0x0f;
+
+                if (ch == 0xe0) {
+                    j->utf8_low = 0xa0;
+
+                } else if (ch == 0xed) {
+                    j->utf8_high = 0x9f;
+                }
+
+            } else if (ch >= 0xf0 && ch <= 0xf4) {
+                j->count = 3;
+                j->code_point = ch & 0x07;
+
+                if (ch == 0xf0) {
+                    j->utf8_low = 0x90;
+
+                } else if (ch == 0xf4) {
+                    j->utf8_high = 0x8f;
+                }
+
+            } else {
+                return ngx_gw_json_error(j, pos, p, "invalid UTF-8");
+            }
+
+            j->state = sw_utf8;
+            continue;
+
+        case sw_utf8:
+
+            if (ch < j->utf8_low || ch > j->utf8_high) {
+                return ngx_gw_json_error(j, pos, p, "invalid UTF-8");
+            }
+
+            j->utf8_low = 0x80;
+            j->utf8_high = 0xbf;
+            j->code_point = (j->code_point << 6) | (ch & 0x3f);
+
+            if (--j->count == 0) {
+                if (j->after_string == sw_colon) {
+                    ngx_gw_json_name_add(j, j->code_point);
+                }
+
+                j->state = sw_string;
+            }
+
+            continue;
+
+        case sw_escape:
+
+            switch (ch) {
+            case '"': case '\\': case '/':
+                break;
+            case 'b':
+                ch = '\b';
+                break;
+            case 'f':
+                ch = '\f';
+                break;
+            case 'n':
+                ch = '\n';
+                break;
+            case 'r':
+                ch = '\r';
+                break;
+            case 't':
+                ch = '\t';
+                break;
+
+            case 'u':
+                j->count = 4;
+                j->code_point = 0;
+                j->state = sw_unicode;
+                continue;
+
+            default:
+                return ngx_gw_json_error(j, pos, p, "invalid escape");
+            }
+
+            if (j->after_string == sw_colon) {
+                ngx_gw_json_name_add(j, ch);
+            }
+
+            j->state = sw_string;
+            continue;
+
+        case sw_unicode:
+
+            if (ch >= '0' && ch <= '9') {
+                hex = ch - '0';
+
+            } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
+                hex = (ch | 0x20) - 'a' + 10;
+
+            } else {
+                return ngx_gw_json_error(j, pos, p, "invalid \\u escape");
+            }
+
+            j->code_point = (j->code_point << 4) | hex;
+
+            if (--j->count) {
+                continue;
+            }
+
+            if (j->high_surrogate) {
+                if (j->code_point < 0xdc00 || j->code_point > 0xdfff) {
+                    return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
+                }
+
+                j->code_point = 0x10000 + ((j->high_surrogate - 0xd800) << 10)
+                                + (j->code_point - 0xdc00);
+                j->high_surrogate = 0;
+
+            } else if (j->code_point >= 0xd800 && j->code_point <= 0xdbff) {
+                j->high_surrogate = j->code_point;
+                j->state = sw_low_surrogate_backslash;
+                continue;
+
+            } else if (j->code_point >= 0xdc00 && j->code_point <= 0xdfff) {
+                return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
+            }
+
+            if (j->after_string == sw_colon) {
+                ngx_gw_json_name_add(j, j->code_point);
+            }
+
+            j->state = sw_string;
+            continue;
+
+        case sw_low_surrogate_backslash:
+
+            if (ch != '\\') {
+                return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
+            }
+
+            j->state = sw_low_surrogate_u;
+            continue;
+
+        case sw_low_surrogate_u:
+
+            if (ch != 'u') {
+                return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
+            }
+
+            j->count = 4;
+            j->code_point = 0;
+            j->state = sw_unicode;
+            continue;
+
+        case sw_minus:
+
+            if (ch == '0') {
+                j->state = sw_zero;
+                continue;
+            }
+
+            if (ch >= '1' && ch <= '9') {
+                j->state = sw_integer;
+                continue;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "invalid number");
+
+        case sw_integer:
+
+            if (ch >= '0' && ch <= '9') {
+                continue;
+            }
+
+            /* fall through */
+
+        case sw_zero:
+
+            if (ch == '.') {
+                j->state = sw_fraction_start;
+                continue;
+            }
+
+            if (ch == 'e' || ch == 'E') {
+                j->state = sw_exponent_start;
+                continue;
+            }
+
+            goto number_end;
+
+        case sw_fraction_start:
+
+            if (ch >= '0' && ch <= '9') {
+                j->state = sw_fraction;
+                continue;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "invalid number");
+
+        case sw_fraction:
+
+            if (ch >= '0' && ch <= '9') {
+                continue;
+            }
+
+            if (ch == 'e' || ch == 'E') {
+                j->state = sw_exponent_start;
+                continue;
+            }
+
+            goto number_end;
+
+        case sw_exponent_start:
+
+            if (ch == '+' || ch == '-') {
+                j->state = sw_exponent_sign;
+                continue;
+            }
+
+            /* fall through */
+
+        case sw_exponent_sign:
+
+            if (ch >= '0' && ch <= '9') {
+                j->state = sw_exponent;
+                continue;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "invalid number");
+
+        case sw_exponent:
+
+            if (ch >= '0' && ch <= '9') {
+                continue;
+            }
+
+            goto number_end;
+
+        case sw_literal:
+
+            if (ch != *j->literal) {
+                return ngx_gw_json_error(j, pos, p, "invalid literal");
+            }
+
+            if (*++j->literal) {
+                continue;
+            }
+
+            j->state = sw_after_value;
+            j->event = NGX_GW_JSON_VALUE_END;
+            j->level = j->depth;
+            j->mark = p + 1;
+            *pos = p + 1;
+            return NGX_OK;
+
+        case sw_done:
+
+            switch (ch) {
+            case ' ': case '\t': case '\r': case '\n':
+                continue;
+            }
+
+            return ngx_gw_json_error(j, pos, p, "trailing characters");
+        }
+
+        /* unreachable: every state continues or returns */
+        return ngx_gw_json_error(j, pos, p, "internal error");
+
+    number_end:
+
+        /* the byte after a number belongs to what follows it */
+
+        if (!(ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'
+              || ch == ',' || ch == ']' || ch == '}'))
+        {
+            return ngx_gw_json_error(j, pos, p, "invalid number");
+        }
+
+        j->state = sw_after_value;
+        j->event = NGX_GW_JSON_VALUE_END;
+        j->level = j->depth;
+        j->type = NGX_GW_JSON_NUMBER;
+        j->mark = p;
+        *pos = p;
+        return NGX_OK;
+    }
+
+    *pos = p;
+
+    if (j->state == sw_after_value && j->depth == 0) {
+        j->state = sw_done;
+    }
+
+    return (j->state == sw_done) ? NGX_DONE : NGX_AGAIN;
+}
+
+
+ngx_int_t
+ngx_gw_json_finish(ngx_gw_json_t *j)
+{
+    if (j->error) {
+        return NGX_ERROR;
+    }
+
+    switch (j->state) {
+
+    case sw_done:
+        return NGX_DONE;
+
+    case sw_after_value:
+    case sw_zero:
+    case sw_integer:
+    case sw_fraction:
+    case sw_exponent:
+        if (j->depth == 0) {
+            j->state = sw_done;
+            return NGX_DONE;
+        }
+
+        break;
+
+    case sw_value:
+        if (j->depth == 0) {
+            j->error = "no value";
+            return NGX_ERROR;
+        }
+
+        break;
+    }
+
+    j->error = "unexpected end of input";
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p)
+{
+    j->event = NGX_GW_JSON_VALUE_START;
+    j->level = j->depth;
+    j->mark = p;
+
+    switch (*p) {
+
+    case '{':
+        j->type = NGX_GW_JSON_OBJECT;
+        return ngx_gw_json_open(j, p, 1);
+
+    case '[':
+        j->type = NGX_GW_JSON_ARRAY;
+        return ngx_gw_json_open(j, p, 0);
+
+    case '"':
+        j->type = NGX_GW_JSON_STRING;
+        j->after_string = sw_after_value;
+        j->state = sw_string;
+        return NGX_OK;
+
+    case '-':
+        j->type = NGX_GW_JSON_NUMBER;
+        j->state = sw_minus;
+        return NGX_OK;
+
+    case '0':
+        j->type = NGX_GW_JSON_NUMBER;
+        j->state = sw_zero;
+        return NGX_OK;
+
+    case '1': case '2': case '3': case '4': case '5':
+    case '6': case '7': case '8': case '9':
+        j->type = NGX_GW_JSON_NUMBER;
+        j->state = sw_integer;
+        return NGX_OK;
+
+    case 't':
+        j->type = NGX_GW_JSON_TRUE;
+        j->literal = ngx_gw_json_true;
+        j->state = sw_literal;
+        return NGX_OK;
+
+    case 'f':
+        j->type = NGX_GW_JSON_FALSE;
+        j->literal = ngx_gw_json_false;
+        j->state = sw_literal;
+        return NGX_OK;
+
+    case 'n':
+        j->type = NGX_GW_JSON_NULL;
+        j->literal = ngx_gw_json_null;
+        j->state = sw_literal;
+        return NGX_OK;
+    }
+
+    j->error = "value expected";
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_gw_json_open(ngx_gw_json_t *j, u_char *p, ngx_uint_t object)
+{
+    uint64_t  bit;
+
+    if (j->depth >= j->max_depth) {
+        j->error = "nesting too deep";
+        return NGX_ERROR;
+    }
+
+    bit = (uint64_t) 1 << (j->depth % 64);
+
+    if (object) {
+        j->objects[j->depth / 64] |= bit;
+        j->state = sw_name_or_object_end;
+
+    } else {
+        j->objects[j->depth / 64] &= ~bit;
+        j->state = sw_value_or_array_end;
+    }
+
+    j->depth++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp)
+{
+    u_char  utf8[4];
+    size_t  n;
+
+    if (cp < 0x80) {
+        utf8[0] = (u_char) cp;
+        n = 1;
+
+    } else if (cp < 0x800) {
+        utf8[0] = (u_char) (0xc0 | (cp >> 6));
+        utf8[1] = (u_char) (0x80 | (cp & 0x3f));
+        n = 2;
+
+    } else if (cp < 0x10000) {
+        utf8[0] = (u_char) (0xe0 | (cp >> 12));
+        utf8[1] = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+        utf8[2] = (u_char) (0x80 | (cp & 0x3f));
+        n = 3;
+
+    } else {
+        utf8[0] = (u_char) (0xf0 | (cp >> 18));
+        utf8[1] = (u_char) (0x80 | ((cp >> 12) & 0x3f));
+        utf8[2] = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+        utf8[3] = (u_char) (0x80 | (cp & 0x3f));
+        n = 4;
+    }
+
+    if (j->name_truncated || j->name.len + n > j->name_cap) {
+        j->name_truncated = 1;
+        return;
+    }
+
+    ngx_memcpy(j->name.data + j->name.len, utf8, n);
+    j->name.len += n;
+}
+
+
+static ngx_int_t
+ngx_gw_json_error(ngx_gw_json_t *j, u_char **pos, u_char *p,
+    const char *error)
+{
+    j->error = error;
+    *pos = p;
+
+    return NGX_ERROR;
+}
+
+
+u_char *
+ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len)
+{
+    u_char    *last, ch;
+    uint32_t   cp, low;
+    ngx_uint_t i;
+
+    last = src + len;
+
+    while (src < last) {
+        ch = *src++;
+
+        if (ch != '\\') {
+            *dst++ = ch;
+            continue;
+        }
+
+        ch = *src++;
+
+        switch (ch) {
+        case 'b':
+            *dst++ = '\b';
+            continue;
+        case 'f':
+            *dst++ = '\f';
+            continue;
+        case 'n':
+            *dst++ = '\n';
+            continue;
+        case 'r':
+            *dst++ = '\r';
+            continue;
+        case 't':
+            *dst++ = '\t';
+            continue;
+        case 'u':
+            break;
+        default:
+            *dst++ = ch;
+            continue;
+        }
+
+        cp = 0;
+
+        for (i = 0; i < 4; i++) {
+            ch = *src++;
+            cp = (cp << 4)
+                 | ((ch <= '9') ? (uint32_t) (ch - '0')
+                                : (uint32_t) ((ch | 0x20) - 'a' + 10));
+        }
+
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+
+            /* the tokenizer let through only complete pairs */
+
+            src += 2;
+            low = 0;
+
+            for (i = 0; i < 4; i++) {
+                ch = *src++;
+                low = (low << 4)
+                      | ((ch <= '9') ? (uint32_t) (ch - '0')
+                                     : (uint32_t) ((ch | 0x20) - 'a' + 10));
+            }
+
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        }
+
+        if (cp < 0x80) {
+            *dst++ = (u_char) cp;
+
+        } else if (cp < 0x800) {
+            *dst++ = (u_char) (0xc0 | (cp >> 6));
+            *dst++ = (u_char) (0x80 | (cp & 0x3f));
+
+        } else if (cp < 0x10000) {
+            *dst++ = (u_char) (0xe0 | (cp >> 12));
+            *dst++ = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+            *dst++ = (u_char) (0x80 | (cp & 0x3f));
+
+        } else {
+            *dst++ = (u_char) (0xf0 | (cp >> 18));
+            *dst++ = (u_char) (0x80 | ((cp >> 12) & 0x3f));
+            *dst++ = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+            *dst++ = (u_char) (0x80 | (cp & 0x3f));
+        }
+    }
+
+    return dst;
+}

@@ -1,0 +1,118 @@
+
+/*
+ * A resumable JSON tokenizer (RFC 8259, strict).
+ *
+ * The document may arrive in pieces: ngx_gw_json_next() consumes input up
+ * to the next event and can be called again with the next piece wherever
+ * the previous one ended, even inside a token.  It never copies values:
+ * events carry positions into the caller's buffer, so number text and
+ * string escapes reach the caller exactly as sent.  Memory is fixed by the
+ * nesting limit, whatever the size of the document.
+ */
+
+
+#ifndef _NGX_GW_JSON_H_INCLUDED_
+#define _NGX_GW_JSON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+#define NGX_GW_JSON_MAX_DEPTH  256
+
+
+typedef enum {
+    NGX_GW_JSON_OBJECT = 1,
+    NGX_GW_JSON_ARRAY,
+    NGX_GW_JSON_STRING,
+    NGX_GW_JSON_NUMBER,
+    NGX_GW_JSON_TRUE,
+    NGX_GW_JSON_FALSE,
+    NGX_GW_JSON_NULL
+} ngx_gw_json_type_e;
+
+
+typedef enum {
+    /* a value begins; mark is its first byte */
+    NGX_GW_JSON_VALUE_START = 1,
+    /* a value ends; mark is just past its last byte */
+    NGX_GW_JSON_VALUE_END,
+    /* a member name ends; name holds it unescaped, mark is past its quote */
+    NGX_GW_JSON_MEMBER_NAME
+} ngx_gw_json_event_e;
+
+
+typedef struct {
+    /* what ngx_gw_json_next() found */
+    ngx_gw_json_event_e   event;
+    ngx_gw_json_type_e    type;
+    u_char               *mark;
+    ngx_uint_t            level;        /* 0: the top-level value */
+    ngx_str_t             name;
+    unsigned              name_truncated:1;
+    const char           *error;
+
+    /* containers open around the current position */
+    ngx_uint_t            depth;
+    ngx_uint_t            max_depth;
+
+    /* internal state */
+    ngx_uint_t            state;
+    ngx_uint_t            after_string;
+    ngx_uint_t            count;
+    uint32_t              code_point;
+    uint32_t              high_surrogate;
+    u_char                utf8_low;
+    u_char                utf8_high;
+    const u_char         *literal;
+    size_t                name_cap;
+    uint64_t              objects[NGX_GW_JSON_MAX_DEPTH / 64];
+} ngx_gw_json_t;
+
+
+/*
+ * name_buf receives member names (name_cap bytes at most; a longer name
+ * sets name_truncated); it may be NULL when names do not matter.
+ */
+void ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth,
+    u_char *name_buf, size_t name_cap);
+
+/*
+ * NGX_OK: an event is in j; NGX_AGAIN: all input consumed, feed more;
+ * NGX_DONE: the document is complete (only whitespace may follow, which a
+ * further call accepts); NGX_ERROR: j->error says why.
+ */
+ngx_int_t ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last);
+
+/*
+ * End of input: NGX_DONE if the document is complete (a top-level number
+ * then ends at the end of input), NGX_ERROR otherwise.
+ */
+ngx_int_t ngx_gw_json_finish(ngx_gw_json_t *j);
+
+typedef struct {
+    ngx_str_t             name;     /* unescaped */
+    ngx_gw_json_type_e    type;
+    ngx_str_t             value;    /* as sent; strings with their quotes */
+} ngx_gw_json_member_t;
+
+
+/*
+ * Validates a whole document held in memory, which must be an object, and
+ * lists its top-level members.  Duplicate member names are an error at any
+ * depth: two parsers reading "last wins" and "first wins" must never see
+ * different documents.  Returns NGX_OK, NGX_ERROR with *error set, or
+ * NGX_ABORT when out of memory.
+ */
+ngx_int_t ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
+    ngx_uint_t max_depth, ngx_array_t *members, const char **error);
+
+/*
+ * Unescapes the text between the quotes of a string the tokenizer accepted;
+ * dst needs at most len bytes.  Returns the end of what it wrote.
+ */
+u_char *ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len);
+
+
+#endif /* _NGX_GW_JSON_H_INCLUDED_ */

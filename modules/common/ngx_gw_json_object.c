@@ -1,0 +1,173 @@
+
+/*
+ * A JSON object held in memory, validated and split into its top-level
+ * members.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_gw_json.h"
+
+
+static ngx_int_t ngx_gw_json_names_unique(ngx_array_t *names);
+static int ngx_libc_cdecl ngx_gw_json_name_cmp(const void *one,
+    const void *two);
+
+
+ngx_int_t
+ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
+    ngx_uint_t max_depth, ngx_array_t *members, const char **error)
+{
+    u_char                *pos, *last, *name_buf;
+    ngx_int_t              rc;
+    ngx_str_t             *name;
+    ngx_gw_json_t          j;
+    ngx_array_t          **names;
+    ngx_gw_json_member_t  *member;
+
+    max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
+
+    /* names[n] holds the names of the object open at depth n */
+    names = ngx_pcalloc(pool, (max_depth + 1) * sizeof(ngx_array_t *));
+    name_buf = ngx_pnalloc(pool, doc->len);
+    if (names == NULL || name_buf == NULL) {
+        return NGX_ABORT;
+    }
+
+    ngx_gw_json_init(&j, max_depth, name_buf, doc->len);
+
+    member = NULL;
+    pos = doc->data;
+    last = doc->data + doc->len;
+
+    for ( ;; ) {
+        rc = ngx_gw_json_next(&j, &pos, last);
+
+        if (rc == NGX_ERROR) {
+            *error = j.error;
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            if (pos == last) {
+                return NGX_OK;
+            }
+
+            continue;
+        }
+
+        if (rc == NGX_AGAIN) {
+            (void) ngx_gw_json_finish(&j);
+            *error = j.error;
+            return NGX_ERROR;
+        }
+
+        switch (j.event) {
+
+        case NGX_GW_JSON_MEMBER_NAME:
+
+            if (names[j.depth] == NULL) {
+                names[j.depth] = ngx_array_create(pool, 8, sizeof(ngx_str_t));
+                if (names[j.depth] == NULL) {
+                    return NGX_ABORT;
+                }
+            }
+
+            name = ngx_array_push(names[j.depth]);
+            if (name == NULL) {
+                return NGX_ABORT;
+            }
+
+            name->len = j.name.len;
+            name->data = ngx_pnalloc(pool, j.name.len);
+            if (name->data == NULL) {
+                return NGX_ABORT;
+            }
+
+            ngx_memcpy(name->data, j.name.data, j.name.len);
+
+            if (j.depth == 1) {
+                member = ngx_array_push(members);
+                if (member == NULL) {
+                    return NGX_ABORT;
+                }
+
+                member->name = *name;
+            }
+
+            break;
+
+        case NGX_GW_JSON_VALUE_START:
+
+            if (j.level == 0 && j.type != NGX_GW_JSON_OBJECT) {
+                *error = "not an object";
+                return NGX_ERROR;
+            }
+
+            if (j.level == 1) {
+                member->type = j.type;
+                member->value.data = j.mark;
+            }
+
+            break;
+
+        case NGX_GW_JSON_VALUE_END:
+
+            if (j.type == NGX_GW_JSON_OBJECT
+                && names[j.depth + 1] != NULL)
+            {
+                if (ngx_gw_json_names_unique(names[j.depth + 1]) != NGX_OK) {
+                    *error = "duplicate member name";
+                    return NGX_ERROR;
+                }
+
+                names[j.depth + 1]->nelts = 0;
+            }
+
+            if (j.level == 1) {
+                member->value.len = j.mark - member->value.data;
+            }
+
+            break;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_gw_json_names_unique(ngx_array_t *names)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    if (names->nelts < 2) {
+        return NGX_OK;
+    }
+
+    name = names->elts;
+
+    ngx_qsort(name, names->nelts, sizeof(ngx_str_t), ngx_gw_json_name_cmp);
+
+    for (i = 1; i < names->nelts; i++) {
+        if (ngx_gw_json_name_cmp(&name[i - 1], &name[i]) == 0) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_gw_json_name_cmp(const void *one, const void *two)
+{
+    ngx_str_t  *a = (ngx_str_t *) one;
+    ngx_str_t  *b = (ngx_str_t *) two;
+
+    if (a->len != b->len) {
+        return (a->len < b->len) ? -1 : 1;
+    }
+
+    return ngx_memcmp(a->data, b->data, a->len);
+}
