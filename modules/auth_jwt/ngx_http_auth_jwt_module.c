@@ -399,14 +399,18 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     void                             *sources[2];
     ngx_int_t                         rc;
     ngx_str_t                         parts[2];
-    ngx_uint_t                        i, tried;
+    ngx_uint_t                        i, tried, use_cache;
     ngx_array_t                      *keys;
     ngx_http_auth_jwt_key_request_t **kr;
     ngx_http_auth_jwt_main_conf_t    *ajmcf;
 
     ajmcf = ngx_http_get_module_main_conf(r, ngx_http_auth_jwt_module);
 
-    if (ajmcf->cache.size) {
+    /* an HMAC costs no more than the digest the cache would need */
+    use_cache = ajmcf->cache.size
+                && ctx->token.alg->kty != NGX_HTTP_AUTH_JWT_OCT;
+
+    if (use_cache) {
         sources[0] = ajcf->keys;
         sources[1] = ajcf->key_requests;
 
@@ -459,7 +463,7 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (rc == NGX_OK && ajmcf->cache.size) {
+    if (rc == NGX_OK && use_cache) {
         ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
                                        ngx_time() + ajmcf->cache.valid);
     }

@@ -50,9 +50,8 @@ static u_char  ngx_http_auth_jwt_base64url[256] = {
 ngx_int_t
 ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
 {
-    u_char   *s, *d, *basis;
+    u_char   *s, *d, *basis, a, b, c, e;
     size_t    len, rest;
-    uint32_t  v;
 
     basis = ngx_http_auth_jwt_base64url;
     rest = src->len % 4;
@@ -61,38 +60,51 @@ ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
         return NGX_ERROR;
     }
 
-    for (len = 0; len < src->len; len++) {
-        if (basis[src->data[len]] == 77) {
-            return NGX_ERROR;
-        }
-    }
-
     s = src->data;
     d = dst->data;
 
+    /* 77, the mark of a character outside the alphabet, has bit 0x40 */
+
     for (len = src->len - rest; len; len -= 4) {
-        v = (uint32_t) basis[s[0]] << 18 | (uint32_t) basis[s[1]] << 12
-            | (uint32_t) basis[s[2]] << 6 | basis[s[3]];
-        *d++ = (u_char) (v >> 16);
-        *d++ = (u_char) (v >> 8);
-        *d++ = (u_char) v;
+        a = basis[s[0]];
+        b = basis[s[1]];
+        c = basis[s[2]];
+        e = basis[s[3]];
+
+        if ((a | b | c | e) & 0x40) {
+            return NGX_ERROR;
+        }
+
+        *d++ = (u_char) (a << 2 | b >> 4);
+        *d++ = (u_char) (b << 4 | c >> 2);
+        *d++ = (u_char) (c << 6 | e);
         s += 4;
     }
 
-    if (rest == 2) {
-        if (basis[s[1]] & 0x0f) {
+    if (rest) {
+        a = basis[s[0]];
+        b = basis[s[1]];
+        c = (rest == 3) ? basis[s[2]] : 0;
+
+        if ((a | b | c) & 0x40) {
             return NGX_ERROR;
         }
 
-        *d++ = (u_char) (basis[s[0]] << 2 | basis[s[1]] >> 4);
+        if (rest == 2) {
+            if (b & 0x0f) {
+                return NGX_ERROR;
+            }
 
-    } else if (rest == 3) {
-        if (basis[s[2]] & 0x03) {
-            return NGX_ERROR;
+            *d++ = (u_char) (a << 2 | b >> 4);
+
+        } else {
+            if (c & 0x03) {
+                return NGX_ERROR;
+            }
+
+            *d++ = (u_char) (a << 2 | b >> 4);
+            *d++ = (u_char) (b << 4 | c >> 2);
         }
-
-        *d++ = (u_char) (basis[s[0]] << 2 | basis[s[1]] >> 4);
-        *d++ = (u_char) (basis[s[1]] << 4 | basis[s[2]] >> 2);
     }
 
     dst->len = d - dst->data;
@@ -306,6 +318,7 @@ ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
     ngx_uint_t *present)
 {
     u_char                 text[64];
+    time_t                 seconds;
     ngx_gw_json_member_t  *member;
 
     member = ngx_http_auth_jwt_member(claims, (u_char *) name,
@@ -321,6 +334,15 @@ ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
         || member->value.len >= sizeof(text))
     {
         return NGX_ERROR;
+    }
+
+    /* whole seconds, the usual form, need no strtod() */
+
+    seconds = ngx_atotm(member->value.data, member->value.len);
+
+    if (seconds != NGX_ERROR) {
+        *value = (double) seconds;
+        return NGX_OK;
     }
 
     /* the tokenizer accepted it, so strtod() reads all of it */

@@ -43,6 +43,8 @@ static ngx_int_t ngx_gw_json_open(ngx_gw_json_t *j, u_char *p,
     ngx_uint_t object);
 static ngx_int_t ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p);
 static void ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp);
+static void ngx_gw_json_name_append(ngx_gw_json_t *j, u_char *text,
+    size_t len);
 static ngx_int_t ngx_gw_json_error(ngx_gw_json_t *j, u_char **pos,
     u_char *p, const char *error);
 
@@ -68,7 +70,7 @@ ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth, u_char *name_buf,
 ngx_int_t
 ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
 {
-    u_char     *p, ch, hex;
+    u_char     *p, *start, ch, hex;
     ngx_int_t   rc;
 
     for (p = *pos; p < last; p++) {
@@ -183,6 +185,27 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
             return ngx_gw_json_error(j, pos, p, "\",\" or end expected");
 
         case sw_string:
+
+            /* the common run of plain characters, without the switch */
+
+            if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
+                start = p;
+
+                do {
+                    p++;
+                } while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
+                         && *p != '\\');
+
+                if (j->after_string == sw_colon) {
+                    ngx_gw_json_name_append(j, start, p - start);
+                }
+
+                if (p == last) {
+                    goto again;
+                }
+
+                ch = *p;
+            }
 
             if (ch == '"') {
                 j->state = j->after_string;
@@ -512,6 +535,8 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
         return NGX_OK;
     }
 
+again:
+
     *pos = p;
 
     if (j->state == sw_after_value && j->depth == 0) {
@@ -688,6 +713,19 @@ ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp)
 
     ngx_memcpy(j->name.data + j->name.len, utf8, n);
     j->name.len += n;
+}
+
+
+static void
+ngx_gw_json_name_append(ngx_gw_json_t *j, u_char *text, size_t len)
+{
+    if (j->name_truncated || j->name.len + len > j->name_cap) {
+        j->name_truncated = 1;
+        return;
+    }
+
+    ngx_memcpy(j->name.data + j->name.len, text, len);
+    j->name.len += len;
 }
 
 

@@ -22,21 +22,26 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
     u_char                *pos, *last, *name_buf;
     ngx_int_t              rc;
     ngx_str_t             *name;
+    ngx_uint_t             top;
     ngx_gw_json_t          j;
-    ngx_array_t          **names;
+    ngx_array_t           *names[NGX_GW_JSON_MAX_DEPTH + 1];
     ngx_gw_json_member_t  *member;
 
-    max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
+    /*
+     * names[n] lists the names of the object open at depth n, for n up to
+     * top; the names themselves stay where the tokenizer unescaped them,
+     * one after another in name_buf, which the whole document fits
+     */
 
-    /* names[n] holds the names of the object open at depth n */
-    names = ngx_pcalloc(pool, (max_depth + 1) * sizeof(ngx_array_t *));
     name_buf = ngx_pnalloc(pool, doc->len);
-    if (names == NULL || name_buf == NULL) {
+    if (name_buf == NULL) {
         return NGX_ABORT;
     }
 
     ngx_gw_json_init(&j, max_depth, name_buf, doc->len);
 
+    top = 0;
+    names[0] = NULL;
     member = NULL;
     pos = doc->data;
     last = doc->data + doc->len;
@@ -67,6 +72,10 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
 
         case NGX_GW_JSON_MEMBER_NAME:
 
+            while (top < j.depth) {
+                names[++top] = NULL;
+            }
+
             if (names[j.depth] == NULL) {
                 names[j.depth] = ngx_array_create(pool, 8, sizeof(ngx_str_t));
                 if (names[j.depth] == NULL) {
@@ -79,13 +88,10 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
                 return NGX_ABORT;
             }
 
-            name->len = j.name.len;
-            name->data = ngx_pnalloc(pool, j.name.len);
-            if (name->data == NULL) {
-                return NGX_ABORT;
-            }
+            *name = j.name;
 
-            ngx_memcpy(name->data, j.name.data, j.name.len);
+            j.name.data += j.name.len;
+            j.name_cap -= j.name.len;
 
             if (j.depth == 1) {
                 member = ngx_array_push(members);
@@ -114,7 +120,7 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
 
         case NGX_GW_JSON_VALUE_END:
 
-            if (j.type == NGX_GW_JSON_OBJECT
+            if (j.type == NGX_GW_JSON_OBJECT && j.depth < top
                 && names[j.depth + 1] != NULL)
             {
                 if (ngx_gw_json_names_unique(names[j.depth + 1]) != NGX_OK) {
@@ -139,13 +145,25 @@ static ngx_int_t
 ngx_gw_json_names_unique(ngx_array_t *names)
 {
     ngx_str_t   *name;
-    ngx_uint_t   i;
+    ngx_uint_t   i, n;
 
     if (names->nelts < 2) {
         return NGX_OK;
     }
 
     name = names->elts;
+
+    if (names->nelts <= 8) {
+        for (i = 1; i < names->nelts; i++) {
+            for (n = 0; n < i; n++) {
+                if (ngx_gw_json_name_cmp(&name[n], &name[i]) == 0) {
+                    return NGX_DECLINED;
+                }
+            }
+        }
+
+        return NGX_OK;
+    }
 
     ngx_qsort(name, names->nelts, sizeof(ngx_str_t), ngx_gw_json_name_cmp);
 
