@@ -644,3 +644,40 @@ ok
 --- error_log
 auth_jwt: skipped JWK "e1" with "use" "enc"
 auth_jwt: skipped JWK "x1" of unknown "kty" "XYZ"
+
+
+
+=== TEST 34: claims in log_format
+--- http_config
+    log_format jwt "sub=$jwt_claim_sub kid=$jwt_header_kid";
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        access_log logs/access.log jwt;
+        alias html/ok.txt;
+    }
+--- request eval
+"GET /t?t=$::tok{ES256}"
+--- error_code: 200
+--- access_log
+sub=alice kid=ec256
+
+
+
+=== TEST 35: auth_jwt in limit_except guards the other methods only
+--- config
+    location /t {
+        limit_except GET {
+            auth_jwt "writes" token=$arg_t;
+            auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        }
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        return 200 "$request_method\n";
+    }
+--- request eval
+["GET /t", "POST /t", "POST /t?t=$::tok{HS256}"]
+--- error_code eval
+[200, 401, 200]
