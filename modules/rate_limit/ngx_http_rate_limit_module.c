@@ -1,0 +1,1087 @@
+
+/*
+ * Token-bucket rate limiting: rate_limit_zone, rate_limit, the headers and
+ * the variables.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_rate_limit.h"
+
+
+/* each zone is locked for the decision; a few per location is plenty */
+#define NGX_HTTP_RATE_LIMIT_MAX_LIMITS  8
+
+#define NGX_HTTP_RATE_LIMIT_MAX_BURST   1000000
+#define NGX_HTTP_RATE_LIMIT_MAX_COST    1000000
+
+
+typedef enum {
+    NGX_HTTP_RATE_LIMIT_NONE = 0,
+    NGX_HTTP_RATE_LIMIT_PASSED,
+    NGX_HTTP_RATE_LIMIT_REJECTED,
+    NGX_HTTP_RATE_LIMIT_REJECTED_DRY_RUN
+} ngx_http_rate_limit_status_e;
+
+
+enum {
+    NGX_HTTP_RATE_LIMIT_HEADERS_OFF = 0,
+    NGX_HTTP_RATE_LIMIT_HEADERS_ON,
+    NGX_HTTP_RATE_LIMIT_HEADERS_LEGACY,
+    NGX_HTTP_RATE_LIMIT_HEADERS_DRAFT
+};
+
+
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_complex_value_t      *rate;       /* NULL: the zone's */
+    ngx_http_complex_value_t      *burst;
+    ngx_http_complex_value_t      *cost;
+    uint64_t                       interval;   /* 0: the zone's */
+    ngx_int_t                      burst_n;    /* -1: the zone's */
+    ngx_uint_t                     cost_n;
+    ngx_uint_t                     dry_run;
+} ngx_http_rate_limit_limit_t;
+
+
+typedef struct {
+    ngx_array_t                   *limits;
+    ngx_uint_t                     status;
+    ngx_uint_t                     log_level;
+    ngx_flag_t                     dry_run;
+    ngx_uint_t                     headers;
+} ngx_http_rate_limit_loc_conf_t;
+
+
+/*
+ * What was decided for the client request, kept where internal redirects
+ * do not erase it: see ngx_http_rate_limit_state().
+ */
+typedef struct {
+    ngx_http_rate_limit_status_e   status;
+    ngx_uint_t                     headers;
+    ngx_str_t                      zone;
+    uint64_t                       limit;
+    uint64_t                       window;     /* seconds to refill */
+    uint64_t                       remaining;
+    uint64_t                       reset;      /* seconds */
+    uint64_t                       retry;      /* seconds; 0: admitted */
+} ngx_http_rate_limit_state_t;
+
+
+static ngx_http_rate_limit_state_t *ngx_http_rate_limit_state(
+    ngx_http_request_t *r);
+static void ngx_http_rate_limit_mark(void *data);
+static ngx_int_t ngx_http_rate_limit_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_rate_limit_prepare(ngx_http_request_t *r,
+    ngx_http_rate_limit_limit_t *limit, ngx_http_rate_limit_check_t *check);
+static ngx_int_t ngx_http_rate_limit_number(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_uint_t max, ngx_uint_t *n);
+static void ngx_http_rate_limit_report(ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
+static ngx_int_t ngx_http_rate_limit_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_rate_limit_set_header(ngx_http_request_t *r,
+    char *name, u_char *value, size_t len);
+static ngx_int_t ngx_http_rate_limit_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_rate_limit_add_variables(ngx_conf_t *cf);
+static void *ngx_http_rate_limit_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cv);
+static ngx_int_t ngx_http_rate_limit_init(ngx_conf_t *cf);
+
+
+static ngx_conf_num_bounds_t  ngx_http_rate_limit_status_bounds = {
+    ngx_conf_check_num_bounds, 400, 599
+};
+
+
+static ngx_conf_enum_t  ngx_http_rate_limit_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_rate_limit_headers_modes[] = {
+    { ngx_string("off"), NGX_HTTP_RATE_LIMIT_HEADERS_OFF },
+    { ngx_string("on"), NGX_HTTP_RATE_LIMIT_HEADERS_ON },
+    { ngx_string("legacy"), NGX_HTTP_RATE_LIMIT_HEADERS_LEGACY },
+    { ngx_string("draft"), NGX_HTTP_RATE_LIMIT_HEADERS_DRAFT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_rate_limit_commands[] = {
+
+    { ngx_string("rate_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3|NGX_CONF_TAKE4,
+      ngx_http_rate_limit_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_rate_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rate_limit_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_loc_conf_t, status),
+      &ngx_http_rate_limit_status_bounds },
+
+    { ngx_string("rate_limit_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_loc_conf_t, log_level),
+      &ngx_http_rate_limit_log_levels },
+
+    { ngx_string("rate_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_loc_conf_t, dry_run),
+      NULL },
+
+    { ngx_string("rate_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_loc_conf_t, headers),
+      &ngx_http_rate_limit_headers_modes },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_rate_limit_module_ctx = {
+    ngx_http_rate_limit_add_variables,     /* preconfiguration */
+    ngx_http_rate_limit_init,              /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_rate_limit_create_loc_conf,   /* create location configuration */
+    ngx_http_rate_limit_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_rate_limit_module = {
+    NGX_MODULE_V1,
+    &ngx_http_rate_limit_module_ctx,       /* module context */
+    ngx_http_rate_limit_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_str_t  ngx_http_rate_limit_status_names[] = {
+    ngx_null_string,
+    ngx_string("PASSED"),
+    ngx_string("REJECTED"),
+    ngx_string("REJECTED_DRY_RUN")
+};
+
+
+static ngx_http_variable_t  ngx_http_rate_limit_vars[] = {
+
+    { ngx_string("rate_limit_status"), NULL, ngx_http_rate_limit_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rate_limit_remaining"), NULL, ngx_http_rate_limit_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rate_limit_reset"), NULL, ngx_http_rate_limit_variable,
+      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/*
+ * The decision lives in a cleanup of the client request's pool: unlike
+ * module contexts, cleanups survive internal redirects, so a request is
+ * counted once however often it passes the preaccess phase.
+ */
+
+static ngx_http_rate_limit_state_t *
+ngx_http_rate_limit_state(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->main->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_rate_limit_mark) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_rate_limit_mark(void *data)
+{
+    /* only marks the state */
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_handler(ngx_http_request_t *r)
+{
+    uint64_t                          now;
+    ngx_uint_t                        i, n;
+    ngx_time_t                       *tp;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_rate_limit_check_t       checks[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_http_rate_limit_state_t      *state;
+    ngx_http_rate_limit_limit_t      *limits;
+    ngx_http_rate_limit_loc_conf_t   *rlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rate_limit_module);
+
+    if (rlcf->limits == NULL || ngx_http_rate_limit_state(r) != NULL) {
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_rate_limit_state_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_rate_limit_mark;
+
+    state = cln->data;
+    ngx_memzero(state, sizeof(ngx_http_rate_limit_state_t));
+
+    limits = rlcf->limits->elts;
+    n = 0;
+
+    for (i = 0; i < rlcf->limits->nelts; i++) {
+        switch (ngx_http_rate_limit_prepare(r, &limits[i], &checks[n])) {
+
+        case NGX_OK:
+            checks[n++].dry_run = limits[i].dry_run || rlcf->dry_run;
+            break;
+
+        case NGX_DECLINED:
+            break;
+
+        default:
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_DECLINED;
+    }
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000000 + tp->msec * 1000;
+
+    ngx_http_rate_limit_decide(checks, n, now);
+
+    state->headers = rlcf->headers;
+    state->status = NGX_HTTP_RATE_LIMIT_PASSED;
+
+    for (i = 0; i < n; i++) {
+
+        if (checks[i].dropped_live) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "rate_limit: zone \"%V\" is full, dropped a bucket "
+                          "in use", &checks[i].zone->shm_zone->shm.name);
+        }
+
+        if (!checks[i].admitted) {
+            ngx_log_error(rlcf->log_level, r->connection->log, 0,
+                          "rate_limit: %s by zone \"%V\", retry after %uLms",
+                          checks[i].dry_run ? "would reject, dry run,"
+                                            : "rejected",
+                          &checks[i].zone->shm_zone->shm.name,
+                          (checks[i].retry + 999) / 1000);
+
+            if (checks[i].dry_run) {
+                if (state->status == NGX_HTTP_RATE_LIMIT_PASSED) {
+                    state->status = NGX_HTTP_RATE_LIMIT_REJECTED_DRY_RUN;
+                }
+
+            } else {
+                state->status = NGX_HTTP_RATE_LIMIT_REJECTED;
+            }
+        }
+    }
+
+    ngx_http_rate_limit_report(state, checks, n);
+
+    if (state->status == NGX_HTTP_RATE_LIMIT_REJECTED) {
+        return rlcf->status;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* NGX_DECLINED: the key is empty, the request is not limited here */
+
+static ngx_int_t
+ngx_http_rate_limit_prepare(ngx_http_request_t *r,
+    ngx_http_rate_limit_limit_t *limit, ngx_http_rate_limit_check_t *check)
+{
+    ngx_str_t                    text;
+    ngx_http_rate_limit_zone_t  *zone;
+
+    zone = limit->shm_zone->data;
+
+    ngx_memzero(check, sizeof(ngx_http_rate_limit_check_t));
+
+    if (ngx_http_complex_value(r, &zone->key, &check->key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (check->key.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (check->key.len > 65535) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rate_limit: the key of zone \"%V\" is longer than "
+                      "65535 bytes", &limit->shm_zone->shm.name);
+        return NGX_DECLINED;
+    }
+
+    check->zone = zone;
+    check->hash = ngx_crc32_short(check->key.data, check->key.len);
+    check->interval = limit->interval ? limit->interval : zone->interval;
+    check->burst = (limit->burst_n >= 0) ? (ngx_uint_t) limit->burst_n
+                                         : zone->burst;
+    check->cost = limit->cost_n;
+
+    if (limit->rate) {
+        if (ngx_http_complex_value(r, limit->rate, &text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (text.len
+            && ngx_http_rate_limit_parse_rate(&text, &check->interval)
+               != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rate_limit: invalid rate \"%V\" from \"%V\"",
+                          &text, &limit->rate->value);
+            return NGX_ERROR;
+        }
+    }
+
+    if (limit->burst
+        && ngx_http_rate_limit_number(r, limit->burst,
+                                      NGX_HTTP_RATE_LIMIT_MAX_BURST,
+                                      &check->burst)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (limit->cost
+        && ngx_http_rate_limit_number(r, limit->cost,
+                                      NGX_HTTP_RATE_LIMIT_MAX_COST,
+                                      &check->cost)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a number from a variable; an empty value leaves *n as it is */
+
+static ngx_int_t
+ngx_http_rate_limit_number(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_uint_t max, ngx_uint_t *n)
+{
+    ngx_int_t  value;
+    ngx_str_t  text;
+
+    if (ngx_http_complex_value(r, cv, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (text.len == 0) {
+        return NGX_OK;
+    }
+
+    value = ngx_atoi(text.data, text.len);
+
+    if (value == NGX_ERROR || (ngx_uint_t) value > max) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rate_limit: invalid number \"%V\" from \"%V\"",
+                      &text, &cv->value);
+        return NGX_ERROR;
+    }
+
+    *n = value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The headers tell of one limit: of those that rejected the request, the
+ * one that asks the longest wait; otherwise the one closest to exhaustion,
+ * the fewest tokens left, then the longest time to refill.
+ */
+
+static void
+ngx_http_rate_limit_report(ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
+{
+    ngx_uint_t                    i, rejected;
+    ngx_http_rate_limit_check_t  *best, *c;
+
+    rejected = (state->status == NGX_HTTP_RATE_LIMIT_REJECTED);
+    best = NULL;
+
+    for (i = 0; i < n; i++) {
+        c = &checks[i];
+
+        if (rejected && (c->admitted || c->dry_run)) {
+            continue;
+        }
+
+        if (best == NULL
+            || (rejected && c->retry > best->retry)
+            || (!rejected
+                && (c->remaining < best->remaining
+                    || (c->remaining == best->remaining
+                        && c->reset > best->reset))))
+        {
+            best = c;
+        }
+    }
+
+    state->zone = best->zone->shm_zone->shm.name;
+    state->limit = best->burst + 1;
+    state->window = ((best->burst + 1) * best->interval + 999999) / 1000000;
+    state->remaining = best->remaining;
+    state->reset = (best->reset + 999999) / 1000000;
+    state->retry = (best->retry + 999999) / 1000000;
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
+{
+    u_char                       *p;
+    ngx_http_rate_limit_state_t  *state;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    state = ngx_http_rate_limit_state(r);
+
+    if (state == NULL || state->status == NGX_HTTP_RATE_LIMIT_NONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (state->status == NGX_HTTP_RATE_LIMIT_REJECTED) {
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_rate_limit_set_header(r, "Retry-After", p,
+                                           ngx_sprintf(p, "%uL", state->retry)
+                                           - p)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    switch (state->headers) {
+
+    case NGX_HTTP_RATE_LIMIT_HEADERS_ON:
+    case NGX_HTTP_RATE_LIMIT_HEADERS_LEGACY:
+
+        p = ngx_pnalloc(r->pool, 3 * NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_rate_limit_set_header(r,
+                state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON
+                ? "RateLimit-Limit" : "X-RateLimit-Limit",
+                p, ngx_sprintf(p, "%uL", state->limit) - p)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p += NGX_INT64_LEN;
+
+        if (ngx_http_rate_limit_set_header(r,
+                state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON
+                ? "RateLimit-Remaining" : "X-RateLimit-Remaining",
+                p, ngx_sprintf(p, "%uL", state->remaining) - p)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p += NGX_INT64_LEN;
+
+        if (ngx_http_rate_limit_set_header(r,
+                state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON
+                ? "RateLimit-Reset" : "X-RateLimit-Reset",
+                p, ngx_sprintf(p, "%uL", state->reset) - p)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_RATE_LIMIT_HEADERS_DRAFT:
+
+        p = ngx_pnalloc(r->pool, 2 * (state->zone.len + 3 * NGX_INT64_LEN
+                                      + sizeof("\"\";q=;w=")));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_rate_limit_set_header(r, "RateLimit-Policy", p,
+                ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &state->zone,
+                            state->limit, state->window) - p)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p += state->zone.len + 3 * NGX_INT64_LEN + sizeof("\"\";q=;w=");
+
+        if (ngx_http_rate_limit_set_header(r, "RateLimit", p,
+                ngx_sprintf(p, "\"%V\";r=%uL;t=%uL", &state->zone,
+                            state->remaining, state->reset) - p)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_set_header(ngx_http_request_t *r, char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                       *p;
+    ngx_http_rate_limit_state_t  *state;
+
+    state = ngx_http_rate_limit_state(r);
+
+    if (state == NULL || state->status == NGX_HTTP_RATE_LIMIT_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    if (data == 0) {
+        v->data = ngx_http_rate_limit_status_names[state->status].data;
+        v->len = ngx_http_rate_limit_status_names[state->status].len;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "%uL", (data == 1) ? state->remaining
+                                               : state->reset)
+             - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_rate_limit_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_rate_limit_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_rate_limit_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_rate_limit_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->limits = NGX_CONF_UNSET_PTR;
+    conf->status = NGX_CONF_UNSET_UINT;
+    conf->log_level = NGX_CONF_UNSET_UINT;
+    conf->dry_run = NGX_CONF_UNSET;
+    conf->headers = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_rate_limit_loc_conf_t  *prev = parent;
+    ngx_http_rate_limit_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->limits, prev->limits, NULL);
+    ngx_conf_merge_uint_value(conf->status, prev->status,
+                              NGX_HTTP_TOO_MANY_REQUESTS);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_ERR);
+    ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    ngx_conf_merge_uint_value(conf->headers, prev->headers,
+                              NGX_HTTP_RATE_LIMIT_HEADERS_ON);
+
+    return NGX_CONF_OK;
+}
+
+
+/* rate_limit_zone key zone=name:size rate=rate [burst=number] */
+
+static char *
+ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char                            *p;
+    ssize_t                            size;
+    ngx_int_t                          burst;
+    ngx_str_t                         *value, name, s;
+    uint64_t                           interval;
+    ngx_uint_t                         i;
+    ngx_shm_zone_t                    *shm_zone;
+    ngx_http_rate_limit_zone_t        *zone;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_rate_limit_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = &zone->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    size = 0;
+    interval = 0;
+    burst = 0;
+    name.len = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            name.data = value[i].data + 5;
+            p = (u_char *) ngx_strchr(name.data, ':');
+
+            if (p == NULL || p == name.data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone \"%V\": \"zone=name:size\" "
+                                   "expected", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\": %uz or more "
+                                   "expected", &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (ngx_http_rate_limit_parse_rate(&s, &interval) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid rate \"%V\": \"10r/s\", "
+                                   "\"100r/m\", \"1000r/h\" or \"10000r/d\" "
+                                   "expected", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+
+            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (burst == NGX_ERROR || burst > NGX_HTTP_RATE_LIMIT_MAX_BURST) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid burst \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        return "needs \"zone=name:size\"";
+    }
+
+    if (interval == 0) {
+        return "needs \"rate=\"";
+    }
+
+    zone->interval = interval;
+    zone->burst = burst;
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_rate_limit_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already declared", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    zone->shm_zone = shm_zone;
+
+    shm_zone->init = ngx_http_rate_limit_init_zone;
+    shm_zone->data = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * rate_limit zone=name [rate=rate|$var] [burst=n|$var] [cost=n|$var]
+ *            [dry_run]
+ */
+
+static char *
+ngx_http_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rate_limit_loc_conf_t *rlcf = conf;
+
+    ngx_int_t                     n;
+    ngx_str_t                    *value, s;
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *shm_zone;
+    ngx_http_rate_limit_limit_t  *limit, *limits;
+
+    value = cf->args->elts;
+
+    if (rlcf->limits == NGX_CONF_UNSET_PTR) {
+        rlcf->limits = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_rate_limit_limit_t));
+        if (rlcf->limits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (rlcf->limits->nelts == NGX_HTTP_RATE_LIMIT_MAX_LIMITS) {
+        return "is set more than 8 times here";
+    }
+
+    limit = ngx_array_push(rlcf->limits);
+    if (limit == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(limit, sizeof(ngx_http_rate_limit_limit_t));
+
+    limit->burst_n = -1;
+    limit->cost_n = 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            shm_zone = ngx_shared_memory_add(cf, &s, 0,
+                                             &ngx_http_rate_limit_module);
+            if (shm_zone == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            limit->shm_zone = shm_zone;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.data[0] == '$') {
+                if (ngx_http_rate_limit_param(cf, &s, &limit->rate)
+                    != NGX_CONF_OK)
+                {
+                    return NGX_CONF_ERROR;
+                }
+
+            } else if (ngx_http_rate_limit_parse_rate(&s, &limit->interval)
+                       != NGX_OK)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid rate \"%V\": \"10r/s\", "
+                                   "\"100r/m\", \"1000r/h\", \"10000r/d\" "
+                                   "or a variable expected", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0
+            || ngx_strncmp(value[i].data, "cost=", 5) == 0)
+        {
+            s.data = (u_char *) ngx_strchr(value[i].data, '=') + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            if (s.len && s.data[0] == '$') {
+                if (ngx_http_rate_limit_param(cf, &s,
+                                              value[i].data[0] == 'b'
+                                              ? &limit->burst : &limit->cost)
+                    != NGX_CONF_OK)
+                {
+                    return NGX_CONF_ERROR;
+                }
+
+                continue;
+            }
+
+            n = ngx_atoi(s.data, s.len);
+
+            if (n == NGX_ERROR || n > NGX_HTTP_RATE_LIMIT_MAX_COST) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\": a number or a "
+                                   "variable expected", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (value[i].data[0] == 'b') {
+                limit->burst_n = n;
+
+            } else {
+                limit->cost_n = n;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "dry_run") == 0) {
+            limit->dry_run = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (limit->shm_zone == NULL) {
+        return "needs \"zone=name\"";
+    }
+
+    /* one bucket per key and zone: a second limit on it would race it */
+
+    limits = rlcf->limits->elts;
+
+    for (i = 0; i < rlcf->limits->nelts - 1; i++) {
+        if (limits[i].shm_zone == limit->shm_zone) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "zone \"%V\" is already limited here",
+                               &limit->shm_zone->shm.name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cv)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    *cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = *cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_init(ngx_conf_t *cf)
+{
+    ngx_uint_t                  i;
+    ngx_list_part_t            *part;
+    ngx_shm_zone_t             *shm_zone;
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    /* a zone that rate_limit named but rate_limit_zone never declared */
+
+    part = &cf->cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag == &ngx_http_rate_limit_module
+            && shm_zone[i].data == NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"rate_limit\" uses unknown zone \"%V\"",
+                               &shm_zone[i].shm.name);
+            return NGX_ERROR;
+        }
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_rate_limit_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_rate_limit_header_filter;
+
+    return NGX_OK;
+}

@@ -1,0 +1,400 @@
+
+/*
+ * The buckets of a rate_limit_zone in shared memory, and the GCRA decision
+ * for one request across all the limits that apply to it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_rate_limit.h"
+
+
+#define ngx_http_rate_limit_node(node)                                       \
+    ((ngx_http_rate_limit_node_t *) &(node)->color)
+
+#define ngx_http_rate_limit_rbnode(rl)                                       \
+    ((ngx_rbtree_node_t *) ((u_char *) (rl)                                  \
+                            - offsetof(ngx_rbtree_node_t, color)))
+
+
+static void ngx_http_rate_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_rate_limit_node_t *ngx_http_rate_limit_lookup(
+    ngx_http_rate_limit_zone_t *zone, uint32_t hash, ngx_str_t *key);
+static void ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
+    ngx_http_rate_limit_node_t *rl, uint64_t now);
+static void ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
+    ngx_http_rate_limit_node_t *rl);
+static void ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
+    uint64_t now, ngx_uint_t n);
+
+
+/* "10r/s", "100r/m", "1000r/h", "10000r/d" */
+
+ngx_int_t
+ngx_http_rate_limit_parse_rate(ngx_str_t *text, uint64_t *interval)
+{
+    u_char     *p, *last;
+    uint64_t    period;
+    ngx_int_t   n;
+
+    last = text->data + text->len;
+
+    for (p = text->data; p < last && *p >= '0' && *p <= '9'; p++) {
+        /* void */
+    }
+
+    if (p == text->data || last - p != 3 || p[0] != 'r' || p[1] != '/') {
+        return NGX_ERROR;
+    }
+
+    switch (p[2]) {
+    case 's':
+        period = 1000000;
+        break;
+    case 'm':
+        period = 60 * 1000000ULL;
+        break;
+    case 'h':
+        period = 3600 * 1000000ULL;
+        break;
+    case 'd':
+        period = 86400 * 1000000ULL;
+        break;
+    default:
+        return NGX_ERROR;
+    }
+
+    n = ngx_atoi(text->data, p - text->data);
+
+    if (n <= 0 || (uint64_t) n > period) {
+        return NGX_ERROR;
+    }
+
+    *interval = period / n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_rate_limit_zone_t  *ozone = data;
+
+    size_t                       len;
+    ngx_http_rate_limit_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+
+        /* a reload keeps the buckets of a zone whose key is unchanged */
+
+        if (ngx_strcmp(zone->key.value.data, ozone->key.value.data) != 0) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "rate_limit_zone \"%V\" uses the \"%V\" key "
+                          "while previously it used the \"%V\" key",
+                          &shm_zone->shm.name, &zone->key.value,
+                          &ozone->key.value);
+            return NGX_ERROR;
+        }
+
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    zone->sh = ngx_slab_alloc(zone->shpool,
+                              sizeof(ngx_http_rate_limit_shctx_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->shpool->data = zone->sh;
+
+    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                    ngx_http_rate_limit_rbtree_insert_value);
+
+    ngx_queue_init(&zone->sh->queue);
+
+    len = sizeof(" in rate_limit_zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in rate_limit_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone drops buckets instead: see ngx_http_rate_limit_charge() */
+    zone->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Decides on every limit of one request at once.  Each zone is locked once,
+ * all of them in address order, so workers checking the same zones never
+ * wait on each other in a cycle; and the request takes tokens from its
+ * buckets only if none of the enforced limits rejects it.
+ */
+
+void
+ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
+    ngx_uint_t n, uint64_t now)
+{
+    uint64_t                     start, cap, used;
+    ngx_uint_t                   i, k, m, reject;
+    ngx_slab_pool_t             *pools[8], *pool;
+    ngx_http_rate_limit_node_t  *nodes[8];
+
+    m = 0;
+
+    for (i = 0; i < n; i++) {
+        pool = checks[i].zone->shpool;
+
+        for (k = 0; k < m && pools[k] < pool; k++) { /* void */ }
+
+        if (k < m && pools[k] == pool) {
+            continue;
+        }
+
+        ngx_memmove(&pools[k + 1], &pools[k], (m - k) * sizeof(void *));
+        pools[k] = pool;
+        m++;
+    }
+
+    for (k = 0; k < m; k++) {
+        ngx_shmtx_lock(&pools[k]->mutex);
+    }
+
+    reject = 0;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_rate_limit_expire(checks[i].zone, now, 1);
+
+        nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
+                                              &checks[i].key);
+
+        start = (nodes[i] && nodes[i]->tat > now) ? nodes[i]->tat : now;
+        cap = (checks[i].burst + 1) * checks[i].interval;
+        used = start - now + checks[i].cost * checks[i].interval;
+
+        checks[i].admitted = (used <= cap);
+
+        if (checks[i].admitted) {
+            checks[i].tat = now + used;
+            checks[i].remaining = (cap - used) / checks[i].interval;
+            checks[i].reset = used;
+            checks[i].retry = 0;
+
+        } else {
+            checks[i].tat = start;
+            checks[i].remaining = (cap - (start - now)) / checks[i].interval;
+            checks[i].reset = start - now;
+            checks[i].retry = used - cap;
+
+            if (!checks[i].dry_run) {
+                reject = 1;
+            }
+        }
+    }
+
+    if (!reject) {
+        for (i = 0; i < n; i++) {
+            if (checks[i].admitted && checks[i].cost) {
+                ngx_http_rate_limit_charge(&checks[i], nodes[i], now);
+            }
+        }
+    }
+
+    for (k = m; k; k--) {
+        ngx_shmtx_unlock(&pools[k - 1]->mutex);
+    }
+}
+
+
+static ngx_http_rate_limit_node_t *
+ngx_http_rate_limit_lookup(ngx_http_rate_limit_zone_t *zone, uint32_t hash,
+    ngx_str_t *key)
+{
+    ngx_int_t                    rc;
+    ngx_rbtree_node_t           *node, *sentinel;
+    ngx_http_rate_limit_node_t  *rl;
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        rl = ngx_http_rate_limit_node(node);
+
+        rc = ngx_memn2cmp(key->data, rl->data, key->len, (size_t) rl->len);
+
+        if (rc == 0) {
+            return rl;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Stores the request's new TAT, making the bucket if the key has none.  A
+ * full zone first drops idle buckets (full again, so nothing is lost),
+ * then, if it must, the least recently used bucket still in use.
+ */
+
+static void
+ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
+    ngx_http_rate_limit_node_t *rl, uint64_t now)
+{
+    size_t                       size;
+    ngx_queue_t                 *q;
+    ngx_rbtree_node_t           *node;
+    ngx_http_rate_limit_zone_t  *zone;
+
+    zone = check->zone;
+
+    if (rl) {
+        rl->tat = check->tat;
+        ngx_queue_remove(&rl->queue);
+        ngx_queue_insert_head(&zone->sh->queue, &rl->queue);
+        return;
+    }
+
+    size = offsetof(ngx_rbtree_node_t, color)
+           + offsetof(ngx_http_rate_limit_node_t, data)
+           + check->key.len;
+
+    node = ngx_slab_alloc_locked(zone->shpool, size);
+
+    if (node == NULL) {
+        ngx_http_rate_limit_expire(zone, now, 64);
+        node = ngx_slab_alloc_locked(zone->shpool, size);
+    }
+
+    while (node == NULL && !ngx_queue_empty(&zone->sh->queue)) {
+        q = ngx_queue_last(&zone->sh->queue);
+        rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
+
+        if (rl->tat > now) {
+            check->dropped_live = 1;
+        }
+
+        ngx_http_rate_limit_free(zone, rl);
+
+        node = ngx_slab_alloc_locked(zone->shpool, size);
+    }
+
+    if (node == NULL) {
+        /* the zone cannot hold even one bucket: the key stays unlimited */
+        return;
+    }
+
+    node->key = check->hash;
+
+    rl = ngx_http_rate_limit_node(node);
+
+    rl->len = (u_short) check->key.len;
+    rl->tat = check->tat;
+    ngx_memcpy(rl->data, check->key.data, check->key.len);
+
+    ngx_rbtree_insert(&zone->sh->rbtree, node);
+    ngx_queue_insert_head(&zone->sh->queue, &rl->queue);
+}
+
+
+static void
+ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
+    ngx_http_rate_limit_node_t *rl)
+{
+    ngx_rbtree_node_t  *node;
+
+    node = ngx_http_rate_limit_rbnode(rl);
+
+    ngx_queue_remove(&rl->queue);
+    ngx_rbtree_delete(&zone->sh->rbtree, node);
+    ngx_slab_free_locked(zone->shpool, node);
+}
+
+
+/* drops up to n idle buckets, from the least recently used end */
+
+static void
+ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone, uint64_t now,
+    ngx_uint_t n)
+{
+    ngx_queue_t                 *q;
+    ngx_http_rate_limit_node_t  *rl;
+
+    while (n-- && !ngx_queue_empty(&zone->sh->queue)) {
+        q = ngx_queue_last(&zone->sh->queue);
+        rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
+
+        if (rl->tat > now) {
+            return;
+        }
+
+        ngx_http_rate_limit_free(zone, rl);
+    }
+}
+
+
+static void
+ngx_http_rate_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t           **p;
+    ngx_http_rate_limit_node_t   *rl, *rlt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            rl = ngx_http_rate_limit_node(node);
+            rlt = ngx_http_rate_limit_node(temp);
+
+            p = (ngx_memn2cmp(rl->data, rlt->data, rl->len, rlt->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
