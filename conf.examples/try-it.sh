@@ -29,6 +29,11 @@ Try, from another terminal:
   curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/orders/
   curl -i -H "Authorization: Bearer \${TOKEN}x" http://127.0.0.1:8080/orders/
                                                 # 401, error="invalid_token"
+                                                # RateLimit-* headers: the
+                                                # free plan's 100 a minute
+  for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' \
+      -X POST http://127.0.0.1:8080/login; done # 5 login tries a minute,
+                                                # then 429 and Retry-After
   curl -i http://127.0.0.1:8080/nowhere         # 404 from the gateway itself
 
 The token above (sub "alice", plan "free", valid for a day) is signed with
