@@ -30,10 +30,14 @@ typedef enum {
 } ngx_http_auth_jwt_kty_e;
 
 
+/* SHA-256, -384, -512: 0, 1, 2 */
+#define NGX_HTTP_AUTH_JWT_NO_HASH  3
+
+
 typedef struct {
     ngx_str_t                  name;
     ngx_http_auth_jwt_kty_e    kty;
-    const char                *digest;     /* NULL for EdDSA */
+    ngx_uint_t                 hash;
     ngx_uint_t                 pss;        /* RSASSA-PSS */
     size_t                     ec_half;    /* bytes of R and of S */
     const char                *curve;      /* EC group a key must be on */

@@ -52,19 +52,20 @@ static ngx_int_t ngx_http_auth_jwt_ecdsa_der(ngx_http_auth_jwt_token_t *token,
 
 
 static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
-    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, "SHA256", 0, 0, NULL },
-    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, "SHA384", 0, 0, NULL },
-    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, "SHA512", 0, 0, NULL },
-    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, "SHA256", 0, 0, NULL },
-    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, "SHA384", 0, 0, NULL },
-    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, "SHA512", 0, 0, NULL },
-    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, "SHA256", 1, 0, NULL },
-    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, "SHA384", 1, 0, NULL },
-    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, "SHA512", 1, 0, NULL },
-    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, "SHA256", 0, 32, "P-256" },
-    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, "SHA384", 0, 48, "P-384" },
-    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, "SHA512", 0, 66, "P-521" },
-    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NULL, 0, 0, NULL }
+    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, 0, 0, 0, NULL },
+    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, 1, 0, 0, NULL },
+    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, 2, 0, 0, NULL },
+    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 0, 0, NULL },
+    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 0, 0, NULL },
+    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 0, 0, NULL },
+    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 1, 0, NULL },
+    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 1, 0, NULL },
+    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 1, 0, NULL },
+    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, 0, 0, 32, "P-256" },
+    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, 1, 0, 48, "P-384" },
+    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, 2, 0, 66, "P-521" },
+    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NGX_HTTP_AUTH_JWT_NO_HASH,
+      0, 0, NULL }
 };
 
 #define ngx_http_auth_jwt_nalgs                                               \
@@ -80,13 +81,6 @@ static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
 static EVP_MD      *ngx_http_auth_jwt_md[3];
 static EVP_MD_CTX  *ngx_http_auth_jwt_md_ctx;
 static ngx_uint_t   ngx_http_auth_jwt_crypto_users;
-
-
-static ngx_uint_t
-ngx_http_auth_jwt_digest_index(const char *digest)
-{
-    return (digest[3] == '2') ? 0 : (digest[3] == '3') ? 1 : 2;
-}
 
 
 ngx_http_auth_jwt_alg_t *
@@ -235,10 +229,11 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
             return NGX_ERROR;
         }
 
+        *error = "no signature key";
+
         rc = ngx_http_auth_jwt_jwk_add(pool, log, level, json, keys, error);
 
         if (rc == NGX_DECLINED) {
-            *error = "no signature key";
             return NGX_ERROR;
         }
 
@@ -381,6 +376,12 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_DECLINED;
     }
 
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(level, log, 0, "auth_jwt: skipped JWK \"%V\": %s",
+                      &key->kid, *error);
+        return NGX_DECLINED;
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -424,9 +425,7 @@ ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
     for (i = 0; i < 3; i++) {
         min = 32 + 16 * i;
 
-        if (k.len < min
-            || (key->alg && ngx_strcmp(key->alg->digest, digests[i]) != 0))
-        {
+        if (k.len < min || (key->alg && key->alg->hash != i)) {
             continue;
         }
 
@@ -455,7 +454,7 @@ ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
     if (key->hmac[0] == NULL && key->hmac[1] == NULL && key->hmac[2] == NULL)
     {
         *error = "oct JWK shorter than its algorithm's hash";
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -500,7 +499,7 @@ ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool, ngx_array_t *members,
 
     if (EVP_PKEY_get_bits(key->pkey) < NGX_HTTP_AUTH_JWT_RSA_MIN_BITS) {
         *error = "RSA JWK shorter than 2048 bits";
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -526,8 +525,9 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    for (i = 9; i < 12; i++) {
-        if (crv.len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
+    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
+        if (ngx_http_auth_jwt_algs[i].curve
+            && crv.len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
             && ngx_strncmp(crv.data, ngx_http_auth_jwt_algs[i].curve, crv.len)
                == 0)
         {
@@ -535,9 +535,9 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
         }
     }
 
-    if (i == 12) {
+    if (i == ngx_http_auth_jwt_nalgs) {
         *error = "EC JWK on an unsupported curve";
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     if (key->alg && key->alg != &ngx_http_auth_jwt_algs[i]) {
@@ -551,7 +551,7 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
         || y.len != ngx_http_auth_jwt_algs[i].ec_half)
     {
         *error = "EC JWK coordinates of the wrong length";
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     /* a curve has one algorithm: pinning it keeps ES256 keys to ES256 */
@@ -624,7 +624,7 @@ ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool, ngx_array_t *members,
 
     } else {
         *error = "OKP JWK on a curve that does not sign";
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     if (x.len != len) {
@@ -856,7 +856,7 @@ ngx_http_auth_jwt_verify_hmac(ngx_http_auth_jwt_key_t *key,
     size_t        len;
     EVP_MAC_CTX  *ctx;
 
-    ctx = key->hmac[ngx_http_auth_jwt_digest_index(token->alg->digest)];
+    ctx = key->hmac[token->alg->hash];
 
     if (ctx == NULL) {
         /* the secret is shorter than this algorithm's hash */
@@ -920,10 +920,8 @@ ngx_http_auth_jwt_verify_pkey(ngx_http_auth_jwt_key_t *key,
         break;
     }
 
-    md = token->alg->digest
-         ? ngx_http_auth_jwt_md[
-               ngx_http_auth_jwt_digest_index(token->alg->digest)]
-         : NULL;
+    md = (token->alg->hash == NGX_HTTP_AUTH_JWT_NO_HASH)
+         ? NULL : ngx_http_auth_jwt_md[token->alg->hash];
 
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL) {

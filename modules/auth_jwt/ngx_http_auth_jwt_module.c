@@ -17,9 +17,11 @@
 
 typedef struct {
     ngx_str_t                     uri;
+    ngx_str_t                     args;
     ngx_array_t                  *keys;     /* cached; NULL: none */
     ngx_pool_t                   *pool;     /* holds the cached keys */
     time_t                        expires;
+    uint64_t                      generation;
 } ngx_http_auth_jwt_key_request_t;
 
 
@@ -66,10 +68,16 @@ typedef enum {
 
 typedef struct ngx_http_auth_jwt_ctx_s  ngx_http_auth_jwt_ctx_t;
 
+/*
+ * A key request as one client request sees it: done once its keys are at
+ * hand, cached or fetched; keys is set only for keys fetched for this
+ * request alone (auth_jwt_key_cache 0), since cached ones may be replaced
+ * by another request's fetch at any time.
+ */
 typedef struct {
     ngx_http_auth_jwt_key_request_t  *key_request;
     ngx_http_auth_jwt_ctx_t          *ctx;
-    ngx_array_t                      *keys;  /* fetched for this request */
+    ngx_array_t                      *keys;
     ngx_gw_capture_t                  capture;
     unsigned                          done:1;
     unsigned                          failed:1;
@@ -78,6 +86,7 @@ typedef struct {
 
 /* the verdict on the client request, shared by its subrequests */
 struct ngx_http_auth_jwt_ctx_s {
+    ngx_http_auth_jwt_loc_conf_t     *conf;     /* the verdict is for */
     ngx_http_auth_jwt_status_e        status;
     ngx_http_auth_jwt_token_t         token;
     ngx_http_auth_jwt_fetch_t        *fetches;
@@ -305,7 +314,19 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
         }
 
         ngx_http_set_ctx(r, ctx, ngx_http_auth_jwt_module);
+
+    } else if (ctx->conf != ajcf && ctx->pending == 0) {
+
+        /*
+         * the request moved on to a location with other keys or settings
+         * (a rewrite, or a variable read at the server level): a verdict
+         * reached under the old ones must not carry over
+         */
+
+        ngx_memzero(ctx, sizeof(ngx_http_auth_jwt_ctx_t));
     }
+
+    ctx->conf = ajcf;
 
     if (ctx->status != NGX_HTTP_AUTH_JWT_UNCHECKED
         || ngx_http_auth_jwt_keys_ready(ajcf, ctx) != NGX_OK)
@@ -371,7 +392,9 @@ ngx_http_auth_jwt_keys_ready(ngx_http_auth_jwt_loc_conf_t *ajcf,
 
     for (i = 0; i < ajcf->key_requests->nelts; i++) {
 
-        if (ctx->fetches && ctx->fetches[i].keys) {
+        if (ctx->fetches && ctx->fetches[i].done
+            && !ctx->fetches[i].failed)
+        {
             continue;
         }
 
@@ -397,18 +420,46 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
 {
     u_char                            digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     void                             *sources[2];
+    uint64_t                          generations[8];
     ngx_int_t                         rc;
-    ngx_str_t                         parts[2];
-    ngx_uint_t                        i, tried, use_cache;
+    ngx_str_t                         parts[3];
+    ngx_uint_t                        i, n, tried, use_cache;
     ngx_array_t                      *keys;
     ngx_http_auth_jwt_key_request_t **kr;
     ngx_http_auth_jwt_main_conf_t    *ajmcf;
 
     ajmcf = ngx_http_get_module_main_conf(r, ngx_http_auth_jwt_module);
 
-    /* an HMAC costs no more than the digest the cache would need */
+    /*
+     * An HMAC costs no more than the digest the cache would need.  Keys
+     * fetched for this request alone may differ from the next request's,
+     * so they are not cached; cached key sets count their refetches in
+     * their generation, and a token verified under an older generation
+     * is checked again.
+     */
+
     use_cache = ajmcf->cache.size
                 && ctx->token.alg->kty != NGX_HTTP_AUTH_JWT_OCT;
+
+    n = 0;
+    kr = NULL;
+
+    if (ajcf->key_requests) {
+        kr = ajcf->key_requests->elts;
+        n = ajcf->key_requests->nelts;
+
+        if (n > 8) {
+            use_cache = 0;
+        }
+
+        for (i = 0; use_cache && i < n; i++) {
+            if (ctx->fetches && ctx->fetches[i].keys) {
+                use_cache = 0;
+            }
+
+            generations[i] = kr[i]->generation;
+        }
+    }
 
     if (use_cache) {
         sources[0] = ajcf->keys;
@@ -416,9 +467,11 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
 
         parts[0].data = (u_char *) sources;
         parts[0].len = sizeof(sources);
-        parts[1] = *raw;
+        parts[1].data = (u_char *) generations;
+        parts[1].len = n * sizeof(uint64_t);
+        parts[2] = *raw;
 
-        if (ngx_http_auth_jwt_digest(parts, 2, digest) != NGX_OK) {
+        if (ngx_http_auth_jwt_digest(parts, 3, digest) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -438,10 +491,9 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
                                       r->connection->log, &tried);
     }
 
-    if (rc == NGX_DECLINED && ajcf->key_requests) {
-        kr = ajcf->key_requests->elts;
+    if (rc == NGX_DECLINED && kr) {
 
-        for (i = 0; i < ajcf->key_requests->nelts; i++) {
+        for (i = 0; i < n; i++) {
             keys = (ctx->fetches && ctx->fetches[i].keys)
                    ? ctx->fetches[i].keys : kr[i]->keys;
 
@@ -558,14 +610,17 @@ ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
             ps->handler = ngx_http_auth_jwt_fetch_done;
             ps->data = fetch;
 
-            if (ngx_http_subrequest(r, &kr[i]->uri, NULL, &sr, ps,
-                                    NGX_HTTP_SUBREQUEST_WAITED)
+            if (ngx_http_subrequest(r, &kr[i]->uri,
+                                    kr[i]->args.len ? &kr[i]->args : NULL,
+                                    &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
                 != NGX_OK)
             {
                 return NGX_ERROR;
             }
 
-            if (ngx_gw_subrequest_own_headers(sr) != NGX_OK) {
+            /* the client's credentials are not the key server's business */
+
+            if (ngx_gw_subrequest_own_headers(sr, 0) != NGX_OK) {
                 return NGX_ERROR;
             }
 
@@ -671,17 +726,21 @@ ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr, void *data,
         return rc;
     }
 
-    fetch->keys = keys;
-
-    if (pool != r->pool) {
-        if (kr->pool) {
-            ngx_destroy_pool(kr->pool);
-        }
-
-        kr->pool = pool;
-        kr->keys = keys;
-        kr->expires = ngx_time() + ajcf->key_cache;
+    if (pool == r->pool) {
+        fetch->keys = keys;
+        return rc;
     }
+
+    /* no request holds on to cached keys: see ngx_http_auth_jwt_fetch_t */
+
+    if (kr->pool) {
+        ngx_destroy_pool(kr->pool);
+    }
+
+    kr->pool = pool;
+    kr->keys = keys;
+    kr->expires = ngx_time() + ajcf->key_cache;
+    kr->generation++;
 
     return rc;
 }
@@ -755,6 +814,11 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_AUTH_JWT_INVALID:
         return ngx_http_auth_jwt_challenge(r, ajcf, 1);
+
+    case NGX_HTTP_AUTH_JWT_UNCHECKED:
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_jwt: keys fetched but not at hand");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -837,6 +901,9 @@ ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
     h->hash = 1;
     ngx_str_set(&h->key, "WWW-Authenticate");
     h->value.data = p;
+
+    /* satisfy any drops it if another access module lets the request in */
+    r->headers_out.www_authenticate = h;
 
     p = ngx_cpymem(p, "Bearer realm=\"", sizeof("Bearer realm=\"") - 1);
 
@@ -967,16 +1034,11 @@ static ngx_int_t
 ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_gw_json_member_t *member)
 {
-    ngx_str_t                 text;
-    ngx_http_auth_jwt_ctx_t  *ctx;
+    ngx_str_t  text;
 
     if (member == NULL) {
         v->not_found = 1;
-
-        /* a token waiting for its keys may still make this valid */
-
-        ctx = ngx_http_get_module_ctx(r->main, ngx_http_auth_jwt_module);
-        v->no_cacheable = (ctx && ctx->status == NGX_HTTP_AUTH_JWT_UNCHECKED);
+        v->no_cacheable = 1;
 
         return NGX_OK;
     }
@@ -985,10 +1047,15 @@ ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /*
+     * never cached: a later read may be under another location's keys,
+     * see ngx_http_auth_jwt_check()
+     */
+
     v->data = text.data;
     v->len = text.len;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;
@@ -1298,14 +1365,10 @@ ngx_http_auth_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                      ajcf->keys, &error)
         != NGX_OK)
     {
-        ngx_explicit_memzero(json.data, json.len);
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid key file \"%V\": %s", &name, error);
         return NGX_CONF_ERROR;
     }
-
-    /* secrets do not linger in freed memory */
-    ngx_explicit_memzero(json.data, json.len);
 
     return NGX_CONF_OK;
 
@@ -1325,6 +1388,7 @@ ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
 
+    u_char                            *p;
     ngx_str_t                         *value;
     ngx_pool_cleanup_t                *cln;
     ngx_http_auth_jwt_key_request_t  **kr;
@@ -1353,6 +1417,14 @@ ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     (*kr)->uri = value[1];
+
+    p = ngx_strlchr(value[1].data, value[1].data + value[1].len, '?');
+
+    if (p) {
+        (*kr)->uri.len = p - value[1].data;
+        (*kr)->args.data = p + 1;
+        (*kr)->args.len = value[1].data + value[1].len - p - 1;
+    }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {

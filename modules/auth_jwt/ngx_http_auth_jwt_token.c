@@ -288,7 +288,7 @@ ngx_http_auth_jwt_token_times(ngx_http_auth_jwt_token_t *token, time_t now,
     if (ngx_http_auth_jwt_time_claim(&token->claims, "exp", &exp, &present)
         != NGX_OK)
     {
-        *reason = "\"exp\" is not a number";
+        *reason = "\"exp\" is not a number of seconds";
         return NGX_DECLINED;
     }
 
@@ -300,7 +300,7 @@ ngx_http_auth_jwt_token_times(ngx_http_auth_jwt_token_t *token, time_t now,
     if (ngx_http_auth_jwt_time_claim(&token->claims, "nbf", &nbf, &present)
         != NGX_OK)
     {
-        *reason = "\"nbf\" is not a number";
+        *reason = "\"nbf\" is not a number of seconds";
         return NGX_DECLINED;
     }
 
@@ -342,15 +342,21 @@ ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
 
     if (seconds != NGX_ERROR) {
         *value = (double) seconds;
-        return NGX_OK;
+
+    } else {
+        /* the tokenizer accepted it, so strtod() reads all of it */
+
+        ngx_memcpy(text, member->value.data, member->value.len);
+        text[member->value.len] = '\0';
+
+        *value = strtod((char *) text, NULL);
     }
 
-    /* the tokenizer accepted it, so strtod() reads all of it */
+    /* beyond 2^53 seconds (285 million years) is no time, nor is inf */
 
-    ngx_memcpy(text, member->value.data, member->value.len);
-    text[member->value.len] = '\0';
-
-    *value = strtod((char *) text, NULL);
+    if (*value > 9007199254740992.0 || *value < -9007199254740992.0) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }

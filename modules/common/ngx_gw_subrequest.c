@@ -26,10 +26,21 @@ static ngx_str_t  ngx_gw_subrequest_dropped[] = {
 };
 
 
+static ngx_str_t  ngx_gw_subrequest_credentials[] = {
+    ngx_string("Authorization"),
+    ngx_string("Proxy-Authorization"),
+    ngx_string("Cookie"),
+    ngx_null_string
+};
+
+
+static ngx_uint_t ngx_gw_subrequest_listed(ngx_str_t *list, ngx_str_t *key);
+
+
 ngx_int_t
-ngx_gw_subrequest_own_headers(ngx_http_request_t *sr)
+ngx_gw_subrequest_own_headers(ngx_http_request_t *sr,
+    ngx_uint_t credentials)
 {
-    ngx_str_t         *name;
     ngx_uint_t         i;
     ngx_list_part_t   *part;
     ngx_table_elt_t   *h, *copy;
@@ -56,15 +67,11 @@ ngx_gw_subrequest_own_headers(ngx_http_request_t *sr)
             i = 0;
         }
 
-        for (name = ngx_gw_subrequest_dropped; name->len; name++) {
-            if (h[i].key.len == name->len
-                && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (name->len) {
+        if (ngx_gw_subrequest_listed(ngx_gw_subrequest_dropped, &h[i].key)
+            || (!credentials
+                && ngx_gw_subrequest_listed(ngx_gw_subrequest_credentials,
+                                            &h[i].key)))
+        {
             continue;
         }
 
@@ -97,7 +104,31 @@ ngx_gw_subrequest_own_headers(ngx_http_request_t *sr)
 #endif
     sr->request_body = NULL;
 
+    if (!credentials) {
+        sr->headers_in.authorization = NULL;
+#if (nginx_version < 1023000)
+        sr->headers_in.cookies.nelts = 0;
+#else
+        sr->headers_in.cookie = NULL;
+#endif
+    }
+
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_gw_subrequest_listed(ngx_str_t *list, ngx_str_t *key)
+{
+    for ( /* void */ ; list->len; list++) {
+        if (key->len == list->len
+            && ngx_strncasecmp(key->data, list->data, list->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

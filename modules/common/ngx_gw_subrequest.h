@@ -18,9 +18,11 @@
  * A subrequest starts with its parent's request headers.  This gives it
  * its own list without the headers that would make the answer unreadable
  * to a module (Range, conditionals, Accept-Encoding) or that describe the
- * parent's body, which the subrequest does not send.
+ * parent's body, which the subrequest does not send; and without the
+ * client's credentials (Authorization, Cookie) unless asked to keep them.
  */
-ngx_int_t ngx_gw_subrequest_own_headers(ngx_http_request_t *sr);
+ngx_int_t ngx_gw_subrequest_own_headers(ngx_http_request_t *sr,
+    ngx_uint_t credentials);
 
 
 /*

@@ -96,12 +96,9 @@ static char *ngx_http_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t **cv);
+static char *ngx_http_rate_limit_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_rate_limit_init(ngx_conf_t *cf);
-
-
-static ngx_conf_num_bounds_t  ngx_http_rate_limit_status_bounds = {
-    ngx_conf_check_num_bounds, 400, 599
-};
 
 
 static ngx_conf_enum_t  ngx_http_rate_limit_log_levels[] = {
@@ -140,10 +137,10 @@ static ngx_command_t  ngx_http_rate_limit_commands[] = {
 
     { ngx_string("rate_limit_status"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_rate_limit_status,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_rate_limit_loc_conf_t, status),
-      &ngx_http_rate_limit_status_bounds },
+      0,
+      NULL },
 
     { ngx_string("rate_limit_log_level"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -277,16 +274,6 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_rate_limit_state_t));
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_rate_limit_mark;
-
-    state = cln->data;
-    ngx_memzero(state, sizeof(ngx_http_rate_limit_state_t));
-
     limits = rlcf->limits->elts;
     n = 0;
 
@@ -305,9 +292,21 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
         }
     }
 
+    /* with every key empty, a later location may still count the request */
+
     if (n == 0) {
         return NGX_DECLINED;
     }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_rate_limit_state_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_rate_limit_mark;
+
+    state = cln->data;
+    ngx_memzero(state, sizeof(ngx_http_rate_limit_state_t));
 
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000000 + tp->msec * 1000;
@@ -1030,6 +1029,34 @@ ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rate_limit_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rate_limit_loc_conf_t *rlcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (rlcf->status != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 400 || n > 599) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid status \"%V\": \"rate_limit_status\" "
+                           "must be between 400 and 599", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    rlcf->status = n;
 
     return NGX_CONF_OK;
 }

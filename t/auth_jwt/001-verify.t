@@ -33,6 +33,8 @@ my $claims = '{"sub":"alice"}';
     nbf_string => jws('HS256', '{"alg":"HS256"}', '{"nbf":"0"}'),
     exp_float => jws('HS256', '{"alg":"HS256"}',
                      '{"exp":' . ($now + 100) . '.5}'),
+    exp_inf => jws('HS256', '{"alg":"HS256"}', '{"exp":1e400}'),
+    exp_huge => jws('HS256', '{"alg":"HS256"}', '{"exp":100000000000000000}'),
     two_segments => b64('{"alg":"HS256"}') . '.' . b64($claims),
     five_segments => 'a.b.c.d.e',
     bad_chars => jwt('HS256', { sub => 'a' }) =~ s/^(.)/+/r,
@@ -93,6 +95,7 @@ our @rejected = qw(confused confused_nokid none none_signed None_signed
     five_segments bad_chars padded noncanonical header_array payload_array
     payload_trailing payload_two payload_dup nested_dup escaped_dup
     header_dup deep crit b64_false bad_utf8 lone_surrogate huge wrong_kid
+    exp_inf exp_huge
     rsa_short ecdsa_der ecdsa_zero es256_as_es384 rs_as_ps);
 
 # most blocks protect /t, taking the token from ?t=, with every key type
@@ -245,7 +248,7 @@ auth_jwt: rejected token: token not yet valid
 "GET /t?t=$::tok{exp_string}"
 --- error_code: 401
 --- error_log
-auth_jwt: rejected token: "exp" is not a number
+auth_jwt: rejected token: "exp" is not a number of seconds
 
 
 
@@ -559,6 +562,8 @@ ok
 --- request
 GET /t
 --- error_code: 200
+--- response_headers
+!WWW-Authenticate
 
 
 
@@ -638,3 +643,73 @@ GET /t
 auth_jwt: rejected token: token expired
 --- no_error_log eval
 [qr/eyJ/]
+
+
+
+=== TEST 39: an exp beyond any time is refused
+--- request eval
+"GET /t?t=$::tok{exp_inf}"
+--- error_code: 401
+--- error_log
+auth_jwt: rejected token: "exp" is not a number of seconds
+
+
+
+=== TEST 40: a verdict does not follow the request to a location with other
+keys (a rewrite); claims read at the server level, where auth_jwt is off,
+are empty
+--- config
+    set $user $jwt_claim_sub;
+
+    location /a/ {
+        auth_jwt "a" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/rsa.json;
+        rewrite ^/a/(.*) /hs/$1 last;
+    }
+    location /hs/ {
+        auth_jwt "hs" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/hs.json;
+        alias html/;
+    }
+    location /rsa/ {
+        auth_jwt "rsa" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/rsa.json;
+        add_header X-User $user;
+        alias html/;
+    }
+--- request eval
+["GET /a/ok.txt?t=$::tok{RS256}", "GET /hs/ok.txt?t=$::tok{RS256}",
+ "GET /rsa/ok.txt?t=$::tok{RS256}", "GET /a/ok.txt?t=$::tok{HS256}"]
+--- error_code eval
+[401, 401, 200, 200]
+--- response_headers eval
+['WWW-Authenticate: Bearer realm="hs", error="invalid_token"',
+ 'WWW-Authenticate: Bearer realm="hs", error="invalid_token"',
+ "!X-User", "!WWW-Authenticate"]
+
+
+
+=== TEST 41: keys the module cannot use are skipped, the others serve
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file ../html/mixed.json;
+        alias html/ok.txt;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> mixed.json\n" . do {
+    local $/;
+    open my $f, '<', "$GwJwt::JWT_DATA/jwks.json" or die;
+    my $jwks = <$f>;
+    my $bad = '{"kty":"OKP","crv":"X25519","kid":"x25519",'
+              . '"x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"},'
+              . '{"kty":"EC","crv":"secp256k1","kid":"k1","x":"AA","y":"AA"},';
+    $jwks =~ s/"keys" : \[/"keys" : [$bad/ or die;
+    $jwks;
+}
+--- request eval
+"GET /t?t=$::tok{ES256}"
+--- error_code: 200
+--- error_log
+auth_jwt: skipped JWK "x25519": OKP JWK on a curve that does not sign
+auth_jwt: skipped JWK "k1": EC JWK on an unsupported curve
