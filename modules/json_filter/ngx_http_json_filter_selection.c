@@ -1,0 +1,325 @@
+
+/*
+ * Selections in Google's partial-response syntax:
+ *
+ *     selection = item *( "," item )
+ *     item      = path [ "(" selection ")" ]
+ *     path      = name *( "/" name )
+ *     name      = "*" / 1*( any visible character but ",/()*" )
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_json_filter.h"
+
+
+typedef struct {
+    ngx_pool_t             *pool;
+    u_char                 *pos;
+    u_char                 *last;
+    ngx_uint_t              max_depth;
+    const char             *error;
+} ngx_http_json_sel_parser_t;
+
+
+static ngx_int_t ngx_http_json_sel_list(ngx_http_json_sel_parser_t *sp,
+    ngx_http_json_sel_t *node, ngx_uint_t depth);
+static ngx_http_json_sel_t *ngx_http_json_sel_member(ngx_pool_t *pool,
+    ngx_http_json_sel_t *node, ngx_str_t *name);
+static ngx_int_t ngx_http_json_sel_union(ngx_pool_t *pool,
+    ngx_http_json_sel_t *dst, ngx_http_json_sel_t *src);
+
+
+ngx_http_json_sel_t  ngx_http_json_sel_whole;
+
+
+/* adds a selection to root, whose members must be an array */
+
+ngx_int_t
+ngx_http_json_sel_parse(ngx_pool_t *pool, ngx_str_t *text,
+    ngx_uint_t max_depth, ngx_http_json_sel_t *root, const char **error)
+{
+    ngx_http_json_sel_parser_t  sp;
+
+    sp.pool = pool;
+    sp.pos = text->data;
+    sp.last = text->data + text->len;
+    sp.max_depth = max_depth;
+    sp.error = NULL;
+
+    if (ngx_http_json_sel_list(&sp, root, 1) != NGX_OK) {
+        *error = sp.error ? sp.error : "no memory";
+        return NGX_ERROR;
+    }
+
+    if (sp.pos != sp.last) {
+        *error = (*sp.pos == ')')
+                 ? "a closing parenthesis without its opening one"
+                 : "unexpected character";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_json_sel_list(ngx_http_json_sel_parser_t *sp,
+    ngx_http_json_sel_t *node, ngx_uint_t depth)
+{
+    u_char               *start;
+    ngx_str_t             name;
+    ngx_uint_t            level;
+    ngx_http_json_sel_t  *sel, scratch;
+
+    for ( ;; ) {
+
+        /* a path: name *( "/" name ) */
+
+        sel = node;
+        level = depth;
+
+        for ( ;; ) {
+            start = sp->pos;
+
+            if (sp->pos < sp->last && *sp->pos == '*') {
+                sp->pos++;
+
+            } else {
+                while (sp->pos < sp->last && *sp->pos > 0x20
+                       && *sp->pos != 0x7f && *sp->pos != ','
+                       && *sp->pos != '/' && *sp->pos != '('
+                       && *sp->pos != ')' && *sp->pos != '*')
+                {
+                    sp->pos++;
+                }
+            }
+
+            if (sp->pos == start) {
+                sp->error = (sp->pos == sp->last) ? "a name expected at the end"
+                                                  : "a name expected";
+                return NGX_ERROR;
+            }
+
+            if (level > sp->max_depth) {
+                sp->error = "nested too deep";
+                return NGX_ERROR;
+            }
+
+            name.data = start;
+            name.len = sp->pos - start;
+
+            if (ngx_http_json_sel_is_whole(sel)) {
+
+                /* a member already selected whole: still check the syntax */
+
+                ngx_memzero(&scratch, sizeof(ngx_http_json_sel_t));
+                scratch.members = ngx_array_create(sp->pool, 1,
+                                                   sizeof(ngx_http_json_sel_t));
+                if (scratch.members == NULL) {
+                    return NGX_ERROR;
+                }
+
+                sel = &scratch;
+            }
+
+            sel = ngx_http_json_sel_member(sp->pool, sel, &name);
+            if (sel == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (sp->pos < sp->last && *sp->pos == '/') {
+                sp->pos++;
+                level++;
+                continue;
+            }
+
+            break;
+        }
+
+        if (sp->pos < sp->last && *sp->pos == '(') {
+            sp->pos++;
+
+            if (ngx_http_json_sel_list(sp, sel, level + 1) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (sp->pos == sp->last || *sp->pos != ')') {
+                sp->error = "an opening parenthesis without its closing one";
+                return NGX_ERROR;
+            }
+
+            sp->pos++;
+
+        } else {
+            /* the whole value */
+            sel->members = NULL;
+            sel->wildcard = NULL;
+        }
+
+        if (sp->pos < sp->last && *sp->pos == ',') {
+            sp->pos++;
+            continue;
+        }
+
+        return NGX_OK;
+    }
+}
+
+
+/* the member of node with this name, made empty if it is new */
+
+static ngx_http_json_sel_t *
+ngx_http_json_sel_member(ngx_pool_t *pool, ngx_http_json_sel_t *node,
+    ngx_str_t *name)
+{
+    ngx_uint_t            i;
+    ngx_http_json_sel_t  *sel;
+
+    if (name->len == 1 && name->data[0] == '*') {
+        if (node->wildcard) {
+            return node->wildcard;
+        }
+
+        sel = ngx_pcalloc(pool, sizeof(ngx_http_json_sel_t));
+        if (sel == NULL) {
+            return NULL;
+        }
+
+        node->wildcard = sel;
+
+    } else {
+        sel = node->members->elts;
+
+        for (i = 0; i < node->members->nelts; i++) {
+            if (sel[i].name.len == name->len
+                && ngx_strncmp(sel[i].name.data, name->data, name->len) == 0)
+            {
+                return &sel[i];
+            }
+        }
+
+        sel = ngx_array_push(node->members);
+        if (sel == NULL) {
+            return NULL;
+        }
+
+        ngx_memzero(sel, sizeof(ngx_http_json_sel_t));
+    }
+
+    sel->name = *name;
+    sel->members = ngx_array_create(pool, 2, sizeof(ngx_http_json_sel_t));
+
+    return sel->members ? sel : NULL;
+}
+
+
+/*
+ * Merges what "*" selects into each named member, at every level, so a
+ * member is found with one lookup: "*(id),items(name)" keeps id and name
+ * of items.
+ */
+
+ngx_int_t
+ngx_http_json_sel_finish(ngx_pool_t *pool, ngx_http_json_sel_t *root)
+{
+    ngx_uint_t            i;
+    ngx_http_json_sel_t  *sel;
+
+    if (ngx_http_json_sel_is_whole(root)) {
+        return NGX_OK;
+    }
+
+    sel = root->members->elts;
+
+    for (i = 0; i < root->members->nelts; i++) {
+        if (root->wildcard
+            && ngx_http_json_sel_union(pool, &sel[i], root->wildcard)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_json_sel_finish(pool, &sel[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (root->wildcard) {
+        return ngx_http_json_sel_finish(pool, root->wildcard);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_json_sel_union(ngx_pool_t *pool, ngx_http_json_sel_t *dst,
+    ngx_http_json_sel_t *src)
+{
+    ngx_str_t             star = ngx_string("*");
+    ngx_uint_t            i;
+    ngx_http_json_sel_t  *sel, *member;
+
+    if (ngx_http_json_sel_is_whole(dst)) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_json_sel_is_whole(src)) {
+        dst->members = NULL;
+        dst->wildcard = NULL;
+        return NGX_OK;
+    }
+
+    sel = src->members->elts;
+
+    for (i = 0; i < src->members->nelts; i++) {
+        member = ngx_http_json_sel_member(pool, dst, &sel[i].name);
+
+        if (member == NULL
+            || ngx_http_json_sel_union(pool, member, &sel[i]) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (src->wildcard) {
+        member = ngx_http_json_sel_member(pool, dst, &star);
+
+        if (member == NULL
+            || ngx_http_json_sel_union(pool, member, src->wildcard) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the selection for a member: NULL when it is not selected */
+
+ngx_http_json_sel_t *
+ngx_http_json_sel_find(ngx_http_json_sel_t *sel, ngx_str_t *name)
+{
+    ngx_uint_t            i;
+    ngx_http_json_sel_t  *member;
+
+    if (ngx_http_json_sel_is_whole(sel)) {
+        return sel;
+    }
+
+    member = sel->members->elts;
+
+    for (i = 0; i < sel->members->nelts; i++) {
+        if (member[i].name.len == name->len
+            && ngx_memcmp(member[i].name.data, name->data, name->len) == 0)
+        {
+            return &member[i];
+        }
+    }
+
+    return sel->wildcard;
+}
