@@ -540,8 +540,19 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         ctx->buf->last_buf = b->last_buf;
         ctx->buf->last_in_chain = b->last_in_chain;
         ctx->buf->flush = b->flush;
-        ctx->buf->sync = (ctx->buf->pos == ctx->buf->last
-                          && !ctx->buf->last_buf && !ctx->buf->flush);
+
+        if (ctx->buf->pos == ctx->buf->last) {
+
+            /* nothing kept: a bare mark, if there is one to pass on */
+
+            if (!b->last_buf && !b->last_in_chain && !b->flush) {
+                tail->next = ctx->free;
+                ctx->free = tail;
+                continue;
+            }
+
+            ctx->buf->temporary = 0;
+        }
 
         *ctx->last_out = tail;
         ctx->last_out = &tail->next;
