@@ -22,6 +22,11 @@ Try, from another terminal:
   TOKEN=$header.$payload.$signature
 
   curl -i http://127.0.0.1:8080/products/10     # public: the products service
+                                                # (internal members removed)
+  curl -H "X-Client: mobile" http://127.0.0.1:8080/products/10
+                                                # the mobile profile
+  curl -H "Authorization: Bearer \$TOKEN" \
+      'http://127.0.0.1:8080/users/7?fields=id,name'  # client-chosen fields
   curl -i http://127.0.0.1:8080/users/7         # 401: /users/ needs a JWT
   curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/users/7
                                                 # the user id and plan claims
