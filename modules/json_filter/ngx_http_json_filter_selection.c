@@ -30,6 +30,8 @@ static ngx_http_json_sel_t *ngx_http_json_sel_member(ngx_pool_t *pool,
     ngx_http_json_sel_t *node, ngx_str_t *name);
 static ngx_int_t ngx_http_json_sel_union(ngx_pool_t *pool,
     ngx_http_json_sel_t *dst, ngx_http_json_sel_t *src);
+static ngx_http_json_sel_t *ngx_http_json_sel_named(ngx_http_json_sel_t *sel,
+    ngx_str_t *name);
 
 
 ngx_http_json_sel_t  ngx_http_json_sel_whole;
@@ -175,7 +177,6 @@ static ngx_http_json_sel_t *
 ngx_http_json_sel_member(ngx_pool_t *pool, ngx_http_json_sel_t *node,
     ngx_str_t *name)
 {
-    ngx_uint_t            i;
     ngx_http_json_sel_t  *sel;
 
     if (name->len == 1 && name->data[0] == '*') {
@@ -191,14 +192,10 @@ ngx_http_json_sel_member(ngx_pool_t *pool, ngx_http_json_sel_t *node,
         node->wildcard = sel;
 
     } else {
-        sel = node->members->elts;
+        sel = ngx_http_json_sel_named(node, name);
 
-        for (i = 0; i < node->members->nelts; i++) {
-            if (sel[i].name.len == name->len
-                && ngx_strncmp(sel[i].name.data, name->data, name->len) == 0)
-            {
-                return &sel[i];
-            }
+        if (sel) {
+            return sel;
         }
 
         sel = ngx_array_push(node->members);
@@ -304,12 +301,23 @@ ngx_http_json_sel_union(ngx_pool_t *pool, ngx_http_json_sel_t *dst,
 ngx_http_json_sel_t *
 ngx_http_json_sel_find(ngx_http_json_sel_t *sel, ngx_str_t *name)
 {
-    ngx_uint_t            i;
     ngx_http_json_sel_t  *member;
 
     if (ngx_http_json_sel_is_whole(sel)) {
         return sel;
     }
+
+    member = ngx_http_json_sel_named(sel, name);
+
+    return member ? member : sel->wildcard;
+}
+
+
+static ngx_http_json_sel_t *
+ngx_http_json_sel_named(ngx_http_json_sel_t *sel, ngx_str_t *name)
+{
+    ngx_uint_t            i;
+    ngx_http_json_sel_t  *member;
 
     member = sel->members->elts;
 
@@ -321,5 +329,5 @@ ngx_http_json_sel_find(ngx_http_json_sel_t *sel, ngx_str_t *name)
         }
     }
 
-    return sel->wildcard;
+    return NULL;
 }

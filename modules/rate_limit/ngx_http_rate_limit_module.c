@@ -209,6 +209,13 @@ static ngx_str_t  ngx_http_rate_limit_status_names[] = {
 };
 
 
+static char  *ngx_http_rate_limit_legacy_names[] = {
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset"
+};
+
+
 static ngx_http_variable_t  ngx_http_rate_limit_vars[] = {
 
     { ngx_string("rate_limit_status"), NULL, ngx_http_rate_limit_variable,
@@ -505,6 +512,9 @@ static ngx_int_t
 ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
 {
     u_char                       *p;
+    char                         *name;
+    uint64_t                      values[3];
+    ngx_uint_t                    i;
     ngx_http_rate_limit_state_t  *state;
 
     if (r != r->main) {
@@ -542,35 +552,28 @@ ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        if (ngx_http_rate_limit_set_header(r,
-                state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON
-                ? "RateLimit-Limit" : "X-RateLimit-Limit",
-                p, ngx_sprintf(p, "%uL", state->limit) - p)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+        values[0] = state->limit;
+        values[1] = state->remaining;
+        values[2] = state->reset;
 
-        p += NGX_INT64_LEN;
+        /* "X-RateLimit-Limit" without its "X-" is the draft-03 name */
 
-        if (ngx_http_rate_limit_set_header(r,
-                state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON
-                ? "RateLimit-Remaining" : "X-RateLimit-Remaining",
-                p, ngx_sprintf(p, "%uL", state->remaining) - p)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+        for (i = 0; i < 3; i++) {
+            name = ngx_http_rate_limit_legacy_names[i];
 
-        p += NGX_INT64_LEN;
+            if (state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON) {
+                name += sizeof("X-") - 1;
+            }
 
-        if (ngx_http_rate_limit_set_header(r,
-                state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON
-                ? "RateLimit-Reset" : "X-RateLimit-Reset",
-                p, ngx_sprintf(p, "%uL", state->reset) - p)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+            if (ngx_http_rate_limit_set_header(r, name, p,
+                                               ngx_sprintf(p, "%uL",
+                                                           values[i]) - p)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            p += NGX_INT64_LEN;
         }
 
         break;
