@@ -1,0 +1,118 @@
+package RlClient;
+
+# Requests sent from a block's "--- init" section, before its own ones:
+# to use up a bucket before a request whose log line is checked (the
+# checks of a request array only see what each request logged), to fill a
+# zone, to load several workers at once, or around a reload. Works under
+# both runners: it only needs the port and the pid and config files.
+
+use strict;
+use warnings;
+
+use IO::Socket::INET ();
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(http_get http_get_parallel reload_nginx);
+
+sub connect_server {
+    my $port = $Test::Nginx::Util::ServerPortForClient;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port, Timeout => 10)
+        or die "cannot connect to 127.0.0.1:$port: $!\n";
+    return $sock;
+}
+
+# "HTTP/1.0 ..." text to (status, {lowercased header => value}, body)
+sub parse {
+    my $resp = shift;
+    my ($head, $body) = split /\r\n\r\n/, $resp // '', 2;
+    my ($status) = ($head // '') =~ m{^HTTP/\d\.\d (\d{3})};
+    return (0, {}, '') unless $status;
+    my %h;
+    for (split /\r\n/, $head) {
+        $h{lc $1} = $2 if /^([^:\s]+):\s*(.*)$/;
+    }
+    return ($status, \%h, $body // '');
+}
+
+# GET uri on a connection of its own: (status, headers, body), or the
+# status alone in scalar context; status 0 when there was no response
+sub http_get {
+    my $uri = shift;
+    my $sock = connect_server();
+    print $sock "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    my $resp = do { local $/; <$sock> };
+    close $sock;
+    my @res = parse($resp);
+    return wantarray ? @res : $res[0];
+}
+
+# GET every uri at once, each on its own connection: all requests are
+# sent before any response is read. Returns [status, headers] per uri.
+sub http_get_parallel {
+    my @uris = @_;
+    my @socks = map { connect_server() } @uris;
+    for my $i (0 .. $#uris) {
+        my $s = $socks[$i];
+        print $s "GET $uris[$i] HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        $s->flush;
+    }
+    my @res;
+    for my $s (@socks) {
+        my $resp = do { local $/; <$s> };
+        close $s;
+        push @res, [ parse($resp) ];
+    }
+    return @res;
+}
+
+# The processes whose parent is $pid (nginx's workers, for its master).
+sub children {
+    my $pid = shift;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $in, '<', $stat or next;
+        my $line = <$in> // '';
+        close $in;
+        push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $pid;
+    }
+    return @kids;
+}
+
+# Edits nginx.conf with $edit (a sub changing $_) and sends nginx HUP; then
+# waits until the workers of the old configuration have exited and a
+# request to $probe answers $want: only the new configuration serves.
+# Returns true on success.
+sub reload_nginx {
+    my ($edit, $probe, $want) = @_;
+    my $file = $Test::Nginx::Util::ConfFile;
+
+    open my $in, '<', $file or die "cannot read $file: $!\n";
+    local $_ = do { local $/; <$in> };
+    close $in;
+    $edit->();
+    open my $out, '>', $file or die "cannot write $file: $!\n";
+    print $out $_;
+    close $out;
+
+    open my $pf, '<', $Test::Nginx::Util::PidFile
+        or die "cannot read $Test::Nginx::Util::PidFile: $!\n";
+    my ($pid) = <$pf> =~ /(\d+)/;
+    close $pf;
+
+    my @old = children($pid);
+    kill 'HUP', $pid or die "cannot send HUP to $pid: $!\n";
+
+    my $until = time + 10;
+    while (time < $until) {
+        if (!grep { kill 0, $_ } @old) {
+            my (undef, undef, $body) = http_get($probe);
+            return 1 if $body eq $want;
+        }
+        sleep 0.02;
+    }
+    return 0;
+}
+
+1;
