@@ -12,7 +12,7 @@
 #include "ngx_http_json_filter.h"
 
 
-#define NGX_HTTP_JSON_FILTER_MAX_DEPTH  64
+#define NGX_HTTP_JSON_FILTER_MAX_DEPTH  NGX_GW_JSON_MAX_DEPTH
 
 /* what may wait undecided: the separator before a member and its name */
 #define NGX_HTTP_JSON_FILTER_PENDING    4096
@@ -67,6 +67,8 @@ typedef struct {
     unsigned                      error_page:1;
 
     ngx_http_json_filter_view_t   member;       /* the kept member's view */
+    ngx_buf_t                    *error_body;   /* sent instead of it all */
+    off_t                         offset;       /* of the buffer at hand */
 
     ngx_buf_t                    *buf;          /* output being filled */
     ngx_chain_t                  *out;
@@ -86,6 +88,8 @@ static ngx_int_t ngx_http_json_filter_selection(ngx_http_request_t *r,
     ngx_http_json_filter_loc_conf_t *jlcf, ngx_http_json_filter_ctx_t *ctx,
     const char **error);
 static ngx_int_t ngx_http_json_filter_bad_fields(ngx_http_request_t *r,
+    const char *error);
+static ngx_buf_t *ngx_http_json_filter_error_body(ngx_http_request_t *r,
     const char *error);
 static ngx_int_t ngx_http_json_filter_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
@@ -325,8 +329,6 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_json_filter_bad_fields(ngx_http_request_t *r, const char *error)
 {
-    u_char                      *p;
-    size_t                       len;
     ngx_int_t                    rc;
     ngx_buf_t                   *b;
     ngx_chain_t                  out;
@@ -342,15 +344,11 @@ ngx_http_json_filter_bad_fields(ngx_http_request_t *r, const char *error)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = sizeof("{\"error\":\"invalid fields: \"}\n") - 1 + ngx_strlen(error);
-
-    b = ngx_create_temp_buf(r->pool, len);
+    b = ngx_http_json_filter_error_body(r, error);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(b->pos, "{\"error\":\"invalid fields: %s\"}\n", error);
-    b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -372,6 +370,26 @@ ngx_http_json_filter_bad_fields(ngx_http_request_t *r, const char *error)
     ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
 
     return NGX_DONE;
+}
+
+
+static ngx_buf_t *
+ngx_http_json_filter_error_body(ngx_http_request_t *r, const char *error)
+{
+    size_t      len;
+    ngx_buf_t  *b;
+
+    len = sizeof("{\"error\":\"invalid fields: \"}\n") - 1 + ngx_strlen(error);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->pos, "{\"error\":\"invalid fields: %s\"}\n",
+                          error);
+
+    return b;
 }
 
 
@@ -425,11 +443,32 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
             break;
 
         case NGX_DECLINED:
+
+            /* the response is already on its way: it turns into the 400 */
+
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "json_filter: invalid fields: %s", error);
-            return ngx_http_filter_finalize_request(r,
-                                                &ngx_http_json_filter_module,
-                                                NGX_HTTP_BAD_REQUEST);
+
+            ctx->error_body = ngx_http_json_filter_error_body(r, error);
+            if (ctx->error_body == NULL) {
+                return NGX_ERROR;
+            }
+
+            r->headers_out.status = NGX_HTTP_BAD_REQUEST;
+            r->headers_out.content_length_n = ngx_buf_size(ctx->error_body);
+            ngx_str_set(&r->headers_out.content_type, "application/json");
+            r->headers_out.content_type_len = sizeof("application/json") - 1;
+            r->headers_out.content_type_lowcase = NULL;
+            ngx_http_clear_last_modified(r);
+            ngx_http_clear_etag(r);
+            ngx_http_clear_accept_ranges(r);
+
+            if (r->headers_out.content_length) {
+                r->headers_out.content_length->hash = 0;
+                r->headers_out.content_length = NULL;
+            }
+
+            return ngx_http_next_header_filter(r);
 
         default:
             return NGX_ERROR;
@@ -482,6 +521,28 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_json_filter_module);
 
+    if (ctx && ctx->error_body) {
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        if (ctx->error_body->last_buf) {
+            return NGX_OK;
+        }
+
+        ctx->error_body->last_buf = 1;
+        tail = ngx_alloc_chain_link(r->pool);
+        if (tail == NULL) {
+            return NGX_ERROR;
+        }
+
+        tail->buf = ctx->error_body;
+        tail->next = NULL;
+
+        return ngx_http_next_body_filter(r, tail);
+    }
+
     if (ctx == NULL || !ctx->active || in == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
@@ -526,6 +587,7 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
 
         b->pos = b->last;
+        ctx->offset += size;
 
         if (b->last_buf || b->last_in_chain) {
 
@@ -601,7 +663,8 @@ ngx_http_json_filter_process(ngx_http_request_t *r,
 
         if (rc == NGX_ERROR) {
             ngx_http_json_filter_range(ctx, from, p);
-            ngx_http_json_filter_broken(r, ctx, ctx->json.error, p - pos);
+            ngx_http_json_filter_broken(r, ctx, ctx->json.error,
+                                        ctx->offset + (p - pos));
             ngx_http_json_filter_emit(ctx, p, last - p);
             return NGX_OK;
         }
@@ -850,10 +913,16 @@ ngx_http_json_filter_broken(ngx_http_request_t *r,
 {
     ctx->broken = 1;
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "json_filter: malformed JSON from upstream (%s)%s; the "
-                  "rest passes untrimmed", why,
-                  where < 0 ? " at its end" : "");
+    if (where < 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "json_filter: malformed JSON from upstream: %s at "
+                      "its end", why);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "json_filter: malformed JSON from upstream: %s at "
+                      "byte %O; the rest passes untrimmed", why, where);
+    }
 
     ngx_http_json_filter_flush_pending(ctx, 0);
 }
@@ -874,7 +943,6 @@ ngx_http_json_filter_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->types = { NULL };
      *     conf->types_keys = NULL;
-     *     conf->plus_json = 0;
      */
 
     conf->fields = NGX_CONF_UNSET_PTR;
@@ -894,9 +962,6 @@ ngx_http_json_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
 {
     ngx_http_json_filter_loc_conf_t  *prev = parent;
     ngx_http_json_filter_loc_conf_t  *conf = child;
-
-    ngx_str_t   *type;
-    ngx_uint_t   i;
 
     if (conf->fields == NGX_CONF_UNSET_PTR) {
         conf->fields = prev->fields;
@@ -918,24 +983,15 @@ ngx_http_json_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
-    /* "application/json" covers the "+json" types too */
+    /* "application/json" covers the "+json" types too ("*" covers all) */
 
-    if (conf->types_keys) {
-        type = conf->types_keys->elts;
-
-        for (i = 0; i < conf->types_keys->nelts; i++) {
-            if (type[i].len == sizeof("application/json") - 1
-                && ngx_strncmp(type[i].data, "application/json",
-                               type[i].len)
-                   == 0)
-            {
-                conf->plus_json = 1;
-            }
-        }
-
-    } else {
-        conf->plus_json = prev->plus_json;
-    }
+    conf->plus_json = (conf->types_keys != (void *) -1
+                       && ngx_hash_find(&conf->types,
+                                        ngx_hash_key((u_char *)
+                                                     "application/json",
+                                                     16),
+                                        (u_char *) "application/json", 16)
+                          != NULL);
 
     return NGX_CONF_OK;
 }
