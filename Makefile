@@ -29,6 +29,9 @@ NGX_CONF_FLAGS ?= --with-compat --with-http_ssl_module --with-threads
 MODULE_NAMES := $(shell sed -n 's/^ngx_module_name=//p' config)
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
+# libFuzzer comes with clang's runtime, which clang only recommends
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+
 DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
                 libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
                 valgrind wrk
@@ -47,14 +50,14 @@ $(shell mkdir -p $(BUILD); \
         rm -f $(CONFIGURE_INPUTS).new)
 endif
 
-.PHONY: all deps modules test test-valgrind style run install uninstall \
-        bench clean
+.PHONY: all deps deps-fuzz modules test test-valgrind style run install \
+        uninstall bench fuzz clean
 
 all: modules
 
-deps:
+deps deps-fuzz:
 	@missing=; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES),$(DEB_PACKAGES)); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -140,6 +143,11 @@ uninstall:
 bench: modules
 	NGINX_BINARY=$(NGINX_BINARY) BENCH_MODULES="$(abspath $(MODULE_SOS))" \
 	    SCENARIO=$(SCENARIO) bench/run
+
+# libFuzzer targets for the JSON tokenizer, JWT decoding and JWK parsing,
+# a fixed number of inputs each (FUZZ_RUNS, default 200000)
+fuzz: modules deps-fuzz
+	bash fuzz/run
 
 clean:
 	rm -rf $(BUILD) t/servroot*

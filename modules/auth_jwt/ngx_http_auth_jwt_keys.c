@@ -355,18 +355,34 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
 
     if (kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0) {
         key->kty = NGX_HTTP_AUTH_JWT_OCT;
-        rc = ngx_http_auth_jwt_jwk_oct(pool, &members, key, error);
 
     } else if (kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0) {
         key->kty = NGX_HTTP_AUTH_JWT_RSA;
-        rc = ngx_http_auth_jwt_jwk_rsa(pool, &members, key, error);
 
     } else if (kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0) {
         key->kty = NGX_HTTP_AUTH_JWT_EC;
-        rc = ngx_http_auth_jwt_jwk_ec(pool, &members, key, error);
 
     } else if (kty.len == 3 && ngx_strncmp(kty.data, "OKP", 3) == 0) {
         key->kty = NGX_HTTP_AUTH_JWT_OKP;
+    }
+
+    /* an "alg" of another kind makes the key malformed, not just unusable */
+
+    if (key->kty && key->alg && key->alg->kty != key->kty) {
+        *error = "JWK \"alg\" does not fit its \"kty\"";
+        return NGX_ERROR;
+    }
+
+    if (key->kty == NGX_HTTP_AUTH_JWT_OCT) {
+        rc = ngx_http_auth_jwt_jwk_oct(pool, &members, key, error);
+
+    } else if (key->kty == NGX_HTTP_AUTH_JWT_RSA) {
+        rc = ngx_http_auth_jwt_jwk_rsa(pool, &members, key, error);
+
+    } else if (key->kty == NGX_HTTP_AUTH_JWT_EC) {
+        rc = ngx_http_auth_jwt_jwk_ec(pool, &members, key, error);
+
+    } else if (key->kty == NGX_HTTP_AUTH_JWT_OKP) {
         rc = ngx_http_auth_jwt_jwk_okp(pool, &members, key, error);
 
     } else {
@@ -384,11 +400,6 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
 
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    if (key->alg && key->alg->kty != key->kty) {
-        *error = "JWK \"alg\" does not fit its \"kty\"";
-        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -243,14 +243,6 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                                          "control character in string");
             }
 
-            if (ch < 0x80) {
-                if (j->after_string == sw_colon) {
-                    ngx_gw_json_name_add(j, ch);
-                }
-
-                continue;
-            }
-
             /* UTF-8: the second byte's range rules out overlong forms
              * and surrogates (RFC 3629) */
 
@@ -728,13 +720,24 @@ ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp)
 static void
 ngx_gw_json_name_append(ngx_gw_json_t *j, u_char *text, size_t len)
 {
-    if (j->name_truncated || j->name.len + len > j->name_cap) {
-        j->name_truncated = 1;
+    size_t  n;
+
+    /* a name too long keeps its first bytes, wherever the input was split */
+
+    if (j->name_truncated) {
         return;
     }
 
-    ngx_memcpy(j->name.data + j->name.len, text, len);
-    j->name.len += len;
+    n = ngx_min(len, j->name_cap - j->name.len);
+
+    if (n) {
+        ngx_memcpy(j->name.data + j->name.len, text, n);
+        j->name.len += n;
+    }
+
+    if (n < len) {
+        j->name_truncated = 1;
+    }
 }
 
 

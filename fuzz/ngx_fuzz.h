@@ -1,0 +1,46 @@
+
+/*
+ * What the fuzz targets share: the few nginx globals the real core code
+ * (pools, arrays, strings) expects, a log, and helpers that put data in
+ * exact-size heap buffers so AddressSanitizer sees every overrun.
+ */
+
+
+#ifndef _NGX_FUZZ_H_INCLUDED_
+#define _NGX_FUZZ_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+#define ngx_fuzz_assert(expr)                                                \
+    do {                                                                     \
+        if (!(expr)) {                                                       \
+            ngx_fuzz_fail(__FILE__, __LINE__, #expr);                        \
+        }                                                                    \
+    } while (0)
+
+
+extern ngx_log_t  ngx_fuzz_log;
+
+
+/* once per process: page size, the cycle, the log */
+void ngx_fuzz_init(void);
+
+/*
+ * A pool for one input.  By default it is so small that every allocation
+ * but the pool's own bookkeeping is a separate malloc(), which lets
+ * AddressSanitizer bound each one; FUZZ_POOL_SIZE=4096 behaves like a
+ * request pool instead.
+ */
+ngx_pool_t *ngx_fuzz_pool(void);
+
+/* a malloc()ed copy of exactly len bytes (never NULL; free() it) */
+u_char *ngx_fuzz_dup(const u_char *data, size_t len);
+
+void ngx_fuzz_fail(const char *file, int line, const char *what)
+    __attribute__((noreturn));
+
+
+#endif /* _NGX_FUZZ_H_INCLUDED_ */
