@@ -50,6 +50,7 @@ typedef struct {
     ngx_http_auth_jwt_kty_e    kty;
     EVP_PKEY                  *pkey;       /* RSA, EC, OKP */
     EVP_MAC_CTX               *hmac[3];    /* oct: SHA-256, 384, 512 */
+    EVP_PKEY_CTX              *verify[6];  /* RSA, EC: by hash and PSS */
 } ngx_http_auth_jwt_key_t;
 
 
