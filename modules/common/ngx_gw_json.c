@@ -35,6 +35,26 @@ enum {
 };
 
 
+/*
+ * Returns the event just set, which ends at p, unless the caller asked for
+ * quiet until the value at quiet_level ends: inside it the tokenizer goes
+ * on without returning.
+ */
+#define ngx_gw_json_event()                                                  \
+    if (j->quiet) {                                                          \
+        if (j->event != NGX_GW_JSON_VALUE_END                                \
+            || j->level != j->quiet_level)                                   \
+        {                                                                    \
+            continue;                                                        \
+        }                                                                    \
+                                                                             \
+        j->quiet = 0;                                                        \
+    }                                                                        \
+                                                                             \
+    *pos = p + 1;                                                            \
+    return NGX_OK
+
+
 #define ngx_gw_json_in_object(j)                                             \
     ((j)->objects[((j)->depth - 1) / 64] >> (((j)->depth - 1) % 64) & 1)
 
@@ -74,6 +94,9 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
     ngx_int_t   rc;
 
     for (p = *pos; p < last; p++) {
+
+    reread:
+
         ch = *p;
 
         switch (j->state) {
@@ -96,8 +119,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->level = j->depth;
                 j->type = NGX_GW_JSON_ARRAY;
                 j->mark = p + 1;
-                *pos = p + 1;
-                return NGX_OK;
+                ngx_gw_json_event();
             }
 
             rc = ngx_gw_json_value_start(j, p);
@@ -106,8 +128,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 return NGX_ERROR;
             }
 
-            *pos = p + 1;
-            return NGX_OK;
+            ngx_gw_json_event();
 
         case sw_name_or_object_end:
         case sw_name:
@@ -126,8 +147,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                     j->event = NGX_GW_JSON_NAME_START;
                     j->level = j->depth;
                     j->mark = p;
-                    *pos = p + 1;
-                    return NGX_OK;
+                    ngx_gw_json_event();
                 }
 
                 continue;
@@ -143,8 +163,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->level = j->depth;
                 j->type = NGX_GW_JSON_OBJECT;
                 j->mark = p + 1;
-                *pos = p + 1;
-                return NGX_OK;
+                ngx_gw_json_event();
             }
 
             return ngx_gw_json_error(j, pos, p, "member name expected");
@@ -187,8 +206,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->event = NGX_GW_JSON_VALUE_END;
                 j->level = j->depth;
                 j->mark = p + 1;
-                *pos = p + 1;
-                return NGX_OK;
+                ngx_gw_json_event();
             }
 
             return ngx_gw_json_error(j, pos, p, "\",\" or end expected");
@@ -219,18 +237,17 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
             if (ch == '"') {
                 j->state = j->after_string;
                 j->mark = p + 1;
-                *pos = p + 1;
 
                 if (j->state == sw_colon) {
                     j->event = NGX_GW_JSON_MEMBER_NAME;
                     j->level = j->depth;
-                    return NGX_OK;
+                    ngx_gw_json_event();
                 }
 
                 j->event = NGX_GW_JSON_VALUE_END;
                 j->level = j->depth;
                 j->type = NGX_GW_JSON_STRING;
-                return NGX_OK;
+                ngx_gw_json_event();
             }
 
             if (ch == '\\') {
@@ -501,8 +518,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
             j->event = NGX_GW_JSON_VALUE_END;
             j->level = j->depth;
             j->mark = p + 1;
-            *pos = p + 1;
-            return NGX_OK;
+            ngx_gw_json_event();
 
         case sw_done:
 
@@ -532,6 +548,14 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
         j->level = j->depth;
         j->type = NGX_GW_JSON_NUMBER;
         j->mark = p;
+
+        /* that byte is looked at again, in the new state */
+
+        if (j->quiet && j->level != j->quiet_level) {
+            goto reread;
+        }
+
+        j->quiet = 0;
         *pos = p;
         return NGX_OK;
     }

@@ -62,6 +62,13 @@ typedef struct {
     /* set by callers that copy members through and need where they begin */
     unsigned              name_starts:1;
 
+    /*
+     * set by callers not interested in what is inside the value at hand:
+     * no event until the VALUE_END at quiet_level, which clears it
+     */
+    unsigned              quiet:1;
+    ngx_uint_t            quiet_level;
+
     /* internal state */
     ngx_uint_t            state;
     ngx_uint_t            after_string;

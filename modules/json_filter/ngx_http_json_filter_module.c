@@ -60,8 +60,7 @@ typedef struct {
     ngx_gw_json_t                 json;
 
     ngx_http_json_filter_mode_e   mode;
-    ngx_uint_t                    quiet_level;  /* 0: not quiet */
-    unsigned                      quiet:1;
+    unsigned                      quiet:1;      /* till a value's end */
     unsigned                      active:1;
     unsigned                      broken:1;     /* copies the rest as is */
     unsigned                      error_page:1;
@@ -97,6 +96,8 @@ static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_json_filter_process(ngx_http_request_t *r,
     ngx_http_json_filter_ctx_t *ctx, u_char *pos, u_char *last);
 static void ngx_http_json_filter_event(ngx_http_json_filter_ctx_t *ctx);
+static void ngx_http_json_filter_quiet(ngx_http_json_filter_ctx_t *ctx,
+    ngx_uint_t level);
 static void ngx_http_json_filter_range(ngx_http_json_filter_ctx_t *ctx,
     u_char *from, u_char *to);
 static void ngx_http_json_filter_emit(ngx_http_json_filter_ctx_t *ctx,
@@ -680,13 +681,6 @@ ngx_http_json_filter_process(ngx_http_request_t *r,
             continue;
         }
 
-        if (ctx->quiet
-            && !(ctx->json.event == NGX_GW_JSON_VALUE_END
-                 && ctx->json.level == ctx->quiet_level))
-        {
-            continue;
-        }
-
         ngx_http_json_filter_range(ctx, from, ctx->json.mark);
         from = ctx->json.mark;
 
@@ -750,8 +744,7 @@ ngx_http_json_filter_event(ngx_http_json_filter_ctx_t *ctx)
         if (f == NULL || a == NULL || (d && ngx_http_json_sel_is_whole(d))) {
             ctx->pending_len = 0;
             ctx->mode = NGX_HTTP_JSON_FILTER_DROP;
-            ctx->quiet = 1;
-            ctx->quiet_level = l;
+            ngx_http_json_filter_quiet(ctx, l);
             return;
         }
 
@@ -782,8 +775,7 @@ ngx_http_json_filter_event(ngx_http_json_filter_ctx_t *ctx)
             && ngx_http_json_sel_is_whole(view.allow) && view.deny == NULL)
         {
             /* nothing inside is removed: copy it whole */
-            ctx->quiet = 1;
-            ctx->quiet_level = l;
+            ngx_http_json_filter_quiet(ctx, l);
             return;
         }
 
@@ -821,6 +813,20 @@ ngx_http_json_filter_event(ngx_http_json_filter_ctx_t *ctx)
                                              : NGX_HTTP_JSON_FILTER_EMIT;
         return;
     }
+}
+
+
+/*
+ * What is inside the value that begins goes one way, whole: the tokenizer
+ * still checks it, but says nothing until its end.
+ */
+
+static void
+ngx_http_json_filter_quiet(ngx_http_json_filter_ctx_t *ctx, ngx_uint_t level)
+{
+    ctx->quiet = 1;
+    ctx->json.quiet = 1;
+    ctx->json.quiet_level = level;
 }
 
 
