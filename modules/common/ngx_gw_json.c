@@ -69,6 +69,18 @@ static ngx_int_t ngx_gw_json_error(ngx_gw_json_t *j, u_char **pos,
     u_char *p, const char *error);
 
 
+/* string characters that need no look: printable ASCII but '"' and '\\' */
+static const u_char  ngx_gw_json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
+
 static const u_char  ngx_gw_json_true[] = "rue";
 static const u_char  ngx_gw_json_false[] = "alse";
 static const u_char  ngx_gw_json_null[] = "ull";
@@ -215,15 +227,14 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
 
             /* the common run of plain characters, without the switch */
 
-            if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
+            if (ngx_gw_json_plain[ch]) {
                 start = p;
 
                 do {
                     p++;
-                } while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
-                         && *p != '\\');
+                } while (p < last && ngx_gw_json_plain[*p]);
 
-                if (j->after_string == sw_colon) {
+                if (j->after_string == sw_colon && !j->quiet) {
                     ngx_gw_json_name_append(j, start, p - start);
                 }
 
