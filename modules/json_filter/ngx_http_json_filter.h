@@ -11,6 +11,15 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_gw_json.h"
+
+
+#define NGX_HTTP_JSON_FILTER_MAX_DEPTH  NGX_GW_JSON_MAX_DEPTH
+
+/* what may wait undecided: the separator before a member and its name */
+#define NGX_HTTP_JSON_FILTER_PENDING    4096
+
+#define NGX_HTTP_JSON_FILTER_NAME       256
 
 
 typedef struct ngx_http_json_sel_s  ngx_http_json_sel_t;
@@ -28,6 +37,51 @@ struct ngx_http_json_sel_s {
 };
 
 
+/* what the selections keep of the value at hand */
+typedef struct {
+    ngx_http_json_sel_t          *fields;
+    ngx_http_json_sel_t          *allow;
+    ngx_http_json_sel_t          *deny;        /* NULL: nothing below */
+} ngx_http_json_filter_view_t;
+
+
+typedef struct {
+    ngx_http_json_filter_view_t   view;
+    unsigned                      object:1;
+    unsigned                      kept:1;       /* a member was kept */
+} ngx_http_json_filter_level_t;
+
+
+typedef enum {
+    NGX_HTTP_JSON_FILTER_EMIT = 0,
+    NGX_HTTP_JSON_FILTER_HOLD,
+    NGX_HTTP_JSON_FILTER_DROP
+} ngx_http_json_filter_mode_e;
+
+
+/*
+ * One document being trimmed.  The caller sets root and, before each feed,
+ * buf: room for the input fed plus NGX_HTTP_JSON_FILTER_PENDING.
+ */
+typedef struct {
+    ngx_http_json_filter_view_t   root;
+    ngx_buf_t                    *buf;
+    ngx_log_t                    *log;
+
+    ngx_gw_json_t                 json;
+    ngx_http_json_filter_mode_e   mode;
+    unsigned                      quiet:1;      /* till a value's end */
+    unsigned                      broken:1;     /* copies the rest as is */
+    ngx_http_json_filter_view_t   member;       /* the kept member's view */
+    off_t                         offset;       /* of the input fed */
+
+    size_t                        pending_len;
+    u_char                        pending[NGX_HTTP_JSON_FILTER_PENDING];
+    u_char                        name[NGX_HTTP_JSON_FILTER_NAME];
+    ngx_http_json_filter_level_t  levels[NGX_HTTP_JSON_FILTER_MAX_DEPTH + 1];
+} ngx_http_json_filter_stream_t;
+
+
 /* the whole value: what no selection at all keeps */
 extern ngx_http_json_sel_t  ngx_http_json_sel_whole;
 
@@ -40,6 +94,12 @@ ngx_int_t ngx_http_json_sel_finish(ngx_pool_t *pool,
     ngx_http_json_sel_t *root);
 ngx_http_json_sel_t *ngx_http_json_sel_find(ngx_http_json_sel_t *sel,
     ngx_str_t *name);
+
+void ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
+    ngx_log_t *log);
+void ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
+    u_char *pos, u_char *last);
+void ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st);
 
 
 #endif /* _NGX_HTTP_JSON_FILTER_H_INCLUDED_ */

@@ -12,14 +12,6 @@
 #include "ngx_http_json_filter.h"
 
 
-#define NGX_HTTP_JSON_FILTER_MAX_DEPTH  NGX_GW_JSON_MAX_DEPTH
-
-/* what may wait undecided: the separator before a member and its name */
-#define NGX_HTTP_JSON_FILTER_PENDING    4096
-
-#define NGX_HTTP_JSON_FILTER_NAME       256
-
-
 typedef struct {
     ngx_http_complex_value_t     *fields;
     ngx_http_json_sel_t          *fields_sel;   /* parsed when static */
@@ -33,52 +25,18 @@ typedef struct {
 } ngx_http_json_filter_loc_conf_t;
 
 
-/* what the selections keep of the value at hand */
 typedef struct {
-    ngx_http_json_sel_t          *fields;
-    ngx_http_json_sel_t          *allow;
-    ngx_http_json_sel_t          *deny;        /* NULL: nothing below */
-} ngx_http_json_filter_view_t;
+    ngx_http_json_filter_stream_t  stream;
 
+    unsigned                       active:1;
+    unsigned                       error_page:1;
 
-typedef struct {
-    ngx_http_json_filter_view_t   view;
-    unsigned                      object:1;
-    unsigned                      kept:1;       /* a member was kept */
-} ngx_http_json_filter_level_t;
+    ngx_buf_t                     *error_body;   /* sent instead of it all */
 
-
-typedef enum {
-    NGX_HTTP_JSON_FILTER_EMIT = 0,
-    NGX_HTTP_JSON_FILTER_HOLD,
-    NGX_HTTP_JSON_FILTER_DROP
-} ngx_http_json_filter_mode_e;
-
-
-typedef struct {
-    ngx_http_json_filter_view_t   root;
-    ngx_gw_json_t                 json;
-
-    ngx_http_json_filter_mode_e   mode;
-    unsigned                      quiet:1;      /* till a value's end */
-    unsigned                      active:1;
-    unsigned                      broken:1;     /* copies the rest as is */
-    unsigned                      error_page:1;
-
-    ngx_http_json_filter_view_t   member;       /* the kept member's view */
-    ngx_buf_t                    *error_body;   /* sent instead of it all */
-    off_t                         offset;       /* of the buffer at hand */
-
-    ngx_buf_t                    *buf;          /* output being filled */
-    ngx_chain_t                  *out;
-    ngx_chain_t                 **last_out;
-    ngx_chain_t                  *free;
-    ngx_chain_t                  *busy;
-
-    size_t                        pending_len;
-    u_char                        pending[NGX_HTTP_JSON_FILTER_PENDING];
-    u_char                        name[NGX_HTTP_JSON_FILTER_NAME];
-    ngx_http_json_filter_level_t  levels[NGX_HTTP_JSON_FILTER_MAX_DEPTH + 1];
+    ngx_chain_t                   *out;
+    ngx_chain_t                  **last_out;
+    ngx_chain_t                   *free;
+    ngx_chain_t                   *busy;
 } ngx_http_json_filter_ctx_t;
 
 
@@ -93,19 +51,6 @@ static ngx_buf_t *ngx_http_json_filter_error_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_json_filter_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_int_t ngx_http_json_filter_process(ngx_http_request_t *r,
-    ngx_http_json_filter_ctx_t *ctx, u_char *pos, u_char *last);
-static void ngx_http_json_filter_event(ngx_http_json_filter_ctx_t *ctx);
-static void ngx_http_json_filter_quiet(ngx_http_json_filter_ctx_t *ctx,
-    ngx_uint_t level);
-static void ngx_http_json_filter_range(ngx_http_json_filter_ctx_t *ctx,
-    u_char *from, u_char *to);
-static void ngx_http_json_filter_emit(ngx_http_json_filter_ctx_t *ctx,
-    u_char *p, size_t len);
-static void ngx_http_json_filter_flush_pending(
-    ngx_http_json_filter_ctx_t *ctx, ngx_uint_t first);
-static void ngx_http_json_filter_broken(ngx_http_request_t *r,
-    ngx_http_json_filter_ctx_t *ctx, const char *why, off_t where);
 static void *ngx_http_json_filter_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_json_filter_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -261,12 +206,13 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
     ngx_str_t             text;
     ngx_http_json_sel_t  *sel;
 
-    ctx->root.fields = &ngx_http_json_sel_whole;
-    ctx->root.allow = jlcf->allow ? jlcf->allow : &ngx_http_json_sel_whole;
-    ctx->root.deny = jlcf->deny;
+    ctx->stream.root.fields = &ngx_http_json_sel_whole;
+    ctx->stream.root.allow = jlcf->allow ? jlcf->allow
+                                         : &ngx_http_json_sel_whole;
+    ctx->stream.root.deny = jlcf->deny;
 
     if (jlcf->fields_sel) {
-        ctx->root.fields = jlcf->fields_sel;
+        ctx->stream.root.fields = jlcf->fields_sel;
         return NGX_OK;
     }
 
@@ -321,7 +267,7 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->root.fields = sel;
+    ctx->stream.root.fields = sel;
 
     return NGX_OK;
 }
@@ -477,9 +423,9 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx->error_page
-        || (ngx_http_json_sel_is_whole(ctx->root.fields)
-            && ngx_http_json_sel_is_whole(ctx->root.allow)
-            && ctx->root.deny == NULL))
+        || (ngx_http_json_sel_is_whole(ctx->stream.root.fields)
+            && ngx_http_json_sel_is_whole(ctx->stream.root.allow)
+            && ctx->stream.root.deny == NULL))
     {
         return ngx_http_next_header_filter(r);
     }
@@ -493,9 +439,7 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ngx_gw_json_init(&ctx->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, ctx->name,
-                     NGX_HTTP_JSON_FILTER_NAME);
-    ctx->json.name_starts = 1;
+    ngx_http_json_filter_stream_init(&ctx->stream, r->connection->log);
     ctx->last_out = &ctx->out;
     ctx->active = 1;
 
@@ -516,7 +460,7 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     size_t                       size;
     ngx_int_t                    rc;
-    ngx_buf_t                   *b;
+    ngx_buf_t                   *b, *out;
     ngx_chain_t                 *cl, *tail;
     ngx_http_json_filter_ctx_t  *ctx;
 
@@ -559,52 +503,43 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             return NGX_ERROR;
         }
 
-        ctx->buf = tail->buf;
+        out = tail->buf;
 
-        if (ctx->buf->start == NULL
-            || (size_t) (ctx->buf->end - ctx->buf->start)
+        if (out->start == NULL
+            || (size_t) (out->end - out->start)
                < size + NGX_HTTP_JSON_FILTER_PENDING)
         {
-            ctx->buf->start = ngx_palloc(r->pool,
-                                         size + NGX_HTTP_JSON_FILTER_PENDING);
-            if (ctx->buf->start == NULL) {
+            out->start = ngx_palloc(r->pool,
+                                    size + NGX_HTTP_JSON_FILTER_PENDING);
+            if (out->start == NULL) {
                 return NGX_ERROR;
             }
 
-            ctx->buf->end = ctx->buf->start + size
-                            + NGX_HTTP_JSON_FILTER_PENDING;
+            out->end = out->start + size + NGX_HTTP_JSON_FILTER_PENDING;
         }
 
-        ctx->buf->pos = ctx->buf->start;
-        ctx->buf->last = ctx->buf->start;
-        ctx->buf->temporary = 1;
-        ctx->buf->tag = (ngx_buf_tag_t) &ngx_http_json_filter_module;
+        out->pos = out->start;
+        out->last = out->start;
+        out->temporary = 1;
+        out->tag = (ngx_buf_tag_t) &ngx_http_json_filter_module;
 
-        if (size
-            && ngx_http_json_filter_process(r, ctx, b->pos, b->last)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
+        ctx->stream.buf = out;
+
+        if (size) {
+            ngx_http_json_filter_stream_feed(&ctx->stream, b->pos, b->last);
         }
 
         b->pos = b->last;
-        ctx->offset += size;
 
         if (b->last_buf || b->last_in_chain) {
-
-            if (!ctx->broken && ngx_gw_json_finish(&ctx->json) != NGX_DONE) {
-                ngx_http_json_filter_broken(r, ctx, ctx->json.error, -1);
-            }
-
-            /* what is still undecided is whitespace, or a broken tail */
-            ngx_http_json_filter_flush_pending(ctx, 0);
+            ngx_http_json_filter_stream_end(&ctx->stream);
         }
 
-        ctx->buf->last_buf = b->last_buf;
-        ctx->buf->last_in_chain = b->last_in_chain;
-        ctx->buf->flush = b->flush;
+        out->last_buf = b->last_buf;
+        out->last_in_chain = b->last_in_chain;
+        out->flush = b->flush;
 
-        if (ctx->buf->pos == ctx->buf->last) {
+        if (out->pos == out->last) {
 
             /* nothing kept: a bare mark, if there is one to pass on */
 
@@ -614,7 +549,7 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                 continue;
             }
 
-            ctx->buf->temporary = 0;
+            out->temporary = 0;
         }
 
         *ctx->last_out = tail;
@@ -630,307 +565,6 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx->last_out = &ctx->out;
 
     return rc;
-}
-
-
-/*
- * Walks one buffer.  The bytes between two tokenizer events go the way of
- * the current mode: out, into pending (a separator and member name whose
- * fate is not yet known), or nowhere.
- */
-
-static ngx_int_t
-ngx_http_json_filter_process(ngx_http_request_t *r,
-    ngx_http_json_filter_ctx_t *ctx, u_char *pos, u_char *last)
-{
-    u_char     *from, *p;
-    ngx_int_t   rc;
-
-    if (ctx->broken) {
-        ngx_http_json_filter_emit(ctx, pos, last - pos);
-        return NGX_OK;
-    }
-
-    from = pos;
-    p = pos;
-
-    for ( ;; ) {
-        rc = ngx_gw_json_next(&ctx->json, &p, last);
-
-        if (rc == NGX_AGAIN) {
-            ngx_http_json_filter_range(ctx, from, last);
-            return NGX_OK;
-        }
-
-        if (rc == NGX_ERROR) {
-            ngx_http_json_filter_range(ctx, from, p);
-            ngx_http_json_filter_broken(r, ctx, ctx->json.error,
-                                        ctx->offset + (p - pos));
-            ngx_http_json_filter_emit(ctx, p, last - p);
-            return NGX_OK;
-        }
-
-        if (rc == NGX_DONE) {
-            ngx_http_json_filter_range(ctx, from, p);
-            from = p;
-
-            if (p == last) {
-                return NGX_OK;
-            }
-
-            continue;
-        }
-
-        ngx_http_json_filter_range(ctx, from, ctx->json.mark);
-        from = ctx->json.mark;
-
-        ngx_http_json_filter_event(ctx);
-
-        if (ctx->broken) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "json_filter: a member name or the space before "
-                          "it is longer than 4k; the rest passes untrimmed");
-            ngx_http_json_filter_emit(ctx, from, last - from);
-            return NGX_OK;
-        }
-
-        /* the opening brace of a filtered object is out already */
-
-        if (ctx->json.event == NGX_GW_JSON_VALUE_START
-            && ctx->json.type == NGX_GW_JSON_OBJECT
-            && ctx->mode == NGX_HTTP_JSON_FILTER_HOLD)
-        {
-            from++;
-        }
-    }
-}
-
-
-static void
-ngx_http_json_filter_event(ngx_http_json_filter_ctx_t *ctx)
-{
-    ngx_uint_t                     l;
-    ngx_http_json_sel_t           *f, *a, *d;
-    ngx_http_json_filter_view_t    view;
-    ngx_http_json_filter_level_t  *level;
-
-    l = ctx->json.level;
-    level = &ctx->levels[l];
-
-    switch (ctx->json.event) {
-
-    case NGX_GW_JSON_NAME_START:
-        return;
-
-    case NGX_GW_JSON_MEMBER_NAME:
-
-        /* a member is kept if both selections keep it and no deny drops it */
-
-        f = ngx_http_json_sel_find(level->view.fields, &ctx->json.name);
-        a = ngx_http_json_sel_find(level->view.allow, &ctx->json.name);
-        d = level->view.deny ? ngx_http_json_sel_find(level->view.deny,
-                                                      &ctx->json.name)
-                             : NULL;
-
-        if (ctx->json.name_truncated && f && a) {
-            /* a long name can only be kept by "*" */
-            f = ngx_http_json_sel_is_whole(level->view.fields)
-                ? f : level->view.fields->wildcard;
-            a = ngx_http_json_sel_is_whole(level->view.allow)
-                ? a : level->view.allow->wildcard;
-            d = level->view.deny ? level->view.deny->wildcard : NULL;
-        }
-
-        if (f == NULL || a == NULL || (d && ngx_http_json_sel_is_whole(d))) {
-            ctx->pending_len = 0;
-            ctx->mode = NGX_HTTP_JSON_FILTER_DROP;
-            ngx_http_json_filter_quiet(ctx, l);
-            return;
-        }
-
-        ngx_http_json_filter_flush_pending(ctx, !level->kept);
-        level->kept = 1;
-
-        ctx->member.fields = f;
-        ctx->member.allow = a;
-        ctx->member.deny = d;
-        ctx->mode = NGX_HTTP_JSON_FILTER_EMIT;
-        return;
-
-    case NGX_GW_JSON_VALUE_START:
-
-        if (l == 0) {
-            view = ctx->root;
-
-        } else if (level->object) {
-            view = ctx->member;
-
-        } else {
-            view = level->view;
-        }
-
-        ctx->mode = NGX_HTTP_JSON_FILTER_EMIT;
-
-        if (ngx_http_json_sel_is_whole(view.fields)
-            && ngx_http_json_sel_is_whole(view.allow) && view.deny == NULL)
-        {
-            /* nothing inside is removed: copy it whole */
-            ngx_http_json_filter_quiet(ctx, l);
-            return;
-        }
-
-        if (ctx->json.type != NGX_GW_JSON_OBJECT
-            && ctx->json.type != NGX_GW_JSON_ARRAY)
-        {
-            return;
-        }
-
-        level = &ctx->levels[l + 1];
-        level->view = view;
-        level->object = (ctx->json.type == NGX_GW_JSON_OBJECT);
-        level->kept = 0;
-
-        if (level->object) {
-            ngx_http_json_filter_emit(ctx, ctx->json.mark, 1);
-            ctx->mode = NGX_HTTP_JSON_FILTER_HOLD;
-        }
-
-        return;
-
-    case NGX_GW_JSON_VALUE_END:
-
-        if (ctx->quiet) {
-            ctx->quiet = 0;
-
-        } else if (ctx->json.type == NGX_GW_JSON_OBJECT) {
-
-            /* before the closing brace only whitespace can wait */
-            ngx_http_json_filter_flush_pending(ctx, 0);
-            ctx->mode = NGX_HTTP_JSON_FILTER_EMIT;
-        }
-
-        ctx->mode = (l > 0 && level->object) ? NGX_HTTP_JSON_FILTER_HOLD
-                                             : NGX_HTTP_JSON_FILTER_EMIT;
-        return;
-    }
-}
-
-
-/*
- * What is inside the value that begins goes one way, whole: the tokenizer
- * still checks it, but says nothing until its end.
- */
-
-static void
-ngx_http_json_filter_quiet(ngx_http_json_filter_ctx_t *ctx, ngx_uint_t level)
-{
-    ctx->quiet = 1;
-    ctx->json.quiet = 1;
-    ctx->json.quiet_level = level;
-}
-
-
-static void
-ngx_http_json_filter_range(ngx_http_json_filter_ctx_t *ctx, u_char *from,
-    u_char *to)
-{
-    size_t  len;
-
-    len = to - from;
-
-    if (len == 0) {
-        return;
-    }
-
-    switch (ctx->mode) {
-
-    case NGX_HTTP_JSON_FILTER_EMIT:
-        ngx_http_json_filter_emit(ctx, from, len);
-        break;
-
-    case NGX_HTTP_JSON_FILTER_HOLD:
-
-        if (len > NGX_HTTP_JSON_FILTER_PENDING - ctx->pending_len) {
-            ngx_http_json_filter_flush_pending(ctx, 0);
-            ngx_http_json_filter_emit(ctx, from, len);
-            ctx->broken = 1;
-            break;
-        }
-
-        ngx_memcpy(ctx->pending + ctx->pending_len, from, len);
-        ctx->pending_len += len;
-        break;
-
-    default:
-        break;
-    }
-}
-
-
-static void
-ngx_http_json_filter_emit(ngx_http_json_filter_ctx_t *ctx, u_char *p,
-    size_t len)
-{
-    ctx->buf->last = ngx_cpymem(ctx->buf->last, p, len);
-}
-
-
-/*
- * The first member kept in an object goes out without the comma that
- * separated it from the members dropped before it; the comma, if any,
- * comes before the quote that opens the member's name.
- */
-
-static void
-ngx_http_json_filter_flush_pending(ngx_http_json_filter_ctx_t *ctx,
-    ngx_uint_t first)
-{
-    u_char  *p, *last;
-
-    p = ctx->pending;
-    last = p + ctx->pending_len;
-
-    if (first) {
-        while (p < last && *p != ',' && *p != '"') {
-            p++;
-        }
-
-        if (p < last && *p == ',') {
-            ngx_http_json_filter_emit(ctx, ctx->pending, p - ctx->pending);
-            ngx_http_json_filter_emit(ctx, p + 1, last - p - 1);
-            ctx->pending_len = 0;
-            return;
-        }
-    }
-
-    ngx_http_json_filter_emit(ctx, ctx->pending, ctx->pending_len);
-    ctx->pending_len = 0;
-}
-
-
-/*
- * The headers are gone: a body that stops being JSON is not cut short but
- * sent on as it comes, with one line saying where it broke.
- */
-
-static void
-ngx_http_json_filter_broken(ngx_http_request_t *r,
-    ngx_http_json_filter_ctx_t *ctx, const char *why, off_t where)
-{
-    ctx->broken = 1;
-
-    if (where < 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "json_filter: malformed JSON from upstream: %s at "
-                      "its end", why);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "json_filter: malformed JSON from upstream: %s at "
-                      "byte %O; the rest passes untrimmed", why, where);
-    }
-
-    ngx_http_json_filter_flush_pending(ctx, 0);
 }
 
 

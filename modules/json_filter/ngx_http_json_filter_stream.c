@@ -1,0 +1,352 @@
+
+/*
+ * The streaming part of JSON trimming: bytes in, the kept ones out, with
+ * no request in sight (so that it can be fuzzed on its own).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_gw_json.h"
+#include "ngx_http_json_filter.h"
+
+
+static void ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st);
+static void ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st,
+    ngx_uint_t level);
+static void ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st,
+    u_char *from, u_char *to);
+static void ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st,
+    u_char *p, size_t len);
+static void ngx_http_json_filter_flush_pending(
+    ngx_http_json_filter_stream_t *st, ngx_uint_t first);
+static void ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
+    const char *why, off_t where);
+
+
+void
+ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
+    ngx_log_t *log)
+{
+    ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
+                     NGX_HTTP_JSON_FILTER_NAME);
+    st->json.name_starts = 1;
+    st->log = log;
+}
+
+
+/*
+ * Walks one buffer.  The bytes between two tokenizer events go the way of
+ * the current mode: out, into pending (a separator and member name whose
+ * fate is not yet known), or nowhere.
+ */
+
+void
+ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
+    u_char *pos, u_char *last)
+{
+    u_char     *from, *p;
+    ngx_int_t   rc;
+
+    from = pos;
+    p = pos;
+
+    while (!st->broken) {
+        rc = ngx_gw_json_next(&st->json, &p, last);
+
+        if (rc == NGX_AGAIN) {
+            ngx_http_json_filter_range(st, from, last);
+            from = last;
+            break;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_http_json_filter_range(st, from, p);
+            from = p;
+            ngx_http_json_filter_broken(st, st->json.error,
+                                        st->offset + (p - pos));
+            break;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_http_json_filter_range(st, from, p);
+            from = p;
+
+            if (p == last) {
+                break;
+            }
+
+            continue;
+        }
+
+        ngx_http_json_filter_range(st, from, st->json.mark);
+        from = st->json.mark;
+
+        ngx_http_json_filter_event(st);
+
+        if (st->broken) {
+            ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                          "json_filter: a member name or the space before "
+                          "it is longer than 4k; the rest passes untrimmed");
+            break;
+        }
+
+        /* the opening brace of a filtered object is out already */
+
+        if (st->json.event == NGX_GW_JSON_VALUE_START
+            && st->json.type == NGX_GW_JSON_OBJECT
+            && st->mode == NGX_HTTP_JSON_FILTER_HOLD)
+        {
+            from++;
+        }
+    }
+
+    /* once broken, the rest goes out as it comes */
+
+    if (st->broken) {
+        ngx_http_json_filter_emit(st, from, last - from);
+    }
+
+    st->offset += last - pos;
+}
+
+
+void
+ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
+{
+    if (!st->broken && ngx_gw_json_finish(&st->json) != NGX_DONE) {
+        ngx_http_json_filter_broken(st, st->json.error, -1);
+    }
+
+    /* what is still undecided is whitespace, or a broken tail */
+    ngx_http_json_filter_flush_pending(st, 0);
+}
+
+
+static void
+ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
+{
+    ngx_uint_t                     l;
+    ngx_http_json_sel_t           *f, *a, *d;
+    ngx_http_json_filter_view_t    view;
+    ngx_http_json_filter_level_t  *level;
+
+    l = st->json.level;
+    level = &st->levels[l];
+
+    switch (st->json.event) {
+
+    case NGX_GW_JSON_NAME_START:
+        return;
+
+    case NGX_GW_JSON_MEMBER_NAME:
+
+        /* a member is kept if both selections keep it and no deny drops it */
+
+        f = ngx_http_json_sel_find(level->view.fields, &st->json.name);
+        a = ngx_http_json_sel_find(level->view.allow, &st->json.name);
+        d = level->view.deny ? ngx_http_json_sel_find(level->view.deny,
+                                                      &st->json.name)
+                             : NULL;
+
+        if (st->json.name_truncated && f && a) {
+            /* a long name can only be kept by "*" */
+            f = ngx_http_json_sel_is_whole(level->view.fields)
+                ? f : level->view.fields->wildcard;
+            a = ngx_http_json_sel_is_whole(level->view.allow)
+                ? a : level->view.allow->wildcard;
+            d = level->view.deny ? level->view.deny->wildcard : NULL;
+        }
+
+        if (f == NULL || a == NULL || (d && ngx_http_json_sel_is_whole(d))) {
+            st->pending_len = 0;
+            st->mode = NGX_HTTP_JSON_FILTER_DROP;
+            ngx_http_json_filter_quiet(st, l);
+            return;
+        }
+
+        ngx_http_json_filter_flush_pending(st, !level->kept);
+        level->kept = 1;
+
+        st->member.fields = f;
+        st->member.allow = a;
+        st->member.deny = d;
+        st->mode = NGX_HTTP_JSON_FILTER_EMIT;
+        return;
+
+    case NGX_GW_JSON_VALUE_START:
+
+        if (l == 0) {
+            view = st->root;
+
+        } else if (level->object) {
+            view = st->member;
+
+        } else {
+            view = level->view;
+        }
+
+        st->mode = NGX_HTTP_JSON_FILTER_EMIT;
+
+        if (ngx_http_json_sel_is_whole(view.fields)
+            && ngx_http_json_sel_is_whole(view.allow) && view.deny == NULL)
+        {
+            /* nothing inside is removed: copy it whole */
+            ngx_http_json_filter_quiet(st, l);
+            return;
+        }
+
+        if (st->json.type != NGX_GW_JSON_OBJECT
+            && st->json.type != NGX_GW_JSON_ARRAY)
+        {
+            return;
+        }
+
+        level = &st->levels[l + 1];
+        level->view = view;
+        level->object = (st->json.type == NGX_GW_JSON_OBJECT);
+        level->kept = 0;
+
+        if (level->object) {
+            ngx_http_json_filter_emit(st, st->json.mark, 1);
+            st->mode = NGX_HTTP_JSON_FILTER_HOLD;
+        }
+
+        return;
+
+    case NGX_GW_JSON_VALUE_END:
+
+        if (st->quiet) {
+            st->quiet = 0;
+
+        } else if (st->json.type == NGX_GW_JSON_OBJECT) {
+
+            /* before the closing brace only whitespace can wait */
+            ngx_http_json_filter_flush_pending(st, 0);
+            st->mode = NGX_HTTP_JSON_FILTER_EMIT;
+        }
+
+        st->mode = (l > 0 && level->object) ? NGX_HTTP_JSON_FILTER_HOLD
+                                             : NGX_HTTP_JSON_FILTER_EMIT;
+        return;
+    }
+}
+
+
+/*
+ * What is inside the value that begins goes one way, whole: the tokenizer
+ * still checks it, but says nothing until its end.
+ */
+
+static void
+ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st, ngx_uint_t level)
+{
+    st->quiet = 1;
+    st->json.quiet = 1;
+    st->json.quiet_level = level;
+}
+
+
+static void
+ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
+    u_char *to)
+{
+    size_t  len;
+
+    len = to - from;
+
+    if (len == 0) {
+        return;
+    }
+
+    switch (st->mode) {
+
+    case NGX_HTTP_JSON_FILTER_EMIT:
+        ngx_http_json_filter_emit(st, from, len);
+        break;
+
+    case NGX_HTTP_JSON_FILTER_HOLD:
+
+        if (len > NGX_HTTP_JSON_FILTER_PENDING - st->pending_len) {
+            ngx_http_json_filter_flush_pending(st, 0);
+            ngx_http_json_filter_emit(st, from, len);
+            st->broken = 1;
+            break;
+        }
+
+        ngx_memcpy(st->pending + st->pending_len, from, len);
+        st->pending_len += len;
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+static void
+ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st, u_char *p,
+    size_t len)
+{
+    st->buf->last = ngx_cpymem(st->buf->last, p, len);
+}
+
+
+/*
+ * The first member kept in an object goes out without the comma that
+ * separated it from the members dropped before it; the comma, if any,
+ * comes before the quote that opens the member's name.
+ */
+
+static void
+ngx_http_json_filter_flush_pending(ngx_http_json_filter_stream_t *st,
+    ngx_uint_t first)
+{
+    u_char  *p, *last;
+
+    p = st->pending;
+    last = p + st->pending_len;
+
+    if (first) {
+        while (p < last && *p != ',' && *p != '"') {
+            p++;
+        }
+
+        if (p < last && *p == ',') {
+            ngx_http_json_filter_emit(st, st->pending, p - st->pending);
+            ngx_http_json_filter_emit(st, p + 1, last - p - 1);
+            st->pending_len = 0;
+            return;
+        }
+    }
+
+    ngx_http_json_filter_emit(st, st->pending, st->pending_len);
+    st->pending_len = 0;
+}
+
+
+/*
+ * The headers are gone: a body that stops being JSON is not cut short but
+ * sent on as it comes, with one line saying where it broke.
+ */
+
+static void
+ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
+    const char *why, off_t where)
+{
+    st->broken = 1;
+
+    if (where < 0) {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "json_filter: malformed JSON from upstream: %s at "
+                      "its end", why);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "json_filter: malformed JSON from upstream: %s at "
+                      "byte %O; the rest passes untrimmed", why, where);
+    }
+
+    ngx_http_json_filter_flush_pending(st, 0);
+}
