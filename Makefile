@@ -32,6 +32,11 @@ MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 # libFuzzer comes with clang's runtime, which clang only recommends
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
+# the Lua peer of the JSON trimming benchmark
+BENCH_PACKAGES := libnginx-mod-http-lua lua-cjson
+LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
+                  /usr/lib/nginx/modules/ngx_http_lua_module.so
+
 DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
                 libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
                 valgrind wrk
@@ -50,14 +55,16 @@ $(shell mkdir -p $(BUILD); \
         rm -f $(CONFIGURE_INPUTS).new)
 endif
 
-.PHONY: all deps deps-fuzz modules test test-valgrind style run install \
-        uninstall bench fuzz clean
+.PHONY: all deps deps-fuzz deps-bench modules test test-valgrind style run \
+        install uninstall bench fuzz clean
 
 all: modules
 
-deps deps-fuzz:
+deps deps-fuzz deps-bench:
 	@missing=; \
-	for p in $(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES),$(DEB_PACKAGES)); do \
+	for p in $(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES), \
+	         $(if $(filter deps-bench,$@),$(BENCH_PACKAGES),$(DEB_PACKAGES))); \
+	do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -140,8 +147,9 @@ uninstall:
 	    rm -f $(DESTDIR)$(MODULES_PATH)/$$m.so $(DESTDIR)$(AVAILABLE)/$$conf; \
 	done
 
-bench: modules
-	NGINX_BINARY=$(NGINX_BINARY) BENCH_MODULES="$(abspath $(MODULE_SOS))" \
+bench: modules deps-bench
+	NGINX_BINARY=$(NGINX_BINARY) \
+	    BENCH_MODULES="$(abspath $(MODULE_SOS)) $(LUA_MODULES)" \
 	    SCENARIO=$(SCENARIO) bench/run
 
 # libFuzzer targets for the JSON tokenizer, JWT decoding and JWK parsing,

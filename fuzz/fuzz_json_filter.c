@@ -34,11 +34,11 @@ fz_filter(ngx_pool_t *pool, ngx_http_json_filter_view_t *root, u_char *doc,
     ngx_buf_t                       b;
     ngx_http_json_filter_stream_t  *st;
 
-    st = ngx_pcalloc(pool, sizeof(ngx_http_json_filter_stream_t));
+    /* not cleared, as in the module: the stream must not read garbage */
+    st = ngx_palloc(pool, sizeof(ngx_http_json_filter_stream_t));
     ngx_fuzz_assert(st != NULL);
 
-    ngx_http_json_filter_stream_init(st, &ngx_fuzz_log);
-    st->root = *root;
+    ngx_http_json_filter_stream_init(st, root, &ngx_fuzz_log);
 
     total = 0;
     p = doc;

@@ -60,8 +60,8 @@ typedef enum {
 
 
 /*
- * One document being trimmed.  The caller sets root and, before each feed,
- * buf: room for the input fed plus NGX_HTTP_JSON_FILTER_PENDING.
+ * One document being trimmed.  Before each feed, the caller sets buf: room
+ * for the input fed plus NGX_HTTP_JSON_FILTER_PENDING.
  */
 typedef struct {
     ngx_http_json_filter_view_t   root;
@@ -96,7 +96,7 @@ ngx_http_json_sel_t *ngx_http_json_sel_find(ngx_http_json_sel_t *sel,
     ngx_str_t *name);
 
 void ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
-    ngx_log_t *log);
+    ngx_http_json_filter_view_t *root, ngx_log_t *log);
 void ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     u_char *pos, u_char *last);
 void ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st);

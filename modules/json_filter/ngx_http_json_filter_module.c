@@ -26,7 +26,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_json_filter_stream_t  stream;
+    ngx_http_json_filter_view_t    root;
+    ngx_http_json_filter_stream_t *stream;      /* once trimming begins */
 
     unsigned                       active:1;
     unsigned                       error_page:1;
@@ -206,13 +207,13 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
     ngx_str_t             text;
     ngx_http_json_sel_t  *sel;
 
-    ctx->stream.root.fields = &ngx_http_json_sel_whole;
-    ctx->stream.root.allow = jlcf->allow ? jlcf->allow
+    ctx->root.fields = &ngx_http_json_sel_whole;
+    ctx->root.allow = jlcf->allow ? jlcf->allow
                                          : &ngx_http_json_sel_whole;
-    ctx->stream.root.deny = jlcf->deny;
+    ctx->root.deny = jlcf->deny;
 
     if (jlcf->fields_sel) {
-        ctx->stream.root.fields = jlcf->fields_sel;
+        ctx->root.fields = jlcf->fields_sel;
         return NGX_OK;
     }
 
@@ -267,7 +268,7 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->stream.root.fields = sel;
+    ctx->root.fields = sel;
 
     return NGX_OK;
 }
@@ -423,9 +424,9 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx->error_page
-        || (ngx_http_json_sel_is_whole(ctx->stream.root.fields)
-            && ngx_http_json_sel_is_whole(ctx->stream.root.allow)
-            && ctx->stream.root.deny == NULL))
+        || (ngx_http_json_sel_is_whole(ctx->root.fields)
+            && ngx_http_json_sel_is_whole(ctx->root.allow)
+            && ctx->root.deny == NULL))
     {
         return ngx_http_next_header_filter(r);
     }
@@ -439,7 +440,15 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ngx_http_json_filter_stream_init(&ctx->stream, r->connection->log);
+    /* only a response being trimmed pays for the stream's buffers */
+
+    ctx->stream = ngx_palloc(r->pool, sizeof(ngx_http_json_filter_stream_t));
+    if (ctx->stream == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_json_filter_stream_init(ctx->stream, &ctx->root,
+                                     r->connection->log);
     ctx->last_out = &ctx->out;
     ctx->active = 1;
 
@@ -523,16 +532,16 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         out->temporary = 1;
         out->tag = (ngx_buf_tag_t) &ngx_http_json_filter_module;
 
-        ctx->stream.buf = out;
+        ctx->stream->buf = out;
 
         if (size) {
-            ngx_http_json_filter_stream_feed(&ctx->stream, b->pos, b->last);
+            ngx_http_json_filter_stream_feed(ctx->stream, b->pos, b->last);
         }
 
         b->pos = b->last;
 
         if (b->last_buf || b->last_in_chain) {
-            ngx_http_json_filter_stream_end(&ctx->stream);
+            ngx_http_json_filter_stream_end(ctx->stream);
         }
 
         out->last_buf = b->last_buf;

@@ -25,14 +25,25 @@ static void ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
     const char *why, off_t where);
 
 
+/* the buffers are not cleared: a level is set when it opens */
+
 void
 ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
-    ngx_log_t *log)
+    ngx_http_json_filter_view_t *root, ngx_log_t *log)
 {
+    st->root = *root;
+    st->buf = NULL;
+    st->log = log;
+
     ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
                      NGX_HTTP_JSON_FILTER_NAME);
     st->json.name_starts = 1;
-    st->log = log;
+
+    st->mode = NGX_HTTP_JSON_FILTER_EMIT;
+    st->quiet = 0;
+    st->broken = 0;
+    st->offset = 0;
+    st->pending_len = 0;
 }
 
 
