@@ -448,6 +448,13 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
         case sw_integer:
 
             if (ch >= '0' && ch <= '9') {
+
+                /* the rest of the digits without the switch */
+
+                while (p + 1 < last && p[1] >= '0' && p[1] <= '9') {
+                    p++;
+                }
+
                 continue;
             }
 
@@ -479,6 +486,11 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
         case sw_fraction:
 
             if (ch >= '0' && ch <= '9') {
+
+                while (p + 1 < last && p[1] >= '0' && p[1] <= '9') {
+                    p++;
+                }
+
                 continue;
             }
 

@@ -35,9 +35,13 @@ ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
     st->buf = NULL;
     st->log = log;
 
+    /*
+     * no need to be told where names begin: from a value's end to the
+     * next name's end, all is held anyway
+     */
+
     ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
                      NGX_HTTP_JSON_FILTER_NAME);
-    st->json.name_starts = 1;
 
     st->mode = NGX_HTTP_JSON_FILTER_EMIT;
     st->quiet = 0;
