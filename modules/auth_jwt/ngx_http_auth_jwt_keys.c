@@ -336,6 +336,15 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
+    /* the key outlives the document it came in */
+
+    if (key->kid.len) {
+        key->kid.data = ngx_pstrdup(pool, &key->kid);
+        if (key->kid.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     if (use.data && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0))
     {
         ngx_log_error(level, log, 0,

@@ -400,6 +400,18 @@ ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     switch (member->type) {
 
     case NGX_GW_JSON_STRING:
+
+        /* without escapes, the text inside the quotes is the value */
+
+        if (ngx_strlchr(member->value.data, member->value.data
+                                            + member->value.len, '\\')
+            == NULL)
+        {
+            text->data = member->value.data + 1;
+            text->len = member->value.len - 2;
+            return NGX_OK;
+        }
+
         text->data = ngx_pnalloc(pool, member->value.len);
         if (text->data == NULL) {
             return NGX_ERROR;

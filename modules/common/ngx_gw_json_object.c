@@ -21,10 +21,10 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
 {
     u_char                *pos, *last, *name_buf;
     ngx_int_t              rc;
-    ngx_str_t             *name;
+    ngx_str_t             *name, top_name[16];
     ngx_uint_t             top;
     ngx_gw_json_t          j;
-    ngx_array_t           *names[NGX_GW_JSON_MAX_DEPTH + 1];
+    ngx_array_t           *names[NGX_GW_JSON_MAX_DEPTH + 1], top_names;
     ngx_gw_json_member_t  *member;
 
     /*
@@ -77,9 +77,23 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
             }
 
             if (names[j.depth] == NULL) {
-                names[j.depth] = ngx_array_create(pool, 8, sizeof(ngx_str_t));
-                if (names[j.depth] == NULL) {
-                    return NGX_ABORT;
+                if (j.depth == 1) {
+
+                    /* the top level's names, usually few, on the stack */
+
+                    top_names.elts = top_name;
+                    top_names.nelts = 0;
+                    top_names.size = sizeof(ngx_str_t);
+                    top_names.nalloc = 16;
+                    top_names.pool = pool;
+                    names[1] = &top_names;
+
+                } else {
+                    names[j.depth] = ngx_array_create(pool, 8,
+                                                      sizeof(ngx_str_t));
+                    if (names[j.depth] == NULL) {
+                        return NGX_ABORT;
+                    }
                 }
             }
 
