@@ -15,7 +15,7 @@
 
 static ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
     ngx_str_t *segment, ngx_str_t *json, ngx_array_t *members,
-    const char **reason);
+    ngx_uint_t n, const char **reason);
 static ngx_int_t ngx_http_auth_jwt_time_claim(ngx_array_t *claims,
     char *name, double *value, ngx_uint_t *present);
 
@@ -154,8 +154,10 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     segment.data = raw->data;
     segment.len = dot[0] - raw->data;
 
+    /* room for the usual members: a request pool is only 4k */
+
     if (ngx_http_auth_jwt_decode_json(pool, &segment, &token->header_json,
-                                      &token->header, reason)
+                                      &token->header, 3, reason)
         != NGX_OK)
     {
         return NGX_DECLINED;
@@ -165,7 +167,7 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     segment.len = dot[1] - segment.data;
 
     if (ngx_http_auth_jwt_decode_json(pool, &segment, &token->payload_json,
-                                      &token->claims, reason)
+                                      &token->claims, 8, reason)
         != NGX_OK)
     {
         return NGX_DECLINED;
@@ -245,7 +247,7 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
 
 static ngx_int_t
 ngx_http_auth_jwt_decode_json(ngx_pool_t *pool, ngx_str_t *segment,
-    ngx_str_t *json, ngx_array_t *members, const char **reason)
+    ngx_str_t *json, ngx_array_t *members, ngx_uint_t n, const char **reason)
 {
     ngx_int_t    rc;
     const char  *error;
@@ -260,7 +262,7 @@ ngx_http_auth_jwt_decode_json(ngx_pool_t *pool, ngx_str_t *segment,
         return NGX_DECLINED;
     }
 
-    if (ngx_array_init(members, pool, 8, sizeof(ngx_gw_json_member_t))
+    if (ngx_array_init(members, pool, n, sizeof(ngx_gw_json_member_t))
         != NGX_OK)
     {
         return NGX_ERROR;
