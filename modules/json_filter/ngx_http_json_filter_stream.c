@@ -152,9 +152,6 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
     switch (st->json.event) {
 
-    case NGX_GW_JSON_NAME_START:
-        return;
-
     case NGX_GW_JSON_MEMBER_NAME:
 
         /* a member is kept if both selections keep it and no deny drops it */
@@ -239,11 +236,13 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
             /* before the closing brace only whitespace can wait */
             ngx_http_json_filter_flush_pending(st, 0);
-            st->mode = NGX_HTTP_JSON_FILTER_EMIT;
         }
 
         st->mode = (l > 0 && level->object) ? NGX_HTTP_JSON_FILTER_HOLD
                                              : NGX_HTTP_JSON_FILTER_EMIT;
+        return;
+
+    default: /* NGX_GW_JSON_NAME_START: not asked for */
         return;
     }
 }
