@@ -6,7 +6,8 @@
  * The input is a raw token, as a client would send it: it goes to
  * ngx_http_auth_jwt_token_decode(), and a token that decodes has every
  * header member and claim shown with ngx_http_auth_jwt_member_text() and
- * its times checked with ngx_http_auth_jwt_token_times().  The input is
+ * its times read with ngx_http_auth_jwt_token_clock() and checked with
+ * ngx_http_auth_jwt_clock_check() at several times.  The input is
  * also decoded as base64url alone and must be the canonical encoding of
  * what comes out, re-encoded here, exactly when it is accepted.
  *
@@ -172,7 +173,8 @@ static void
 fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
 {
     size_t                      i;
-    ngx_int_t                   rc;
+    ngx_int_t                   rc, rc2;
+    ngx_http_auth_jwt_clock_t   clock;
     ngx_str_t                   token_raw, text;
     ngx_pool_t                 *pool;
     const char                 *reason;
@@ -252,11 +254,15 @@ fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
     fz_check_members(pool, &token.header);
     fz_check_members(pool, &token.claims);
 
-    for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+    reason = NULL;
+    rc = ngx_http_auth_jwt_token_clock(&token, &clock, &reason);
+    ngx_fuzz_assert(rc == NGX_OK || (rc == NGX_DECLINED && reason));
+
+    for (i = 0; rc == NGX_OK && i < sizeof(times) / sizeof(times[0]); i++) {
         reason = NULL;
-        rc = ngx_http_auth_jwt_token_times(&token, times[i][0], times[i][1],
-                                           &reason);
-        ngx_fuzz_assert(rc == NGX_OK || (rc == NGX_DECLINED && reason));
+        rc2 = ngx_http_auth_jwt_clock_check(&clock, times[i][0], times[i][1],
+                                            &reason);
+        ngx_fuzz_assert(rc2 == NGX_OK || (rc2 == NGX_DECLINED && reason));
     }
 
 done:

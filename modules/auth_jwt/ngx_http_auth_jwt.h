@@ -66,11 +66,21 @@ typedef struct {
 } ngx_http_auth_jwt_token_t;
 
 
+/* a token's "exp" and "nbf", checked on every request */
+typedef struct {
+    double                     exp;
+    double                     nbf;
+    unsigned                   has_exp:1;
+    unsigned                   has_nbf:1;
+} ngx_http_auth_jwt_clock_t;
+
+
 typedef struct {
     ngx_rbtree_node_t          node;       /* key: the digest's first bytes */
     ngx_queue_t                queue;      /* in lru or free */
     u_char                     digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     time_t                     expires;
+    ngx_http_auth_jwt_clock_t  clock;
 } ngx_http_auth_jwt_cached_t;
 
 
@@ -88,7 +98,9 @@ ngx_int_t ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst,
     ngx_str_t *src);
 ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason);
-ngx_int_t ngx_http_auth_jwt_token_times(ngx_http_auth_jwt_token_t *token,
+ngx_int_t ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
+    ngx_http_auth_jwt_clock_t *clock, const char **reason);
+ngx_int_t ngx_http_auth_jwt_clock_check(ngx_http_auth_jwt_clock_t *clock,
     time_t now, time_t leeway, const char **reason);
 ngx_gw_json_member_t *ngx_http_auth_jwt_member(ngx_array_t *members,
     u_char *name, size_t len);
@@ -108,10 +120,10 @@ ngx_int_t ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token,
 
 ngx_int_t ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
     ngx_http_auth_jwt_cache_t *cache);
-ngx_int_t ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t now);
+ngx_http_auth_jwt_cached_t *ngx_http_auth_jwt_cache_lookup(
+    ngx_http_auth_jwt_cache_t *cache, u_char *digest, time_t now);
 void ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires);
+    u_char *digest, time_t expires, ngx_http_auth_jwt_clock_t *clock);
 
 
 #endif /* _NGX_HTTP_AUTH_JWT_H_INCLUDED_ */

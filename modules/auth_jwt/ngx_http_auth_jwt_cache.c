@@ -6,9 +6,9 @@
  * Each worker keeps its own bounded table, filled at most once per token:
  * entries are keyed by the SHA-256 of the token and of the keys it was
  * checked against, so a token that differs in any byte, or the same token
- * under other keys, never finds an entry.  A cached entry spares only the
- * signature check; the token is still decoded and its times checked on
- * every request.
+ * under other keys, never finds an entry.  An entry spares decoding the
+ * token and checking its signature: it keeps the token's times, which are
+ * checked on every request; claims are decoded only if something asks.
  */
 
 
@@ -52,7 +52,7 @@ ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
 }
 
 
-ngx_int_t
+ngx_http_auth_jwt_cached_t *
 ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
     u_char *digest, time_t now)
 {
@@ -61,26 +61,26 @@ ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
     entry = ngx_http_auth_jwt_cache_find(cache, digest);
 
     if (entry == NULL) {
-        return NGX_DECLINED;
+        return NULL;
     }
 
     if (entry->expires <= now) {
         ngx_rbtree_delete(&cache->rbtree, &entry->node);
         ngx_queue_remove(&entry->queue);
         ngx_queue_insert_head(&cache->free, &entry->queue);
-        return NGX_DECLINED;
+        return NULL;
     }
 
     ngx_queue_remove(&entry->queue);
     ngx_queue_insert_head(&cache->lru, &entry->queue);
 
-    return NGX_OK;
+    return entry;
 }
 
 
 void
 ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires)
+    u_char *digest, time_t expires, ngx_http_auth_jwt_clock_t *clock)
 {
     ngx_queue_t                 *q;
     ngx_http_auth_jwt_cached_t  *entry;
@@ -109,6 +109,7 @@ ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
     ngx_memcpy(entry->digest, digest, NGX_HTTP_AUTH_JWT_DIGEST_LEN);
     ngx_memcpy(&entry->node.key, digest, sizeof(ngx_rbtree_key_t));
     entry->expires = expires;
+    entry->clock = *clock;
 
     ngx_rbtree_insert(&cache->rbtree, &entry->node);
 }

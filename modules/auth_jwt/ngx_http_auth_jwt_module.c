@@ -88,6 +88,8 @@ typedef struct {
 struct ngx_http_auth_jwt_ctx_s {
     ngx_http_auth_jwt_loc_conf_t     *conf;     /* the verdict is for */
     ngx_http_auth_jwt_status_e        status;
+    ngx_str_t                         raw;
+    unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
     ngx_http_auth_jwt_fetch_t        *fetches;
     ngx_uint_t                        pending;
@@ -100,7 +102,9 @@ static ngx_int_t ngx_http_auth_jwt_keys_ready(
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    ngx_str_t *raw, const char **reason);
+    const char **reason);
+static ngx_http_auth_jwt_token_t *ngx_http_auth_jwt_decoded(
+    ngx_http_request_t *r, ngx_http_auth_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value);
 static ngx_int_t ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
@@ -346,16 +350,9 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
         return ctx;
     }
 
-    rc = ngx_http_auth_jwt_token_decode(r->pool, &raw, &ctx->token, &reason);
+    ctx->raw = raw;
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_auth_jwt_token_times(&ctx->token, ngx_time(),
-                                           ajcf->leeway, &reason);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &raw, &reason);
-    }
+    rc = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
 
     switch (rc) {
 
@@ -409,14 +406,15 @@ ngx_http_auth_jwt_keys_ready(ngx_http_auth_jwt_loc_conf_t *ajcf,
 
 /*
  * A verified token is remembered under the digest of the token and of the
- * key sources of the location, so the next request with the same token
- * under the same keys skips the signature check.
+ * key sources of the location, with its times: the next request with the
+ * same token under the same keys is checked against the clock only, and
+ * its claims are decoded only if something asks for them.
  */
 
 static ngx_int_t
 ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    ngx_str_t *raw, const char **reason)
+    const char **reason)
 {
     u_char                            digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     void                             *sources[2];
@@ -425,21 +423,21 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     ngx_str_t                         parts[3];
     ngx_uint_t                        i, n, tried, use_cache;
     ngx_array_t                      *keys;
+    ngx_http_auth_jwt_clock_t         clock;
+    ngx_http_auth_jwt_cached_t       *cached;
     ngx_http_auth_jwt_key_request_t **kr;
     ngx_http_auth_jwt_main_conf_t    *ajmcf;
 
     ajmcf = ngx_http_get_module_main_conf(r, ngx_http_auth_jwt_module);
 
     /*
-     * An HMAC costs no more than the digest the cache would need.  Keys
-     * fetched for this request alone may differ from the next request's,
-     * so they are not cached; cached key sets count their refetches in
-     * their generation, and a token verified under an older generation
-     * is checked again.
+     * Keys fetched for this request alone may differ from the next
+     * request's, so they are not cached; cached key sets count their
+     * refetches in their generation, and a token verified under an older
+     * generation is checked again.
      */
 
-    use_cache = ajmcf->cache.size
-                && ctx->token.alg->kty != NGX_HTTP_AUTH_JWT_OCT;
+    use_cache = ajmcf->cache.size;
 
     n = 0;
     kr = NULL;
@@ -469,18 +467,37 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         parts[0].len = sizeof(sources);
         parts[1].data = (u_char *) generations;
         parts[1].len = n * sizeof(uint64_t);
-        parts[2] = *raw;
+        parts[2] = ctx->raw;
 
         if (ngx_http_auth_jwt_digest(parts, 3, digest) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        if (ngx_http_auth_jwt_cache_lookup(&ajmcf->cache, digest,
-                                           ngx_time())
-            == NGX_OK)
-        {
-            return NGX_OK;
+        cached = ngx_http_auth_jwt_cache_lookup(&ajmcf->cache, digest,
+                                                ngx_time());
+        if (cached) {
+            return ngx_http_auth_jwt_clock_check(&cached->clock, ngx_time(),
+                                                 ajcf->leeway, reason);
         }
+    }
+
+    rc = ngx_http_auth_jwt_token_decode(r->pool, &ctx->raw, &ctx->token,
+                                        reason);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->decoded = 1;
+
+    rc = ngx_http_auth_jwt_token_clock(&ctx->token, &clock, reason);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_auth_jwt_clock_check(&clock, ngx_time(), ajcf->leeway,
+                                           reason);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     tried = 0;
@@ -517,10 +534,33 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
 
     if (rc == NGX_OK && use_cache) {
         ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
-                                       ngx_time() + ajmcf->cache.valid);
+                                       ngx_time() + ajmcf->cache.valid,
+                                       &clock);
     }
 
     return rc;
+}
+
+
+/* a token the cache let through is decoded when its claims are asked for */
+
+static ngx_http_auth_jwt_token_t *
+ngx_http_auth_jwt_decoded(ngx_http_request_t *r, ngx_http_auth_jwt_ctx_t *ctx)
+{
+    const char  *reason;
+
+    if (!ctx->decoded) {
+        if (ngx_http_auth_jwt_token_decode(r->main->pool, &ctx->raw,
+                                           &ctx->token, &reason)
+            != NGX_OK)
+        {
+            return NULL;
+        }
+
+        ctx->decoded = 1;
+    }
+
+    return &ctx->token;
 }
 
 
@@ -935,9 +975,10 @@ static ngx_int_t
 ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                *name = (ngx_str_t *) data;
+    ngx_str_t                  *name = (ngx_str_t *) data;
 
-    ngx_http_auth_jwt_ctx_t  *ctx;
+    ngx_http_auth_jwt_ctx_t    *ctx;
+    ngx_http_auth_jwt_token_t  *token;
 
     ctx = ngx_http_auth_jwt_check(r);
 
@@ -945,8 +986,13 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
         return ngx_http_auth_jwt_member_value(r, v, NULL);
     }
 
+    token = ngx_http_auth_jwt_decoded(r, ctx);
+    if (token == NULL) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_auth_jwt_member_value(r, v,
-               ngx_http_auth_jwt_member(&ctx->token.claims,
+               ngx_http_auth_jwt_member(&token->claims,
                                         name->data + sizeof("jwt_claim_") - 1,
                                         name->len - sizeof("jwt_claim_") + 1));
 }
@@ -956,9 +1002,10 @@ static ngx_int_t
 ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                *name = (ngx_str_t *) data;
+    ngx_str_t                  *name = (ngx_str_t *) data;
 
-    ngx_http_auth_jwt_ctx_t  *ctx;
+    ngx_http_auth_jwt_ctx_t    *ctx;
+    ngx_http_auth_jwt_token_t  *token;
 
     ctx = ngx_http_auth_jwt_check(r);
 
@@ -966,8 +1013,13 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
         return ngx_http_auth_jwt_member_value(r, v, NULL);
     }
 
+    token = ngx_http_auth_jwt_decoded(r, ctx);
+    if (token == NULL) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_auth_jwt_member_value(r, v,
-               ngx_http_auth_jwt_member(&ctx->token.header,
+               ngx_http_auth_jwt_member(&token->header,
                                         name->data + sizeof("jwt_header_") - 1,
                                         name->len - sizeof("jwt_header_") + 1));
 }
@@ -981,12 +1033,13 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
 {
     ngx_http_auth_jwt_claim_set_t *cs = (ngx_http_auth_jwt_claim_set_t *) data;
 
-    ngx_str_t                *name;
-    ngx_uint_t                i;
-    const char               *error;
-    ngx_array_t              *members;
-    ngx_gw_json_member_t     *member;
-    ngx_http_auth_jwt_ctx_t  *ctx;
+    ngx_str_t                  *name;
+    ngx_uint_t                  i;
+    const char                 *error;
+    ngx_array_t                *members;
+    ngx_gw_json_member_t       *member;
+    ngx_http_auth_jwt_ctx_t    *ctx;
+    ngx_http_auth_jwt_token_t  *token;
 
     ctx = ngx_http_auth_jwt_check(r);
 
@@ -994,7 +1047,12 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
         return ngx_http_auth_jwt_member_value(r, v, NULL);
     }
 
-    members = cs->header ? &ctx->token.header : &ctx->token.claims;
+    token = ngx_http_auth_jwt_decoded(r, ctx);
+    if (token == NULL) {
+        return NGX_ERROR;
+    }
+
+    members = cs->header ? &token->header : &token->claims;
     name = cs->path.elts;
 
     for (i = 0; /* void */; i++) {
@@ -1066,8 +1124,9 @@ static ngx_int_t
 ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_gw_json_member_t      payload;
-    ngx_http_auth_jwt_ctx_t  *ctx;
+    ngx_gw_json_member_t        payload;
+    ngx_http_auth_jwt_ctx_t    *ctx;
+    ngx_http_auth_jwt_token_t  *token;
 
     ctx = ngx_http_auth_jwt_check(r);
 
@@ -1075,8 +1134,13 @@ ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
         return ngx_http_auth_jwt_member_value(r, v, NULL);
     }
 
+    token = ngx_http_auth_jwt_decoded(r, ctx);
+    if (token == NULL) {
+        return NGX_ERROR;
+    }
+
     payload.type = NGX_GW_JSON_OBJECT;
-    payload.value = ctx->token.payload_json;
+    payload.value = token->payload_json;
 
     return ngx_http_auth_jwt_member_value(r, v, &payload);
 }

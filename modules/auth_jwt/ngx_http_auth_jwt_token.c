@@ -281,32 +281,45 @@ ngx_http_auth_jwt_decode_json(ngx_pool_t *pool, ngx_str_t *segment,
 
 
 ngx_int_t
-ngx_http_auth_jwt_token_times(ngx_http_auth_jwt_token_t *token, time_t now,
-    time_t leeway, const char **reason)
+ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
+    ngx_http_auth_jwt_clock_t *clock, const char **reason)
 {
-    double      exp, nbf;
     ngx_uint_t  present;
 
-    if (ngx_http_auth_jwt_time_claim(&token->claims, "exp", &exp, &present)
+    if (ngx_http_auth_jwt_time_claim(&token->claims, "exp", &clock->exp,
+                                     &present)
         != NGX_OK)
     {
         *reason = "\"exp\" is not a number of seconds";
         return NGX_DECLINED;
     }
 
-    if (present && exp + leeway <= now) {
-        *reason = "token expired";
-        return NGX_DECLINED;
-    }
+    clock->has_exp = present;
 
-    if (ngx_http_auth_jwt_time_claim(&token->claims, "nbf", &nbf, &present)
+    if (ngx_http_auth_jwt_time_claim(&token->claims, "nbf", &clock->nbf,
+                                     &present)
         != NGX_OK)
     {
         *reason = "\"nbf\" is not a number of seconds";
         return NGX_DECLINED;
     }
 
-    if (present && nbf - leeway > now) {
+    clock->has_nbf = present;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_jwt_clock_check(ngx_http_auth_jwt_clock_t *clock, time_t now,
+    time_t leeway, const char **reason)
+{
+    if (clock->has_exp && clock->exp + leeway <= now) {
+        *reason = "token expired";
+        return NGX_DECLINED;
+    }
+
+    if (clock->has_nbf && clock->nbf - leeway > now) {
         *reason = "token not yet valid";
         return NGX_DECLINED;
     }

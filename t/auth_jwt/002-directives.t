@@ -683,3 +683,29 @@ sub=alice kid=ec256
 ["GET /t", "POST /t", "POST /t?t=$::tok{HS256}"]
 --- error_code eval
 [200, 401, 200]
+
+
+
+=== TEST 36: a token remembered as verified still shows its claims, and
+its times are still checked
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        add_header X-Sub $jwt_claim_sub;
+        add_header X-Alg $jwt_header_alg;
+        alias html/ok.txt;
+    }
+    location /leeway {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        auth_jwt_leeway 1h;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t?t=$::tok{HS256}", "GET /t?t=$::tok{HS256}",
+ "GET /t?t=$::tok{ES256}", "GET /t?t=$::tok{ES256}"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["X-Sub: alice", "X-Sub: alice", "X-Alg: ES256", "X-Alg: ES256"]
