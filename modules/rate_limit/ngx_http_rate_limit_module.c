@@ -241,10 +241,19 @@ static ngx_http_variable_t  ngx_http_rate_limit_vars[] = {
 static ngx_http_rate_limit_state_t *
 ngx_http_rate_limit_state(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_rate_limit_state_t  *state;
+
+    /* the module context is the shortcut, until a redirect clears it */
+
+    state = ngx_http_get_module_ctx(r->main, ngx_http_rate_limit_module);
+    if (state) {
+        return state;
+    }
 
     for (cln = r->main->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_rate_limit_mark) {
+            ngx_http_set_ctx(r->main, cln->data, ngx_http_rate_limit_module);
             return cln->data;
         }
     }
@@ -315,6 +324,8 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
 
     state = cln->data;
     ngx_memzero(state, sizeof(ngx_http_rate_limit_state_t));
+
+    ngx_http_set_ctx(r, state, ngx_http_rate_limit_module);
 
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000000 + tp->msec * 1000;
