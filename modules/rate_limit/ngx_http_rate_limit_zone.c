@@ -29,8 +29,6 @@ static void ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
     ngx_http_rate_limit_node_t *rl);
 static void ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
     uint64_t now, ngx_uint_t n);
-static void ngx_http_rate_limit_expire_idle(ngx_http_rate_limit_zone_t *zone,
-    uint64_t now, ngx_uint_t n);
 
 
 /* "10r/s", "100r/m", "1000r/h", "10000r/d" */
@@ -293,7 +291,7 @@ ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
     node = ngx_slab_alloc_locked(zone->shpool, size);
 
     if (node == NULL) {
-        ngx_http_rate_limit_expire_idle(zone, now, 64);
+        ngx_http_rate_limit_expire(zone, now, 64);
         node = ngx_slab_alloc_locked(zone->shpool, size);
     }
 
@@ -342,36 +340,15 @@ ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
 }
 
 
-/* drops up to n idle buckets, from the least recently used end */
+/*
+ * Drops the idle buckets among the n least recently used, passing over
+ * the ones still in use: one on each decision keeps the zone lean, more
+ * make room in a full zone.
+ */
 
 static void
 ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone, uint64_t now,
     ngx_uint_t n)
-{
-    ngx_queue_t                 *q;
-    ngx_http_rate_limit_node_t  *rl;
-
-    while (n-- && !ngx_queue_empty(&zone->sh->queue)) {
-        q = ngx_queue_last(&zone->sh->queue);
-        rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
-
-        if (rl->tat > now) {
-            return;
-        }
-
-        ngx_http_rate_limit_free(zone, rl);
-    }
-}
-
-
-/*
- * For room in a full zone: drops the idle buckets among the n least
- * recently used, passing over the ones still in use.
- */
-
-static void
-ngx_http_rate_limit_expire_idle(ngx_http_rate_limit_zone_t *zone,
-    uint64_t now, ngx_uint_t n)
 {
     ngx_queue_t                 *q, *prev;
     ngx_http_rate_limit_node_t  *rl;
