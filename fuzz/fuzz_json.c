@@ -8,7 +8,6 @@
  *   byte 0, bits 0-3   nesting limit, from fz_depths[] ('0': 256)
  *   byte 0, bits 4-6   member name buffer, from fz_caps[] (digits: as long
  *                      as the document)
- *   byte 0, bit 7      name_starts: NGX_GW_JSON_NAME_START events too
  *   byte 1             seed for the split points
  *
  * The document is tokenized whole, one byte at a time, in pieces whose
@@ -94,7 +93,6 @@ typedef struct {
     size_t         pos;
     size_t         max_depth;
     size_t         depth;
-    ngx_uint_t     name_starts;
     size_t         error;
     ngx_uint_t     duplicate;
     ngx_uint_t     top_type;
@@ -542,11 +540,6 @@ fz_ref_value(fz_ref_t *ref, size_t level, ngx_uint_t *type, size_t *start,
                     raw = ref->pos;
                     text = ref->text.nelts;
 
-                    if (ref->name_starts) {
-                        fz_ref_event(ref, NGX_GW_JSON_NAME_START, 0,
-                                     level + 1, raw);
-                    }
-
                     if (fz_ref_string(ref) != 0) {
                         fz_vec_free(&names);
                         return -1;
@@ -762,8 +755,7 @@ fz_ref_value(fz_ref_t *ref, size_t level, ngx_uint_t *type, size_t *start,
 /* returns 0 for a valid document, -1 with ref->error set otherwise */
 
 static int
-fz_ref_parse(fz_ref_t *ref, const u_char *s, size_t len, size_t max_depth,
-    ngx_uint_t name_starts)
+fz_ref_parse(fz_ref_t *ref, const u_char *s, size_t len, size_t max_depth)
 {
     size_t  start, end;
 
@@ -775,7 +767,6 @@ fz_ref_parse(fz_ref_t *ref, const u_char *s, size_t len, size_t max_depth,
     ref->s = s;
     ref->len = len;
     ref->max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
-    ref->name_starts = name_starts;
 
     fz_ref_ws(ref);
 
@@ -867,13 +858,6 @@ fz_check_event(fz_run_t *run, fz_vec_t *stack, ngx_gw_json_t *j,
         ngx_fuzz_assert(doc[ev->mark - 1] == '"');
         break;
 
-    case NGX_GW_JSON_NAME_START:
-        ngx_fuzz_assert(j->name_starts);
-        ngx_fuzz_assert(open != NULL && *open == NGX_GW_JSON_OBJECT);
-        ngx_fuzz_assert(ev->level == stack->nelts);
-        ngx_fuzz_assert(doc[ev->mark] == '"');
-        break;
-
     default:
         ngx_fuzz_assert(0 && "unknown event");
     }
@@ -882,7 +866,7 @@ fz_check_event(fz_run_t *run, fz_vec_t *stack, ngx_gw_json_t *j,
 
 static void
 fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
-    size_t cap, ngx_uint_t name_starts, const size_t *cuts, size_t ncuts)
+    size_t cap, const size_t *cuts, size_t ncuts)
 {
     u_char         *buf, *pos, *last, *name_buf;
     size_t          base, i, end, name_cap;
@@ -901,7 +885,6 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
     ngx_fuzz_assert(cap == FZ_NAME_NULL || name_buf != NULL);
 
     ngx_gw_json_init(&j, max_depth, name_buf, name_cap);
-    j.name_starts = name_starts;
 
     if (cap == FZ_NAME_NULL) {
         name_cap = 0;
@@ -926,9 +909,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
 
                 ev = fz_push(&run->events);
                 ev->event = j.event;
-                ev->type = (j.event == NGX_GW_JSON_MEMBER_NAME
-                            || j.event == NGX_GW_JSON_NAME_START)
-                           ? 0 : j.type;
+                ev->type = (j.event == NGX_GW_JSON_MEMBER_NAME) ? 0 : j.type;
                 ev->level = j.level;
                 ev->depth = j.depth;
                 ev->mark = base + (j.mark - buf);
@@ -1309,7 +1290,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int           valid;
     size_t        len, max_depth, cap, i, n, *cuts;
-    ngx_uint_t    starts;
     uint32_t      state;
     fz_ref_t      ref;
     fz_run_t      whole, split;
@@ -1321,15 +1301,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     max_depth = fz_depths[data[0] & 0x0f];
     cap = fz_caps[(data[0] >> 4) & 0x07];
-    starts = data[0] >> 7;
     state = 0x9e3779b9u ^ (uint32_t) data[1] << 8 ^ (uint32_t) size;
 
     doc = data + 2;
     len = size - 2;
 
-    valid = (fz_ref_parse(&ref, doc, len, max_depth, starts) == 0);
+    valid = (fz_ref_parse(&ref, doc, len, max_depth) == 0);
 
-    fz_tokenize(&whole, doc, len, max_depth, cap, starts, NULL, 0);
+    fz_tokenize(&whole, doc, len, max_depth, cap, NULL, 0);
     fz_compare_ref(&whole, &ref, valid,
                    cap == FZ_NAME_NULL ? 0 : cap == FZ_NAME_DOC ? len : cap);
     fz_check_unescape(&ref, whole.events.nelts, doc);
@@ -1345,7 +1324,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[i + 1] = i;
     }
 
-    fz_tokenize(&split, doc, len, max_depth, cap, starts, cuts, len + 2);
+    fz_tokenize(&split, doc, len, max_depth, cap, cuts, len + 2);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
@@ -1358,7 +1337,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[n++] = ngx_min(i, len);
     }
 
-    fz_tokenize(&split, doc, len, max_depth, cap, starts, cuts, n);
+    fz_tokenize(&split, doc, len, max_depth, cap, cuts, n);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
@@ -1366,7 +1345,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cuts[0] = data[1] % (len + 1);
 
-    fz_tokenize(&split, doc, len, max_depth, cap, starts, cuts, 1);
+    fz_tokenize(&split, doc, len, max_depth, cap, cuts, 1);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 

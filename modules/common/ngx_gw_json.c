@@ -154,14 +154,6 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->name_truncated = 0;
                 j->after_string = sw_colon;
                 j->state = sw_string;
-
-                if (j->name_starts) {
-                    j->event = NGX_GW_JSON_NAME_START;
-                    j->level = j->depth;
-                    j->mark = p;
-                    ngx_gw_json_event();
-                }
-
                 continue;
 
             case '}':

@@ -39,9 +39,7 @@ typedef enum {
     /* a value ends; mark is just past its last byte */
     NGX_GW_JSON_VALUE_END,
     /* a member name ends; name holds it unescaped, mark is past its quote */
-    NGX_GW_JSON_MEMBER_NAME,
-    /* a member name begins, mark is its quote (only with name_starts) */
-    NGX_GW_JSON_NAME_START
+    NGX_GW_JSON_MEMBER_NAME
 } ngx_gw_json_event_e;
 
 
@@ -58,9 +56,6 @@ typedef struct {
     /* containers open around the current position */
     ngx_uint_t            depth;
     ngx_uint_t            max_depth;
-
-    /* set by callers that copy members through and need where they begin */
-    unsigned              name_starts:1;
 
     /*
      * set by callers not interested in what is inside the value at hand:

@@ -150,9 +150,6 @@ ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
             }
 
             break;
-
-        default: /* NGX_GW_JSON_NAME_START, not asked for */
-            break;
         }
     }
 }

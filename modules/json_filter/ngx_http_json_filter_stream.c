@@ -35,10 +35,7 @@ ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
     st->buf = NULL;
     st->log = log;
 
-    /*
-     * no need to be told where names begin: from a value's end to the
-     * next name's end, all is held anyway
-     */
+    /* from a value's end to the next name's end, all is held */
 
     ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
                      NGX_HTTP_JSON_FILTER_NAME);
@@ -240,9 +237,6 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
         st->mode = (l > 0 && level->object) ? NGX_HTTP_JSON_FILTER_HOLD
                                              : NGX_HTTP_JSON_FILTER_EMIT;
-        return;
-
-    default: /* NGX_GW_JSON_NAME_START: not asked for */
         return;
     }
 }
