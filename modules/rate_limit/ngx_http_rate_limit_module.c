@@ -60,6 +60,7 @@ typedef struct {
  * do not erase it: see ngx_http_rate_limit_state().
  */
 typedef struct {
+    ngx_pool_cleanup_t             cleanup;
     ngx_http_rate_limit_status_e   status;
     ngx_uint_t                     headers;
     ngx_str_t                      zone;
@@ -83,7 +84,7 @@ static void ngx_http_rate_limit_report(ngx_http_rate_limit_state_t *state,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
 static ngx_int_t ngx_http_rate_limit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_rate_limit_set_header(ngx_http_request_t *r,
-    char *name, u_char *value, size_t len);
+    ngx_str_t *name, u_char *value, size_t len);
 static u_char *ngx_http_rate_limit_number_text(u_char *p, uint64_t n);
 static ngx_int_t ngx_http_rate_limit_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -210,11 +211,16 @@ static ngx_str_t  ngx_http_rate_limit_status_names[] = {
 };
 
 
-static char  *ngx_http_rate_limit_legacy_names[] = {
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset"
+static ngx_str_t  ngx_http_rate_limit_legacy_names[] = {
+    ngx_string("X-RateLimit-Limit"),
+    ngx_string("X-RateLimit-Remaining"),
+    ngx_string("X-RateLimit-Reset")
 };
+
+
+static ngx_str_t  ngx_http_rate_limit_retry_after = ngx_string("Retry-After");
+static ngx_str_t  ngx_http_rate_limit_policy = ngx_string("RateLimit-Policy");
+static ngx_str_t  ngx_http_rate_limit_draft = ngx_string("RateLimit");
 
 
 static ngx_http_variable_t  ngx_http_rate_limit_vars[] = {
@@ -275,7 +281,6 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
     uint64_t                          now;
     ngx_uint_t                        i, n;
     ngx_time_t                       *tp;
-    ngx_pool_cleanup_t               *cln;
     ngx_http_rate_limit_check_t       checks[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_state_t      *state;
     ngx_http_rate_limit_limit_t      *limits;
@@ -315,15 +320,17 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_rate_limit_state_t));
-    if (cln == NULL) {
+    /* the cleanup is part of the state: one allocation instead of two */
+
+    state = ngx_pcalloc(r->pool, sizeof(ngx_http_rate_limit_state_t));
+    if (state == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_rate_limit_mark;
-
-    state = cln->data;
-    ngx_memzero(state, sizeof(ngx_http_rate_limit_state_t));
+    state->cleanup.handler = ngx_http_rate_limit_mark;
+    state->cleanup.data = state;
+    state->cleanup.next = r->pool->cleanup;
+    r->pool->cleanup = &state->cleanup;
 
     ngx_http_set_ctx(r, state, ngx_http_rate_limit_module);
 
@@ -524,8 +531,8 @@ static ngx_int_t
 ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
 {
     u_char                       *p;
-    char                         *name;
     uint64_t                      values[3];
+    ngx_str_t                     name;
     ngx_uint_t                    i;
     ngx_http_rate_limit_state_t  *state;
 
@@ -545,7 +552,8 @@ ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        if (ngx_http_rate_limit_set_header(r, "Retry-After", p,
+        if (ngx_http_rate_limit_set_header(r,
+                                   &ngx_http_rate_limit_retry_after, p,
                                    ngx_http_rate_limit_number_text(p,
                                                                state->retry)
                                    - p)
@@ -575,10 +583,11 @@ ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
             name = ngx_http_rate_limit_legacy_names[i];
 
             if (state->headers == NGX_HTTP_RATE_LIMIT_HEADERS_ON) {
-                name += sizeof("X-") - 1;
+                name.data += sizeof("X-") - 1;
+                name.len -= sizeof("X-") - 1;
             }
 
-            if (ngx_http_rate_limit_set_header(r, name, p,
+            if (ngx_http_rate_limit_set_header(r, &name, p,
                                    ngx_http_rate_limit_number_text(p,
                                                                    values[i])
                                    - p)
@@ -600,7 +609,7 @@ ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        if (ngx_http_rate_limit_set_header(r, "RateLimit-Policy", p,
+        if (ngx_http_rate_limit_set_header(r, &ngx_http_rate_limit_policy, p,
                 ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &state->zone,
                             state->limit, state->window) - p)
             != NGX_OK)
@@ -610,7 +619,7 @@ ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
 
         p += state->zone.len + 3 * NGX_INT64_LEN + sizeof("\"\";q=;w=");
 
-        if (ngx_http_rate_limit_set_header(r, "RateLimit", p,
+        if (ngx_http_rate_limit_set_header(r, &ngx_http_rate_limit_draft, p,
                 ngx_sprintf(p, "\"%V\";r=%uL;t=%uL", &state->zone,
                             state->remaining, state->reset) - p)
             != NGX_OK)
@@ -626,7 +635,7 @@ ngx_http_rate_limit_header_filter(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_rate_limit_set_header(ngx_http_request_t *r, char *name,
+ngx_http_rate_limit_set_header(ngx_http_request_t *r, ngx_str_t *name,
     u_char *value, size_t len)
 {
     ngx_table_elt_t  *h;
@@ -637,8 +646,7 @@ ngx_http_rate_limit_set_header(ngx_http_request_t *r, char *name,
     }
 
     h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
+    h->key = *name;
     h->value.data = value;
     h->value.len = len;
 

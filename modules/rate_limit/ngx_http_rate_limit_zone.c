@@ -11,6 +11,10 @@
 #include "ngx_http_rate_limit.h"
 
 
+/* as limit_req, a bucket stays a minute after it is full again */
+#define NGX_HTTP_RATE_LIMIT_IDLE  (60 * 1000000ULL)
+
+
 #define ngx_http_rate_limit_node(node)                                       \
     ((ngx_http_rate_limit_node_t *) &(node)->color)
 
@@ -28,7 +32,7 @@ static void ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
 static void ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
     ngx_http_rate_limit_node_t *rl);
 static void ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
-    uint64_t now, ngx_uint_t n);
+    uint64_t idle_since, ngx_uint_t n);
 
 
 /* "10r/s", "100r/m", "1000r/h", "10000r/d" */
@@ -184,7 +188,8 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     reject = 0;
 
     for (i = 0; i < n; i++) {
-        ngx_http_rate_limit_expire(checks[i].zone, now, 1);
+        ngx_http_rate_limit_expire(checks[i].zone,
+                                   now - NGX_HTTP_RATE_LIMIT_IDLE, 1);
 
         nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
                                               &checks[i].key);
@@ -341,14 +346,15 @@ ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
 
 
 /*
- * Drops the idle buckets among the n least recently used, passing over
- * the ones still in use: one on each decision keeps the zone lean, more
- * make room in a full zone.
+ * Drops the buckets full since idle_since among the n least recently used,
+ * passing over the others.  One on each decision keeps the zone lean; a
+ * bucket full for a short while stays, so a busy key is not dropped and
+ * made again on every request.  A full zone drops every full bucket.
  */
 
 static void
-ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone, uint64_t now,
-    ngx_uint_t n)
+ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
+    uint64_t idle_since, ngx_uint_t n)
 {
     ngx_queue_t                 *q, *prev;
     ngx_http_rate_limit_node_t  *rl;
@@ -359,7 +365,7 @@ ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone, uint64_t now,
         prev = ngx_queue_prev(q);
         rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
 
-        if (rl->tat <= now) {
+        if (rl->tat <= idle_since) {
             ngx_http_rate_limit_free(zone, rl);
         }
 
