@@ -8,6 +8,7 @@
  *   byte 0, bits 0-3   nesting limit, from fz_depths[] ('0': 256)
  *   byte 0, bits 4-6   member name buffer, from fz_caps[] (digits: as long
  *                      as the document)
+ *   byte 0, bit 7      name_in_input: names may point into the piece
  *   byte 1             seed for the split points
  *
  * The document is tokenized whole, one byte at a time, in pieces whose
@@ -866,7 +867,7 @@ fz_check_event(fz_run_t *run, fz_vec_t *stack, ngx_gw_json_t *j,
 
 static void
 fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
-    size_t cap, const size_t *cuts, size_t ncuts)
+    size_t cap, int in_input, const size_t *cuts, size_t ncuts)
 {
     u_char         *buf, *pos, *last, *name_buf;
     size_t          base, i, end, name_cap;
@@ -885,6 +886,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
     ngx_fuzz_assert(cap == FZ_NAME_NULL || name_buf != NULL);
 
     ngx_gw_json_init(&j, max_depth, name_buf, name_cap);
+    j.name_in_input = in_input;
 
     if (cap == FZ_NAME_NULL) {
         name_cap = 0;
@@ -917,7 +919,10 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
                 if (j.event == NGX_GW_JSON_MEMBER_NAME) {
                     ngx_fuzz_assert(j.name.len <= name_cap);
                     ngx_fuzz_assert(j.name.len == 0
-                                    || j.name.data == name_buf);
+                                    || j.name.data == name_buf
+                                    || (in_input && j.name.data >= buf
+                                        && j.name.data + j.name.len
+                                           <= last));
                     ev->name = run->names.nelts;
                     ev->name_len = j.name.len;
                     ev->truncated = j.name_truncated;
@@ -1288,7 +1293,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int           valid;
+    int           valid, in_input;
     size_t        len, max_depth, cap, i, n, *cuts;
     uint32_t      state;
     fz_ref_t      ref;
@@ -1301,6 +1306,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     max_depth = fz_depths[data[0] & 0x0f];
     cap = fz_caps[(data[0] >> 4) & 0x07];
+    in_input = data[0] >> 7;
     state = 0x9e3779b9u ^ (uint32_t) data[1] << 8 ^ (uint32_t) size;
 
     doc = data + 2;
@@ -1308,7 +1314,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     valid = (fz_ref_parse(&ref, doc, len, max_depth) == 0);
 
-    fz_tokenize(&whole, doc, len, max_depth, cap, NULL, 0);
+    fz_tokenize(&whole, doc, len, max_depth, cap, in_input,
+                NULL, 0);
     fz_compare_ref(&whole, &ref, valid,
                    cap == FZ_NAME_NULL ? 0 : cap == FZ_NAME_DOC ? len : cap);
     fz_check_unescape(&ref, whole.events.nelts, doc);
@@ -1324,7 +1331,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[i + 1] = i;
     }
 
-    fz_tokenize(&split, doc, len, max_depth, cap, cuts, len + 2);
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input,
+                cuts, len + 2);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
@@ -1337,7 +1345,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[n++] = ngx_min(i, len);
     }
 
-    fz_tokenize(&split, doc, len, max_depth, cap, cuts, n);
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input,
+                cuts, n);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
@@ -1345,7 +1354,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cuts[0] = data[1] % (len + 1);
 
-    fz_tokenize(&split, doc, len, max_depth, cap, cuts, 1);
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input,
+                cuts, 1);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 

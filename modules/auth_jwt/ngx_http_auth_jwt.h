@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include <openssl/evp.h>
 #include "ngx_gw_json.h"
+#include "ngx_gw_hidden.h"
 
 
 /* tokens are capped before anything is decoded */
@@ -94,6 +95,8 @@ typedef struct {
 } ngx_http_auth_jwt_cache_t;
 
 
+NGX_GW_HIDDEN_BEGIN
+
 ngx_int_t ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst,
     ngx_str_t *src);
 ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
@@ -124,6 +127,9 @@ ngx_http_auth_jwt_cached_t *ngx_http_auth_jwt_cache_lookup(
     ngx_http_auth_jwt_cache_t *cache, u_char *digest, time_t now);
 void ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
     u_char *digest, time_t expires, ngx_http_auth_jwt_clock_t *clock);
+
+
+NGX_GW_HIDDEN_END
 
 
 #endif /* _NGX_HTTP_AUTH_JWT_H_INCLUDED_ */

@@ -94,6 +94,7 @@ ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth, u_char *name_buf,
 
     j->max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
     j->name.data = name_buf;
+    j->name_buf = name_buf;
     j->name_cap = name_buf ? name_cap : 0;
     j->state = sw_value;
 }
@@ -150,6 +151,10 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 continue;
 
             case '"':
+                if (j->name_in_input) {
+                    j->name.data = j->name_buf;
+                }
+
                 j->name.len = 0;
                 j->name_truncated = 0;
                 j->after_string = sw_colon;
@@ -227,7 +232,17 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 } while (p < last && ngx_gw_json_plain[*p]);
 
                 if (j->after_string == sw_colon && !j->quiet) {
-                    ngx_gw_json_name_append(j, start, p - start);
+
+                    if (j->name_in_input && j->name.len == 0
+                        && !j->name_truncated && p < last && *p == '"'
+                        && (size_t) (p - start) <= j->name_cap)
+                    {
+                        j->name.data = start;
+                        j->name.len = p - start;
+
+                    } else {
+                        ngx_gw_json_name_append(j, start, p - start);
+                    }
                 }
 
                 if (p == last) {

@@ -17,6 +17,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_gw_hidden.h"
 
 
 #define NGX_GW_JSON_MAX_DEPTH  256
@@ -64,6 +65,12 @@ typedef struct {
     unsigned              quiet:1;
     ngx_uint_t            quiet_level;
 
+    /*
+     * set by callers done with a name before they feed more input: a name
+     * with nothing to unescape then points into the input, not copied
+     */
+    unsigned              name_in_input:1;
+
     /* internal state */
     ngx_uint_t            state;
     ngx_uint_t            after_string;
@@ -73,10 +80,13 @@ typedef struct {
     u_char                utf8_low;
     u_char                utf8_high;
     const u_char         *literal;
+    u_char               *name_buf;
     size_t                name_cap;
     uint64_t              objects[NGX_GW_JSON_MAX_DEPTH / 64];
 } ngx_gw_json_t;
 
+
+NGX_GW_HIDDEN_BEGIN
 
 /*
  * name_buf receives member names (name_cap bytes at most; a longer name
@@ -120,6 +130,9 @@ ngx_int_t ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
  * dst needs at most len bytes.  Returns the end of what it wrote.
  */
 u_char *ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len);
+
+
+NGX_GW_HIDDEN_END
 
 
 #endif /* _NGX_GW_JSON_H_INCLUDED_ */

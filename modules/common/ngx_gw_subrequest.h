@@ -12,7 +12,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_gw_hidden.h"
 
+
+NGX_GW_HIDDEN_BEGIN
 
 /*
  * A subrequest starts with its parent's request headers.  This gives it
@@ -44,6 +47,9 @@ typedef struct {
 /* consumes in, as a body filter that sends nothing on */
 ngx_int_t ngx_gw_capture_body(ngx_http_request_t *sr, ngx_gw_capture_t *cap,
     ngx_chain_t *in);
+
+
+NGX_GW_HIDDEN_END
 
 
 #endif /* _NGX_GW_SUBREQUEST_H_INCLUDED_ */

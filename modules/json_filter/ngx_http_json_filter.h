@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_gw_json.h"
+#include "ngx_gw_hidden.h"
 
 
 #define NGX_HTTP_JSON_FILTER_MAX_DEPTH  NGX_GW_JSON_MAX_DEPTH
@@ -75,12 +76,21 @@ typedef struct {
     ngx_http_json_filter_view_t   member;       /* the kept member's view */
     off_t                         offset;       /* of the input fed */
 
+    /* kept bytes of the buffer at hand, copied out when they stop adjoining */
+    u_char                       *run_start;
+    u_char                       *run_end;
+
+    /* held bytes: those of the buffer at hand, after those of earlier ones */
+    u_char                       *hold_start;
+    u_char                       *hold_end;
     size_t                        pending_len;
     u_char                        pending[NGX_HTTP_JSON_FILTER_PENDING];
     u_char                        name[NGX_HTTP_JSON_FILTER_NAME];
     ngx_http_json_filter_level_t  levels[NGX_HTTP_JSON_FILTER_MAX_DEPTH + 1];
 } ngx_http_json_filter_stream_t;
 
+
+NGX_GW_HIDDEN_BEGIN
 
 /* the whole value: what no selection at all keeps */
 extern ngx_http_json_sel_t  ngx_http_json_sel_whole;
@@ -100,6 +110,9 @@ void ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
 void ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     u_char *pos, u_char *last);
 void ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st);
+
+
+NGX_GW_HIDDEN_END
 
 
 #endif /* _NGX_HTTP_JSON_FILTER_H_INCLUDED_ */

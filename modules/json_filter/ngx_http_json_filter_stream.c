@@ -19,6 +19,14 @@ static void ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st,
     u_char *from, u_char *to);
 static void ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st,
     u_char *p, size_t len);
+static void ngx_http_json_filter_copy_run(ngx_http_json_filter_stream_t *st);
+static void ngx_http_json_filter_copy(ngx_http_json_filter_stream_t *st,
+    u_char *p, size_t len);
+static void ngx_http_json_filter_hold(ngx_http_json_filter_stream_t *st,
+    u_char *p, size_t len);
+static void ngx_http_json_filter_keep_held(ngx_http_json_filter_stream_t *st);
+static void ngx_http_json_filter_drop_pending(
+    ngx_http_json_filter_stream_t *st);
 static void ngx_http_json_filter_flush_pending(
     ngx_http_json_filter_stream_t *st, ngx_uint_t first);
 static void ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
@@ -39,11 +47,16 @@ ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
 
     ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
                      NGX_HTTP_JSON_FILTER_NAME);
+    st->json.name_in_input = 1;
 
     st->mode = NGX_HTTP_JSON_FILTER_EMIT;
     st->quiet = 0;
     st->broken = 0;
     st->offset = 0;
+    st->run_start = NULL;
+    st->run_end = NULL;
+    st->hold_start = NULL;
+    st->hold_end = NULL;
     st->pending_len = 0;
 }
 
@@ -120,6 +133,11 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
         ngx_http_json_filter_emit(st, from, last - from);
     }
 
+    /* the buffer may go once this returns */
+
+    ngx_http_json_filter_copy_run(st);
+    ngx_http_json_filter_keep_held(st);
+
     st->offset += last - pos;
 }
 
@@ -133,6 +151,7 @@ ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
 
     /* what is still undecided is whitespace, or a broken tail */
     ngx_http_json_filter_flush_pending(st, 0);
+    ngx_http_json_filter_copy_run(st);
 }
 
 
@@ -169,7 +188,7 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
         }
 
         if (f == NULL || a == NULL || (d && ngx_http_json_sel_is_whole(d))) {
-            st->pending_len = 0;
+            ngx_http_json_filter_drop_pending(st);
             st->mode = NGX_HTTP_JSON_FILTER_DROP;
             ngx_http_json_filter_quiet(st, l);
             return;
@@ -182,6 +201,15 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
         st->member.allow = a;
         st->member.deny = d;
         st->mode = NGX_HTTP_JSON_FILTER_EMIT;
+
+        /* a value kept whole needs not even its start told */
+
+        if (ngx_http_json_sel_is_whole(f) && ngx_http_json_sel_is_whole(a)
+            && d == NULL)
+        {
+            ngx_http_json_filter_quiet(st, l);
+        }
+
         return;
 
     case NGX_GW_JSON_VALUE_START:
@@ -276,15 +304,16 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
 
     case NGX_HTTP_JSON_FILTER_HOLD:
 
-        if (len > NGX_HTTP_JSON_FILTER_PENDING - st->pending_len) {
+        if (len > NGX_HTTP_JSON_FILTER_PENDING - st->pending_len
+                  - (st->hold_end - st->hold_start))
+        {
             ngx_http_json_filter_flush_pending(st, 0);
             ngx_http_json_filter_emit(st, from, len);
             st->broken = 1;
             break;
         }
 
-        ngx_memcpy(st->pending + st->pending_len, from, len);
-        st->pending_len += len;
+        ngx_http_json_filter_hold(st, from, len);
         break;
 
     default:
@@ -293,11 +322,98 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
 }
 
 
+/*
+ * Kept bytes of the input that adjoin the ones kept before them only
+ * extend the run: a kept object whose dropped members all follow its kept
+ * ones goes out in one copy, not one for each token.
+ */
+
 static void
 ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st, u_char *p,
     size_t len)
 {
+    if (len == 0) {
+        return;
+    }
+
+    if (p == st->run_end) {
+        st->run_end += len;
+        return;
+    }
+
+    ngx_http_json_filter_copy_run(st);
+
+    st->run_start = p;
+    st->run_end = p + len;
+}
+
+
+static void
+ngx_http_json_filter_copy_run(ngx_http_json_filter_stream_t *st)
+{
+    if (st->run_start == NULL) {
+        return;
+    }
+
+    st->buf->last = ngx_cpymem(st->buf->last, st->run_start,
+                               st->run_end - st->run_start);
+    st->run_start = NULL;
+    st->run_end = NULL;
+}
+
+
+/* bytes not in the input at hand go out after the run before them */
+
+static void
+ngx_http_json_filter_copy(ngx_http_json_filter_stream_t *st, u_char *p,
+    size_t len)
+{
+    ngx_http_json_filter_copy_run(st);
     st->buf->last = ngx_cpymem(st->buf->last, p, len);
+}
+
+
+/* held bytes stay where they are while they adjoin */
+
+static void
+ngx_http_json_filter_hold(ngx_http_json_filter_stream_t *st, u_char *p,
+    size_t len)
+{
+    if (p != st->hold_end) {
+        ngx_http_json_filter_keep_held(st);
+        st->hold_start = p;
+        st->hold_end = p;
+    }
+
+    st->hold_end += len;
+}
+
+
+/* into pending, for a later buffer or a hold that does not adjoin */
+
+static void
+ngx_http_json_filter_keep_held(ngx_http_json_filter_stream_t *st)
+{
+    size_t  len;
+
+    len = st->hold_end - st->hold_start;
+
+    if (len) {
+        ngx_memcpy(st->pending + st->pending_len, st->hold_start, len);
+        st->pending_len += len;
+    }
+
+    st->hold_start = NULL;
+    st->hold_end = NULL;
+}
+
+
+static void
+ngx_http_json_filter_drop_pending(ngx_http_json_filter_stream_t *st)
+{
+    st->pending_len = 0;
+    st->hold_start = NULL;
+    st->hold_end = NULL;
 }
 
 
@@ -311,26 +427,55 @@ static void
 ngx_http_json_filter_flush_pending(ngx_http_json_filter_stream_t *st,
     ngx_uint_t first)
 {
-    u_char  *p, *last;
+    u_char      *start, *p, *last;
+    ngx_uint_t   in_input;
 
-    p = st->pending;
-    last = p + st->pending_len;
+    if (st->pending_len) {
+        ngx_http_json_filter_keep_held(st);
+        start = st->pending;
+        last = start + st->pending_len;
+        in_input = 0;
+
+    } else {
+        start = st->hold_start;
+        last = st->hold_end;
+        in_input = 1;
+    }
+
+    ngx_http_json_filter_drop_pending(st);
+
+    if (start == last) {
+        return;
+    }
+
+    p = last;
 
     if (first) {
-        while (p < last && *p != ',' && *p != '"') {
-            p++;
+        for (p = start; p < last && *p != ',' && *p != '"'; p++) {
+            /* void */
         }
 
-        if (p < last && *p == ',') {
-            ngx_http_json_filter_emit(st, st->pending, p - st->pending);
-            ngx_http_json_filter_emit(st, p + 1, last - p - 1);
-            st->pending_len = 0;
-            return;
+        if (p == last || *p != ',') {
+            p = last;
         }
     }
 
-    ngx_http_json_filter_emit(st, st->pending, st->pending_len);
-    st->pending_len = 0;
+    /* everything but the comma at p, if there is one */
+
+    if (in_input) {
+        ngx_http_json_filter_emit(st, start, p - start);
+
+        if (p < last) {
+            ngx_http_json_filter_emit(st, p + 1, last - p - 1);
+        }
+
+    } else {
+        ngx_http_json_filter_copy(st, start, p - start);
+
+        if (p < last) {
+            ngx_http_json_filter_copy(st, p + 1, last - p - 1);
+        }
+    }
 }
 
 

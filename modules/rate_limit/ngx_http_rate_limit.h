@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_gw_hidden.h"
 
 
 /* a bucket: GCRA keeps one theoretical arrival time (TAT) per key */
@@ -61,12 +62,17 @@ typedef struct {
 } ngx_http_rate_limit_check_t;
 
 
+NGX_GW_HIDDEN_BEGIN
+
 ngx_int_t ngx_http_rate_limit_parse_rate(ngx_str_t *text,
     uint64_t *interval);
 ngx_int_t ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 void ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now);
+
+
+NGX_GW_HIDDEN_END
 
 
 #endif /* _NGX_HTTP_RATE_LIMIT_H_INCLUDED_ */
