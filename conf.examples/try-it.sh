@@ -39,6 +39,13 @@ Try, from another terminal:
   for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' \
       -X POST http://127.0.0.1:8080/login; done # 5 login tries a minute,
                                                 # then 429 and Retry-After
+  curl -i 'http://127.0.0.1:8080/product-page?id=10'
+                                                # product, inventory, reviews
+                                                # and recommendations at once
+  curl -i -H "X-Client: mobile" 'http://127.0.0.1:8080/product-page?id=13'
+                                                # trimmed for a phone; the
+                                                # recommendations failed:
+                                                # X-Aggregate-Completed: false
   curl -i http://127.0.0.1:8080/nowhere         # 404 from the gateway itself
 
 The token above (sub "alice", plan "free", valid for a day) is signed with

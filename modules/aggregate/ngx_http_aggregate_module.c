@@ -12,6 +12,10 @@
 #include "ngx_http_aggregate.h"
 
 
+#define ngx_http_aggregate_space(c)                                          \
+    ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+
+
 static ngx_int_t ngx_http_aggregate_handler(ngx_http_request_t *r);
 static void ngx_http_aggregate_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aggregate_start(ngx_http_request_t *r);
@@ -358,12 +362,13 @@ static void
 ngx_http_aggregate_judge(ngx_http_request_t *sr,
     ngx_http_aggregate_part_t *part, ngx_int_t rc)
 {
-    u_char      *p;
-    ngx_str_t    doc;
-    ngx_int_t    n;
-    ngx_uint_t   status;
-    const char  *error;
-    ngx_gw_json_t json;
+    u_char         *p;
+    ngx_buf_t      *b;
+    ngx_str_t       doc;
+    ngx_int_t       n;
+    ngx_uint_t      status;
+    const char     *error;
+    ngx_gw_json_t   json;
 
     status = sr->headers_out.status;
 
@@ -439,6 +444,19 @@ ngx_http_aggregate_judge(ngx_http_request_t *sr,
 
     if (n != NGX_DONE) {
         ngx_http_aggregate_fail(part, NGX_HTTP_BAD_GATEWAY, json.error);
+        return;
+    }
+
+    /* the value as sent, without the whitespace around it */
+
+    b = part->capture.buf;
+
+    while (ngx_http_aggregate_space(*b->pos)) {
+        b->pos++;
+    }
+
+    while (ngx_http_aggregate_space(b->last[-1])) {
+        b->last--;
     }
 }
 

@@ -15,7 +15,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: group: each part under its name, in config order, bodies as sent
+=== TEST 1: group: each part under its name, in config order, values as sent without the space around them
 --- config
     location = /page {
         aggregate_part product /_svc/product;
@@ -39,7 +39,7 @@ X-Aggregate-Completed: true
 X-Aggregate-Parts: product=200, reviews=200
 !Cache-Control
 --- response_body chomp
-{"product":{"id":9007199254740993,"price":1e400,"neg":-0.0,"s":"\u00e9\"x"},"reviews": [ {"stars":5} ] }
+{"product":{"id":9007199254740993,"price":1e400,"neg":-0.0,"s":"\u00e9\"x"},"reviews":[ {"stars":5} ]}
 
 
 
