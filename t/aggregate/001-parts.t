@@ -500,3 +500,67 @@ POST /page
 Content-Type: application/json
 --- response_body chomp
 {"a":{"method":"POST","type":"application/json","length":"7"}}
+
+
+
+=== TEST 21: a client that leaves while parts run: nothing leaks or crashes
+--- config
+    location = /page {
+        aggregate_timeout 2s;
+        aggregate_part fast /_svc/fast;
+        aggregate_part slow /_svc/slow;
+    }
+    location = /_svc/fast { internal; return 200 '1'; }
+    location = /_svc/slow {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
+        proxy_method POST;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length 10;
+        proxy_read_timeout 1s;
+    }
+    location = /hang {
+        proxy_pass http://127.0.0.1:1/;
+    }
+--- request
+GET /page
+--- timeout: 0.2
+--- abort
+--- ignore_response
+--- no_error_log
+[alert]
+[crit]
+aggregate:
+
+
+
+=== TEST 22: the deadline fires while a part is still running; the part ends later on its own
+--- config
+    location = /page {
+        aggregate_timeout 100ms;
+        aggregate_part slow /_svc/slow;
+    }
+    location = /_svc/slow {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
+        proxy_method POST;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length 10;
+        proxy_read_timeout 200ms;
+    }
+    location = /hang {
+        proxy_pass http://127.0.0.1:1/;
+    }
+    location = /after {
+        return 200 'after\n';
+    }
+--- request eval
+["GET /page", "GET /after"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+['{"slow":null}', "after\n"]
+--- wait: 0.3
+--- no_error_log
+[alert]
+[crit]
