@@ -59,6 +59,7 @@ enum {
     ((j)->objects[((j)->depth - 1) / 64] >> (((j)->depth - 1) % 64) & 1)
 
 
+static ngx_inline u_char *ngx_gw_json_plain_run(u_char *p, u_char *last);
 static ngx_int_t ngx_gw_json_open(ngx_gw_json_t *j, u_char *p,
     ngx_uint_t object);
 static ngx_int_t ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p);
@@ -226,10 +227,7 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
 
             if (ngx_gw_json_plain[ch]) {
                 start = p;
-
-                do {
-                    p++;
-                } while (p < last && ngx_gw_json_plain[*p]);
+                p = ngx_gw_json_plain_run(p + 1, last);
 
                 if (j->after_string == sw_colon && !j->quiet) {
 
@@ -638,6 +636,46 @@ ngx_gw_json_finish(ngx_gw_json_t *j)
     j->error = "unexpected end of input";
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The end of a run of plain string characters.  Eight bytes are looked at
+ * together while none of them is a quote, a backslash, a control
+ * character or non-ASCII (the "has a zero byte" test of each); the bytes
+ * after that, one at a time.
+ */
+
+#define ngx_gw_json_ones    0x0101010101010101ULL
+#define ngx_gw_json_highs   0x8080808080808080ULL
+
+#define ngx_gw_json_zero_in(x)                                               \
+    (((x) - ngx_gw_json_ones) & ~(x) & ngx_gw_json_highs)
+
+static ngx_inline u_char *
+ngx_gw_json_plain_run(u_char *p, u_char *last)
+{
+    uint64_t  v;
+
+    while (last - p >= 8) {
+        ngx_memcpy(&v, p, 8);
+
+        if (ngx_gw_json_zero_in(v ^ (ngx_gw_json_ones * '"'))
+            | ngx_gw_json_zero_in(v ^ (ngx_gw_json_ones * '\\'))
+            | ((v - ngx_gw_json_ones * 0x20) & ~v & ngx_gw_json_highs)
+            | (v & ngx_gw_json_highs))
+        {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < last && ngx_gw_json_plain[*p]) {
+        p++;
+    }
+
+    return p;
 }
 
 
