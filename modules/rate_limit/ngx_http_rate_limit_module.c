@@ -250,10 +250,13 @@ ngx_http_rate_limit_state(ngx_http_request_t *r)
     ngx_pool_cleanup_t           *cln;
     ngx_http_rate_limit_state_t  *state;
 
-    /* the module context is the shortcut, until a redirect clears it */
+    /*
+     * the module context is the shortcut, until a redirect clears it;
+     * without a redirect, no context means no decision
+     */
 
     state = ngx_http_get_module_ctx(r->main, ngx_http_rate_limit_module);
-    if (state) {
+    if (state || !r->main->internal) {
         return state;
     }
 
