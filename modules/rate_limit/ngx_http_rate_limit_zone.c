@@ -188,9 +188,6 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     reject = 0;
 
     for (i = 0; i < n; i++) {
-        ngx_http_rate_limit_expire(checks[i].zone,
-                                   now - NGX_HTTP_RATE_LIMIT_IDLE, 1);
-
         nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
                                               &checks[i].key);
 
@@ -293,6 +290,10 @@ ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
            + offsetof(ngx_http_rate_limit_node_t, data)
            + check->key.len;
 
+    /* a new bucket takes the place of an idle one, if there is one */
+
+    ngx_http_rate_limit_expire(zone, now - NGX_HTTP_RATE_LIMIT_IDLE, 1);
+
     node = ngx_slab_alloc_locked(zone->shpool, size);
 
     if (node == NULL) {
@@ -347,7 +348,7 @@ ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
 
 /*
  * Drops the buckets full since idle_since among the n least recently used,
- * passing over the others.  One on each decision keeps the zone lean; a
+ * passing over the others.  One for each new bucket keeps the zone lean; a
  * bucket full for a short while stays, so a busy key is not dropped and
  * made again on every request.  A full zone drops every full bucket.
  */
