@@ -101,9 +101,11 @@ $(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
 modules: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 	@mkdir -p $(MODULES_DIR)
+	@# a new file renamed into place: an nginx running the old one keeps it
 	@for m in $(MODULE_NAMES); do \
 	    cmp -s $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/$$m.so \
-	        || cp $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/$$m.so; \
+	        || { cp $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/.$$m.so \
+	             && mv -f $(MODULES_DIR)/.$$m.so $(MODULES_DIR)/$$m.so; }; \
 	done
 
 # The project's runner stands in for Test::Nginx only where it is missing.

@@ -222,6 +222,10 @@ ngx_http_aggregate_start(ngx_http_request_t *r)
         part->capture.max = alcf->part_max_size;
 
         if (ngx_http_aggregate_start_part(r, part) != NGX_OK) {
+
+            /* the parts started already must not answer a second time */
+
+            ctx->responded = 1;
             return NGX_ERROR;
         }
     }
