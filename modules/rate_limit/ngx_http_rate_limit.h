@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <ngx_event_connect.h>
 #include "ngx_gw_hidden.h"
 
 
@@ -32,6 +33,44 @@ typedef struct {
 } ngx_http_rate_limit_shctx_t;
 
 
+typedef struct ngx_http_rate_limit_call_s  ngx_http_rate_limit_call_t;
+
+typedef void (*ngx_http_rate_limit_call_pt)(ngx_http_rate_limit_call_t *call,
+    ngx_int_t rc);
+
+
+/* one Redis server as one worker sees it */
+typedef struct {
+    ngx_addr_t                    addr;
+    ngx_str_t                     name;
+    u_char                        sha1[40];     /* of the script */
+    ngx_peer_connection_t         peer;
+    ngx_connection_t             *connection;
+    ngx_buf_t                    *out;
+    ngx_buf_t                    *in;
+    ngx_queue_t                   waiting;      /* calls sent, in order */
+    ngx_http_rate_limit_call_t   *reply_call;
+    ngx_event_t                   retry;
+    ngx_msec_t                    backoff;
+    unsigned                      down:1;
+} ngx_http_rate_limit_redis_t;
+
+
+/* a request's limits on one Redis server: outlives the request */
+struct ngx_http_rate_limit_call_s {
+    ngx_queue_t                   queue;
+    ngx_http_rate_limit_redis_t  *redis;
+    ngx_http_rate_limit_call_pt   handler;
+    void                         *data;         /* NULL: nobody waits */
+    ngx_event_t                   timer;
+    ngx_uint_t                    n;
+    ngx_str_t                     args;         /* keys, arguments: RESP */
+    int64_t                       reply[3 * 8];
+    unsigned                      eval:1;
+    unsigned                      failed:1;
+};
+
+
 typedef struct {
     ngx_http_rate_limit_shctx_t  *sh;
     ngx_slab_pool_t              *shpool;
@@ -39,6 +78,8 @@ typedef struct {
     uint64_t                      interval;     /* microseconds a token */
     ngx_uint_t                    burst;
     ngx_shm_zone_t               *shm_zone;
+    ngx_http_rate_limit_redis_t  *redis;        /* NULL: local only */
+    ngx_str_t                     prefix;
 } ngx_http_rate_limit_zone_t;
 
 
@@ -68,8 +109,14 @@ ngx_int_t ngx_http_rate_limit_parse_rate(ngx_str_t *text,
     uint64_t *interval);
 ngx_int_t ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+/* rejected: another limit rejected the request already, charge nothing */
 void ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
-    ngx_uint_t n, uint64_t now);
+    ngx_uint_t n, uint64_t now, ngx_uint_t rejected);
+ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
+    ngx_str_t *addr);
+ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
+    ngx_msec_t timeout);
+void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);
 
 
 NGX_GW_HIDDEN_END

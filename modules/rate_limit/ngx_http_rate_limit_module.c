@@ -52,6 +52,8 @@ typedef struct {
     ngx_uint_t                     log_level;
     ngx_flag_t                     dry_run;
     ngx_uint_t                     headers;
+    ngx_msec_t                     redis_timeout;
+    ngx_uint_t                     redis_fail_open;
 } ngx_http_rate_limit_loc_conf_t;
 
 
@@ -61,6 +63,10 @@ typedef struct {
  */
 typedef struct {
     ngx_pool_cleanup_t             cleanup;
+    ngx_int_t                      rc;         /* the phase's answer */
+    ngx_http_rate_limit_call_t    *call;       /* Redis is asked */
+    ngx_http_rate_limit_check_t   *checks;     /* while Redis is asked */
+    ngx_uint_t                     n;
     ngx_http_rate_limit_status_e   status;
     ngx_uint_t                     headers;
     ngx_str_t                      zone;
@@ -76,6 +82,19 @@ static ngx_http_rate_limit_state_t *ngx_http_rate_limit_state(
     ngx_http_request_t *r);
 static void ngx_http_rate_limit_mark(void *data);
 static ngx_int_t ngx_http_rate_limit_handler(ngx_http_request_t *r);
+static uint64_t ngx_http_rate_limit_now(void);
+static ngx_int_t ngx_http_rate_limit_conclude(ngx_http_request_t *r,
+    ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
+static ngx_int_t ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
+    ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
+static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
+static ngx_int_t ngx_http_rate_limit_redis_down(
+    ngx_http_rate_limit_loc_conf_t *rlcf);
+static void ngx_http_rate_limit_redis_gone(void *data);
+static void ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
+    ngx_int_t rc);
 static ngx_int_t ngx_http_rate_limit_prepare(ngx_http_request_t *r,
     ngx_http_rate_limit_limit_t *limit, ngx_http_rate_limit_check_t *check);
 static ngx_int_t ngx_http_rate_limit_number(ngx_http_request_t *r,
@@ -121,10 +140,17 @@ static ngx_conf_enum_t  ngx_http_rate_limit_headers_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_rate_limit_redis_fail_modes[] = {
+    { ngx_string("closed"), 0 },
+    { ngx_string("open"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_rate_limit_commands[] = {
 
     { ngx_string("rate_limit_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3|NGX_CONF_TAKE4,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_rate_limit_zone,
       0,
       0,
@@ -157,6 +183,20 @@ static ngx_command_t  ngx_http_rate_limit_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_rate_limit_loc_conf_t, dry_run),
       NULL },
+
+    { ngx_string("rate_limit_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_loc_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("rate_limit_redis_fail"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_loc_conf_t, redis_fail_open),
+      &ngx_http_rate_limit_redis_fail_modes },
 
     { ngx_string("rate_limit_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -281,9 +321,8 @@ ngx_http_rate_limit_mark(void *data)
 static ngx_int_t
 ngx_http_rate_limit_handler(ngx_http_request_t *r)
 {
-    uint64_t                          now;
+    ngx_int_t                         rc;
     ngx_uint_t                        i, n;
-    ngx_time_t                       *tp;
     ngx_http_rate_limit_check_t       checks[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_state_t      *state;
     ngx_http_rate_limit_limit_t      *limits;
@@ -295,8 +334,24 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rate_limit_module);
 
-    if (rlcf->limits == NULL || ngx_http_rate_limit_state(r) != NULL) {
+    if (rlcf->limits == NULL) {
         return NGX_DECLINED;
+    }
+
+    state = ngx_http_rate_limit_state(r);
+
+    if (state) {
+
+        /* Redis answered: the phase runs again for the decision */
+
+        if (state->call) {
+            return NGX_AGAIN;
+        }
+
+        rc = state->rc;
+        state->rc = NGX_DECLINED;
+
+        return rc;
     }
 
     limits = rlcf->limits->elts;
@@ -334,13 +389,49 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
     state->cleanup.data = state;
     state->cleanup.next = r->pool->cleanup;
     r->pool->cleanup = &state->cleanup;
+    state->rc = NGX_DECLINED;
 
     ngx_http_set_ctx(r, state, ngx_http_rate_limit_module);
 
-    tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000000 + tp->msec * 1000;
+    for (i = 0; i < n; i++) {
+        if (checks[i].zone->redis) {
+            rc = ngx_http_rate_limit_ask_redis(r, rlcf, state, checks, n);
 
-    ngx_http_rate_limit_decide(checks, n, now);
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+
+            /* Redis is down: the zones here decide */
+
+            break;
+        }
+    }
+
+    ngx_http_rate_limit_decide(checks, n, ngx_http_rate_limit_now(), 0);
+
+    return ngx_http_rate_limit_conclude(r, rlcf, state, checks, n);
+}
+
+
+static uint64_t
+ngx_http_rate_limit_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000000 + tp->msec * 1000;
+}
+
+
+/* the log lines, the variables and headers, and the phase's answer */
+
+static ngx_int_t
+ngx_http_rate_limit_conclude(ngx_http_request_t *r,
+    ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
+{
+    ngx_uint_t  i;
 
     state->headers = rlcf->headers;
     state->status = NGX_HTTP_RATE_LIMIT_PASSED;
@@ -379,6 +470,252 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The limits whose zones are in Redis go there in one call (those of the
+ * first Redis server named; others are decided here), and the request
+ * waits for the answer.  NGX_DECLINED: Redis is down and the limits fail
+ * open, to the zone in this nginx.
+ */
+
+static ngx_int_t
+ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
+    ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_uint_t                     i, k;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_rate_limit_call_t    *call;
+    ngx_http_rate_limit_zone_t    *zone;
+    ngx_http_rate_limit_redis_t   *rd;
+
+    rd = NULL;
+    len = 0;
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        zone = checks[i].zone;
+
+        if (zone->redis == NULL || (rd && zone->redis != rd)) {
+            continue;
+        }
+
+        rd = zone->redis;
+        k++;
+
+        len += 2 * sizeof("$20\r\n\r\n") + zone->prefix.len
+               + zone->shm_zone->shm.name.len + 1 + checks[i].key.len
+               + 4 * sizeof("$20\r\n18446744073709551616\r\n");
+    }
+
+    /* the call outlives the request if Redis is slow: its own memory */
+
+    call = ngx_alloc(sizeof(ngx_http_rate_limit_call_t) + len,
+                     r->connection->log);
+    if (call == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
+
+    call->redis = rd;
+    call->handler = ngx_http_rate_limit_redis_done;
+    call->data = r;
+    call->n = k;
+    call->args.data = (u_char *) (call + 1);
+
+    p = call->args.data;
+
+    for (i = 0; i < n; i++) {
+        zone = checks[i].zone;
+
+        if (zone->redis != rd) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "$%uz\r\n%V%V:",
+                        zone->prefix.len + zone->shm_zone->shm.name.len + 1
+                        + checks[i].key.len,
+                        &zone->prefix, &zone->shm_zone->shm.name);
+        p = ngx_cpymem(p, checks[i].key.data, checks[i].key.len);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (checks[i].zone->redis != rd) {
+            continue;
+        }
+
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].interval);
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].burst);
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].cost);
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].dry_run);
+    }
+
+    call->args.len = p - call->args.data;
+
+    /* the checks wait in the request's memory */
+
+    state->checks = ngx_palloc(r->pool,
+                               n * sizeof(ngx_http_rate_limit_check_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (state->checks == NULL || cln == NULL) {
+        ngx_free(call);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(state->checks, checks, n * sizeof(ngx_http_rate_limit_check_t));
+    state->n = n;
+
+    if (ngx_http_rate_limit_redis_call(call, rlcf->redis_timeout)
+        != NGX_AGAIN)
+    {
+        ngx_free(call);
+        return ngx_http_rate_limit_redis_down(rlcf);
+    }
+
+    state->call = call;
+
+    cln->handler = ngx_http_rate_limit_redis_gone;
+    cln->data = state;
+
+    return NGX_AGAIN;
+}
+
+
+static u_char *
+ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v)
+{
+    u_char  num[NGX_INT64_LEN], *last;
+
+    last = ngx_sprintf(num, "%uL", v);
+    p = ngx_sprintf(p, "$%uz\r\n", (size_t) (last - num));
+    p = ngx_cpymem(p, num, last - num);
+    *p++ = CR;
+    *p++ = LF;
+
+    return p;
+}
+
+
+/* without Redis: closed says 503, open decides with the zone here */
+
+static ngx_int_t
+ngx_http_rate_limit_redis_down(ngx_http_rate_limit_loc_conf_t *rlcf)
+{
+    if (rlcf->redis_fail_open) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+static void
+ngx_http_rate_limit_redis_gone(void *data)
+{
+    ngx_http_rate_limit_state_t *state = data;
+
+    if (state->call) {
+        ngx_http_rate_limit_redis_cancel(state->call);
+        state->call = NULL;
+    }
+}
+
+
+/* the answer from Redis, or its failure, and the request goes on */
+
+static void
+ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
+    ngx_int_t rc)
+{
+    uint64_t                         now, cap, x;
+    ngx_uint_t                       i, k, reject;
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_rate_limit_check_t     *checks;
+    ngx_http_rate_limit_check_t      local[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_http_rate_limit_state_t     *state;
+    ngx_http_rate_limit_loc_conf_t  *rlcf;
+
+    r = call->data;
+    c = r->connection;
+    state = ngx_http_get_module_ctx(r, ngx_http_rate_limit_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rate_limit_module);
+
+    state->call = NULL;
+    checks = state->checks;
+    now = ngx_http_rate_limit_now();
+
+    if (rc != NGX_OK) {
+        state->rc = ngx_http_rate_limit_redis_down(rlcf);
+
+        if (state->rc == NGX_DECLINED) {
+            ngx_http_rate_limit_decide(checks, state->n, now, 0);
+            state->rc = ngx_http_rate_limit_conclude(r, rlcf, state, checks,
+                                                     state->n);
+        }
+
+        goto resume;
+    }
+
+    reject = 0;
+    k = 0;
+
+    for (i = 0; i < state->n; i++) {
+        if (checks[i].zone->redis != call->redis) {
+            continue;
+        }
+
+        cap = (checks[i].burst + 1) * checks[i].interval;
+        x = (call->reply[3 * k + 1] > 0) ? call->reply[3 * k + 1] : 0;
+
+        checks[i].admitted = (call->reply[3 * k] == 1);
+        checks[i].remaining = (x < cap) ? (cap - x) / checks[i].interval : 0;
+        checks[i].reset = x;
+        checks[i].retry = (call->reply[3 * k + 2] > 0)
+                          ? call->reply[3 * k + 2] : 0;
+
+        if (!checks[i].admitted && !checks[i].dry_run) {
+            reject = 1;
+        }
+
+        k++;
+    }
+
+    /* the other limits, together: charged only if Redis let it in */
+
+    k = 0;
+
+    for (i = 0; i < state->n; i++) {
+        if (checks[i].zone->redis != call->redis) {
+            local[k++] = checks[i];
+        }
+    }
+
+    ngx_http_rate_limit_decide(local, k, now, reject);
+
+    k = 0;
+
+    for (i = 0; i < state->n; i++) {
+        if (checks[i].zone->redis != call->redis) {
+            checks[i] = local[k++];
+        }
+    }
+
+    state->rc = ngx_http_rate_limit_conclude(r, rlcf, state, checks, state->n);
+
+resume:
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -769,6 +1106,8 @@ ngx_http_rate_limit_create_loc_conf(ngx_conf_t *cf)
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->dry_run = NGX_CONF_UNSET;
     conf->headers = NGX_CONF_UNSET_UINT;
+    conf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    conf->redis_fail_open = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -788,6 +1127,9 @@ ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
     ngx_conf_merge_uint_value(conf->headers, prev->headers,
                               NGX_HTTP_RATE_LIMIT_HEADERS_ON);
+    ngx_conf_merge_msec_value(conf->redis_timeout, prev->redis_timeout, 20);
+    ngx_conf_merge_uint_value(conf->redis_fail_open, prev->redis_fail_open,
+                              1);
 
     return NGX_CONF_OK;
 }
@@ -877,6 +1219,31 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "redis=", 6) == 0) {
+
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            zone->redis = ngx_http_rate_limit_redis_create(cf, &s);
+            if (zone->redis == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_prefix=", 13) == 0) {
+
+            zone->prefix.data = value[i].data + 13;
+            zone->prefix.len = value[i].len - 13;
+
+            if (zone->prefix.len == 0) {
+                return "has an empty \"redis_prefix=\"";
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
 
             burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
@@ -901,6 +1268,14 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (interval == 0) {
         return "needs \"rate=\"";
+    }
+
+    if (zone->prefix.len && zone->redis == NULL) {
+        return "has \"redis_prefix=\" without \"redis=\"";
+    }
+
+    if (zone->prefix.len == 0) {
+        ngx_str_set(&zone->prefix, "rate_limit:");
     }
 
     zone->interval = interval;

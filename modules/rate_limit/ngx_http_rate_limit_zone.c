@@ -158,7 +158,7 @@ ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 void
 ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
-    ngx_uint_t n, uint64_t now)
+    ngx_uint_t n, uint64_t now, ngx_uint_t rejected)
 {
     uint64_t                     start, cap, used;
     ngx_uint_t                   i, k, m, reject;
@@ -185,7 +185,7 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
         ngx_shmtx_lock(&pools[k]->mutex);
     }
 
-    reject = 0;
+    reject = rejected;
 
     for (i = 0; i < n; i++) {
         nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
