@@ -1,0 +1,301 @@
+# rate_limit with its zone in Redis: the same decisions and headers as
+# the local mode, one limit across two nginx instances, exact counts under
+# concurrency, and what happens when Redis stops, comes back, forgets its
+# scripts, or accepts and never answers.  Needs redis-server.
+
+use lib 't/helpers';
+use GwRedis;
+use RlClient ();
+use Test::Nginx::Socket 'no_plan';
+
+worker_connections(1024);
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('user_files', ">>> ok.txt\nok\n")
+        unless defined $block->user_files;
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a bucket in Redis: headers and variables as in the local mode
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        add_header X-Status $rate_limit_status always;
+        add_header X-Remaining $rate_limit_remaining always;
+        alias html/ok.txt;
+    }
+--- init
+my @r = map { [RlClient::http_get('/t?k=t1')] } 1 .. 3;
+Test::More::is(join(' ', map { $_->[0] } @r), '200 200 200', '3 pass');
+Test::More::is(join(' ', map { $_->[1]{'ratelimit-remaining'} } @r),
+               '2 1 0', 'remaining 2 1 0');
+Test::More::is($r[0][1]{'ratelimit-limit'}, 3, 'limit 3');
+Test::More::is($r[0][1]{'x-remaining'}, 2, '$rate_limit_remaining');
+Test::More::like(GwRedis::command('PTTL', 'rate_limit:r:t1'), qr/^:1[78]\d{3}$/,
+                 'the key expires when the bucket is full again');
+--- request
+GET /t?k=t1
+--- error_code: 429
+--- response_headers
+RateLimit-Limit: 3
+RateLimit-Remaining: 0
+Retry-After: 6
+X-Status: REJECTED
+--- error_log
+rate_limit: rejected by zone "r", retry after
+--- no_error_log
+redis
+
+
+
+=== TEST 2: 50 requests at once on one key: exactly burst + 1 pass
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=9
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_log_level info;
+        alias html/ok.txt;
+    }
+--- init
+my %n;
+$n{$_->[0]}++ for RlClient::http_get_parallel(('/t?k=t2') x 50);
+Test::More::is($n{200}, 10, '10 admitted');
+Test::More::is($n{429}, 40, '40 rejected');
+--- request
+GET /t?k=t2
+--- error_code: 429
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: two nginx instances, one Redis: 10 of 30 requests pass
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=9
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_log_level info;
+        alias html/ok.txt;
+    }
+--- init
+my $port = GwRedis::free_port();
+GwRedis::start_nginx($port, <<"CONF");
+    rate_limit_zone \$arg_k zone=r:1m rate=10r/m burst=9
+                    redis=127.0.0.1:$GwRedis::PORT;
+    rate_limit_redis_timeout 2s;
+    server {
+        listen 127.0.0.1:$port;
+        location = /t { rate_limit zone=r; alias \@DIR\@/ok.txt; }
+    }
+CONF
+my ($here, $there) = (0, 0);
+for my $i (1 .. 15) {
+    $here++ if RlClient::http_get('/t?k=t3') == 200;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
+    print $s "GET /t?k=t3 HTTP/1.0\r\nHost: x\r\n\r\n";
+    $there++ if <$s> =~ m{^HTTP/1\.\d 200};
+}
+GwRedis::stop_nginx();
+Test::More::is($here + $there, 10, '10 of 30 passed over both');
+Test::More::ok($here > 0 && $there > 0, "both admitted some ($here, $there)");
+--- request
+GET /t?k=t3
+--- error_code: 429
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: Redis stops: fail open decides with the local zone, one log line
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_log_level info;
+        alias html/ok.txt;
+    }
+--- init
+Test::More::is(RlClient::http_get('/t?k=t4'), 200, 'with Redis');
+GwRedis::stop();
+my @s = map { scalar RlClient::http_get('/t?k=t4') } 1 .. 4;
+Test::More::is("@s", '200 200 200 429', 'the local bucket, full at first');
+--- request
+GET /t?k=t4
+--- error_code: 429
+--- error_log eval
+qr/rate_limit: redis "127\.0\.0\.1:\d+" (connection closed|cannot read|cannot connect); retrying with backoff/
+
+
+
+=== TEST 5: Redis down and rate_limit_redis_fail closed: 503
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_redis_fail closed;
+        alias html/ok.txt;
+    }
+--- request
+GET /t?k=t5
+--- error_code: 503
+--- error_log eval
+qr/rate_limit: redis "127\.0\.0\.1:\d+" (cannot connect|cannot read|cannot send|connection closed); retrying with backoff/
+
+
+
+=== TEST 6: Redis started again: the next request after the backoff uses it
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_redis_fail closed;
+        alias html/ok.txt;
+    }
+--- init
+Test::More::is(RlClient::http_get('/t?k=t6'), 503, 'down');
+GwRedis::start();
+Time::HiRes::sleep(0.3);
+--- request
+GET /t?k=t6
+--- error_code: 200
+--- error_log eval
+qr/rate_limit: redis "127\.0\.0\.1:\d+" answers again/
+
+
+
+=== TEST 7: SCRIPT FLUSH: the script is sent again, the bucket is kept
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;    # valgrind is slow
+--- config
+    location = /t {
+        rate_limit zone=r;
+        alias html/ok.txt;
+    }
+--- init
+Test::More::is(RlClient::http_get('/t?k=t7'), 200, 'first');
+Test::More::is(GwRedis::command('SCRIPT', 'FLUSH'), '+OK', 'flushed');
+--- request
+GET /t?k=t7
+--- error_code: 200
+--- response_headers
+RateLimit-Remaining: 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a Redis that accepts and never answers: the timeout, then the local zone
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_MUTE_PORT;
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_redis_timeout 50ms;
+        add_header X-Time $request_time;
+        alias html/ok.txt;
+    }
+--- request
+GET /t?k=t8
+--- error_code: 200
+--- response_headers_like
+X-Time: 0\.0[5-9]\d
+--- response_headers
+RateLimit-Remaining: 2
+--- error_log eval
+qr/rate_limit: redis "127\.0\.0\.1:\d+" timed out; retrying with backoff/
+
+
+
+=== TEST 9: a Redis that never answers, with fail closed: 503 after the timeout
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_MUTE_PORT;
+--- config
+    location = /t {
+        rate_limit zone=r;
+        rate_limit_redis_timeout 30ms;
+        rate_limit_redis_fail closed;
+        alias html/ok.txt;
+    }
+--- request
+GET /t?k=t9
+--- error_code: 503
+
+
+
+=== TEST 10: redis_prefix names the keys
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m redis_prefix=gw1:
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;
+--- config
+    location = /t {
+        rate_limit zone=r;
+        alias html/ok.txt;
+    }
+--- init
+Test::More::is(RlClient::http_get('/t?k=t10'), 200, 'passed');
+Test::More::like(GwRedis::command('EXISTS', 'gw1:r:t10'), qr/^:1$/,
+                 'the key has the prefix');
+--- request
+GET /t?k=t10
+--- error_code: 429
+--- error_log
+rejected by zone "r"
+
+
+
+=== TEST 11: an invalid Redis address
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m redis=127.0.0.1:99999;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid redis address "127\.0\.0\.1:99999": invalid port/
+
+
+
+=== TEST 12: redis_prefix without redis
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m redis_prefix=x:;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"rate_limit_zone" directive has "redis_prefix=" without "redis="/
+
+
+
+=== TEST 13: an unknown rate_limit_redis_fail
+--- config
+    rate_limit_redis_fail sometimes;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "sometimes" in \S+nginx\.conf:\d+/
