@@ -56,6 +56,7 @@ $(shell mkdir -p $(BUILD); \
 endif
 
 .PHONY: all deps deps-fuzz deps-bench modules test test-valgrind style run \
+        run-cluster \
         install uninstall bench fuzz clean
 
 all: modules
@@ -130,6 +131,10 @@ run: modules
 	@sh conf.examples/try-it.sh
 	exec $(NGINX_BINARY) -p $(abspath $(BUILD)/run)/ \
 	    -c $(CURDIR)/conf.examples/gateway.conf -g 'daemon off;'
+
+# Redis, two gateway instances sharing it, and a load balancer in front
+run-cluster: modules
+	@sh conf.examples/cluster/run.sh
 
 install: modules
 	install -d $(DESTDIR)$(MODULES_PATH) $(DESTDIR)$(AVAILABLE)

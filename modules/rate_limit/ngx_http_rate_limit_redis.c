@@ -2,7 +2,7 @@
 /*
  * Buckets in Redis, for limits shared by several nginx instances: one
  * connection per worker and Redis server, driven by nginx's event loop,
- * pipelined; one atomic script call per request.  Work in progress.
+ * pipelined; one atomic script call per request.
  */
 
 
@@ -158,16 +158,15 @@ ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
 }
 
 
-/* the request is gone: the reply, when it comes, goes nowhere */
+/*
+ * The request is gone: the reply, when it comes, goes nowhere.  The timer
+ * stays, so that a Redis that stopped answering is still found out.
+ */
 
 void
 ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call)
 {
     call->data = NULL;
-
-    if (call->timer.timer_set) {
-        ngx_del_timer(&call->timer);
-    }
 }
 
 
@@ -420,6 +419,11 @@ ngx_http_rate_limit_redis_parse(ngx_http_rate_limit_redis_t *rd)
 
             ngx_queue_insert_tail(&rd->waiting, &call->queue);
             ngx_http_rate_limit_redis_write(rd->connection->write);
+
+            if (rd->connection == NULL) {
+                return NGX_ERROR;
+            }
+
             continue;
         }
 
