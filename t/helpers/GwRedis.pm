@@ -13,7 +13,9 @@ use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes qw(sleep);
 
-our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR);
+our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET);
+
+our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
 my $owner = $$;
 
@@ -34,7 +36,8 @@ sub start {
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', '/dev/null';
         exec('redis-server', '--port', $PORT, '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no')
+             '--unixsocket', "$DIR/redis.sock", '--unixsocketperm', '777',
+             '--save', '', '--appendonly', 'no', '--dir', "$DIR")
             or POSIX::_exit(127);
     }
 
@@ -147,6 +150,7 @@ END {
 start();
 start_mute();
 $ENV{TEST_NGINX_REDIS_PORT} = $PORT;
+$ENV{TEST_NGINX_REDIS_SOCKET} = "$DIR/redis.sock";
 $ENV{TEST_NGINX_REDIS_MUTE_PORT} = $MUTE_PORT;
 
 1;

@@ -273,7 +273,31 @@ rejected by zone "r"
 
 
 
-=== TEST 11: an invalid Redis address
+=== TEST 11: Redis on a unix socket
+--- http_config
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=1
+                    redis=unix:$TEST_NGINX_REDIS_SOCKET;
+    rate_limit_redis_timeout 2s;
+--- config
+    location = /t {
+        rate_limit zone=r;
+        alias html/ok.txt;
+    }
+--- init
+Test::More::is(RlClient::http_get('/t?k=t11'), 200, 'passed');
+Test::More::like(GwRedis::command('EXISTS', 'rate_limit:r:t11'), qr/^:1$/,
+                 'the bucket is in Redis');
+--- request
+GET /t?k=t11
+--- error_code: 200
+--- response_headers
+RateLimit-Remaining: 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: an invalid Redis address
 --- http_config
     rate_limit_zone $arg_k zone=r:1m rate=10r/m redis=127.0.0.1:99999;
 --- config
@@ -283,7 +307,7 @@ qr/\[emerg\] .*invalid redis address "127\.0\.0\.1:99999": invalid port/
 
 
 
-=== TEST 12: redis_prefix without redis
+=== TEST 13: redis_prefix without redis
 --- http_config
     rate_limit_zone $arg_k zone=r:1m rate=10r/m redis_prefix=x:;
 --- config
@@ -293,7 +317,7 @@ qr/\[emerg\] .*"rate_limit_zone" directive has "redis_prefix=" without "redis="/
 
 
 
-=== TEST 13: an unknown rate_limit_redis_fail
+=== TEST 14: an unknown rate_limit_redis_fail
 --- config
     rate_limit_redis_fail sometimes;
 --- must_die
