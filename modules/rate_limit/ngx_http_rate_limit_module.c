@@ -113,6 +113,8 @@ static char *ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_named(
+    ngx_conf_t *cf, ngx_str_t *addr);
 static char *ngx_http_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
@@ -1224,7 +1226,7 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 6;
             s.len = value[i].len - 6;
 
-            zone->redis = ngx_http_rate_limit_redis_create(cf, &s);
+            zone->redis = ngx_http_rate_limit_redis_named(cf, &s);
             if (zone->redis == NULL) {
                 return NGX_CONF_ERROR;
             }
@@ -1299,6 +1301,55 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     shm_zone->data = zone;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Zones naming the same Redis server share it: one connection, and one
+ * call for all of a request's limits there.
+ */
+
+static ngx_http_rate_limit_redis_t *
+ngx_http_rate_limit_redis_named(ngx_conf_t *cf, ngx_str_t *addr)
+{
+    ngx_uint_t                   i;
+    ngx_list_part_t             *part;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_rate_limit_zone_t  *zone;
+
+    part = &cf->cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_rate_limit_module
+            || shm_zone[i].data == NULL)
+        {
+            continue;
+        }
+
+        zone = shm_zone[i].data;
+
+        if (zone->redis
+            && zone->redis->name.len == addr->len
+            && ngx_strncmp(zone->redis->name.data, addr->data, addr->len)
+               == 0)
+        {
+            return zone->redis;
+        }
+    }
+
+    return ngx_http_rate_limit_redis_create(cf, addr);
 }
 
 

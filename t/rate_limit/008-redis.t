@@ -297,7 +297,38 @@ RateLimit-Remaining: 0
 
 
 
-=== TEST 12: an invalid Redis address
+=== TEST 12: two zones on one Redis: one call decides both, a rejection charges neither
+--- http_config
+    rate_limit_zone $arg_k zone=a:1m rate=10r/m
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_zone $arg_u zone=b:1m rate=10r/m burst=5
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;
+--- config
+    location = /t {
+        rate_limit zone=a;
+        rate_limit zone=b;
+        rate_limit_log_level info;
+        alias html/ok.txt;
+    }
+--- init
+Test::More::is(RlClient::http_get('/t?k=t12&u=t12'), 200, 'passed');
+Test::More::is(GwRedis::command('EXISTS', 'rate_limit:a:t12'), ':1', 'a');
+Test::More::is(GwRedis::command('EXISTS', 'rate_limit:b:t12'), ':1', 'b');
+Test::More::is(RlClient::http_get('/t?k=t12&u=t12'), 429, 'a rejects');
+my ($ttl) = GwRedis::command('PTTL', 'rate_limit:b:t12') =~ /^:(\d+)$/;
+Test::More::cmp_ok($ttl, '<=', 6000, 'b was not charged by the rejection');
+--- request
+GET /t?k=other&u=t12
+--- error_code: 200
+--- response_headers
+RateLimit-Remaining: 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: an invalid Redis address
 --- http_config
     rate_limit_zone $arg_k zone=r:1m rate=10r/m redis=127.0.0.1:99999;
 --- config
@@ -307,7 +338,7 @@ qr/\[emerg\] .*invalid redis address "127\.0\.0\.1:99999": invalid port/
 
 
 
-=== TEST 13: redis_prefix without redis
+=== TEST 14: redis_prefix without redis
 --- http_config
     rate_limit_zone $arg_k zone=r:1m rate=10r/m redis_prefix=x:;
 --- config
@@ -317,7 +348,7 @@ qr/\[emerg\] .*"rate_limit_zone" directive has "redis_prefix=" without "redis="/
 
 
 
-=== TEST 14: an unknown rate_limit_redis_fail
+=== TEST 15: an unknown rate_limit_redis_fail
 --- config
     rate_limit_redis_fail sometimes;
 --- must_die
