@@ -117,6 +117,7 @@ ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
 ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout);
 void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);
+void ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd);
 
 
 NGX_GW_HIDDEN_END

@@ -122,6 +122,7 @@ static char *ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
 static char *ngx_http_rate_limit_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_rate_limit_init(ngx_conf_t *cf);
+static void ngx_http_rate_limit_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_rate_limit_log_levels[] = {
@@ -236,7 +237,7 @@ ngx_module_t  ngx_http_rate_limit_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_rate_limit_exit_process,      /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -1605,4 +1606,42 @@ ngx_http_rate_limit_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_rate_limit_header_filter;
 
     return NGX_OK;
+}
+
+
+/* a worker leaves no Redis connection open behind it */
+
+static void
+ngx_http_rate_limit_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i;
+    ngx_list_part_t             *part;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_rate_limit_zone_t  *zone;
+
+    part = &cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_rate_limit_module) {
+            continue;
+        }
+
+        zone = shm_zone[i].data;
+
+        if (zone && zone->redis) {
+            ngx_http_rate_limit_redis_close(zone->redis);
+        }
+    }
 }

@@ -158,6 +158,22 @@ ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
 }
 
 
+/* the worker exits: its connection goes with it */
+
+void
+ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
+{
+    if (rd->connection) {
+        ngx_close_connection(rd->connection);
+        rd->connection = NULL;
+    }
+
+    if (rd->retry.timer_set) {
+        ngx_del_timer(&rd->retry);
+    }
+}
+
+
 /*
  * The request is gone: the reply, when it comes, goes nowhere.  The timer
  * stays, so that a Redis that stopped answering is still found out.
