@@ -79,7 +79,7 @@ typedef struct {
     ngx_uint_t                    burst;
     ngx_shm_zone_t               *shm_zone;
     ngx_http_rate_limit_redis_t  *redis;        /* NULL: local only */
-    ngx_str_t                     prefix;
+    ngx_str_t                     redis_key;    /* prefix, name, ":" */
 } ngx_http_rate_limit_zone_t;
 
 

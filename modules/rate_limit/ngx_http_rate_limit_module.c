@@ -46,6 +46,12 @@ typedef struct {
 } ngx_http_rate_limit_limit_t;
 
 
+/* the Redis servers the zones name, each once */
+typedef struct {
+    ngx_array_t                    redis;      /* redis_t * */
+} ngx_http_rate_limit_main_conf_t;
+
+
 typedef struct {
     ngx_array_t                   *limits;
     ngx_uint_t                     status;
@@ -108,13 +114,14 @@ static u_char *ngx_http_rate_limit_number_text(u_char *p, uint64_t n);
 static ngx_int_t ngx_http_rate_limit_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_rate_limit_add_variables(ngx_conf_t *cf);
+static void *ngx_http_rate_limit_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_rate_limit_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_named(
-    ngx_conf_t *cf, ngx_str_t *addr);
+    ngx_conf_t *cf, ngx_http_rate_limit_main_conf_t *rlmcf, ngx_str_t *addr);
 static char *ngx_http_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
@@ -216,7 +223,7 @@ static ngx_http_module_t  ngx_http_rate_limit_module_ctx = {
     ngx_http_rate_limit_add_variables,     /* preconfiguration */
     ngx_http_rate_limit_init,              /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_rate_limit_create_main_conf,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -510,8 +517,8 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
         rd = zone->redis;
         k++;
 
-        len += 2 * sizeof("$20\r\n\r\n") + zone->prefix.len
-               + zone->shm_zone->shm.name.len + 1 + checks[i].key.len
+        len += 2 * sizeof("$20\r\n\r\n") + zone->redis_key.len
+               + checks[i].key.len
                + 4 * sizeof("$20\r\n18446744073709551616\r\n");
     }
 
@@ -540,10 +547,9 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
             continue;
         }
 
-        p = ngx_sprintf(p, "$%uz\r\n%V%V:",
-                        zone->prefix.len + zone->shm_zone->shm.name.len + 1
-                        + checks[i].key.len,
-                        &zone->prefix, &zone->shm_zone->shm.name);
+        p = ngx_sprintf(p, "$%uz\r\n%V",
+                        zone->redis_key.len + checks[i].key.len,
+                        &zone->redis_key);
         p = ngx_cpymem(p, checks[i].key.data, checks[i].key.len);
         *p++ = CR;
         *p++ = LF;
@@ -1095,6 +1101,27 @@ ngx_http_rate_limit_add_variables(ngx_conf_t *cf)
 
 
 static void *
+ngx_http_rate_limit_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_rate_limit_main_conf_t  *rlmcf;
+
+    rlmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_rate_limit_main_conf_t));
+    if (rlmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&rlmcf->redis, cf->pool, 2,
+                       sizeof(ngx_http_rate_limit_redis_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return rlmcf;
+}
+
+
+static void *
 ngx_http_rate_limit_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_rate_limit_loc_conf_t  *conf;
@@ -1143,10 +1170,12 @@ ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static char *
 ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_rate_limit_main_conf_t *rlmcf = conf;
+
     u_char                            *p;
     ssize_t                            size;
     ngx_int_t                          burst;
-    ngx_str_t                         *value, name, s;
+    ngx_str_t                         *value, name, s, prefix;
     uint64_t                           interval;
     ngx_uint_t                         i;
     ngx_shm_zone_t                    *shm_zone;
@@ -1174,6 +1203,7 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     interval = 0;
     burst = 0;
     name.len = 0;
+    prefix.len = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -1227,7 +1257,7 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 6;
             s.len = value[i].len - 6;
 
-            zone->redis = ngx_http_rate_limit_redis_named(cf, &s);
+            zone->redis = ngx_http_rate_limit_redis_named(cf, rlmcf, &s);
             if (zone->redis == NULL) {
                 return NGX_CONF_ERROR;
             }
@@ -1237,10 +1267,10 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "redis_prefix=", 13) == 0) {
 
-            zone->prefix.data = value[i].data + 13;
-            zone->prefix.len = value[i].len - 13;
+            prefix.data = value[i].data + 13;
+            prefix.len = value[i].len - 13;
 
-            if (zone->prefix.len == 0) {
+            if (prefix.len == 0) {
                 return "has an empty \"redis_prefix=\"";
             }
 
@@ -1273,12 +1303,25 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "needs \"rate=\"";
     }
 
-    if (zone->prefix.len && zone->redis == NULL) {
+    if (prefix.len && zone->redis == NULL) {
         return "has \"redis_prefix=\" without \"redis=\"";
     }
 
-    if (zone->prefix.len == 0) {
-        ngx_str_set(&zone->prefix, "rate_limit:");
+    if (zone->redis) {
+
+        /* each Redis key: prefix, zone name, ":", then the request's key */
+
+        if (prefix.len == 0) {
+            ngx_str_set(&prefix, "rate_limit:");
+        }
+
+        zone->redis_key.len = prefix.len + name.len + 1;
+        zone->redis_key.data = ngx_pnalloc(cf->pool, zone->redis_key.len);
+        if (zone->redis_key.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(zone->redis_key.data, "%V%V:", &prefix, &name);
     }
 
     zone->interval = interval;
@@ -1311,46 +1354,30 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  */
 
 static ngx_http_rate_limit_redis_t *
-ngx_http_rate_limit_redis_named(ngx_conf_t *cf, ngx_str_t *addr)
+ngx_http_rate_limit_redis_named(ngx_conf_t *cf,
+    ngx_http_rate_limit_main_conf_t *rlmcf, ngx_str_t *addr)
 {
-    ngx_uint_t                   i;
-    ngx_list_part_t             *part;
-    ngx_shm_zone_t              *shm_zone;
-    ngx_http_rate_limit_zone_t  *zone;
+    ngx_uint_t                     i;
+    ngx_http_rate_limit_redis_t  **rd;
 
-    part = &cf->cycle->shared_memory.part;
-    shm_zone = part->elts;
+    rd = rlmcf->redis.elts;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            shm_zone = part->elts;
-            i = 0;
-        }
-
-        if (shm_zone[i].tag != &ngx_http_rate_limit_module
-            || shm_zone[i].data == NULL)
+    for (i = 0; i < rlmcf->redis.nelts; i++) {
+        if (rd[i]->name.len == addr->len
+            && ngx_strncmp(rd[i]->name.data, addr->data, addr->len) == 0)
         {
-            continue;
-        }
-
-        zone = shm_zone[i].data;
-
-        if (zone->redis
-            && zone->redis->name.len == addr->len
-            && ngx_strncmp(zone->redis->name.data, addr->data, addr->len)
-               == 0)
-        {
-            return zone->redis;
+            return rd[i];
         }
     }
 
-    return ngx_http_rate_limit_redis_create(cf, addr);
+    rd = ngx_array_push(&rlmcf->redis);
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    *rd = ngx_http_rate_limit_redis_create(cf, addr);
+
+    return *rd;
 }
 
 
@@ -1614,34 +1641,19 @@ ngx_http_rate_limit_init(ngx_conf_t *cf)
 static void
 ngx_http_rate_limit_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                   i;
-    ngx_list_part_t             *part;
-    ngx_shm_zone_t              *shm_zone;
-    ngx_http_rate_limit_zone_t  *zone;
+    ngx_uint_t                        i;
+    ngx_http_rate_limit_redis_t     **rd;
+    ngx_http_rate_limit_main_conf_t  *rlmcf;
 
-    part = &cycle->shared_memory.part;
-    shm_zone = part->elts;
+    rlmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_rate_limit_module);
+    if (rlmcf == NULL) {
+        return;
+    }
 
-    for (i = 0; /* void */ ; i++) {
+    rd = rlmcf->redis.elts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            shm_zone = part->elts;
-            i = 0;
-        }
-
-        if (shm_zone[i].tag != &ngx_http_rate_limit_module) {
-            continue;
-        }
-
-        zone = shm_zone[i].data;
-
-        if (zone && zone->redis) {
-            ngx_http_rate_limit_redis_close(zone->redis);
-        }
+    for (i = 0; i < rlmcf->redis.nelts; i++) {
+        ngx_http_rate_limit_redis_close(rd[i]);
     }
 }
