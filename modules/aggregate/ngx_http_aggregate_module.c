@@ -180,12 +180,6 @@ ngx_http_aggregate_start(ngx_http_request_t *r)
     ngx_http_aggregate_loc_conf_t   *alcf;
     ngx_http_aggregate_part_conf_t  *pc;
 
-    if (ngx_http_get_module_ctx(r, ngx_http_aggregate_module)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "aggregate: the request was aggregated already");
-        return NGX_ERROR;
-    }
-
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aggregate_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aggregate_ctx_t));
