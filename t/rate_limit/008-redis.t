@@ -15,6 +15,16 @@ add_block_preprocessor(sub {
 
     $block->set_value('user_files', ">>> ok.txt\nok\n")
         unless defined $block->user_files;
+
+    # a zone of three tokens in the file's own Redis; a slow valgrind run
+    # must not be taken for a Redis outage
+
+    $block->set_value('http_config', <<'CONF')
+    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
+                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    rate_limit_redis_timeout 2s;
+CONF
+        unless defined $block->http_config;
 });
 
 no_shuffle();
@@ -23,10 +33,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a bucket in Redis: headers and variables as in the local mode
---- http_config
-    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
-                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    rate_limit_redis_timeout 2s;    # valgrind is slow
 --- config
     location = /t {
         rate_limit zone=r;
@@ -123,10 +129,6 @@ GET /t?k=t3
 
 
 === TEST 4: Redis stops: fail open decides with the local zone, one log line
---- http_config
-    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
-                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    rate_limit_redis_timeout 2s;    # valgrind is slow
 --- config
     location = /t {
         rate_limit zone=r;
@@ -147,10 +149,6 @@ qr/rate_limit: redis "127\.0\.0\.1:\d+" (connection closed|cannot read|cannot co
 
 
 === TEST 5: Redis down and rate_limit_redis_fail closed: 503
---- http_config
-    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
-                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    rate_limit_redis_timeout 2s;    # valgrind is slow
 --- config
     location = /t {
         rate_limit zone=r;
@@ -166,10 +164,6 @@ qr/rate_limit: redis "127\.0\.0\.1:\d+" (cannot connect|cannot read|cannot send|
 
 
 === TEST 6: Redis started again: the next request after the backoff uses it
---- http_config
-    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
-                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    rate_limit_redis_timeout 2s;    # valgrind is slow
 --- config
     location = /t {
         rate_limit zone=r;
@@ -189,10 +183,6 @@ qr/rate_limit: redis "127\.0\.0\.1:\d+" answers again/
 
 
 === TEST 7: SCRIPT FLUSH: the script is sent again, the bucket is kept
---- http_config
-    rate_limit_zone $arg_k zone=r:1m rate=10r/m burst=2
-                    redis=127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    rate_limit_redis_timeout 2s;    # valgrind is slow
 --- config
     location = /t {
         rate_limit zone=r;
