@@ -8,6 +8,22 @@ add_block_preprocessor(sub {
 
     $block->set_value('no_error_log', "[error]\n[warn]\n[crit]\n[alert]")
         unless defined $block->no_error_log || defined $block->error_log;
+
+    # a backend that never answers, for slow parts: /hang waits for a
+    # request body that /never announces and never sends
+
+    $block->set_value('config', $block->config . <<'CONF')
+    location = /never {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
+        proxy_method POST;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length 10;
+    }
+    location = /hang {
+        proxy_pass http://127.0.0.1:1/;
+    }
+CONF
+        if defined $block->config;
 });
 
 no_shuffle();
@@ -369,15 +385,8 @@ If-None-Match: "x"
     location = /_svc/fast { internal; return 200 '"ok"'; }
     location = /_svc/slow {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
-        proxy_method POST;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length 10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/never;
         proxy_read_timeout 2s;
-    }
-    location = /hang {
-        # waits for a body that never comes
-        proxy_pass http://127.0.0.1:1/;
     }
 --- request
 GET /page
@@ -402,14 +411,8 @@ optional part "slow" failed with status 504: no answer within aggregate_timeout
     }
     location = /_svc/slow {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
-        proxy_method POST;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length 10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/never;
         proxy_read_timeout 1s;
-    }
-    location = /hang {
-        proxy_pass http://127.0.0.1:1/;
     }
 --- request
 GET /page
@@ -431,19 +434,13 @@ required part "slow" failed with status 504: no answer within aggregate_timeout
     }
     location = /_svc/slow {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
-        proxy_method POST;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length 10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/never;
         proxy_read_timeout 300ms;
         error_page 504 = @late;
     }
     location @late {
         default_type application/json;
         return 200 '{"late":true}';
-    }
-    location = /hang {
-        proxy_pass http://127.0.0.1:1/;
     }
 --- request
 GET /page
@@ -513,14 +510,8 @@ Content-Type: application/json
     location = /_svc/fast { internal; return 200 '1'; }
     location = /_svc/slow {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
-        proxy_method POST;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length 10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/never;
         proxy_read_timeout 1s;
-    }
-    location = /hang {
-        proxy_pass http://127.0.0.1:1/;
     }
 --- request
 GET /page
@@ -542,14 +533,8 @@ aggregate:
     }
     location = /_svc/slow {
         internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/hang;
-        proxy_method POST;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length 10;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/never;
         proxy_read_timeout 200ms;
-    }
-    location = /hang {
-        proxy_pass http://127.0.0.1:1/;
     }
     location = /after {
         return 200 'after\n';
