@@ -49,7 +49,6 @@ typedef struct {
     ngx_buf_t                    *out;
     ngx_buf_t                    *in;
     ngx_queue_t                   waiting;      /* calls sent, in order */
-    ngx_http_rate_limit_call_t   *reply_call;
     ngx_event_t                   retry;
     ngx_msec_t                    backoff;
     unsigned                      down:1;

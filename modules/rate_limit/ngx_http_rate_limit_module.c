@@ -99,7 +99,7 @@ static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
 static ngx_int_t ngx_http_rate_limit_redis_down(
     ngx_http_rate_limit_loc_conf_t *rlcf);
 static void ngx_http_rate_limit_redis_gone(void *data);
-static void ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
+static void ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
 static ngx_int_t ngx_http_rate_limit_prepare(ngx_http_request_t *r,
     ngx_http_rate_limit_limit_t *limit, ngx_http_rate_limit_check_t *check);
@@ -533,7 +533,7 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
 
     call->redis = rd;
-    call->handler = ngx_http_rate_limit_redis_done;
+    call->handler = ngx_http_rate_limit_redis_answered;
     call->data = r;
     call->n = k;
     call->args.data = (u_char *) (call + 1);
@@ -641,7 +641,7 @@ ngx_http_rate_limit_redis_gone(void *data)
 /* the answer from Redis, or its failure, and the request goes on */
 
 static void
-ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
+ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
 {
     uint64_t                         now, cap, x;

@@ -62,7 +62,8 @@ static void ngx_http_rate_limit_redis_read(ngx_event_t *rev);
 static ngx_int_t ngx_http_rate_limit_redis_parse(
     ngx_http_rate_limit_redis_t *rd);
 static ngx_int_t ngx_http_rate_limit_redis_reply(
-    ngx_http_rate_limit_redis_t *rd, u_char *p, u_char *last, u_char **end);
+    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call,
+    u_char *p, u_char *last, u_char **end);
 static ngx_int_t ngx_http_rate_limit_redis_send(
     ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call);
 static void ngx_http_rate_limit_redis_timeout(ngx_event_t *ev);
@@ -405,10 +406,8 @@ ngx_http_rate_limit_redis_parse(ngx_http_rate_limit_redis_t *rd)
         q = ngx_queue_head(&rd->waiting);
         call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
 
-        rd->reply_call = call;
-
-        rc = ngx_http_rate_limit_redis_reply(rd, rd->in->pos, rd->in->last,
-                                             &end);
+        rc = ngx_http_rate_limit_redis_reply(rd, call, rd->in->pos,
+                                             rd->in->last, &end);
 
         if (rc == NGX_AGAIN) {
             return NGX_OK;
@@ -467,15 +466,12 @@ ngx_http_rate_limit_redis_parse(ngx_http_rate_limit_redis_t *rd)
  */
 
 static ngx_int_t
-ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd, u_char *p,
-    u_char *last, u_char **end)
+ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
+    ngx_http_rate_limit_call_t *call, u_char *p, u_char *last, u_char **end)
 {
-    u_char                      *eol;
-    int64_t                      v;
-    ngx_int_t                    n, i, sign;
-    ngx_http_rate_limit_call_t  *call;
-
-    call = rd->reply_call;
+    u_char     *eol;
+    int64_t     v;
+    ngx_int_t   n, i, sign;
 
     eol = ngx_strlchr(p, last, LF);
     if (eol == NULL) {
