@@ -39,7 +39,7 @@ LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
 
 DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
                 libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
-                valgrind wrk redis-server
+                valgrind wrk redis-server prometheus
 
 # Reconfigure only when what configure reads changes: config, the source
 # tree it copies, or the list of our source files.
