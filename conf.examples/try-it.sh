@@ -47,6 +47,9 @@ Try, from another terminal:
                                                 # recommendations failed:
                                                 # X-Aggregate-Completed: false
   curl -i http://127.0.0.1:8080/nowhere         # 404 from the gateway itself
+  curl http://127.0.0.1:9145/metrics            # Prometheus metrics: all of
+                                                # the above by route, JWT
+                                                # status, zone and part
 
 The token above (sub "alice", plan "free", valid for a day) is signed with
 the demo key in conf.examples/keys/jwks.json: never use that key for real.
