@@ -32,6 +32,20 @@ typedef struct {
 } ngx_http_aggregate_loc_conf_t;
 
 
+/* how a part ended, for $aggregate_parts; names in the module's table */
+
+typedef enum {
+    NGX_HTTP_AGGREGATE_OK = 0,
+    NGX_HTTP_AGGREGATE_STATUS,
+    NGX_HTTP_AGGREGATE_TOO_BIG,
+    NGX_HTTP_AGGREGATE_INCOMPLETE,
+    NGX_HTTP_AGGREGATE_INVALID,
+    NGX_HTTP_AGGREGATE_TIMEOUT,
+    NGX_HTTP_AGGREGATE_UNSAFE_URI,
+    NGX_HTTP_AGGREGATE_ERROR
+} ngx_http_aggregate_outcome_e;
+
+
 typedef struct ngx_http_aggregate_ctx_s  ngx_http_aggregate_ctx_t;
 
 
@@ -41,6 +55,7 @@ typedef struct {
     ngx_gw_capture_t                 capture;
     ngx_uint_t                       status;    /* as the client sees it */
     const char                      *failure;   /* NULL: the part is good */
+    ngx_http_aggregate_outcome_e     outcome;   /* OK while failure is NULL */
     ngx_array_t                      members;   /* ngx_gw_json_member_t */
     unsigned                         done:1;
     unsigned                         timed_out:1;   /* the deadline's */
@@ -54,7 +69,9 @@ struct ngx_http_aggregate_ctx_s {
     ngx_uint_t                       nparts;
     ngx_uint_t                       pending;
     ngx_event_t                      deadline;
+    ngx_str_t                        outcomes;  /* made on first use */
     unsigned                         responded:1;
+    unsigned                         built:1;   /* every outcome is final */
 };
 
 

@@ -26,7 +26,7 @@ static ngx_int_t ngx_http_aggregate_part_done(ngx_http_request_t *sr,
 static void ngx_http_aggregate_judge(ngx_http_request_t *sr,
     ngx_http_aggregate_part_t *part, ngx_int_t rc);
 static void ngx_http_aggregate_fail(ngx_http_aggregate_part_t *part,
-    ngx_uint_t status, const char *why);
+    ngx_http_aggregate_outcome_e outcome, ngx_uint_t status, const char *why);
 static void ngx_http_aggregate_deadline(ngx_event_t *ev);
 static void ngx_http_aggregate_cleanup(void *data);
 static void ngx_http_aggregate_respond(ngx_http_request_t *r);
@@ -35,7 +35,10 @@ static ngx_http_aggregate_part_t *ngx_http_aggregate_part_of(
 static ngx_int_t ngx_http_aggregate_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aggregate_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_aggregate_parts_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
+static ngx_int_t ngx_http_aggregate_add_variables(ngx_conf_t *cf);
 static void *ngx_http_aggregate_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aggregate_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -86,7 +89,7 @@ static ngx_command_t  ngx_http_aggregate_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_aggregate_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_aggregate_add_variables,      /* preconfiguration */
     ngx_http_aggregate_init,               /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -113,6 +116,29 @@ ngx_module_t  ngx_http_aggregate_module = {
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
+};
+
+
+/* what $aggregate_parts says, by ngx_http_aggregate_outcome_e */
+
+static ngx_str_t  ngx_http_aggregate_outcome_names[] = {
+    ngx_string("OK"),
+    ngx_string("STATUS"),
+    ngx_string("TOO_BIG"),
+    ngx_string("INCOMPLETE"),
+    ngx_string("INVALID"),
+    ngx_string("TIMEOUT"),
+    ngx_string("UNSAFE_URI"),
+    ngx_string("ERROR")
+};
+
+
+static ngx_http_variable_t  ngx_http_aggregate_vars[] = {
+
+    { ngx_string("aggregate_parts"), NULL, ngx_http_aggregate_parts_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
 };
 
 
@@ -265,6 +291,7 @@ ngx_http_aggregate_start_part(ngx_http_request_t *r,
         part->done = 1;
         part->status = NGX_HTTP_BAD_GATEWAY;
         part->failure = "unsafe URI";
+        part->outcome = NGX_HTTP_AGGREGATE_UNSAFE_URI;
         return NGX_OK;
     }
 
@@ -379,12 +406,14 @@ ngx_http_aggregate_judge(ngx_http_request_t *sr,
     if (status < NGX_HTTP_OK || status >= NGX_HTTP_SPECIAL_RESPONSE
         || rc == NGX_ERROR)
     {
-        ngx_http_aggregate_fail(part, status, "answered with an error status");
+        ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_STATUS, status,
+                                "answered with an error status");
         return;
     }
 
     if (part->capture.too_big) {
-        ngx_http_aggregate_fail(part, NGX_HTTP_BAD_GATEWAY,
+        ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_TOO_BIG,
+                                NGX_HTTP_BAD_GATEWAY,
                                 "is larger than aggregate_part_max_size");
         return;
     }
@@ -392,7 +421,13 @@ ngx_http_aggregate_judge(ngx_http_request_t *sr,
     if (part->capture.failed || !part->capture.done
         || part->capture.buf == NULL)
     {
-        ngx_http_aggregate_fail(part, NGX_HTTP_BAD_GATEWAY,
+        /* a capture fails on no memory or a temporary file not read back */
+
+        ngx_http_aggregate_fail(part,
+                                part->capture.failed
+                                ? NGX_HTTP_AGGREGATE_ERROR
+                                : NGX_HTTP_AGGREGATE_INCOMPLETE,
+                                NGX_HTTP_BAD_GATEWAY,
                                 part->capture.buf ? "answered incompletely"
                                                   : "answered an empty body");
         return;
@@ -409,16 +444,21 @@ ngx_http_aggregate_judge(ngx_http_request_t *sr,
                            sizeof(ngx_gw_json_member_t))
             != NGX_OK)
         {
-            ngx_http_aggregate_fail(part, NGX_HTTP_BAD_GATEWAY, "no memory");
+            ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_ERROR,
+                                    NGX_HTTP_BAD_GATEWAY, "no memory");
             return;
         }
 
         n = ngx_gw_json_object_members(sr->pool, &doc, NGX_GW_JSON_MAX_DEPTH,
                                        &part->members, &error);
 
-        if (n != NGX_OK) {
-            ngx_http_aggregate_fail(part, NGX_HTTP_BAD_GATEWAY,
-                                    n == NGX_ERROR ? error : "no memory");
+        if (n == NGX_ERROR) {
+            ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_INVALID,
+                                    NGX_HTTP_BAD_GATEWAY, error);
+
+        } else if (n != NGX_OK) {
+            ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_ERROR,
+                                    NGX_HTTP_BAD_GATEWAY, "no memory");
         }
 
         return;
@@ -441,7 +481,8 @@ ngx_http_aggregate_judge(ngx_http_request_t *sr,
     }
 
     if (n != NGX_DONE) {
-        ngx_http_aggregate_fail(part, NGX_HTTP_BAD_GATEWAY, json.error);
+        ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_INVALID,
+                                NGX_HTTP_BAD_GATEWAY, json.error);
         return;
     }
 
@@ -460,8 +501,8 @@ ngx_http_aggregate_judge(ngx_http_request_t *sr,
 
 
 static void
-ngx_http_aggregate_fail(ngx_http_aggregate_part_t *part, ngx_uint_t status,
-    const char *why)
+ngx_http_aggregate_fail(ngx_http_aggregate_part_t *part,
+    ngx_http_aggregate_outcome_e outcome, ngx_uint_t status, const char *why)
 {
     ngx_uint_t           level;
     ngx_http_request_t  *r;
@@ -476,6 +517,7 @@ ngx_http_aggregate_fail(ngx_http_aggregate_part_t *part, ngx_uint_t status,
 
     part->status = status;
     part->failure = why;
+    part->outcome = outcome;
 }
 
 
@@ -502,7 +544,8 @@ ngx_http_aggregate_deadline(ngx_event_t *ev)
         part->done = 1;
         part->timed_out = 1;
         part->status = NGX_HTTP_GATEWAY_TIME_OUT;
-        ngx_http_aggregate_fail(part, NGX_HTTP_GATEWAY_TIME_OUT,
+        ngx_http_aggregate_fail(part, NGX_HTTP_AGGREGATE_TIMEOUT,
+                                NGX_HTTP_GATEWAY_TIME_OUT,
                                 "no answer within aggregate_timeout");
     }
 
@@ -551,6 +594,10 @@ ngx_http_aggregate_respond(ngx_http_request_t *r)
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    /* from here on, add_header and the log phase may read the outcomes */
+
+    ctx->built = 1;
 
     rc = ngx_http_send_header(r);
 
@@ -612,6 +659,83 @@ ngx_http_aggregate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     return ngx_gw_capture_body(r, &part->capture, in);
+}
+
+
+/*
+ * "name:OUTCOME, ..." in configuration order, made when first read: the
+ * outcomes are final once the response is built, and most requests are
+ * never asked.  A metrics module parses it, so the format is fixed.
+ */
+
+static ngx_int_t
+ngx_http_aggregate_parts_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p;
+    size_t                      size;
+    ngx_uint_t                  i;
+    ngx_http_aggregate_ctx_t   *ctx;
+    ngx_http_aggregate_part_t  *part;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_aggregate_module);
+
+    if (ctx == NULL || !ctx->built) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->outcomes.data == NULL) {
+        size = 0;
+
+        for (i = 0; i < ctx->nparts; i++) {
+            part = &ctx->parts[i];
+            size += sizeof(", :") - 1 + part->conf->name.len
+                    + ngx_http_aggregate_outcome_names[part->outcome].len;
+        }
+
+        p = ngx_pnalloc(r->main->pool, size);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->outcomes.data = p;
+
+        for (i = 0; i < ctx->nparts; i++) {
+            part = &ctx->parts[i];
+            p = ngx_sprintf(p, "%s%V:%V", i ? ", " : "", &part->conf->name,
+                            &ngx_http_aggregate_outcome_names[part->outcome]);
+        }
+
+        ctx->outcomes.len = p - ctx->outcomes.data;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->outcomes.data;
+    v->len = ctx->outcomes.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aggregate_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_aggregate_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
 }
 
 
