@@ -22,8 +22,15 @@ typedef enum {
     NGX_HTTP_RATE_LIMIT_NONE = 0,
     NGX_HTTP_RATE_LIMIT_PASSED,
     NGX_HTTP_RATE_LIMIT_REJECTED,
-    NGX_HTTP_RATE_LIMIT_REJECTED_DRY_RUN
+    NGX_HTTP_RATE_LIMIT_REJECTED_DRY_RUN,
+    NGX_HTTP_RATE_LIMIT_UNAVAILABLE         /* in $rate_limit_zones only */
 } ngx_http_rate_limit_status_e;
+
+
+/* a limit's byte in $rate_limit_zones: its status, and flags above it */
+#define NGX_HTTP_RATE_LIMIT_STATUS_MASK   0x0f
+#define NGX_HTTP_RATE_LIMIT_EVICTED       0x10
+#define NGX_HTTP_RATE_LIMIT_REDIS_FAILED  0x20
 
 
 enum {
@@ -72,7 +79,9 @@ typedef struct {
     ngx_int_t                      rc;         /* the phase's answer */
     ngx_http_rate_limit_call_t    *call;       /* Redis is asked */
     ngx_http_rate_limit_check_t   *checks;     /* while Redis is asked */
-    ngx_uint_t                     n;
+    ngx_uint_t                     n;          /* limits that apply */
+    ngx_http_rate_limit_zone_t    *zones[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    u_char                         verdicts[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_status_e   status;
     ngx_uint_t                     headers;
     ngx_str_t                      zone;
@@ -97,7 +106,8 @@ static ngx_int_t ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
 static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
 static ngx_int_t ngx_http_rate_limit_redis_down(
-    ngx_http_rate_limit_loc_conf_t *rlcf);
+    ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_redis_t *rd);
 static void ngx_http_rate_limit_redis_gone(void *data);
 static void ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
@@ -112,6 +122,8 @@ static ngx_int_t ngx_http_rate_limit_set_header(ngx_http_request_t *r,
     ngx_str_t *name, u_char *value, size_t len);
 static u_char *ngx_http_rate_limit_number_text(u_char *p, uint64_t n);
 static ngx_int_t ngx_http_rate_limit_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_rate_limit_zones_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_rate_limit_add_variables(ngx_conf_t *cf);
 static void *ngx_http_rate_limit_create_main_conf(ngx_conf_t *cf);
@@ -257,7 +269,8 @@ static ngx_str_t  ngx_http_rate_limit_status_names[] = {
     ngx_null_string,
     ngx_string("PASSED"),
     ngx_string("REJECTED"),
-    ngx_string("REJECTED_DRY_RUN")
+    ngx_string("REJECTED_DRY_RUN"),
+    ngx_string("UNAVAILABLE")
 };
 
 
@@ -283,6 +296,9 @@ static ngx_http_variable_t  ngx_http_rate_limit_vars[] = {
 
     { ngx_string("rate_limit_reset"), NULL, ngx_http_rate_limit_variable,
       2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rate_limit_zones"), NULL,
+      ngx_http_rate_limit_zones_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -400,6 +416,11 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
     state->cleanup.next = r->pool->cleanup;
     r->pool->cleanup = &state->cleanup;
     state->rc = NGX_DECLINED;
+    state->n = n;
+
+    for (i = 0; i < n; i++) {
+        state->zones[i] = checks[i].zone;
+    }
 
     ngx_http_set_ctx(r, state, ngx_http_rate_limit_module);
 
@@ -452,9 +473,14 @@ ngx_http_rate_limit_conclude(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "rate_limit: zone \"%V\" is full, dropped a bucket "
                           "in use", &checks[i].zone->shm_zone->shm.name);
+
+            state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_EVICTED;
         }
 
-        if (!checks[i].admitted) {
+        if (checks[i].admitted) {
+            state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_PASSED;
+
+        } else {
             ngx_log_error(rlcf->log_level, r->connection->log, 0,
                           "rate_limit: %s by zone \"%V\", retry after %uLms",
                           checks[i].dry_run ? "would reject, dry run,"
@@ -463,11 +489,14 @@ ngx_http_rate_limit_conclude(ngx_http_request_t *r,
                           (checks[i].retry + 999) / 1000);
 
             if (checks[i].dry_run) {
+                state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_REJECTED_DRY_RUN;
+
                 if (state->status == NGX_HTTP_RATE_LIMIT_PASSED) {
                     state->status = NGX_HTTP_RATE_LIMIT_REJECTED_DRY_RUN;
                 }
 
             } else {
+                state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_REJECTED;
                 state->status = NGX_HTTP_RATE_LIMIT_REJECTED;
             }
         }
@@ -580,13 +609,12 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     }
 
     ngx_memcpy(state->checks, checks, n * sizeof(ngx_http_rate_limit_check_t));
-    state->n = n;
 
     if (ngx_http_rate_limit_redis_call(call, rlcf->redis_timeout)
         != NGX_AGAIN)
     {
         ngx_free(call);
-        return ngx_http_rate_limit_redis_down(rlcf);
+        return ngx_http_rate_limit_redis_down(rlcf, state, rd);
     }
 
     state->call = call;
@@ -613,13 +641,30 @@ ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v)
 }
 
 
-/* without Redis: closed says 503, open decides with the zone here */
+/*
+ * Without Redis: closed says 503, open decides with the zone here.  The
+ * limits that were to be decided by rd say so in $rate_limit_zones;
+ * closed, none of the request's limits has a verdict.
+ */
 
 static ngx_int_t
-ngx_http_rate_limit_redis_down(ngx_http_rate_limit_loc_conf_t *rlcf)
+ngx_http_rate_limit_redis_down(ngx_http_rate_limit_loc_conf_t *rlcf,
+    ngx_http_rate_limit_state_t *state, ngx_http_rate_limit_redis_t *rd)
 {
+    ngx_uint_t  i;
+
+    for (i = 0; i < state->n; i++) {
+        if (state->zones[i]->redis == rd) {
+            state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_REDIS_FAILED;
+        }
+    }
+
     if (rlcf->redis_fail_open) {
         return NGX_DECLINED;
+    }
+
+    for (i = 0; i < state->n; i++) {
+        state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_UNAVAILABLE;
     }
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -663,7 +708,7 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     now = ngx_http_rate_limit_now();
 
     if (rc != NGX_OK) {
-        state->rc = ngx_http_rate_limit_redis_down(rlcf);
+        state->rc = ngx_http_rate_limit_redis_down(rlcf, state, call->redis);
 
         if (state->rc == NGX_DECLINED) {
             ngx_http_rate_limit_decide(checks, state->n, now, 0);
@@ -1076,6 +1121,95 @@ ngx_http_rate_limit_variable(ngx_http_request_t *r,
     v->len = ngx_http_rate_limit_number_text(p, (data == 1) ? state->remaining
                                                             : state->reset)
              - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "zone:STATUS[:flag...]" per limit that applies, in the configuration's
+ * order, ", " between them: made only when read, for a log or a metrics
+ * module
+ */
+
+static ngx_int_t
+ngx_http_rate_limit_zones_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                    *name, *text;
+    ngx_uint_t                    i, verdict, status;
+    ngx_http_rate_limit_state_t  *state;
+
+    state = ngx_http_rate_limit_state(r);
+
+    if (state == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (i = 0; i < state->n; i++) {
+
+        /* undecided: Redis is still being asked, or an error */
+
+        if ((state->verdicts[i] & NGX_HTTP_RATE_LIMIT_STATUS_MASK)
+            == NGX_HTTP_RATE_LIMIT_NONE)
+        {
+            continue;
+        }
+
+        len += sizeof(", :REJECTED_DRY_RUN:evicted:redis_failed") - 1
+               + state->zones[i]->shm_zone->shm.name.len;
+    }
+
+    if (len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    for (i = 0; i < state->n; i++) {
+        verdict = state->verdicts[i];
+        status = verdict & NGX_HTTP_RATE_LIMIT_STATUS_MASK;
+
+        if (status == NGX_HTTP_RATE_LIMIT_NONE) {
+            continue;
+        }
+
+        if (p != v->data) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        name = &state->zones[i]->shm_zone->shm.name;
+        text = &ngx_http_rate_limit_status_names[status];
+
+        p = ngx_cpymem(p, name->data, name->len);
+        *p++ = ':';
+        p = ngx_cpymem(p, text->data, text->len);
+
+        if (verdict & NGX_HTTP_RATE_LIMIT_EVICTED) {
+            p = ngx_cpymem(p, ":evicted", sizeof(":evicted") - 1);
+        }
+
+        if (verdict & NGX_HTTP_RATE_LIMIT_REDIS_FAILED) {
+            p = ngx_cpymem(p, ":redis_failed", sizeof(":redis_failed") - 1);
+        }
+    }
+
+    v->len = p - v->data;
 
     return NGX_OK;
 }
