@@ -3,42 +3,9 @@
 # traffic counted is sent from "--- init" (t/helpers/RlClient.pm).
 
 use lib 't/helpers';
-use File::Temp ();
-use IO::Socket::INET ();
+use GwMetrics ();
 use RlClient ();
 use Test::Nginx::Socket 'no_plan';
-
-# the metrics of one family, line by line, and whether promtool accepts
-# the whole text
-sub family {
-    my $name = shift;
-    return sub {
-        CORE::join '', grep { /^\Q$name\E[{ ]/ } split /^/m, shift;
-    };
-}
-
-# one request as given, on a connection of its own; the response
-sub raw {
-    my $req = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $Test::Nginx::Util::ServerPortForClient)
-        or die "cannot connect: $!\n";
-    print $s $req;
-    my $resp = do { local $/; <$s> };
-    close $s;
-    return $resp;
-}
-
-sub promtool {
-    my $text = shift;
-    my ($fh, $file) = File::Temp::tempfile();
-    print $fh $text;
-    close $fh;
-    my $out = `promtool check metrics <$file 2>&1`;
-    my $rc = $? >> 8;
-    unlink $file;
-    return "promtool exit $rc\n$out";
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -80,7 +47,7 @@ GET /metrics
 --- response_headers
 Content-Type: text/plain; version=0.0.4; charset=utf-8
 --- response_body_filters eval
-main::family('gateway_http_requests_total')
+GwMetrics::families('gateway_http_requests_total')
 --- response_body
 gateway_http_requests_total{route="files",method="GET",status="2xx"} 3
 gateway_http_requests_total{route="files",method="GET",status="4xx"} 2
@@ -117,15 +84,15 @@ gateway_http_requests_total{route="other",method="GET",status="2xx"} 1
         gateway_metrics;
     }
 --- init
-main::raw("HEAD /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
-main::raw("POST /post HTTP/1.0\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi");
-main::raw("PROPFIND /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
+GwMetrics::raw("HEAD /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
+GwMetrics::raw("POST /post HTTP/1.0\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi");
+GwMetrics::raw("PROPFIND /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
 RlClient::http_get('/fail');
 RlClient::http_get('/moved');
 --- request
 GET /metrics
 --- response_body_filters eval
-main::family('gateway_http_requests_total')
+GwMetrics::families('gateway_http_requests_total')
 --- response_body
 gateway_http_requests_total{route="files",method="GET",status="2xx"} 1
 gateway_http_requests_total{route="files",method="HEAD",status="2xx"} 1
@@ -149,7 +116,7 @@ my ($in, $out) = (0, 0);
 for my $uri ('/a', '/a?longer=query', '/a') {
     my $req = "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
     $in += length $req;
-    $out += length main::raw($req);
+    $out += length GwMetrics::raw($req);
 }
 my (undef, undef, $body) = RlClient::http_get('/metrics');
 my %got = $body =~ /^gateway_http_(received|sent)_bytes_total\{route="files"\} (\d+)$/mg;
@@ -255,7 +222,7 @@ RlClient::http_get('/raw/%FF%22%C3%A9');
 --- request
 GET /metrics
 --- response_body_filters eval
-main::family('gateway_http_requests_total')
+GwMetrics::families('gateway_http_requests_total')
 --- response_body
 gateway_http_requests_total{route="q\"uote\\back\nline",method="GET",status="2xx"} 1
 gateway_http_requests_total{route="/raw/�\"é",method="GET",status="2xx"} 1
@@ -289,7 +256,7 @@ RlClient::http_get('/raw/%FF%0A');
 --- request
 GET /metrics
 --- response_body_filters eval
-\&main::promtool
+\&GwMetrics::promtool
 --- response_body
 promtool exit 0
 --- no_error_log
@@ -320,7 +287,7 @@ RlClient::http_get('/b?route=y');
 --- request
 GET /metrics
 --- response_body_filters eval
-main::family('gateway_http_requests_total')
+GwMetrics::families('gateway_http_requests_total')
 --- response_body
 gateway_http_requests_total{route="x",method="GET",status="2xx"} 1
 --- no_error_log
