@@ -67,6 +67,22 @@ typedef struct {
 } ngx_http_auth_jwt_token_t;
 
 
+/* what auth_jwt decided about a client request, and why */
+typedef enum {
+    NGX_HTTP_AUTH_JWT_UNCHECKED = 0,
+    NGX_HTTP_AUTH_JWT_VALID,
+    NGX_HTTP_AUTH_JWT_MISSING,
+    NGX_HTTP_AUTH_JWT_EXPIRED,
+    NGX_HTTP_AUTH_JWT_NOT_YET_VALID,
+    NGX_HTTP_AUTH_JWT_BAD_SIGNATURE,
+    NGX_HTTP_AUTH_JWT_NO_KEY,
+    NGX_HTTP_AUTH_JWT_MALFORMED,
+    NGX_HTTP_AUTH_JWT_REQUIRE_FAILED,
+    NGX_HTTP_AUTH_JWT_KEY_FETCH_FAILED,
+    NGX_HTTP_AUTH_JWT_ERROR
+} ngx_http_auth_jwt_status_e;
+
+
 /* a token's "exp" and "nbf", checked on every request */
 typedef struct {
     double                     exp;
@@ -103,8 +119,9 @@ ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason);
 ngx_int_t ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
     ngx_http_auth_jwt_clock_t *clock, const char **reason);
-ngx_int_t ngx_http_auth_jwt_clock_check(ngx_http_auth_jwt_clock_t *clock,
-    time_t now, time_t leeway, const char **reason);
+ngx_http_auth_jwt_status_e ngx_http_auth_jwt_clock_check(
+    ngx_http_auth_jwt_clock_t *clock, time_t now, time_t leeway,
+    const char **reason);
 ngx_gw_json_member_t *ngx_http_auth_jwt_member(ngx_array_t *members,
     u_char *name, size_t len);
 ngx_int_t ngx_http_auth_jwt_member_text(ngx_pool_t *pool,

@@ -57,15 +57,6 @@ typedef struct {
 } ngx_http_auth_jwt_loc_conf_t;
 
 
-typedef enum {
-    NGX_HTTP_AUTH_JWT_UNCHECKED = 0,
-    NGX_HTTP_AUTH_JWT_MISSING,
-    NGX_HTTP_AUTH_JWT_INVALID,
-    NGX_HTTP_AUTH_JWT_VALID,
-    NGX_HTTP_AUTH_JWT_FAILED
-} ngx_http_auth_jwt_status_e;
-
-
 typedef struct ngx_http_auth_jwt_ctx_s  ngx_http_auth_jwt_ctx_t;
 
 /*
@@ -84,10 +75,16 @@ typedef struct {
 } ngx_http_auth_jwt_fetch_t;
 
 
-/* the verdict on the client request, shared by its subrequests */
+/*
+ * The verdict on the client request, shared by its subrequests.  status is
+ * the token's: a valid token that auth_jwt_require refused stays valid, so
+ * that its claims still show in the log, and denied keeps the refusal,
+ * 401 or 403, or 500 if a value could not be had.
+ */
 struct ngx_http_auth_jwt_ctx_s {
     ngx_http_auth_jwt_loc_conf_t     *conf;     /* the verdict is for */
     ngx_http_auth_jwt_status_e        status;
+    ngx_uint_t                        denied;   /* 0: not refused */
     ngx_str_t                         raw;
     unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
@@ -100,9 +97,9 @@ static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_check(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_jwt_keys_ready(
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
-static ngx_int_t ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    const char **reason);
+static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_all(
+    ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
 static ngx_http_auth_jwt_token_t *ngx_http_auth_jwt_decoded(
     ngx_http_request_t *r, ngx_http_auth_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
@@ -296,7 +293,6 @@ static ngx_http_auth_jwt_ctx_t *
 ngx_http_auth_jwt_check(ngx_http_request_t *r)
 {
     ngx_str_t                      raw;
-    ngx_int_t                      rc;
     const char                    *reason;
     ngx_http_auth_jwt_ctx_t       *ctx;
     ngx_http_auth_jwt_loc_conf_t  *ajcf;
@@ -339,7 +335,7 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
     }
 
     if (ngx_http_auth_jwt_token_value(r, ajcf, &raw) != NGX_OK) {
-        ctx->status = NGX_HTTP_AUTH_JWT_FAILED;
+        ctx->status = NGX_HTTP_AUTH_JWT_ERROR;
         return ctx;
     }
 
@@ -352,22 +348,13 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
 
     ctx->raw = raw;
 
-    rc = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
+    ctx->status = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
 
-    switch (rc) {
-
-    case NGX_OK:
-        ctx->status = NGX_HTTP_AUTH_JWT_VALID;
-        break;
-
-    case NGX_DECLINED:
+    if (ctx->status != NGX_HTTP_AUTH_JWT_VALID
+        && ctx->status != NGX_HTTP_AUTH_JWT_ERROR)
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "auth_jwt: rejected token: %s", reason);
-        ctx->status = NGX_HTTP_AUTH_JWT_INVALID;
-        break;
-
-    default:
-        ctx->status = NGX_HTTP_AUTH_JWT_FAILED;
     }
 
     return ctx;
@@ -411,7 +398,7 @@ ngx_http_auth_jwt_keys_ready(ngx_http_auth_jwt_loc_conf_t *ajcf,
  * its claims are decoded only if something asks for them.
  */
 
-static ngx_int_t
+static ngx_http_auth_jwt_status_e
 ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
     const char **reason)
@@ -425,6 +412,7 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     ngx_array_t                      *keys;
     ngx_http_auth_jwt_clock_t         clock;
     ngx_http_auth_jwt_cached_t       *cached;
+    ngx_http_auth_jwt_status_e        status;
     ngx_http_auth_jwt_key_request_t **kr;
     ngx_http_auth_jwt_main_conf_t    *ajmcf;
 
@@ -470,7 +458,7 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         parts[2] = ctx->raw;
 
         if (ngx_http_auth_jwt_digest(parts, 3, digest) != NGX_OK) {
-            return NGX_ERROR;
+            return NGX_HTTP_AUTH_JWT_ERROR;
         }
 
         cached = ngx_http_auth_jwt_cache_lookup(&ajmcf->cache, digest,
@@ -484,20 +472,20 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     rc = ngx_http_auth_jwt_token_decode(r->pool, &ctx->raw, &ctx->token,
                                         reason);
     if (rc != NGX_OK) {
-        return rc;
+        return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
+                                    : NGX_HTTP_AUTH_JWT_ERROR;
     }
 
     ctx->decoded = 1;
 
-    rc = ngx_http_auth_jwt_token_clock(&ctx->token, &clock, reason);
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_auth_jwt_clock_check(&clock, ngx_time(), ajcf->leeway,
-                                           reason);
+    if (ngx_http_auth_jwt_token_clock(&ctx->token, &clock, reason) != NGX_OK) {
+        return NGX_HTTP_AUTH_JWT_MALFORMED;
     }
 
-    if (rc != NGX_OK) {
-        return rc;
+    status = ngx_http_auth_jwt_clock_check(&clock, ngx_time(), ajcf->leeway,
+                                           reason);
+    if (status != NGX_HTTP_AUTH_JWT_VALID) {
+        return status;
     }
 
     tried = 0;
@@ -527,18 +515,26 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        *reason = tried ? "signature mismatch"
-                        : "no key fits \"kid\" and \"alg\"";
-        return NGX_DECLINED;
+        if (tried) {
+            *reason = "signature mismatch";
+            return NGX_HTTP_AUTH_JWT_BAD_SIGNATURE;
+        }
+
+        *reason = "no key fits \"kid\" and \"alg\"";
+        return NGX_HTTP_AUTH_JWT_NO_KEY;
     }
 
-    if (rc == NGX_OK && use_cache) {
+    if (rc != NGX_OK) {
+        return NGX_HTTP_AUTH_JWT_ERROR;
+    }
+
+    if (use_cache) {
         ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
                                        ngx_time() + ajmcf->cache.valid,
                                        &clock);
     }
 
-    return rc;
+    return NGX_HTTP_AUTH_JWT_VALID;
 }
 
 
@@ -608,7 +604,8 @@ ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
 
 /*
  * Starts a subrequest for each key request whose keys are not cached, all
- * at once; the access phase resumes when the last one is done.
+ * at once; the access phase resumes when the last one is done.  A fetch
+ * that failed is NGX_DECLINED, to tell it from a failure here.
  */
 
 static ngx_int_t
@@ -674,7 +671,7 @@ ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
 
     for (i = 0; i < ajcf->key_requests->nelts; i++) {
         if (ctx->fetches[i].failed) {
-            return NGX_ERROR;
+            return NGX_DECLINED;
         }
     }
 
@@ -832,6 +829,9 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
         }
 
         if (rc != NGX_OK) {
+            ctx->status = (rc == NGX_DECLINED)
+                          ? NGX_HTTP_AUTH_JWT_KEY_FETCH_FAILED
+                          : NGX_HTTP_AUTH_JWT_ERROR;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -843,6 +843,12 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     case NGX_HTTP_AUTH_JWT_VALID:
         rc = ngx_http_auth_jwt_required(r, ajcf);
 
+        if (rc == NGX_OK) {
+            return NGX_OK;
+        }
+
+        ctx->denied = rc;
+
         if (rc == NGX_HTTP_UNAUTHORIZED) {
             return ngx_http_auth_jwt_challenge(r, ajcf, 1);
         }
@@ -852,12 +858,17 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     case NGX_HTTP_AUTH_JWT_MISSING:
         return ngx_http_auth_jwt_challenge(r, ajcf, 0);
 
-    case NGX_HTTP_AUTH_JWT_INVALID:
+    case NGX_HTTP_AUTH_JWT_EXPIRED:
+    case NGX_HTTP_AUTH_JWT_NOT_YET_VALID:
+    case NGX_HTTP_AUTH_JWT_BAD_SIGNATURE:
+    case NGX_HTTP_AUTH_JWT_NO_KEY:
+    case NGX_HTTP_AUTH_JWT_MALFORMED:
         return ngx_http_auth_jwt_challenge(r, ajcf, 1);
 
     case NGX_HTTP_AUTH_JWT_UNCHECKED:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "auth_jwt: keys fetched but not at hand");
+        ctx->status = NGX_HTTP_AUTH_JWT_ERROR;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:

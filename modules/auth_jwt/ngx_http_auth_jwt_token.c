@@ -310,21 +310,23 @@ ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
 }
 
 
-ngx_int_t
+/* NGX_HTTP_AUTH_JWT_VALID: the clock lets the token in, for now */
+
+ngx_http_auth_jwt_status_e
 ngx_http_auth_jwt_clock_check(ngx_http_auth_jwt_clock_t *clock, time_t now,
     time_t leeway, const char **reason)
 {
     if (clock->has_exp && clock->exp + leeway <= now) {
         *reason = "token expired";
-        return NGX_DECLINED;
+        return NGX_HTTP_AUTH_JWT_EXPIRED;
     }
 
     if (clock->has_nbf && clock->nbf - leeway > now) {
         *reason = "token not yet valid";
-        return NGX_DECLINED;
+        return NGX_HTTP_AUTH_JWT_NOT_YET_VALID;
     }
 
-    return NGX_OK;
+    return NGX_HTTP_AUTH_JWT_VALID;
 }
 
 
