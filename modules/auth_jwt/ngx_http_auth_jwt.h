@@ -67,7 +67,10 @@ typedef struct {
 } ngx_http_auth_jwt_token_t;
 
 
-/* what auth_jwt decided about a client request, and why */
+/*
+ * What auth_jwt decided about a client request, as $jwt_status shows it;
+ * the order is that of the names in ngx_http_auth_jwt_module.c.
+ */
 typedef enum {
     NGX_HTTP_AUTH_JWT_UNCHECKED = 0,
     NGX_HTTP_AUTH_JWT_VALID,

@@ -95,6 +95,9 @@ struct ngx_http_auth_jwt_ctx_s {
 
 static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_check(
     ngx_http_request_t *r);
+static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_verdict(
+    ngx_http_request_t *r);
+static void ngx_http_auth_jwt_mark(void *data);
 static ngx_int_t ngx_http_auth_jwt_keys_ready(
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
 static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_all(
@@ -122,6 +125,8 @@ static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_gw_json_member_t *member);
@@ -277,7 +282,25 @@ static ngx_http_variable_t  ngx_http_auth_jwt_vars[] = {
     { ngx_string("jwt_payload"), NULL, ngx_http_auth_jwt_payload_variable,
       0, 0, 0 },
 
+    { ngx_string("jwt_status"), NULL, ngx_http_auth_jwt_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_auth_jwt_status_names[] = {
+    ngx_null_string,
+    ngx_string("VALID"),
+    ngx_string("MISSING"),
+    ngx_string("EXPIRED"),
+    ngx_string("NOT_YET_VALID"),
+    ngx_string("BAD_SIGNATURE"),
+    ngx_string("NO_KEY"),
+    ngx_string("MALFORMED"),
+    ngx_string("REQUIRE_FAILED"),
+    ngx_string("KEY_FETCH_FAILED"),
+    ngx_string("ERROR")
 };
 
 
@@ -294,6 +317,7 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
 {
     ngx_str_t                      raw;
     const char                    *reason;
+    ngx_pool_cleanup_t            *cln;
     ngx_http_auth_jwt_ctx_t       *ctx;
     ngx_http_auth_jwt_loc_conf_t  *ajcf;
 
@@ -308,10 +332,18 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_auth_jwt_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_auth_jwt_ctx_t));
-        if (ctx == NULL) {
+
+        /* a cleanup, for ngx_http_auth_jwt_verdict() after a redirect */
+
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_auth_jwt_ctx_t));
+        if (cln == NULL) {
             return NULL;
         }
+
+        cln->handler = ngx_http_auth_jwt_mark;
+
+        ctx = cln->data;
+        ngx_memzero(ctx, sizeof(ngx_http_auth_jwt_ctx_t));
 
         ngx_http_set_ctx(r, ctx, ngx_http_auth_jwt_module);
 
@@ -358,6 +390,44 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
     }
 
     return ctx;
+}
+
+
+/*
+ * The verdict as it stands, for $jwt_status: never a check of its own.
+ * An internal redirect (error_page, try_files, index) clears the module
+ * contexts, and the location it leads to may have no auth_jwt; the
+ * request was checked all the same, and the log must say how, so the
+ * context is then found as the last one the request's pool holds.
+ */
+
+static ngx_http_auth_jwt_ctx_t *
+ngx_http_auth_jwt_verdict(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    r = r->main;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_auth_jwt_module);
+    if (ctx || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_auth_jwt_mark) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_auth_jwt_mark(void *data)
+{
+    /* only marks the context */
 }
 
 
@@ -1154,6 +1224,43 @@ ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     payload.value = token->payload_json;
 
     return ngx_http_auth_jwt_member_value(r, v, &payload);
+}
+
+
+/*
+ * Only reads the verdict: a check started here, say in the log phase of a
+ * request another module refused before the access phase, would verify a
+ * token that nothing acts on, and log about it.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_auth_jwt_ctx_t     *ctx;
+    ngx_http_auth_jwt_status_e   status;
+
+    ctx = ngx_http_auth_jwt_verdict(r);
+
+    if (ctx == NULL || ctx->status == NGX_HTTP_AUTH_JWT_UNCHECKED) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    status = ctx->status;
+
+    if (status == NGX_HTTP_AUTH_JWT_VALID && ctx->denied) {
+        status = (ctx->denied == NGX_HTTP_INTERNAL_SERVER_ERROR)
+                 ? NGX_HTTP_AUTH_JWT_ERROR : NGX_HTTP_AUTH_JWT_REQUIRE_FAILED;
+    }
+
+    v->data = ngx_http_auth_jwt_status_names[status].data;
+    v->len = ngx_http_auth_jwt_status_names[status].len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 
