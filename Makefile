@@ -1,6 +1,7 @@
 # Builds the gateway modules against an nginx configure tree and runs them.
 #
-#   make                 build every module into build/modules/*.so
+#   make                 build every module into build/modules/*.so, and
+#                        the tools into build/tools (gateway-token)
 #   make test            style check, then the Test::Nginx suites in t/
 #   make run             start the example gateway on 127.0.0.1:8080
 #   make bench           wrk benchmarks (bench/README.md)
@@ -29,6 +30,13 @@ NGX_CONF_FLAGS ?= --with-compat --with-http_ssl_module --with-threads
 MODULE_NAMES := $(shell sed -n 's/^ngx_module_name=//p' config)
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
+# gateway-token mints test tokens with Debian's libjwt
+TOOLS_DIR     := $(BUILD)/tools
+GATEWAY_TOKEN := $(TOOLS_DIR)/gateway-token
+TOOLS_CFLAGS  ?= -g -O2 -Wall -Wextra -Werror -fstack-protector-strong \
+                 -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2
+TOOLS_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now
+
 # libFuzzer comes with clang's runtime, which clang only recommends
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
@@ -39,7 +47,7 @@ LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
 
 DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
                 libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
-                valgrind wrk redis-server prometheus
+                valgrind wrk redis-server prometheus libjwt-dev
 
 # Reconfigure only when what configure reads changes: config, the source
 # tree it copies, or the list of our source files.
@@ -55,11 +63,11 @@ $(shell mkdir -p $(BUILD); \
         rm -f $(CONFIGURE_INPUTS).new)
 endif
 
-.PHONY: all deps deps-fuzz deps-bench modules test test-valgrind style run \
-        run-cluster \
+.PHONY: all deps deps-fuzz deps-bench modules tools test test-valgrind \
+        style run run-cluster \
         install uninstall bench fuzz clean
 
-all: modules
+all: modules tools
 
 deps deps-fuzz deps-bench:
 	@missing=; \
@@ -109,6 +117,12 @@ modules: deps $(NGX_BUILD)/objs/Makefile
 	             && mv -f $(MODULES_DIR)/.$$m.so $(MODULES_DIR)/$$m.so; }; \
 	done
 
+tools: $(GATEWAY_TOKEN)
+
+$(GATEWAY_TOKEN): tools/gateway-token.c | deps
+	@mkdir -p $(TOOLS_DIR)
+	$(CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LDFLAGS) -ljwt -lcrypto
+
 # The project's runner stands in for Test::Nginx only where it is missing.
 TEST_RUNNER_LIB := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                             || echo $(CURDIR)/t/lib)
@@ -116,14 +130,15 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BINARY) \
            TEST_NGINX_LOAD_MODULES="$(abspath $(MODULE_SOS))" \
            PERL5LIB=$(TEST_RUNNER_LIB)$${PERL5LIB:+:$$PERL5LIB}
 
-test: modules style
+test: modules tools style
 	$(TEST_ENV) prove -r $(or $(TESTS),t)
 
-test-valgrind: modules
+test-valgrind: modules tools
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r $(or $(TESTS),t)
 
 style:
-	@perl tools/check-style $$(find modules -name '*.[ch]' | LC_ALL=C sort)
+	@perl tools/check-style \
+	    $$(find modules tools -name '*.[ch]' | LC_ALL=C sort)
 
 run: modules
 	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
