@@ -140,10 +140,13 @@ style:
 	@perl tools/check-style \
 	    $$(find modules tools -name '*.[ch]' | LC_ALL=C sort)
 
-run: modules
+# the example gateway, with a self-signed certificate for its TLS listener
+# and tokens minted with the demo keys
+run: modules tools
+	@sh conf.examples/make-cert.sh
 	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
 	@ln -sfn $(abspath $(MODULES_DIR)) $(BUILD)/run/modules
-	@sh conf.examples/try-it.sh
+	@GATEWAY_TOKEN=$(GATEWAY_TOKEN) sh conf.examples/try-it.sh
 	exec $(NGINX_BINARY) -p $(abspath $(BUILD)/run)/ \
 	    -c $(CURDIR)/conf.examples/gateway.conf -g 'daemon off;'
 

@@ -1,58 +1,79 @@
 #!/bin/sh
-# Printed by `make run` before the gateway starts: what to try, with a
-# token signed by the demo key in keys/jwks.json.
+# Printed by `make run` before the gateway starts: tokens minted with the
+# demo keys in keys/ by build/tools/gateway-token, and what to try.
 
-b64url() {
-    openssl base64 -A | tr '+/' '-_' | tr -d '='
-}
+set -e
 
-secret='demo-only-secret:change-me-before-production-0123456789'
-exp=$(( $(date +%s) + 86400 ))
+here=$(dirname "$0")
+tool=${GATEWAY_TOKEN:-build/tools/gateway-token}
+rs="--alg RS256 --key $here/keys/demo-rs256.pem --kid demo-rs --ttl 1d"
 
-header=$(printf '{"alg":"HS256","kid":"demo","typ":"JWT"}' | b64url)
-payload=$(printf '{"sub":"alice","plan":"free","exp":%d}' "$exp" | b64url)
-signature=$(printf '%s.%s' "$header" "$payload" \
-            | openssl dgst -sha256 -hmac "$secret" -binary | b64url)
+free=$($tool $rs --claim sub=alice --claim plan=free)
+premium=$($tool $rs --claim sub=bob --claim plan=premium)
+admin=$($tool $rs --claim sub=carol --claim plan=free --claim role=admin)
+dev=$($tool --alg HS256 --key "$here/keys/jwks.json" --kid demo --ttl 1d \
+            --claim sub=dave --claim plan=free)
 
 cat <<TRY
 
-The example gateway is starting on http://127.0.0.1:8080 (Ctrl-C stops it).
-Try, from another terminal:
+The example gateway is starting on http://127.0.0.1:8080 and, with HTTP/2,
+https://127.0.0.1:8443 (a self-signed certificate: add -k, or --cacert
+conf.examples/certs/gateway.crt).  Ctrl-C stops it.  From another terminal:
 
-  TOKEN=$header.$payload.$signature
+  FREE=$free
+  PREMIUM=$premium
+  ADMIN=$admin
+  DEV=$dev
 
-  curl -i http://127.0.0.1:8080/products/10     # public: the products service
-                                                # (internal members removed)
+  curl -i http://127.0.0.1:8080/products/10     # public catalogue: no token,
+                                                # internal members removed,
+                                                # X-Cache-Status MISS, then HIT
   curl -H "X-Client: mobile" http://127.0.0.1:8080/products/10
                                                 # the mobile profile
-  curl -H "Authorization: Bearer \$TOKEN" \
-      'http://127.0.0.1:8080/users/7?fields=id,name'  # client-chosen fields
-  curl -i http://127.0.0.1:8080/users/7         # 401: /users/ needs a JWT
-  curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/users/7
-                                                # the user id and plan claims
-                                                # reach the service as headers
-  curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/orders/
-  curl -i -H "Authorization: Bearer \${TOKEN}x" http://127.0.0.1:8080/orders/
+  curl -i --compressed -H "X-Client: iot" http://127.0.0.1:8080/products/10
+                                                # IoT: fewest members, gzip
+  curl -i http://127.0.0.1:8080/users/7         # 401: a token is needed
+  curl -i -H "Authorization: Bearer \$FREE" http://127.0.0.1:8080/users/7
+                                                # RS256; the claims reach the
+                                                # service as X-User-* headers;
+                                                # RateLimit-Limit: 100 (free)
+  curl -H "Authorization: Bearer \$PREMIUM" \\
+      'http://127.0.0.1:8080/users/7?fields=id,name'
+                                                # premium (1000 a minute),
+                                                # client-chosen fields
+  curl -i -H "Authorization: Bearer \$DEV" http://127.0.0.1:8080/orders/
+                                                # an HS256 development token
+  curl -i -H "Authorization: Bearer \${FREE}x" http://127.0.0.1:8080/orders/
                                                 # 401, error="invalid_token"
-                                                # RateLimit-* headers: the
-                                                # free plan's 100 a minute
-  for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' \
+  curl -i -H "Authorization: Bearer \$FREE" -d '{"amount":10}' \\
+      http://127.0.0.1:8080/payments/           # 201; add ?fail=1 for 503
+  curl -H "Authorization: Bearer \$FREE" http://127.0.0.1:8080/notifications/
+  curl -i -H "Authorization: Bearer \$FREE" http://127.0.0.1:8080/admin/
+                                                # 403: not an admin
+  curl -i -H "Authorization: Bearer \$ADMIN" http://127.0.0.1:8080/admin/
+  for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' \\
       -X POST http://127.0.0.1:8080/login; done # 5 login tries a minute,
                                                 # then 429 and Retry-After
   curl -i 'http://127.0.0.1:8080/product-page?id=10'
-                                                # product, inventory, reviews
-                                                # and recommendations at once
-  curl -i -H "X-Client: mobile" 'http://127.0.0.1:8080/product-page?id=13'
-                                                # trimmed for a phone; the
-                                                # recommendations failed:
+                                                # four services at once
+  curl -i 'http://127.0.0.1:8080/product-page?id=13'
+                                                # recommendations fail: null,
                                                 # X-Aggregate-Completed: false
-  curl -i http://127.0.0.1:8080/nowhere         # 404 from the gateway itself
+  curl -i 'http://127.0.0.1:8080/product-page?id=14'
+                                                # reviews too slow: cut after
+                                                # 1.5s (the part's timeout),
+                                                # null
+  curl -H "X-Client: mobile" 'http://127.0.0.1:8080/product-page?id=10'
+                                                # trimmed for a phone
+  curl -k --http2 -i -H "Authorization: Bearer \$FREE" \\
+      https://127.0.0.1:8443/users/7            # the same over TLS and HTTP/2
   curl http://127.0.0.1:9145/metrics            # Prometheus metrics: all of
                                                 # the above by route, JWT
                                                 # status, zone and part
 
-The token above (sub "alice", plan "free", valid for a day) is signed with
-the demo key in conf.examples/keys/jwks.json: never use that key for real.
+The tokens are valid for a day and signed with the demo keys in
+conf.examples/keys: never use those keys for real.  Mint your own with
+build/tools/gateway-token (see the README).
 
 Logs: build/run/logs/error.log and access.log.  Config:
 conf.examples/gateway.conf (the services: conf.examples/mock-services.conf).
