@@ -1,0 +1,395 @@
+
+/*
+ * Key files: one key a line, as "<SHA-256 in hex> <consumer> [name=value
+ * ...]", read when the configuration is loaded, into a table by digest.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_auth_api_key.h"
+
+
+#define NGX_HTTP_AUTH_API_KEY_MAX_FIELDS  16
+
+
+static char *ngx_http_auth_api_key_parse(ngx_conf_t *cf, ngx_str_t *file,
+    u_char *p, u_char *last, ngx_array_t *keys);
+static const char *ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p,
+    u_char *last, ngx_http_auth_api_key_t *key);
+static u_char *ngx_http_auth_api_key_word(u_char *p, u_char *last,
+    ngx_str_t *word);
+static ngx_int_t ngx_http_auth_api_key_hex(u_char *dst, ngx_str_t *hex);
+static ngx_int_t ngx_http_auth_api_key_insert(
+    ngx_http_auth_api_key_table_t *table, ngx_http_auth_api_key_t *key);
+
+
+char *
+ngx_http_auth_api_key_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_http_auth_api_key_table_t *table)
+{
+    char                     *rv;
+    u_char                   *buf;
+    size_t                    size;
+    ssize_t                   n;
+    ngx_uint_t                i, slots;
+    ngx_file_t                file;
+    ngx_array_t               keys;
+    ngx_file_info_t           fi;
+    ngx_http_auth_api_key_t  *key;
+
+    table->file = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &table->file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.name = table->file;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &file.name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = NGX_CONF_ERROR;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &file.name);
+        goto done;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    /* consumer names and fields point into the file's text: kept */
+
+    buf = ngx_pnalloc(cf->pool, size + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&file, buf, size, 0);
+
+    if (n == NGX_ERROR) {
+        goto done;
+    }
+
+    if ((size_t) n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           ngx_read_file_n " \"%V\" returned only %z bytes "
+                           "instead of %uz", &file.name, n, size);
+        goto done;
+    }
+
+    if (ngx_array_init(&keys, cf->temp_pool, 64,
+                       sizeof(ngx_http_auth_api_key_t *))
+        != NGX_OK)
+    {
+        goto done;
+    }
+
+    if (ngx_http_auth_api_key_parse(cf, &table->file, buf, buf + size, &keys)
+        != NGX_CONF_OK)
+    {
+        goto done;
+    }
+
+    for (slots = 16; slots < 2 * keys.nelts; slots *= 2) {
+        /* void */
+    }
+
+    table->slots = ngx_pcalloc(cf->pool, slots * sizeof(void *));
+    if (table->slots == NULL) {
+        goto done;
+    }
+
+    table->mask = slots - 1;
+    table->nkeys = 0;
+
+    for (i = 0; i < keys.nelts; i++) {
+        key = ((ngx_http_auth_api_key_t **) keys.elts)[i];
+
+        if (ngx_http_auth_api_key_insert(table, key) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "key file \"%V\" has the key of consumer "
+                               "\"%V\" twice", &table->file, &key->consumer);
+            goto done;
+        }
+    }
+
+    rv = NGX_CONF_OK;
+
+done:
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &file.name);
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_auth_api_key_parse(ngx_conf_t *cf, ngx_str_t *file, u_char *p,
+    u_char *last, ngx_array_t *keys)
+{
+    u_char                    *eol, *end;
+    ngx_uint_t                 line;
+    const char                *error;
+    ngx_http_auth_api_key_t   *key, **k;
+
+    for (line = 1; p < last; line++, p = eol + 1) {
+
+        eol = ngx_strlchr(p, last, LF);
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        end = eol;
+
+        if (end > p && end[-1] == CR) {
+            end--;
+        }
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == end || *p == '#') {
+            continue;
+        }
+
+        key = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_api_key_t));
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        error = ngx_http_auth_api_key_line(cf, p, end, key);
+
+        if (error) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid key file \"%V\", line %ui: %s",
+                               file, line, error);
+            return NGX_CONF_ERROR;
+        }
+
+        k = ngx_array_push(keys);
+        if (k == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *k = key;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* NULL, or what is wrong with the line */
+
+static const char *
+ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p, u_char *last,
+    ngx_http_auth_api_key_t *key)
+{
+    u_char                         *eq;
+    ngx_str_t                       word;
+    ngx_uint_t                      i, n;
+    ngx_http_auth_api_key_field_t   fields[NGX_HTTP_AUTH_API_KEY_MAX_FIELDS];
+
+    p = ngx_http_auth_api_key_word(p, last, &word);
+
+    if (word.len != 2 * NGX_HTTP_AUTH_API_KEY_DIGEST_LEN
+        || ngx_http_auth_api_key_hex(key->digest, &word) != NGX_OK)
+    {
+        return "a SHA-256 in hex, 64 characters, expected first";
+    }
+
+    p = ngx_http_auth_api_key_word(p, last, &key->consumer);
+
+    if (key->consumer.len == 0) {
+        return "a consumer name expected after the SHA-256";
+    }
+
+    for (n = 0; p < last; n++) {
+        p = ngx_http_auth_api_key_word(p, last, &word);
+
+        if (word.len == 0) {
+            break;
+        }
+
+        if (n == NGX_HTTP_AUTH_API_KEY_MAX_FIELDS) {
+            return "more than 16 fields";
+        }
+
+        eq = ngx_strlchr(word.data, word.data + word.len, '=');
+
+        if (eq == NULL || eq == word.data) {
+            return "a field must be name=value";
+        }
+
+        fields[n].name.data = word.data;
+        fields[n].name.len = eq - word.data;
+        fields[n].value.data = eq + 1;
+        fields[n].value.len = word.data + word.len - (eq + 1);
+
+        /* the name is a variable's: $api_key_<name>, any case */
+
+        for (i = 0; i < fields[n].name.len; i++) {
+            word.data[i] = ngx_tolower(word.data[i]);
+
+            if (!((word.data[i] >= 'a' && word.data[i] <= 'z')
+                  || (word.data[i] >= '0' && word.data[i] <= '9')
+                  || word.data[i] == '_'))
+            {
+                return "a field name has letters, digits and \"_\" only";
+            }
+        }
+
+        if (fields[n].name.len == sizeof("consumer") - 1
+            && ngx_strncmp(fields[n].name.data, "consumer", 8) == 0)
+        {
+            return "\"consumer\" is not a field name: the consumer comes "
+                   "second";
+        }
+
+        for (i = 0; i < n; i++) {
+            if (fields[i].name.len == fields[n].name.len
+                && ngx_strncmp(fields[i].name.data, fields[n].name.data,
+                               fields[n].name.len)
+                   == 0)
+            {
+                return "a field name appears twice";
+            }
+        }
+    }
+
+    if (n) {
+        key->fields = ngx_palloc(cf->pool,
+                                 n * sizeof(ngx_http_auth_api_key_field_t));
+        if (key->fields == NULL) {
+            return "no memory";
+        }
+
+        ngx_memcpy(key->fields, fields,
+                   n * sizeof(ngx_http_auth_api_key_field_t));
+        key->nfields = n;
+    }
+
+    return NULL;
+}
+
+
+/* the next word, past spaces and tabs; an empty one at the end */
+
+static u_char *
+ngx_http_auth_api_key_word(u_char *p, u_char *last, ngx_str_t *word)
+{
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    word->data = p;
+
+    while (p < last && *p != ' ' && *p != '\t') {
+        p++;
+    }
+
+    word->len = p - word->data;
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_http_auth_api_key_hex(u_char *dst, ngx_str_t *hex)
+{
+    u_char      c, d;
+    ngx_uint_t  i;
+
+    for (i = 0; i < hex->len; i++) {
+        c = ngx_tolower(hex->data[i]);
+
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        if (i % 2) {
+            dst[i / 2] |= d;
+
+        } else {
+            dst[i / 2] = d << 4;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
+    ngx_http_auth_api_key_t *key)
+{
+    uint32_t   hash;
+    ngx_uint_t i;
+
+    ngx_memcpy(&hash, key->digest, sizeof(uint32_t));
+
+    for (i = hash & table->mask; table->slots[i]; i = (i + 1) & table->mask) {
+        if (ngx_memcmp(table->slots[i]->digest, key->digest,
+                       NGX_HTTP_AUTH_API_KEY_DIGEST_LEN)
+            == 0)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    table->slots[i] = key;
+    table->nkeys++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The slot is found by the digest's first bytes, which tell an attacker
+ * nothing he can use: he controls the key, not its SHA-256.  The whole
+ * digest is then compared in constant time.
+ */
+
+ngx_http_auth_api_key_t *
+ngx_http_auth_api_key_find(ngx_http_auth_api_key_table_t *table,
+    u_char *digest)
+{
+    uint32_t                  hash;
+    ngx_uint_t                i;
+    ngx_http_auth_api_key_t  *key;
+
+    ngx_memcpy(&hash, digest, sizeof(uint32_t));
+
+    for (i = hash & table->mask; table->slots[i]; i = (i + 1) & table->mask) {
+        key = table->slots[i];
+
+        if (CRYPTO_memcmp(key->digest, digest,
+                          NGX_HTTP_AUTH_API_KEY_DIGEST_LEN)
+            == 0)
+        {
+            return key;
+        }
+    }
+
+    return NULL;
+}
