@@ -9,7 +9,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 #include "ngx_http_auth_api_key.h"
 
 
@@ -49,6 +49,7 @@ typedef struct {
 
 static ngx_http_auth_api_key_ctx_t *ngx_http_auth_api_key_check(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_auth_api_key_digest(ngx_str_t *key, u_char *digest);
 static ngx_int_t ngx_http_auth_api_key_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
     ngx_http_auth_api_key_loc_conf_t *akcf);
@@ -57,6 +58,8 @@ static ngx_int_t ngx_http_auth_api_key_consumer_variable(
 static ngx_int_t ngx_http_auth_api_key_field_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_api_key_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_auth_api_key_crypto_init(ngx_pool_t *pool);
+static void ngx_http_auth_api_key_crypto_cleanup(void *data);
 static void *ngx_http_auth_api_key_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_auth_api_key_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_auth_api_key_merge_loc_conf(ngx_conf_t *cf,
@@ -140,6 +143,17 @@ static ngx_str_t  ngx_http_auth_api_key_header =
 
 
 /*
+ * SHA-256 fetched once and a context reused: OpenSSL 3's one-shot SHA256()
+ * looks the digest up by name on every call.  Both belong to the
+ * configurations that use them and go with the last one, before nginx
+ * unloads the module.
+ */
+static EVP_MD      *ngx_http_auth_api_key_md;
+static EVP_MD_CTX  *ngx_http_auth_api_key_md_ctx;
+static ngx_uint_t   ngx_http_auth_api_key_crypto_users;
+
+
+/*
  * Looks the key up once, whichever asks first: the access phase, or a
  * variable read earlier (a rate-limit key in the preaccess phase) or
  * later (a subrequest or the log).
@@ -148,13 +162,13 @@ static ngx_str_t  ngx_http_auth_api_key_header =
 static ngx_http_auth_api_key_ctx_t *
 ngx_http_auth_api_key_check(ngx_http_request_t *r)
 {
-    u_char                             digest[SHA256_DIGEST_LENGTH];
-    ngx_str_t                          value;
-    ngx_uint_t                         i;
-    ngx_http_auth_api_key_t           *key;
-    ngx_http_auth_api_key_ctx_t       *ctx;
-    ngx_http_auth_api_key_table_t    **tables;
-    ngx_http_auth_api_key_loc_conf_t  *akcf;
+    u_char                        digest[NGX_HTTP_AUTH_API_KEY_DIGEST_LEN];
+    ngx_str_t                         value;
+    ngx_uint_t                        i;
+    ngx_http_auth_api_key_t          *key;
+    ngx_http_auth_api_key_ctx_t      *ctx;
+    ngx_http_auth_api_key_table_t   **tables;
+    ngx_http_auth_api_key_loc_conf_t *akcf;
 
     r = r->main;
 
@@ -203,7 +217,10 @@ ngx_http_auth_api_key_check(ngx_http_request_t *r)
         return ctx;
     }
 
-    SHA256(value.data, value.len, digest);
+    if (ngx_http_auth_api_key_digest(&value, digest) != NGX_OK) {
+        ctx->status = NGX_HTTP_AUTH_API_KEY_ERROR;
+        return ctx;
+    }
 
     tables = akcf->tables->elts;
 
@@ -218,6 +235,24 @@ ngx_http_auth_api_key_check(ngx_http_request_t *r)
     }
 
     return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_auth_api_key_digest(ngx_str_t *key, u_char *digest)
+{
+    EVP_MD_CTX  *ctx;
+
+    ctx = ngx_http_auth_api_key_md_ctx;
+
+    if (EVP_DigestInit_ex2(ctx, ngx_http_auth_api_key_md, NULL) != 1
+        || EVP_DigestUpdate(ctx, key->data, key->len) != 1
+        || EVP_DigestFinal_ex(ctx, digest, NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -418,7 +453,59 @@ ngx_http_auth_api_key_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_http_auth_api_key_crypto_init(cf->pool) != NGX_OK) {
+        return NULL;
+    }
+
     return conf;
+}
+
+
+static ngx_int_t
+ngx_http_auth_api_key_crypto_init(ngx_pool_t *pool)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_auth_api_key_crypto_cleanup;
+    ngx_http_auth_api_key_crypto_users++;
+
+    if (ngx_http_auth_api_key_md == NULL) {
+        ngx_http_auth_api_key_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+        if (ngx_http_auth_api_key_md == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_auth_api_key_md_ctx == NULL) {
+        ngx_http_auth_api_key_md_ctx = EVP_MD_CTX_new();
+
+        if (ngx_http_auth_api_key_md_ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_auth_api_key_crypto_cleanup(void *data)
+{
+    if (--ngx_http_auth_api_key_crypto_users) {
+        return;
+    }
+
+    EVP_MD_free(ngx_http_auth_api_key_md);
+    ngx_http_auth_api_key_md = NULL;
+
+    EVP_MD_CTX_free(ngx_http_auth_api_key_md_ctx);
+    ngx_http_auth_api_key_md_ctx = NULL;
 }
 
 
