@@ -45,6 +45,9 @@ conf.examples/certs/gateway.crt).  Ctrl-C stops it.  From another terminal:
                                                 # an HS256 development token
   curl -i -H "Authorization: Bearer \${FREE}x" http://127.0.0.1:8080/orders/
                                                 # 401, error="invalid_token"
+  curl -i -H "X-API-Key: gk_demo-partner-acme-key-never-use-in-production" \\
+      http://127.0.0.1:8080/orders/             # a partner's API key instead
+                                                # of a token: 600 a minute
   curl -i -H "Authorization: Bearer \$FREE" -d '{"amount":10}' \\
       http://127.0.0.1:8080/payments/           # 201; add ?fail=1 for 503
   curl -H "Authorization: Bearer \$FREE" http://127.0.0.1:8080/notifications/

@@ -92,6 +92,9 @@ my %tok = (
                  '--claim sub=dave --claim plan=free'),
 );
 
+# the demo partner's key (conf.examples/keys/README)
+my $partner_key = 'gk_demo-partner-acme-key-never-use-in-production';
+
 my %base = (h1 => 'http://127.0.0.1:8080', h2 => 'https://127.0.0.1:8443');
 
 # one request with curl: (status, {lower-case header => value}, body)
@@ -192,6 +195,18 @@ for my $proto (qw(h1 h2)) {
     like($body, qr/"user":"alice"/, "$proto: alice's orders");
     ($st, $h, $body) = req($proto, '/orders/', token => $tok{premium});
     like($body, qr/"user":"bob"/, "$proto: bob's, never alice's");
+
+    # partners: an API key instead of a token
+    ($st, $h, $body) = req($proto, '/orders/',
+                           headers => ["X-API-Key: $partner_key"]);
+    is($st, 200, "$proto: orders with a partner's API key");
+    like($body, qr/"user":"","partner":"acme"/, "$proto: as the partner");
+    is($h->{'ratelimit-limit'}, 600, "$proto: the partner plan's limit");
+    ($st, $h) = req($proto, '/orders/', headers => ['X-API-Key: guessed']);
+    is($st, 401, "$proto: an unknown API key and no token");
+    ($st, $h, $body) = req($proto, '/orders/', token => $tok{free},
+                           headers => ['X-API-Key: guessed']);
+    is($st, 200, "$proto: a token is enough there");
 
     ($st, $h, $body) = req($proto, '/payments/', token => $tok{free},
                            method => 'POST', data => '{"amount":1}');
