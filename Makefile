@@ -1,7 +1,8 @@
 # Builds the gateway modules against an nginx configure tree and runs them.
 #
 #   make                 build every module into build/modules/*.so, and
-#                        the tools into build/tools (gateway-token)
+#                        the tools into build/tools (gateway-token,
+#                        gateway-api-key)
 #   make test            style check, then the Test::Nginx suites in t/
 #   make run             start the example gateway on 127.0.0.1:8080
 #   make bench           wrk benchmarks (bench/README.md)
@@ -30,12 +31,14 @@ NGX_CONF_FLAGS ?= --with-compat --with-http_ssl_module --with-threads
 MODULE_NAMES := $(shell sed -n 's/^ngx_module_name=//p' config)
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
-# gateway-token mints test tokens with Debian's libjwt
-TOOLS_DIR     := $(BUILD)/tools
-GATEWAY_TOKEN := $(TOOLS_DIR)/gateway-token
-TOOLS_CFLAGS  ?= -g -O2 -Wall -Wextra -Werror -fstack-protector-strong \
-                 -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2
-TOOLS_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now
+# gateway-token mints test tokens with Debian's libjwt; gateway-api-key
+# makes API keys and their key file lines with OpenSSL
+TOOLS_DIR       := $(BUILD)/tools
+GATEWAY_TOKEN   := $(TOOLS_DIR)/gateway-token
+GATEWAY_API_KEY := $(TOOLS_DIR)/gateway-api-key
+TOOLS_CFLAGS    ?= -g -O2 -Wall -Wextra -Werror -fstack-protector-strong \
+                   -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2
+TOOLS_LDFLAGS   ?= -Wl,-z,relro -Wl,-z,now
 
 # libFuzzer comes with clang's runtime, which clang only recommends
 FUZZ_PACKAGES := clang libclang-rt-14-dev
@@ -117,11 +120,15 @@ modules: deps $(NGX_BUILD)/objs/Makefile
 	             && mv -f $(MODULES_DIR)/.$$m.so $(MODULES_DIR)/$$m.so; }; \
 	done
 
-tools: $(GATEWAY_TOKEN)
+tools: $(GATEWAY_TOKEN) $(GATEWAY_API_KEY)
 
 $(GATEWAY_TOKEN): tools/gateway-token.c | deps
 	@mkdir -p $(TOOLS_DIR)
 	$(CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LDFLAGS) -ljwt -lcrypto
+
+$(GATEWAY_API_KEY): tools/gateway-api-key.c | deps
+	@mkdir -p $(TOOLS_DIR)
+	$(CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LDFLAGS) -lcrypto
 
 # The project's runner stands in for Test::Nginx only where it is missing.
 TEST_RUNNER_LIB := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
