@@ -44,6 +44,7 @@ typedef struct {
     ngx_http_auth_api_key_loc_conf_t  *conf;   /* the verdict is for */
     ngx_http_auth_api_key_status_e     status;
     ngx_http_auth_api_key_t           *key;
+    ngx_table_elt_t                   *challenge;
 } ngx_http_auth_api_key_ctx_t;
 
 
@@ -52,7 +53,8 @@ static ngx_http_auth_api_key_ctx_t *ngx_http_auth_api_key_check(
 static ngx_int_t ngx_http_auth_api_key_digest(ngx_str_t *key, u_char *digest);
 static ngx_int_t ngx_http_auth_api_key_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
-    ngx_http_auth_api_key_loc_conf_t *akcf);
+    ngx_http_auth_api_key_ctx_t *ctx);
+static ngx_int_t ngx_http_auth_api_key_let_in(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_api_key_consumer_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_api_key_field_variable(ngx_http_request_t *r,
@@ -282,7 +284,7 @@ ngx_http_auth_api_key_handler(ngx_http_request_t *r)
     case NGX_HTTP_AUTH_API_KEY_MISSING:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "auth_api_key: no key");
-        return ngx_http_auth_api_key_challenge(r, akcf);
+        return ngx_http_auth_api_key_challenge(r, ctx);
 
     case NGX_HTTP_AUTH_API_KEY_UNKNOWN:
 
@@ -290,7 +292,7 @@ ngx_http_auth_api_key_handler(ngx_http_request_t *r)
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "auth_api_key: unknown key");
-        return ngx_http_auth_api_key_challenge(r, akcf);
+        return ngx_http_auth_api_key_challenge(r, ctx);
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -302,14 +304,14 @@ ngx_http_auth_api_key_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
-    ngx_http_auth_api_key_loc_conf_t *akcf)
+    ngx_http_auth_api_key_ctx_t *ctx)
 {
     u_char           *p;
     ngx_str_t         realm;
     ngx_uint_t        i;
     ngx_table_elt_t  *h;
 
-    if (ngx_http_complex_value(r, akcf->realm, &realm) != NGX_OK) {
+    if (ngx_http_complex_value(r, ctx->conf->realm, &realm) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -327,8 +329,18 @@ ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
     ngx_str_set(&h->key, "WWW-Authenticate");
     h->value.data = p;
 
-    /* satisfy any drops it if another access module lets the request in */
-    r->headers_out.www_authenticate = h;
+    /*
+     * under "satisfy any", when another access module lets the request
+     * in, nginx drops only the challenge r->headers_out.www_authenticate
+     * points to: one set before ours stays there, and ours is dropped by
+     * ngx_http_auth_api_key_let_in()
+     */
+
+    ctx->challenge = h;
+
+    if (r->headers_out.www_authenticate == NULL) {
+        r->headers_out.www_authenticate = h;
+    }
 
     p = ngx_cpymem(p, "Key realm=\"", sizeof("Key realm=\"") - 1);
 
@@ -345,6 +357,24 @@ ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
     h->value.len = p - h->value.data;
 
     return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/* the request got past the access phase: no challenge of ours is due */
+
+static ngx_int_t
+ngx_http_auth_api_key_let_in(ngx_http_request_t *r)
+{
+    ngx_http_auth_api_key_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_auth_api_key_module);
+
+    if (ctx && ctx->challenge) {
+        ctx->challenge->hash = 0;
+        ctx->challenge = NULL;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -753,6 +783,13 @@ ngx_http_auth_api_key_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_auth_api_key_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_auth_api_key_let_in;
 
     return NGX_OK;
 }

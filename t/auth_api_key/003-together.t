@@ -149,7 +149,30 @@ auth_api_key: unknown key
 
 
 
-=== TEST 7: satisfy all: both get in, with both identities
+=== TEST 7: satisfy any: an address lets in a request neither credential did, and no challenge is left
+--- config
+    location /t {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        auth_api_key "keys";
+        auth_api_key_file ../html/keys.txt;
+        auth_jwt "jwt" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/hs.json;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t?t=$::tok{expired}"]
+--- more_headers eval
+["", "X-API-Key: $::key{mallory}"]
+--- response_headers eval
+["!WWW-Authenticate", "!WWW-Authenticate"]
+--- response_body eval
+["ok\n", "ok\n"]
+
+
+
+=== TEST 8: satisfy all: both get in, with both identities
 --- request eval
 "GET /all?t=$::tok{dave}"
 --- more_headers eval
@@ -163,7 +186,7 @@ ok
 
 
 
-=== TEST 8: satisfy all: a key alone is refused with the JWT's challenge
+=== TEST 9: satisfy all: a key alone is refused with the JWT's challenge
 --- request
 GET /all
 --- more_headers eval
@@ -178,7 +201,7 @@ auth_api_key
 
 
 
-=== TEST 9: satisfy all: a JWT alone is refused with the key's challenge
+=== TEST 10: satisfy all: a JWT alone is refused with the key's challenge
 --- request eval
 "GET /all?t=$::tok{dave}"
 --- error_code: 401
@@ -189,7 +212,7 @@ auth_api_key: no key
 
 
 
-=== TEST 10: satisfy all: a JWT with an unknown key is refused
+=== TEST 11: satisfy all: a JWT with an unknown key is refused
 --- request eval
 "GET /all?t=$::tok{dave}"
 --- more_headers eval
@@ -202,7 +225,7 @@ auth_api_key: unknown key
 
 
 
-=== TEST 11: a limit per consumer: alice's third request in a row is refused, bob still passes
+=== TEST 12: a limit per consumer: alice's third request in a row is refused, bob still passes
 --- http_config
     rate_limit_zone $api_key_consumer zone=per_consumer:1m rate=1r/m
                     burst=1;
@@ -232,7 +255,7 @@ auth_api_key: unknown key
 
 
 
-=== TEST 12: requests without a valid key are refused by auth_api_key and charge nobody
+=== TEST 13: requests without a valid key are refused by auth_api_key and charge nobody
 --- http_config
     rate_limit_zone $api_key_consumer zone=per_consumer:1m rate=1r/m;
 --- config
@@ -258,7 +281,7 @@ auth_api_key: unknown key
 
 
 
-=== TEST 13: rates and bursts per plan from a map on $api_key_plan
+=== TEST 14: rates and bursts per plan from a map on $api_key_plan
 # gold: 10r/m burst=4 (5 at once); free: 1r/m burst=1 (2 at once), a
 # bucket per consumer: carol is free too, and her bucket is her own
 --- http_config
@@ -306,7 +329,7 @@ auth_api_key: unknown key
 
 
 
-=== TEST 14: the plan's limit in the draft headers
+=== TEST 15: the plan's limit in the draft headers
 --- http_config
     map $api_key_plan $plan_rate {
         gold     10r/m;
@@ -331,7 +354,7 @@ auth_api_key: unknown key
 
 
 
-=== TEST 15: a limit per consumer with the key from ?api_key=, beside a per-address one
+=== TEST 16: a limit per consumer with the key from ?api_key=, beside a per-address one
 --- http_config
     rate_limit_zone $api_key_consumer zone=per_consumer:1m rate=1r/m;
     rate_limit_zone $binary_remote_addr zone=per_ip:1m rate=1r/m burst=9;
