@@ -11,7 +11,14 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+/* as in ngx_event_openssl.h, for SHA256_Init(): see the module */
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED
+#endif
+
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include "ngx_gw_hidden.h"
 
 
@@ -36,13 +43,20 @@ typedef struct {
 } ngx_http_auth_api_key_t;
 
 
+/* a slot holds the digest itself: a probe reads one place in memory */
+typedef struct {
+    u_char                        digest[NGX_HTTP_AUTH_API_KEY_DIGEST_LEN];
+    ngx_http_auth_api_key_t      *key;          /* NULL: empty */
+} ngx_http_auth_api_key_slot_t;
+
+
 /*
  * The keys of one file, by digest: open addressing on the digest's first
  * bytes, which are as good as random, in a table at most half full.
  */
 typedef struct {
     ngx_str_t                     file;
-    ngx_http_auth_api_key_t     **slots;
+    ngx_http_auth_api_key_slot_t *slots;
     ngx_uint_t                    mask;
     ngx_uint_t                    nkeys;
 } ngx_http_auth_api_key_table_t;

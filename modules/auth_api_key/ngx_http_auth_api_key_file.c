@@ -105,7 +105,8 @@ ngx_http_auth_api_key_read_file(ngx_conf_t *cf, ngx_str_t *name,
         /* void */
     }
 
-    table->slots = ngx_pcalloc(cf->pool, slots * sizeof(void *));
+    table->slots = ngx_pcalloc(cf->pool,
+                               slots * sizeof(ngx_http_auth_api_key_slot_t));
     if (table->slots == NULL) {
         goto done;
     }
@@ -343,13 +344,20 @@ static ngx_int_t
 ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
     ngx_http_auth_api_key_t *key)
 {
-    uint32_t   hash;
-    ngx_uint_t i;
+    uint32_t                       hash;
+    ngx_uint_t                     i;
+    ngx_http_auth_api_key_slot_t  *slot;
 
     ngx_memcpy(&hash, key->digest, sizeof(uint32_t));
 
-    for (i = hash & table->mask; table->slots[i]; i = (i + 1) & table->mask) {
-        if (ngx_memcmp(table->slots[i]->digest, key->digest,
+    for (i = hash & table->mask; /* void */ ; i = (i + 1) & table->mask) {
+        slot = &table->slots[i];
+
+        if (slot->key == NULL) {
+            break;
+        }
+
+        if (ngx_memcmp(slot->digest, key->digest,
                        NGX_HTTP_AUTH_API_KEY_DIGEST_LEN)
             == 0)
         {
@@ -357,7 +365,8 @@ ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
         }
     }
 
-    table->slots[i] = key;
+    ngx_memcpy(slot->digest, key->digest, NGX_HTTP_AUTH_API_KEY_DIGEST_LEN);
+    slot->key = key;
     table->nkeys++;
 
     return NGX_OK;
@@ -366,30 +375,34 @@ ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
 
 /*
  * The slot is found by the digest's first bytes, which tell an attacker
- * nothing he can use: he controls the key, not its SHA-256.  The whole
- * digest is then compared in constant time.
+ * nothing he can use: he controls the key, not its SHA-256.  For the same
+ * reason a slot whose first bytes differ is passed over at once; a slot
+ * that may hold the digest is compared whole, in constant time.
  */
 
 ngx_http_auth_api_key_t *
 ngx_http_auth_api_key_find(ngx_http_auth_api_key_table_t *table,
     u_char *digest)
 {
-    uint32_t                  hash;
-    ngx_uint_t                i;
-    ngx_http_auth_api_key_t  *key;
+    uint32_t                       hash;
+    ngx_uint_t                     i;
+    ngx_http_auth_api_key_slot_t  *slot;
 
     ngx_memcpy(&hash, digest, sizeof(uint32_t));
 
-    for (i = hash & table->mask; table->slots[i]; i = (i + 1) & table->mask) {
-        key = table->slots[i];
+    for (i = hash & table->mask; /* void */ ; i = (i + 1) & table->mask) {
+        slot = &table->slots[i];
 
-        if (CRYPTO_memcmp(key->digest, digest,
-                          NGX_HTTP_AUTH_API_KEY_DIGEST_LEN)
-            == 0)
+        if (slot->key == NULL) {
+            return NULL;
+        }
+
+        if (ngx_memcmp(slot->digest, digest, sizeof(uint32_t)) == 0
+            && CRYPTO_memcmp(slot->digest, digest,
+                             NGX_HTTP_AUTH_API_KEY_DIGEST_LEN)
+               == 0)
         {
-            return key;
+            return slot->key;
         }
     }
-
-    return NULL;
 }
