@@ -1,0 +1,1007 @@
+
+/*
+ * Upstream servers from etcd, followed while nginx runs.  The list is a
+ * round robin peer list in shared memory, locked as nginx's upstream zone
+ * module locks its own, so nginx's round robin, with weights, max_fails
+ * and proxy_next_upstream, balances over it unchanged; the module only
+ * adds, removes and reweighs peers when etcd's answer changes.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_upstream_discovery.h"
+
+
+/* a removed peer's place is reused this long after, once unused */
+#define NGX_HTTP_UPSTREAM_DISCOVERY_LINGER  60
+
+#define NGX_HTTP_UPSTREAM_DISCOVERY_MAX_BACKOFF  10000
+
+
+typedef struct {
+    ngx_array_t                         upstreams;   /* conf_t * */
+} ngx_http_upstream_discovery_main_conf_t;
+
+
+static ngx_int_t ngx_http_upstream_discovery_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_upstream_discovery_init_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+static ngx_int_t ngx_http_upstream_discovery_copy(
+    ngx_http_upstream_discovery_conf_t *dcf);
+static ngx_http_upstream_discovery_peer_t *ngx_http_upstream_discovery_alloc(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_addr_t *addr,
+    ngx_str_t *server);
+static ngx_int_t ngx_http_upstream_discovery_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static void ngx_http_upstream_discovery_apply(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances);
+static ngx_http_upstream_discovery_peer_t *ngx_http_upstream_discovery_place(
+    ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_discovery_instance_t *instance, time_t now);
+static void ngx_http_upstream_discovery_count(
+    ngx_http_upstream_rr_peers_t *peers);
+static void ngx_http_upstream_discovery_timer(ngx_event_t *ev);
+static uint64_t ngx_http_upstream_discovery_now(void);
+static ngx_int_t ngx_http_upstream_discovery_init_process(ngx_cycle_t *cycle);
+static void ngx_http_upstream_discovery_exit_process(ngx_cycle_t *cycle);
+static void *ngx_http_upstream_discovery_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_upstream_discovery_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_upstream_discovery_commands[] = {
+
+    { ngx_string("discovery"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_upstream_discovery,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_upstream_discovery_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_upstream_discovery_create_main_conf,
+                                           /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_upstream_discovery_create_srv_conf,
+                                           /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_upstream_discovery_module = {
+    NGX_MODULE_V1,
+    &ngx_http_upstream_discovery_module_ctx, /* module context */
+    ngx_http_upstream_discovery_commands,  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_upstream_discovery_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_upstream_discovery_exit_process, /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* the server lines, if any, as round robin would balance them */
+
+static ngx_int_t
+ngx_http_upstream_discovery_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_discovery_conf_t  *dcf;
+
+    dcf = ngx_http_conf_upstream_srv_conf(us,
+                                          ngx_http_upstream_discovery_module);
+
+    if (us->servers && us->servers->nelts) {
+        if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        dcf->conf_peers = us->peer.data;
+    }
+
+    us->peer.init = ngx_http_upstream_discovery_init_peer;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A zone kept across a reload keeps its list; a new one starts with the
+ * server lines, until etcd first answers.
+ */
+
+static ngx_int_t
+ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_upstream_discovery_conf_t  *odcf = data;
+
+    size_t                                len;
+    ngx_http_upstream_discovery_conf_t   *dcf;
+    ngx_http_upstream_discovery_shctx_t  *sh;
+
+    dcf = shm_zone->data;
+
+    if (odcf) {
+        dcf->sh = odcf->sh;
+        dcf->shpool = odcf->shpool;
+        return NGX_OK;
+    }
+
+    dcf->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        dcf->sh = dcf->shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(dcf->shpool,
+                         sizeof(ngx_http_upstream_discovery_shctx_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    dcf->sh = sh;
+    dcf->shpool->data = sh;
+
+    sh->peers.shpool = dcf->shpool;
+    sh->peers.name = &sh->name;
+    sh->backoff = dcf->interval;
+
+    sh->name.data = ngx_slab_alloc(dcf->shpool, dcf->upstream->host.len);
+    if (sh->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->name.len = dcf->upstream->host.len;
+    ngx_memcpy(sh->name.data, dcf->upstream->host.data, sh->name.len);
+
+    len = sizeof(" in discovery zone \"\"") + shm_zone->shm.name.len;
+
+    dcf->shpool->log_ctx = ngx_slab_alloc(dcf->shpool, len);
+    if (dcf->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(dcf->shpool->log_ctx, " in discovery zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    return ngx_http_upstream_discovery_copy(dcf);
+}
+
+
+static ngx_int_t
+ngx_http_upstream_discovery_copy(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    ngx_addr_t                           addr;
+    ngx_http_upstream_rr_peer_t         *peer, **last;
+    ngx_http_upstream_discovery_peer_t  *dp;
+
+    if (dcf->conf_peers == NULL) {
+        return NGX_OK;
+    }
+
+    last = &dcf->sh->peers.peer;
+
+    for (peer = dcf->conf_peers->peer; peer; peer = peer->next) {
+        addr.sockaddr = peer->sockaddr;
+        addr.socklen = peer->socklen;
+        addr.name = peer->name;
+
+        dp = ngx_http_upstream_discovery_alloc(dcf, &addr, &peer->server);
+        if (dp == NULL) {
+            return NGX_ERROR;
+        }
+
+        dp->peer.weight = peer->weight;
+        dp->peer.effective_weight = peer->weight;
+        dp->peer.max_fails = peer->max_fails;
+        dp->peer.fail_timeout = peer->fail_timeout;
+        dp->peer.max_conns = peer->max_conns;
+        dp->peer.down = peer->down;
+        dp->from_conf = 1;
+
+        *last = &dp->peer;
+        last = &dp->peer.next;
+    }
+
+    ngx_http_upstream_discovery_count(&dcf->sh->peers);
+
+    return NGX_OK;
+}
+
+
+/* a peer in the zone, with the defaults of a server line */
+
+static ngx_http_upstream_discovery_peer_t *
+ngx_http_upstream_discovery_alloc(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_addr_t *addr, ngx_str_t *server)
+{
+    u_char                              *p;
+    ngx_http_upstream_discovery_peer_t  *dp;
+
+    dp = ngx_slab_calloc_locked(dcf->shpool,
+                                sizeof(ngx_http_upstream_discovery_peer_t));
+    if (dp == NULL) {
+        return NULL;
+    }
+
+    p = ngx_slab_alloc_locked(dcf->shpool,
+                              addr->socklen + addr->name.len + server->len);
+    if (p == NULL) {
+        ngx_slab_free_locked(dcf->shpool, dp);
+        return NULL;
+    }
+
+    dp->peer.sockaddr = (struct sockaddr *) p;
+    dp->peer.socklen = addr->socklen;
+    p = ngx_cpymem(p, addr->sockaddr, addr->socklen);
+
+    dp->peer.name.data = p;
+    dp->peer.name.len = addr->name.len;
+    p = ngx_cpymem(p, addr->name.data, addr->name.len);
+
+    dp->peer.server.data = p;
+    dp->peer.server.len = server->len;
+    ngx_memcpy(p, server->data, server->len);
+
+    dp->peer.weight = 1;
+    dp->peer.effective_weight = 1;
+    dp->peer.max_fails = 1;
+    dp->peer.fail_timeout = 10;
+
+    return dp;
+}
+
+
+/*
+ * As round robin's own, but over the zone's list, and with room in the
+ * tried bitmap for every peer the list may hold: it may grow while the
+ * request is served.
+ */
+
+static ngx_int_t
+ngx_http_upstream_discovery_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_rr_peers_t        *peers;
+    ngx_http_upstream_rr_peer_data_t    *rrp;
+    ngx_http_upstream_discovery_conf_t  *dcf;
+
+    dcf = ngx_http_conf_upstream_srv_conf(us,
+                                          ngx_http_upstream_discovery_module);
+
+    rrp = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_rr_peer_data_t));
+    if (rrp == NULL) {
+        return NGX_ERROR;
+    }
+
+    rrp->tried = ngx_pcalloc(r->pool,
+                             NGX_HTTP_UPSTREAM_DISCOVERY_MAX_PEERS / 8);
+    if (rrp->tried == NULL) {
+        return NGX_ERROR;
+    }
+
+    peers = &dcf->sh->peers;
+
+    rrp->peers = peers;
+    rrp->current = NULL;
+    rrp->config = 0;
+
+    r->upstream->peer.data = rrp;
+    r->upstream->peer.get = ngx_http_upstream_get_round_robin_peer;
+    r->upstream->peer.free = ngx_http_upstream_free_round_robin_peer;
+
+    ngx_http_upstream_rr_peers_rlock(peers);
+
+    /* with no live peer, one try: round robin answers "no live upstreams" */
+
+    r->upstream->peer.tries = ngx_max(peers->tries, 1);
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+#if (NGX_HTTP_SSL)
+    r->upstream->peer.set_session =
+                               ngx_http_upstream_set_round_robin_peer_session;
+    r->upstream->peer.save_session =
+                               ngx_http_upstream_save_round_robin_peer_session;
+#endif
+
+    return NGX_OK;
+}
+
+
+/* etcd's answer, or its failure */
+
+void
+ngx_http_upstream_discovery_answered(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_array_t *instances, const char *error)
+{
+    ngx_uint_t                            live;
+    ngx_http_upstream_discovery_shctx_t  *sh;
+
+    sh = dcf->sh;
+
+    if (instances == NULL && error) {
+
+        /* the last list stays; one line per outage, and polls back off */
+
+        ngx_shmtx_lock(&dcf->shpool->mutex);
+
+        if (!sh->failing) {
+            sh->failing = 1;
+            live = sh->peers.tries;
+
+            ngx_shmtx_unlock(&dcf->shpool->mutex);
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "discovery: upstream \"%V\": etcd at %V failed: "
+                          "%s, keeping %ui instances",
+                          &dcf->upstream->host, &dcf->etcd.name, error,
+                          live);
+
+            ngx_shmtx_lock(&dcf->shpool->mutex);
+        }
+
+        sh->backoff = ngx_min(sh->backoff * 2,
+                              NGX_HTTP_UPSTREAM_DISCOVERY_MAX_BACKOFF);
+        sh->next_poll = ngx_http_upstream_discovery_now() + sh->backoff;
+
+        ngx_shmtx_unlock(&dcf->shpool->mutex);
+
+        return;
+    }
+
+    ngx_shmtx_lock(&dcf->shpool->mutex);
+
+    if (sh->failing) {
+        sh->failing = 0;
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "discovery: upstream \"%V\": etcd at %V answers again",
+                      &dcf->upstream->host, &dcf->etcd.name);
+    }
+
+    sh->backoff = dcf->interval;
+
+    ngx_shmtx_unlock(&dcf->shpool->mutex);
+
+    if (instances) {
+        ngx_http_upstream_discovery_apply(dcf, instances);
+    }
+}
+
+
+/*
+ * The list becomes etcd's: listed peers take their weights, others are
+ * marked down, new instances are added.  Peers are never freed while
+ * listed or in use, so a request in flight keeps its peer.
+ */
+
+static void
+ngx_http_upstream_discovery_apply(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_array_t *instances)
+{
+    time_t                                   now;
+    ngx_uint_t                               i, found, full;
+    ngx_http_upstream_rr_peer_t             *peer, **last;
+    ngx_http_upstream_rr_peers_t            *peers;
+    ngx_http_upstream_discovery_peer_t      *dp;
+    ngx_http_upstream_discovery_instance_t  *instance;
+
+    now = ngx_time();
+    peers = &dcf->sh->peers;
+    instance = instances->elts;
+    full = 0;
+
+    ngx_http_upstream_rr_peers_wlock(peers);
+    ngx_shmtx_lock(&dcf->shpool->mutex);
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        dp = (ngx_http_upstream_discovery_peer_t *) peer;
+
+        found = 0;
+
+        for (i = 0; i < instances->nelts; i++) {
+            if (ngx_cmp_sockaddr(peer->sockaddr, peer->socklen,
+                                 instance[i].addr.sockaddr,
+                                 instance[i].addr.socklen, 1)
+                == NGX_OK)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (found) {
+
+            /* a server line that etcd lists too is etcd's from now on */
+
+            dp->from_conf = 0;
+
+            if (dp->removed) {
+                dp->removed = 0;
+                peer->down = 0;
+                peer->fails = 0;
+            }
+
+            if ((ngx_uint_t) peer->weight != instance[i].weight) {
+                peer->weight = instance[i].weight;
+                peer->effective_weight = instance[i].weight;
+                peer->current_weight = 0;
+            }
+
+            /* matched: not to be added again */
+
+            instance[i].weight = 0;
+            continue;
+        }
+
+        if (!dp->removed) {
+            dp->removed = now;
+            peer->down = 1;
+        }
+    }
+
+    last = &peers->peer;
+
+    while (*last) {
+        last = &(*last)->next;
+    }
+
+    for (i = 0; i < instances->nelts; i++) {
+        if (instance[i].weight == 0) {
+            continue;
+        }
+
+        dp = ngx_http_upstream_discovery_place(dcf, &instance[i], now);
+
+        if (dp == NULL) {
+            if (peers->number < NGX_HTTP_UPSTREAM_DISCOVERY_MAX_PEERS) {
+                dp = ngx_http_upstream_discovery_alloc(dcf, &instance[i].addr,
+                                                       &instance[i].addr.name);
+            }
+
+            if (dp == NULL) {
+                full = 1;
+                continue;
+            }
+
+            *last = &dp->peer;
+            last = &dp->peer.next;
+        }
+
+        dp->peer.weight = instance[i].weight;
+        dp->peer.effective_weight = instance[i].weight;
+    }
+
+    ngx_http_upstream_discovery_count(peers);
+
+    dcf->sh->revision = dcf->revision;
+    dcf->sh->answered = 1;
+
+    if (peers->tries == 0 && !dcf->sh->empty) {
+        dcf->sh->empty = 1;
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "discovery: upstream \"%V\": no instances under "
+                      "\"%V\" in etcd", &dcf->upstream->host, &dcf->prefix);
+
+    } else if (peers->tries) {
+        dcf->sh->empty = 0;
+    }
+
+    ngx_shmtx_unlock(&dcf->shpool->mutex);
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    if (full) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "discovery: upstream \"%V\": no room for all the "
+                      "instances in etcd: %ui peers at most, or a bigger "
+                      "zone", &dcf->upstream->host,
+                      (ngx_uint_t) NGX_HTTP_UPSTREAM_DISCOVERY_MAX_PEERS);
+    }
+}
+
+
+/*
+ * A peer removed long enough ago and used by no request takes the new
+ * instance in its place.  Its old address stays allocated until then:
+ * a request's log may still name it just after it finished.
+ */
+
+static ngx_http_upstream_discovery_peer_t *
+ngx_http_upstream_discovery_place(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_discovery_instance_t *instance, time_t now)
+{
+    u_char                              *p, *old;
+    ngx_http_upstream_rr_peer_t         *peer;
+    ngx_http_upstream_discovery_peer_t  *dp;
+
+    for (peer = dcf->sh->peers.peer; peer; peer = peer->next) {
+        dp = (ngx_http_upstream_discovery_peer_t *) peer;
+
+        if (!dp->removed
+            || now - dp->removed < NGX_HTTP_UPSTREAM_DISCOVERY_LINGER
+            || peer->conns)
+        {
+            continue;
+        }
+
+        p = ngx_slab_alloc_locked(dcf->shpool,
+                                  instance->addr.socklen
+                                  + 2 * instance->addr.name.len);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        old = (u_char *) peer->sockaddr;
+
+        peer->sockaddr = (struct sockaddr *) p;
+        peer->socklen = instance->addr.socklen;
+        p = ngx_cpymem(p, instance->addr.sockaddr, instance->addr.socklen);
+
+        peer->name.data = p;
+        peer->name.len = instance->addr.name.len;
+        p = ngx_cpymem(p, instance->addr.name.data, instance->addr.name.len);
+
+        peer->server.data = p;
+        peer->server.len = instance->addr.name.len;
+        ngx_memcpy(p, instance->addr.name.data, instance->addr.name.len);
+
+        ngx_slab_free_locked(dcf->shpool, old);
+
+        peer->down = 0;
+        peer->fails = 0;
+        peer->current_weight = 0;
+        dp->removed = 0;
+        dp->from_conf = 0;
+
+        return dp;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_upstream_discovery_count(ngx_http_upstream_rr_peers_t *peers)
+{
+    ngx_uint_t                    n, t, w;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    n = 0;
+    t = 0;
+    w = 0;
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        n++;
+
+        if (!peer->down) {
+            t++;
+            w += peer->weight;
+        }
+    }
+
+    peers->number = n;
+    peers->tries = t;
+    peers->total_weight = w;
+    peers->single = (n == 1);
+    peers->weighted = (w != t);
+}
+
+
+/* each worker's timer; the zone says whose turn it is to poll */
+
+static void
+ngx_http_upstream_discovery_timer(ngx_event_t *ev)
+{
+    uint64_t                              now;
+    ngx_uint_t                            poll;
+    ngx_http_upstream_discovery_conf_t   *dcf;
+    ngx_http_upstream_discovery_shctx_t  *sh;
+
+    dcf = ev->data;
+    sh = dcf->sh;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    poll = 0;
+
+    if (!dcf->busy) {
+        now = ngx_http_upstream_discovery_now();
+
+        ngx_shmtx_lock(&dcf->shpool->mutex);
+
+        if (now >= sh->next_poll) {
+            sh->next_poll = now + dcf->interval;
+            poll = 1;
+        }
+
+        ngx_shmtx_unlock(&dcf->shpool->mutex);
+    }
+
+    ngx_add_timer(ev, dcf->interval);
+
+    if (poll) {
+        ngx_http_upstream_discovery_poll(dcf);
+    }
+}
+
+
+static uint64_t
+ngx_http_upstream_discovery_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_discovery_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                                i;
+    ngx_http_upstream_discovery_conf_t      **dcfs;
+    ngx_http_upstream_discovery_main_conf_t  *dmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    dmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                            ngx_http_upstream_discovery_module);
+    if (dmcf == NULL) {
+        return NGX_OK;
+    }
+
+    dcfs = dmcf->upstreams.elts;
+
+    for (i = 0; i < dmcf->upstreams.nelts; i++) {
+        dcfs[i]->timer.handler = ngx_http_upstream_discovery_timer;
+        dcfs[i]->timer.data = dcfs[i];
+        dcfs[i]->timer.log = cycle->log;
+        dcfs[i]->timer.cancelable = 1;
+
+        /* a new worker, after a reload too, asks at once */
+
+        ngx_add_timer(&dcfs[i]->timer, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_upstream_discovery_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                                i;
+    ngx_http_upstream_discovery_conf_t      **dcfs;
+    ngx_http_upstream_discovery_main_conf_t  *dmcf;
+
+    dmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                            ngx_http_upstream_discovery_module);
+    if (dmcf == NULL) {
+        return;
+    }
+
+    dcfs = dmcf->upstreams.elts;
+
+    for (i = 0; i < dmcf->upstreams.nelts; i++) {
+        if (dcfs[i]->pc.connection) {
+            ngx_close_connection(dcfs[i]->pc.connection);
+            dcfs[i]->pc.connection = NULL;
+        }
+
+        if (dcfs[i]->pool) {
+            ngx_destroy_pool(dcfs[i]->pool);
+            dcfs[i]->pool = NULL;
+        }
+    }
+}
+
+
+static void *
+ngx_http_upstream_discovery_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_discovery_main_conf_t  *dmcf;
+
+    dmcf = ngx_pcalloc(cf->pool,
+                       sizeof(ngx_http_upstream_discovery_main_conf_t));
+    if (dmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&dmcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_upstream_discovery_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return dmcf;
+}
+
+
+static void *
+ngx_http_upstream_discovery_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_discovery_conf_t  *dcf;
+
+    dcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_discovery_conf_t));
+    if (dcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     dcf->upstream = NULL;
+     *     dcf->shm_zone = NULL;
+     *     ...
+     */
+
+    return dcf;
+}
+
+
+/* discovery etcd=host:port prefix=/path/ [interval=1s] [zone=name:size] */
+
+static char *
+ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upstream_discovery_conf_t *dcf = conf;
+
+    u_char                                    *p;
+    size_t                                     b64;
+    ssize_t                                    size;
+    ngx_str_t                                 *value, s, t, zone, key, end;
+    ngx_url_t                                  u;
+    ngx_uint_t                                 i;
+    ngx_http_upstream_srv_conf_t              *uscf;
+    ngx_http_upstream_discovery_conf_t       **d;
+    ngx_http_upstream_discovery_main_conf_t   *dmcf;
+
+    if (dcf->upstream) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "load balancing method redefined");
+    }
+
+    value = cf->args->elts;
+
+    ngx_str_null(&zone);
+    size = 128 * 1024;
+    dcf->interval = 1000;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "etcd=", 5) == 0) {
+            ngx_memzero(&u, sizeof(ngx_url_t));
+
+            u.url.data = value[i].data + 5;
+            u.url.len = value[i].len - 5;
+            u.no_resolve = 0;
+
+            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0
+                || u.no_port)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid etcd address \"%V\"%s%s",
+                                   &u.url, u.err ? ": " : "",
+                                   u.err ? u.err : "");
+                return NGX_CONF_ERROR;
+            }
+
+            dcf->etcd = u.addrs[0];
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
+            dcf->prefix.data = value[i].data + 7;
+            dcf->prefix.len = value[i].len - 7;
+
+            if (dcf->prefix.len == 0 || dcf->prefix.data[0] != '/') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid prefix \"%V\": it must start "
+                                   "with \"/\"", &dcf->prefix);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            dcf->interval = ngx_parse_time(&s, 0);
+
+            if (dcf->interval == (ngx_msec_t) NGX_ERROR
+                || dcf->interval < 10)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid interval \"%V\": 10ms or more "
+                                   "expected", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            zone.data = value[i].data + 5;
+            p = (u_char *) ngx_strchr(zone.data, ':');
+
+            if (p == NULL || p == zone.data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone \"%V\": \"zone=name:size\" "
+                                   "expected", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            zone.len = p - zone.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\": %uz or more "
+                                   "expected", &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dcf->etcd.sockaddr == NULL || dcf->prefix.len == 0) {
+        return "needs etcd= and prefix=";
+    }
+
+    /* the range: every key that starts with the prefix */
+
+    key = dcf->prefix;
+
+    end.len = key.len;
+    end.data = ngx_pnalloc(cf->pool, end.len);
+    if (end.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(end.data, key.data, key.len);
+    end.data[end.len - 1]++;
+
+    b64 = ngx_base64_encoded_length(key.len);
+
+    dcf->request.data = ngx_pnalloc(cf->pool,
+                                    sizeof("POST /v3/kv/range HTTP/1.0" CRLF
+                                           "Host: " CRLF
+                                           "Content-Type: application/json"
+                                           CRLF
+                                           "Content-Length: " CRLF CRLF
+                                           "{\"key\":\"\",\"range_end\":\"\"}")
+                                    + dcf->etcd.name.len + NGX_SIZE_T_LEN
+                                    + 2 * b64);
+    if (dcf->request.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = ngx_pnalloc(cf->pool, 2 * b64 + sizeof("{\"key\":\"\","
+                                                    "\"range_end\":\"\"}"));
+    if (s.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(s.data, "{\"key\":\"", sizeof("{\"key\":\"") - 1);
+
+    t.data = p;
+    ngx_encode_base64(&t, &key);
+    p += t.len;
+
+    p = ngx_cpymem(p, "\",\"range_end\":\"",
+                   sizeof("\",\"range_end\":\"") - 1);
+
+    t.data = p;
+    ngx_encode_base64(&t, &end);
+    p += t.len;
+
+    p = ngx_cpymem(p, "\"}", 2);
+
+    s.len = p - s.data;
+
+    p = ngx_sprintf(dcf->request.data,
+                    "POST /v3/kv/range HTTP/1.0" CRLF
+                    "Host: %V" CRLF
+                    "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF CRLF
+                    "%V",
+                    &dcf->etcd.name, s.len, &s);
+
+    dcf->request.len = p - dcf->request.data;
+
+    /* the zone is named after the upstream unless named here */
+
+    if (zone.len == 0) {
+        zone.len = sizeof("discovery_") - 1 + uscf->host.len;
+        zone.data = ngx_pnalloc(cf->pool, zone.len);
+        if (zone.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(zone.data, "discovery_%V", &uscf->host);
+    }
+
+    dcf->shm_zone = ngx_shared_memory_add(cf, &zone, size,
+                                          &ngx_http_upstream_discovery_module);
+    if (dcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (dcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &zone);
+        return NGX_CONF_ERROR;
+    }
+
+    dcf->shm_zone->init = ngx_http_upstream_discovery_init_zone;
+    dcf->shm_zone->data = dcf;
+    dcf->upstream = uscf;
+
+    dmcf = ngx_http_conf_get_module_main_conf(cf,
+                                            ngx_http_upstream_discovery_module);
+
+    d = ngx_array_push(&dmcf->upstreams);
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *d = dcf;
+
+    uscf->peer.init_upstream = ngx_http_upstream_discovery_init_upstream;
+
+    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
+                  |NGX_HTTP_UPSTREAM_WEIGHT
+                  |NGX_HTTP_UPSTREAM_MAX_CONNS
+                  |NGX_HTTP_UPSTREAM_MAX_FAILS
+                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
+                  |NGX_HTTP_UPSTREAM_DOWN;
+
+    return NGX_CONF_OK;
+}
