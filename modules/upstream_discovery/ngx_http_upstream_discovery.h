@@ -37,6 +37,7 @@ typedef struct {
     ngx_str_t                          name;        /* the upstream's */
     uint64_t                           next_poll;   /* ms since the epoch */
     uint64_t                           revision;    /* etcd's, listed */
+    uint32_t                           prefix;      /* its CRC32 */
     ngx_msec_t                         backoff;
     ngx_uint_t                         failing;     /* told in the log */
     ngx_uint_t                         answered;    /* etcd ever did */

@@ -135,14 +135,27 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_upstream_discovery_conf_t  *odcf = data;
 
     size_t                                len;
+    uint32_t                              prefix;
     ngx_http_upstream_discovery_conf_t   *dcf;
     ngx_http_upstream_discovery_shctx_t  *sh;
 
     dcf = shm_zone->data;
 
+    prefix = ngx_crc32_long(dcf->prefix.data, dcf->prefix.len);
+
     if (odcf) {
         dcf->sh = odcf->sh;
         dcf->shpool = odcf->shpool;
+
+        /* another prefix: its list is read even if etcd did not change */
+
+        if (dcf->sh->prefix != prefix) {
+            ngx_shmtx_lock(&dcf->shpool->mutex);
+            dcf->sh->prefix = prefix;
+            dcf->sh->answered = 0;
+            ngx_shmtx_unlock(&dcf->shpool->mutex);
+        }
+
         return NGX_OK;
     }
 
@@ -165,6 +178,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->peers.shpool = dcf->shpool;
     sh->peers.name = &sh->name;
     sh->backoff = dcf->interval;
+    sh->prefix = prefix;
 
     sh->name.data = ngx_slab_alloc(dcf->shpool, dcf->upstream->host.len);
     if (sh->name.data == NULL) {
@@ -183,6 +197,10 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_sprintf(dcf->shpool->log_ctx, " in discovery zone \"%V\"%Z",
                 &shm_zone->shm.name);
+
+    /* a full zone is told once a change, by the module */
+
+    dcf->shpool->log_nomem = 0;
 
     return ngx_http_upstream_discovery_copy(dcf);
 }
@@ -433,12 +451,14 @@ ngx_http_upstream_discovery_apply(ngx_http_upstream_discovery_conf_t *dcf,
 
         if (found) {
 
-            /* a server line that etcd lists too is etcd's from now on */
+            /*
+             * a server line that etcd lists too is etcd's from now on,
+             * "down" or not
+             */
 
-            dp->from_conf = 0;
-
-            if (dp->removed) {
+            if (dp->removed || dp->from_conf) {
                 dp->removed = 0;
+                dp->from_conf = 0;
                 peer->down = 0;
                 peer->fails = 0;
             }
