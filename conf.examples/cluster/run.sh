@@ -1,7 +1,10 @@
 #!/bin/sh
-# `make run-cluster`: Redis on 127.0.0.1:6390, two gateway instances on
-# 8091 and 8092 sharing it, and a load balancer on 8090 in front of them,
-# all in the foreground under build/cluster/ (Ctrl-C stops everything).
+# `make run-cluster`: Redis on 127.0.0.1:6390, etcd on 127.0.0.1:2379 with
+# the mock services registered in it, the mock services themselves, two
+# gateway instances on 8091 and 8092 sharing Redis and following etcd, and
+# a load balancer on 8090 in front of them, all in the foreground under
+# build/cluster/ (Ctrl-C stops everything).  The mock services take the
+# ports of `make run`'s: stop that first.
 
 set -e
 
@@ -9,11 +12,14 @@ nginx=${NGINX_BINARY:-/usr/sbin/nginx}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 run=$root/build/cluster
+etcd=http://127.0.0.1:2379
 
-command -v redis-server >/dev/null \
-    || { echo "run-cluster: redis-server is missing (make deps)" >&2; exit 1; }
+for tool in redis-server etcd curl; do
+    command -v $tool >/dev/null \
+        || { echo "run-cluster: $tool is missing (make deps)" >&2; exit 1; }
+done
 
-mkdir -p "$run/redis" "$run/lb/logs"
+mkdir -p "$run/redis" "$run/etcd" "$run/services/logs" "$run/lb/logs"
 pids=
 
 stop() {
@@ -28,6 +34,43 @@ redis-server --port 6390 --bind 127.0.0.1 --save "" --appendonly no \
              --dir "$run/redis" >"$run/redis/redis.log" 2>&1 &
 pids="$pids $!"
 
+# a fresh data directory: each run starts with the registrations below
+rm -rf "$run/etcd/data"
+etcd --name default --data-dir "$run/etcd/data" \
+     --listen-client-urls http://127.0.0.1:2379 \
+     --advertise-client-urls http://127.0.0.1:2379 \
+     --listen-peer-urls http://127.0.0.1:2380 \
+     --initial-advertise-peer-urls http://127.0.0.1:2380 \
+     --initial-cluster default=http://127.0.0.1:2380 \
+     >"$run/etcd/etcd.log" 2>&1 &
+pids="$pids $!"
+
+b64() {
+    printf %s "$1" | base64 | tr -d '\n'
+}
+
+i=0
+until curl -sf -o /dev/null "$etcd/health"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { echo "run-cluster: etcd does not answer," \
+                             "see $run/etcd/etcd.log" >&2; exit 1; }
+    sleep 0.1
+done
+
+# each mock service as one instance, /services/<name>/<name>-1, with the
+# port it listens on in mock-services.conf
+awk '$1 == "listen" { sub(/;$/, "", $2); addr = $2 }
+     $1 == "server_name" { sub(/;$/, "", $2); print $2, addr }' \
+    "$root/conf.examples/mock-services.conf" |
+while read -r name addr; do
+    curl -sf -o /dev/null "$etcd/v3/kv/put" \
+         -d "{\"key\":\"$(b64 "/services/$name/$name-1")\",\"value\":\"$(b64 "$addr")\"}" \
+        || { echo "run-cluster: cannot register $name in etcd" >&2; exit 1; }
+done
+
+"$nginx" -p "$run/services/" -c "$here/services.conf" -g 'daemon off;' &
+pids="$pids $!"
+
 for name in a b; do
     port=$([ $name = a ] && echo 8091 || echo 8092)
     dir=$run/$name
@@ -37,6 +80,7 @@ for name in a b; do
         "$here/gateway.conf" > "$dir/gateway.conf"
     cat > "$dir/nginx.conf" <<CONF
 load_module $root/build/modules/ngx_http_rate_limit_module.so;
+load_module $root/build/modules/ngx_http_upstream_discovery_module.so;
 worker_processes 2;
 error_log logs/error.log info;
 pid logs/nginx.pid;
@@ -57,8 +101,9 @@ pids="$pids $!"
 
 cat <<TRY
 
-Redis on 127.0.0.1:6390, gateways on 8091 and 8092, the load balancer on
-http://127.0.0.1:8090 (Ctrl-C stops them all).  Try, from another terminal:
+Redis on 127.0.0.1:6390, etcd on 127.0.0.1:2379, gateways on 8091 and 8092,
+the load balancer on http://127.0.0.1:8090 (Ctrl-C stops them all).  Try,
+from another terminal:
 
   for i in \$(seq 12); do curl -s -o /dev/null \\
       -w '%{http_code} %header{x-instance} %header{ratelimit-remaining}\\n' \\
@@ -72,7 +117,28 @@ http://127.0.0.1:8090 (Ctrl-C stops them all).  Try, from another terminal:
                          # then the same loop: each instance falls back
                          # to its own zone (rate_limit_redis_fail open)
 
-Logs: build/cluster/{a,b,lb}/logs/error.log.
+The users service from etcd (keys and values are base64 in its JSON API):
+
+  users() { for i in \$(seq 6); do curl -s -o /dev/null \\
+      -w '%{http_code} %header{x-instance} %header{x-upstream}\\n' \\
+      http://127.0.0.1:8090/users/; done; }
+  users                  # users-1, 127.0.0.1:9101, through both gateways
+
+  b64() { printf %s "\$1" | base64 -w0; }
+  curl -s $etcd/v3/kv/put -d "{\\"key\\":\\"\$(b64 /services/users/users-2)\\",\\"value\\":\\"\$(b64 127.0.0.1:9111)\\"}"
+  sleep 2; users         # registered: 9101 and 9111 in turn
+
+  curl -s $etcd/v3/kv/put -d "{\\"key\\":\\"\$(b64 /services/users/users-2)\\",\\"value\\":\\"\$(b64 '{"host":"127.0.0.1","port":9111,"weight":2}')\\"}"
+  sleep 2; users         # weight 2: twice as many requests go to 9111
+
+  curl -s $etcd/v3/kv/deleterange -d "{\\"key\\":\\"\$(b64 /services/users/users-1)\\"}"
+  sleep 2; users         # removed: 9111 only
+
+  curl -s $etcd/v3/kv/range -d "{\\"key\\":\\"\$(b64 /services/)\\",\\"range_end\\":\\"\$(b64 /services0)\\"}"
+                         # all the registered instances (or, with Debian's
+                         # etcd-client: etcdctl get --prefix /services/)
+
+Logs: build/cluster/{a,b,lb,services}/logs/error.log, build/cluster/etcd/etcd.log.
 
 TRY
 
