@@ -50,7 +50,7 @@ LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
 
 DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
                 libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
-                valgrind wrk redis-server prometheus libjwt-dev
+                valgrind wrk redis-server etcd-server prometheus libjwt-dev
 
 # Reconfigure only when what configure reads changes: config, the source
 # tree it copies, or the list of our source files.
@@ -157,7 +157,8 @@ run: modules tools
 	exec $(NGINX_BINARY) -p $(abspath $(BUILD)/run)/ \
 	    -c $(CURDIR)/conf.examples/gateway.conf -g 'daemon off;'
 
-# Redis, two gateway instances sharing it, and a load balancer in front
+# Redis, etcd, the mock services, two gateway instances sharing Redis and
+# following etcd, and a load balancer in front
 run-cluster: modules
 	@sh conf.examples/cluster/run.sh
 
