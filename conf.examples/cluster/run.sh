@@ -117,24 +117,27 @@ from another terminal:
                          # then the same loop: each instance falls back
                          # to its own zone (rate_limit_redis_fail open)
 
-The users service from etcd (keys and values are base64 in its JSON API):
+The users service from etcd, through its v3 JSON API (keys and values in
+base64):
 
   users() { for i in \$(seq 6); do curl -s -o /dev/null \\
       -w '%{http_code} %header{x-instance} %header{x-upstream}\\n' \\
       http://127.0.0.1:8090/users/; done; }
-  users                  # users-1, 127.0.0.1:9101, through both gateways
-
   b64() { printf %s "\$1" | base64 -w0; }
-  curl -s $etcd/v3/kv/put -d "{\\"key\\":\\"\$(b64 /services/users/users-2)\\",\\"value\\":\\"\$(b64 127.0.0.1:9111)\\"}"
+  put() { curl -s -o /dev/null $etcd/v3/kv/put \\
+      -d "{\\"key\\":\\"\$(b64 "\$1")\\",\\"value\\":\\"\$(b64 "\$2")\\"}"; }
+  del() { curl -s -o /dev/null $etcd/v3/kv/deleterange \\
+      -d "{\\"key\\":\\"\$(b64 "\$1")\\"}"; }
+
+  users                  # users-1, 127.0.0.1:9101, through both gateways
+  put /services/users/users-2 127.0.0.1:9111
   sleep 2; users         # registered: 9101 and 9111 in turn
-
-  curl -s $etcd/v3/kv/put -d "{\\"key\\":\\"\$(b64 /services/users/users-2)\\",\\"value\\":\\"\$(b64 '{"host":"127.0.0.1","port":9111,"weight":2}')\\"}"
+  put /services/users/users-2 '{"host":"127.0.0.1","port":9111,"weight":2}'
   sleep 2; users         # weight 2: twice as many requests go to 9111
-
-  curl -s $etcd/v3/kv/deleterange -d "{\\"key\\":\\"\$(b64 /services/users/users-1)\\"}"
+  del /services/users/users-1
   sleep 2; users         # removed: 9111 only
-
-  curl -s $etcd/v3/kv/range -d "{\\"key\\":\\"\$(b64 /services/)\\",\\"range_end\\":\\"\$(b64 /services0)\\"}"
+  curl -s $etcd/v3/kv/range \\
+      -d "{\\"key\\":\\"\$(b64 /services/)\\",\\"range_end\\":\\"\$(b64 /services0)\\"}"
                          # all the registered instances (or, with Debian's
                          # etcd-client: etcdctl get --prefix /services/)
 
