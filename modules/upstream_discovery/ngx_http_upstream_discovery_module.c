@@ -105,12 +105,28 @@ static ngx_int_t
 ngx_http_upstream_discovery_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)
 {
+    ngx_uint_t                           i;
+    ngx_http_upstream_server_t          *server;
     ngx_http_upstream_discovery_conf_t  *dcf;
 
     dcf = ngx_http_conf_upstream_srv_conf(us,
                                           ngx_http_upstream_discovery_module);
 
-    if (us->servers && us->servers->nelts) {
+    /* the directive's stand-in server goes before round robin sees them */
+
+    server = us->servers->elts;
+
+    for (i = 0; i < us->servers->nelts; i++) {
+        if (server[i].naddrs == 0) {
+            ngx_memmove(&server[i], &server[i + 1],
+                        (us->servers->nelts - i - 1)
+                        * sizeof(ngx_http_upstream_server_t));
+            us->servers->nelts--;
+            break;
+        }
+    }
+
+    if (us->servers->nelts) {
         if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -802,6 +818,7 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                                 *value, s, t, zone, key, end;
     ngx_url_t                                  u;
     ngx_uint_t                                 i;
+    ngx_http_upstream_server_t                *us;
     ngx_http_upstream_srv_conf_t              *uscf;
     ngx_http_upstream_discovery_conf_t       **d;
     ngx_http_upstream_discovery_main_conf_t   *dmcf;
@@ -1013,6 +1030,18 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *d = dcf;
+
+    /*
+     * nginx refuses an upstream block without servers once it is parsed:
+     * a server without addresses stands in for the instances from etcd
+     */
+
+    us = ngx_array_push(uscf->servers);
+    if (us == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
 
     uscf->peer.init_upstream = ngx_http_upstream_discovery_init_upstream;
 
