@@ -36,7 +36,7 @@ typedef struct {
     ngx_http_upstream_rr_peers_t       peers;
     ngx_str_t                          name;        /* the upstream's */
     uint64_t                           next_poll;   /* ms since the epoch */
-    uint64_t                           revision;    /* etcd's, listed */
+    uint64_t                           digest;      /* of the keys listed */
     uint32_t                           prefix;      /* its CRC32 */
     ngx_msec_t                         backoff;
     ngx_uint_t                         failing;     /* told in the log */
@@ -68,7 +68,7 @@ typedef struct {
     ngx_peer_connection_t                  pc;
     ngx_buf_t                             *buf;
     ngx_pool_t                            *pool;
-    uint64_t                               revision;    /* of the answer */
+    uint64_t                               digest;      /* of the answer */
     unsigned                               busy:1;
 } ngx_http_upstream_discovery_conf_t;
 

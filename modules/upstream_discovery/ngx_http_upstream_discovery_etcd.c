@@ -263,6 +263,7 @@ ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_str_t *response, ngx_array_t *instances, const char **error)
 {
     u_char                *p, *last, *start;
+    uint64_t               revision;
     ngx_int_t              rc;
     ngx_str_t              body, kv;
     ngx_gw_json_t          json;
@@ -307,20 +308,29 @@ ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
         return NGX_ERROR;
     }
 
-    if (ngx_http_upstream_discovery_revision(dcf, &members, &dcf->revision)
+    if (ngx_http_upstream_discovery_revision(dcf, &members, &revision)
         != NGX_OK)
     {
         *error = "no revision in the answer";
         return NGX_ERROR;
     }
 
-    /* nothing changed in etcd since the list was made: nothing to read */
+    kvs = ngx_http_upstream_discovery_member(&members, "kvs");
 
-    if (dcf->sh->answered && dcf->revision == dcf->sh->revision) {
+    /*
+     * etcd's revision moves with a write to any key; the keys under the
+     * prefix, each with its own revisions, change only with the list
+     */
+
+    dcf->digest = kvs ? (uint64_t) kvs->value.len << 32
+                        | ngx_crc32_long(kvs->value.data, kvs->value.len)
+                      : 0;
+
+    /* nothing changed under the prefix since the list was made */
+
+    if (dcf->sh->answered && dcf->digest == dcf->sh->digest) {
         return NGX_DECLINED;
     }
-
-    kvs = ngx_http_upstream_discovery_member(&members, "kvs");
 
     if (kvs == NULL) {
         return NGX_OK;

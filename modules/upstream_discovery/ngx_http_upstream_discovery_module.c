@@ -531,7 +531,7 @@ ngx_http_upstream_discovery_apply(ngx_http_upstream_discovery_conf_t *dcf,
 
     ngx_http_upstream_discovery_count(peers);
 
-    dcf->sh->revision = dcf->revision;
+    dcf->sh->digest = dcf->digest;
     dcf->sh->answered = 1;
 
     if (peers->tries == 0 && !dcf->sh->empty) {
