@@ -929,7 +929,9 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (dcf->etcd.sockaddr == NULL || dcf->prefix.len == 0) {
-        return "needs etcd= and prefix=";
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"discovery\" needs etcd= and prefix=");
+        return NGX_CONF_ERROR;
     }
 
     /* the range: every key that starts with the prefix */
