@@ -455,6 +455,13 @@ ngx_http_upstream_discovery_apply(ngx_http_upstream_discovery_conf_t *dcf,
         found = 0;
 
         for (i = 0; i < instances->nelts; i++) {
+
+            /* two keys may name one address: a peer each */
+
+            if (instance[i].weight == 0) {
+                continue;
+            }
+
             if (ngx_cmp_sockaddr(peer->sockaddr, peer->socklen,
                                  instance[i].addr.sockaddr,
                                  instance[i].addr.socklen, 1)
