@@ -653,3 +653,69 @@ Test::More::ok(GwEtcd::wait_status("/$_/", 200), "u14$_: etcd has answered")
 "X-Upstream: [::1]:$ENV{TEST_NGINX_B3_PORT}",
 "X-Upstream: [::1]:$ENV{TEST_NGINX_B3_PORT}",
 ]
+
+
+
+=== TEST 15: two keys with one address are two peers, through changes of other keys
+--- http_config
+    upstream u15 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/t15/
+                  interval=100ms;
+    }
+--- etcd
+/t15/a 127.0.0.1:$TEST_NGINX_B1_PORT
+/t15/b 127.0.0.1:$TEST_NGINX_B1_PORT
+/t15/c 127.0.0.1:$TEST_NGINX_B2_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u15/;
+    }
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 30)), 'b1 20, b2 10',
+               'b1 twice, b2 once');
+for my $i (1 .. 3) {
+    GwEtcd::put('/t15/d', "127.0.0.1:$ENV{TEST_NGINX_B3_PORT}");
+    Test::More::ok(GwEtcd::wait_until(sub { GwEtcd::bodies('/d/', 1)->{"b3\n"} }),
+                   "$i: b3 added");
+    Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 40)),
+                   'b1 20, b2 10, b3 10', "$i: b1 twice, b2 and b3 once");
+    GwEtcd::del('/t15/d');
+    Test::More::ok(GwEtcd::wait_tally('/d/', 6, 'b1 4, b2 2'), "$i: b3 removed");
+    Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 30)), 'b1 20, b2 10',
+                   "$i: b1 twice, b2 once");
+}
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
+
+
+
+=== TEST 16: two keys with one address, 300 changes of another key: no peer left behind each time
+--- http_config
+    upstream u16 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/t16/
+                  interval=10ms zone=d16:32k;
+    }
+--- etcd
+/t16/a 127.0.0.1:$TEST_NGINX_B1_PORT
+/t16/b 127.0.0.1:$TEST_NGINX_B1_PORT
+/t16/c 127.0.0.1:$TEST_NGINX_B2_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u16/;
+    }
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+for my $i (1 .. ($GwEtcd::SLOW > 1 ? 30 : 300)) {
+    GwEtcd::put('/t16/c', GwEtcd::instance('127.0.0.1', $ENV{TEST_NGINX_B2_PORT},
+                                           1 + $i % 2));
+    Time::HiRes::sleep(0.02 * $GwEtcd::SLOW);
+}
+GwEtcd::put('/t16/c', "127.0.0.1:$ENV{TEST_NGINX_B2_PORT}");
+Test::More::ok(GwEtcd::wait_tally('/d/', 3, 'b1 2, b2 1'), 'the last change is seen');
+Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 30)), 'b1 20, b2 10',
+               'b1 twice, b2 once');
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
