@@ -213,8 +213,9 @@ sub setup_block {
 
 # Backends for discovered instances, for a block's --- http_config: b1,
 # b2, b3 on loopback ports of their own ($TEST_NGINX_B1_PORT ...; b3 on
-# ::1 too), answering "b1\n" ..., and "b1 slow\n" to /slow, slowly: its
-# 160 bytes at 64 bytes a second, for a request still in flight.
+# ::1 too), answering "b1\n" ..., "b1 slow\n" to /slow, slowly: its 160
+# bytes at 64 bytes a second, for a request still in flight; and to
+# /conn "b1 n", the connection's nth request.
 sub backends {
     my $conf = '';
     for my $n (1 .. 3) {
@@ -230,6 +231,10 @@ $v6
         location = /slow {
             limit_rate 64;
             return 200 "b$n slow\\n";
+        }
+
+        location = /conn {
+            return 200 "b$n \$connection_requests\\n";
         }
     }
 CONF

@@ -719,3 +719,37 @@ Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 30)), 'b1 20, b2 10',
 --- request
 GET /d/
 --- response_body_like: ^b[12]$
+
+
+
+=== TEST 17: keepalive after discovery: connections to the instances are kept and reused
+--- http_config
+    upstream u17 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/t17/
+                  interval=100ms;
+        keepalive 4;
+    }
+--- etcd
+/t17/a 127.0.0.1:$TEST_NGINX_B1_PORT
+/t17/b 127.0.0.1:$TEST_NGINX_B2_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u17/;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+my (%n, %max);
+for (1 .. 20) {
+    my (undef, undef, $body) = RlClient::http_get('/d/conn');
+    my ($b, $requests) = split ' ', $body;
+    $n{$b}++;
+    $max{$b} = $requests if $requests > ($max{$b} // 0);
+}
+Test::More::is("b1 $n{b1}, b2 $n{b2}", 'b1 10, b2 10', '10 requests to each');
+Test::More::ok($max{b1} >= 10 && $max{b2} >= 10,
+               "one connection to each for all 10 ($max{b1}, $max{b2})");
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
