@@ -530,6 +530,10 @@ ngx_http_upstream_discovery_apply(ngx_http_upstream_discovery_conf_t *dcf,
 
             *last = &dp->peer;
             last = &dp->peer.next;
+
+            /* counted as added: the tried bitmap holds no more */
+
+            peers->number++;
         }
 
         dp->peer.weight = instance[i].weight;
