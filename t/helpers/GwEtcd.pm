@@ -124,6 +124,18 @@ sub put {
     die "etcd: put $key: $status\n" unless $status == 200;
 }
 
+# many keys at once: a transaction of up to 100 puts (etcd takes 128)
+sub put_many {
+    my %kv = @_;
+    my @keys = sort keys %kv;
+    while (my @some = splice @keys, 0, 100) {
+        my ($status) = call('/v3/kv/txn', { success => [
+            map { { request_put => { key => b64($_), value => b64($kv{$_}) } } }
+                @some ] });
+        die "etcd: txn: $status\n" unless $status == 200;
+    }
+}
+
 sub del {
     my $key = shift;
     my ($status) = call('/v3/kv/deleterange', { key => b64($key) });

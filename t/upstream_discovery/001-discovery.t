@@ -753,3 +753,60 @@ Test::More::ok($max{b1} >= 10 && $max{b2} >= 10,
 --- request
 GET /d/
 --- response_body_like: ^b[12]$
+
+
+
+=== TEST 18: 300 instances, an answer of 60k: each gets a request in turn
+--- http_config
+    upstream u18 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/t18/
+                  interval=100ms zone=d18:512k;
+    }
+--- config
+    location /d/ {
+        proxy_pass http://u18/;
+    }
+--- post_setup_server_root
+GwEtcd::put_many(map { sprintf('/t18/%03d', $_)
+                       => '127.0.0.1:' . $ENV{'TEST_NGINX_B' . (1 + $_ % 2) . '_PORT'} }
+                     1 .. 300);
+--- init
+Test::More::ok(GwEtcd::wait_tally('/d/', 300, 'b1 150, b2 150', 5),
+               '150 requests to each address');
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
+
+
+
+=== TEST 19: 600 instances: 512 are listed, and an error line says so
+--- http_config
+    upstream u19 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/t19/
+                  interval=100ms zone=d19:1m;
+    }
+--- config
+    location /d/ {
+        proxy_pass http://u19/;
+    }
+--- post_setup_server_root
+GwEtcd::put_many(map { sprintf('/t19/%03d', $_)
+                       => '127.0.0.1:' . $ENV{'TEST_NGINX_B' . (1 + $_ % 2) . '_PORT'} }
+                     1 .. 600);
+--- init
+Test::More::ok(GwEtcd::wait_log(qr/no room for all the instances/, 5),
+               'etcd has answered');
+Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 512)), 'b1 256, b2 256',
+               '512 instances');
+Time::HiRes::sleep(0.5 * $GwEtcd::SLOW);
+Test::More::is(GwEtcd::log_count(qr/no room for all the instances/), 1,
+               'one error line');
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
+--- error_log eval
+qr/\[error\] .*discovery: upstream "u19": no room for all the instances in etcd: 512 peers at most, or a bigger zone/
+--- no_error_log
+[warn]
+[crit]
+[alert]
