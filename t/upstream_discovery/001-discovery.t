@@ -392,7 +392,7 @@ GET /d/
 --- response_body
 b3
 --- error_log eval
-qr/\[error\] .*discovery: upstream "u10": etcd at 127\.0\.0\.1:$ENV{TEST_NGINX_FAKE_PORT} failed: .+, keeping 1 instances/
+qr/\[error\] .*discovery: upstream "u10": etcd at 127\.0\.0\.1:$ENV{TEST_NGINX_FAKE_PORT} failed: timed out, keeping 1 instances/
 --- no_error_log
 [warn]
 [crit]
@@ -475,9 +475,9 @@ GET /c/
 b3
 --- error_log eval
 [
-qr/\[error\] .*discovery: upstream "u11a": etcd at 127\.0\.0\.1:\d+ failed: .+, keeping 1 instances/,
-qr/\[error\] .*discovery: upstream "u11b": etcd at 127\.0\.0\.1:\d+ failed: .+, keeping 1 instances/,
-qr/\[error\] .*discovery: upstream "u11c": etcd at 127\.0\.0\.1:\d+ failed: .+, keeping 1 instances/,
+qr/\[error\] .*discovery: upstream "u11a": etcd at 127\.0\.0\.1:\d+ failed: not a 200 answer, keeping 1 instances/,
+qr/\[error\] .*discovery: upstream "u11b": etcd at 127\.0\.0\.1:\d+ failed: value expected, keeping 1 instances/,
+qr/\[error\] .*discovery: upstream "u11c": etcd at 127\.0\.0\.1:\d+ failed: no revision in the answer, keeping 1 instances/,
 ]
 --- no_error_log
 [warn]
