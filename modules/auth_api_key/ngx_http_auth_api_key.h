@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include "ngx_gw_challenge.h"
 #include "ngx_gw_hidden.h"
 
 

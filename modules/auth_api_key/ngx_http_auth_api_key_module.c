@@ -340,28 +340,17 @@ static ngx_int_t
 ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
     ngx_http_auth_api_key_ctx_t *ctx)
 {
-    u_char           *p;
     ngx_str_t         realm;
-    ngx_uint_t        i;
     ngx_table_elt_t  *h;
 
     if (ngx_http_complex_value(r, ctx->conf->realm, &realm) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("Key realm=\"\"") - 1 + 2 * realm.len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_gw_challenge(r, "Key", &realm, "");
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
 
     /*
      * under "satisfy any", when another access module lets the request
@@ -375,20 +364,6 @@ ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
     if (r->headers_out.www_authenticate == NULL) {
         r->headers_out.www_authenticate = h;
     }
-
-    p = ngx_cpymem(p, "Key realm=\"", sizeof("Key realm=\"") - 1);
-
-    for (i = 0; i < realm.len; i++) {
-        if (realm.data[i] == '"' || realm.data[i] == '\\') {
-            *p++ = '\\';
-        }
-
-        *p++ = realm.data[i];
-    }
-
-    *p++ = '"';
-
-    h->value.len = p - h->value.data;
 
     return NGX_HTTP_UNAUTHORIZED;
 }

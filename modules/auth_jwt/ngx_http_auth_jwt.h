@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include <openssl/evp.h>
 #include "ngx_gw_json.h"
+#include "ngx_gw_challenge.h"
 #include "ngx_gw_hidden.h"
 
 

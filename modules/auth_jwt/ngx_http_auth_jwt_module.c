@@ -994,57 +994,21 @@ static ngx_int_t
 ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t invalid)
 {
-    u_char           *p;
-    size_t            len;
     ngx_str_t         realm;
-    ngx_uint_t        i;
     ngx_table_elt_t  *h;
-
-    static const char  invalid_token[] = ", error=\"invalid_token\"";
 
     if (ngx_http_complex_value(r, ajcf->realm, &realm) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = sizeof("Bearer realm=\"\"") - 1 + 2 * realm.len
-          + (invalid ? sizeof(invalid_token) - 1 : 0);
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_gw_challenge(r, "Bearer", &realm,
+                         invalid ? ", error=\"invalid_token\"" : "");
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
-
     /* satisfy any drops it if another access module lets the request in */
     r->headers_out.www_authenticate = h;
-
-    p = ngx_cpymem(p, "Bearer realm=\"", sizeof("Bearer realm=\"") - 1);
-
-    /* a quoted-string: quotes and backslashes in the realm are escaped */
-
-    for (i = 0; i < realm.len; i++) {
-        if (realm.data[i] == '"' || realm.data[i] == '\\') {
-            *p++ = '\\';
-        }
-
-        *p++ = realm.data[i];
-    }
-
-    *p++ = '"';
-
-    if (invalid) {
-        p = ngx_cpymem(p, invalid_token, sizeof(invalid_token) - 1);
-    }
-
-    h->value.len = p - h->value.data;
 
     return NGX_HTTP_UNAUTHORIZED;
 }

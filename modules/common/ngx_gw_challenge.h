@@ -1,0 +1,30 @@
+
+/*
+ * WWW-Authenticate challenges, as the gateway's access modules send them.
+ */
+
+
+#ifndef _NGX_GW_CHALLENGE_H_INCLUDED_
+#define _NGX_GW_CHALLENGE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_gw_hidden.h"
+
+
+NGX_GW_HIDDEN_BEGIN
+
+/*
+ * Adds "WWW-Authenticate: <scheme> realm="<realm>"<params>" to the
+ * response; NULL on no memory.  Which challenge r->headers_out
+ * .www_authenticate points to is the caller's choice.
+ */
+ngx_table_elt_t *ngx_gw_challenge(ngx_http_request_t *r, const char *scheme,
+    ngx_str_t *realm, const char *params);
+
+NGX_GW_HIDDEN_END
+
+
+#endif /* _NGX_GW_CHALLENGE_H_INCLUDED_ */
