@@ -11,7 +11,14 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+/* as in ngx_event_openssl.h, for SHA256_Init(): see the digest */
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED
+#endif
+
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include "ngx_gw_json.h"
 #include "ngx_gw_challenge.h"
 #include "ngx_gw_hidden.h"
