@@ -29,8 +29,7 @@ static ngx_int_t ngx_http_upstream_discovery_value(ngx_pool_t *pool,
 static ngx_int_t ngx_http_upstream_discovery_string(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_uint_t base64, ngx_str_t *text);
 static ngx_int_t ngx_http_upstream_discovery_revision(
-    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *members,
-    uint64_t *revision);
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *members);
 static ngx_gw_json_member_t *ngx_http_upstream_discovery_member(
     ngx_array_t *members, char *name);
 
@@ -263,7 +262,6 @@ ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_str_t *response, ngx_array_t *instances, const char **error)
 {
     u_char                *p, *last, *start;
-    uint64_t               revision;
     ngx_int_t              rc;
     ngx_str_t              body, kv;
     ngx_gw_json_t          json;
@@ -308,9 +306,7 @@ ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
         return NGX_ERROR;
     }
 
-    if (ngx_http_upstream_discovery_revision(dcf, &members, &revision)
-        != NGX_OK)
-    {
+    if (ngx_http_upstream_discovery_revision(dcf, &members) != NGX_OK) {
         *error = "no revision in the answer";
         return NGX_ERROR;
     }
@@ -595,13 +591,15 @@ ngx_http_upstream_discovery_string(ngx_pool_t *pool,
 }
 
 
-/* "header": {"revision": "42", ...}: etcd's revision, as a string */
+/*
+ * An answer from etcd has "header": {"revision": "42", ...}; the number
+ * itself is of no use here (see the digest), only that it is there.
+ */
 
 static ngx_int_t
 ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
-    ngx_array_t *members, uint64_t *revision)
+    ngx_array_t *members)
 {
-    ngx_str_t              text;
     ngx_array_t            header;
     const char            *error;
     ngx_gw_json_member_t  *m;
@@ -614,25 +612,15 @@ ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
            != NGX_OK
         || ngx_gw_json_object_members(dcf->pool, &m->value, 4, &header,
                                       &error)
-           != NGX_OK
-        || ngx_http_upstream_discovery_string(dcf->pool,
-               ngx_http_upstream_discovery_member(&header, "revision"), 0,
-               &text)
-           != NGX_OK
-        || text.len == 0 || text.len > NGX_INT64_LEN)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    *revision = 0;
+    m = ngx_http_upstream_discovery_member(&header, "revision");
 
-    while (text.len) {
-        if (*text.data < '0' || *text.data > '9') {
-            return NGX_ERROR;
-        }
-
-        *revision = *revision * 10 + (*text.data++ - '0');
-        text.len--;
+    if (m == NULL || m->type != NGX_GW_JSON_STRING || m->value.len < 3) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
