@@ -54,13 +54,14 @@ static void ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
 static ngx_http_variable_value_t *ngx_http_gateway_metrics_source(
     ngx_http_request_t *r, ngx_http_gateway_metrics_main_conf_t *gmcf,
     ngx_uint_t source);
+static u_char *ngx_http_gateway_metrics_entry(u_char **pos, u_char *last);
 static u_char *ngx_http_gateway_metrics_field(u_char *p, u_char *last,
     u_char stop, ngx_str_t *field);
 static void ngx_http_gateway_metrics_increment(
     ngx_http_gateway_metrics_zone_t *zone, ngx_uint_t family,
     ngx_str_t *labels, ngx_uint_t n);
-static ngx_int_t ngx_http_gateway_metrics_lowcase(ngx_http_request_t *r,
-    ngx_str_t *value);
+static ngx_int_t ngx_http_gateway_metrics_lowcase(ngx_str_t *value,
+    u_char *buf);
 static ngx_int_t ngx_http_gateway_metrics_handler(ngx_http_request_t *r);
 static void *ngx_http_gateway_metrics_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gateway_metrics_create_loc_conf(ngx_conf_t *cf);
@@ -353,6 +354,7 @@ static void
 ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route)
 {
+    u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
     ngx_str_t                   labels[2];
     ngx_http_variable_value_t  *v;
 
@@ -366,7 +368,7 @@ ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
     labels[1].data = v->data;
     labels[1].len = v->len;
 
-    if (ngx_http_gateway_metrics_lowcase(r, &labels[1]) != NGX_OK) {
+    if (ngx_http_gateway_metrics_lowcase(&labels[1], low) != NGX_OK) {
         return;
     }
 
@@ -382,6 +384,7 @@ static void
 ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf)
 {
+    u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
     u_char                     *p, *last, *end;
     ngx_str_t                   labels[2], flag;
     ngx_http_variable_value_t  *v;
@@ -395,18 +398,12 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
     p = v->data;
     last = v->data + v->len;
 
-    while (p < last) {
-        end = ngx_strlchr(p, last, ',');
-
-        if (end == NULL) {
-            end = last;
-        }
-
+    while ((end = ngx_http_gateway_metrics_entry(&p, last))) {
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[0]);
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[1]);
 
         if (labels[0].len && labels[1].len
-            && ngx_http_gateway_metrics_lowcase(r, &labels[1]) == NGX_OK)
+            && ngx_http_gateway_metrics_lowcase(&labels[1], low) == NGX_OK)
         {
             ngx_http_gateway_metrics_increment(gmcf->zone,
                                         NGX_HTTP_GATEWAY_METRICS_RATE_LIMIT,
@@ -432,14 +429,6 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
                                     labels, 1);
             }
         }
-
-        /* past ", " */
-
-        p = end + 1;
-
-        while (p < last && *p == ' ') {
-            p++;
-        }
     }
 }
 
@@ -450,6 +439,7 @@ static void
 ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route)
 {
+    u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
     u_char                     *p, *last, *end;
     ngx_str_t                   labels[3];
     ngx_http_variable_value_t  *v;
@@ -465,28 +455,16 @@ ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
     p = v->data;
     last = v->data + v->len;
 
-    while (p < last) {
-        end = ngx_strlchr(p, last, ',');
-
-        if (end == NULL) {
-            end = last;
-        }
-
+    while ((end = ngx_http_gateway_metrics_entry(&p, last))) {
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[1]);
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[2]);
 
         if (labels[1].len && labels[2].len
-            && ngx_http_gateway_metrics_lowcase(r, &labels[2]) == NGX_OK)
+            && ngx_http_gateway_metrics_lowcase(&labels[2], low) == NGX_OK)
         {
             ngx_http_gateway_metrics_increment(gmcf->zone,
                                                NGX_HTTP_GATEWAY_METRICS_PARTS,
                                                labels, 3);
-        }
-
-        p = end + 1;
-
-        while (p < last && *p == ' ') {
-            p++;
         }
     }
 }
@@ -507,6 +485,38 @@ ngx_http_gateway_metrics_source(ngx_http_request_t *r,
     }
 
     return v;
+}
+
+
+/*
+ * The next entry of a ", " separated list: *pos is its start, moved past
+ * it and its separator; the entry's end is returned, NULL at the end.
+ */
+
+static u_char *
+ngx_http_gateway_metrics_entry(u_char **pos, u_char *last)
+{
+    u_char  *p, *end;
+
+    p = *pos;
+
+    if (p >= last) {
+        return NULL;
+    }
+
+    end = ngx_strlchr(p, last, ',');
+
+    if (end == NULL) {
+        end = last;
+    }
+
+    for (p = end + 1; p < last && *p == ' '; p++) {
+        /* void */
+    }
+
+    *pos = p;
+
+    return end;
 }
 
 
@@ -540,20 +550,20 @@ ngx_http_gateway_metrics_increment(ngx_http_gateway_metrics_zone_t *zone,
 }
 
 
-/* the modules' statuses are upper case, as nginx's; labels are lower */
+/*
+ * The modules' statuses are upper case, as nginx's; labels are lower.
+ * Statuses are short words: a buffer on the stack, not the request's pool.
+ */
 
 static ngx_int_t
-ngx_http_gateway_metrics_lowcase(ngx_http_request_t *r, ngx_str_t *value)
+ngx_http_gateway_metrics_lowcase(ngx_str_t *value, u_char *buf)
 {
-    u_char  *p;
-
-    p = ngx_pnalloc(r->pool, value->len);
-    if (p == NULL) {
+    if (value->len > NGX_HTTP_GATEWAY_METRICS_STATUS_LEN) {
         return NGX_ERROR;
     }
 
-    ngx_strlow(p, value->data, value->len);
-    value->data = p;
+    ngx_strlow(buf, value->data, value->len);
+    value->data = buf;
 
     return NGX_OK;
 }
