@@ -562,70 +562,14 @@ ngx_http_auth_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_api_key_loc_conf_t *akcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
-
     if (akcf->realm != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    akcf->key = NULL;
     akcf->file = cf->conf_file->file.name;
     akcf->line = cf->conf_file->line;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        if (cf->args->nelts != 2) {
-            return "takes no parameters with \"off\"";
-        }
-
-        akcf->realm = NULL;
-        return NGX_CONF_OK;
-    }
-
-    akcf->realm = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (akcf->realm == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = akcf->realm;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (cf->args->nelts == 2) {
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strncmp(value[2].data, "key=$", 5) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": "
-                           "\"key=$variable\" expected", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    value[2].data += 4;
-    value[2].len -= 4;
-
-    akcf->key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (akcf->key == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ccv.value = &value[2];
-    ccv.complex_value = akcf->key;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_gw_challenge_conf(cf, "key=", &akcf->realm, &akcf->key);
 }
 
 

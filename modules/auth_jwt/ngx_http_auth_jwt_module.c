@@ -1365,70 +1365,14 @@ ngx_http_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
-
     if (ajcf->realm != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    ajcf->token = NULL;
     ajcf->file = cf->conf_file->file.name;
     ajcf->line = cf->conf_file->line;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        if (cf->args->nelts != 2) {
-            return "takes no parameters with \"off\"";
-        }
-
-        ajcf->realm = NULL;
-        return NGX_CONF_OK;
-    }
-
-    ajcf->realm = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (ajcf->realm == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = ajcf->realm;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (cf->args->nelts == 2) {
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strncmp(value[2].data, "token=$", 7) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": "
-                           "\"token=$variable\" expected", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    value[2].data += 6;
-    value[2].len -= 6;
-
-    ajcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (ajcf->token == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ccv.value = &value[2];
-    ccv.complex_value = ajcf->token;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_gw_challenge_conf(cf, "token=", &ajcf->realm, &ajcf->token);
 }
 
 

@@ -56,3 +56,75 @@ ngx_gw_challenge(ngx_http_request_t *r, const char *scheme, ngx_str_t *realm,
 
     return h;
 }
+
+
+char *
+ngx_gw_challenge_conf(ngx_conf_t *cf, const char *name,
+    ngx_http_complex_value_t **realm, ngx_http_complex_value_t **source)
+{
+    size_t                             len;
+    ngx_str_t                         *value;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    *source = NULL;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        *realm = NULL;
+        return NGX_CONF_OK;
+    }
+
+    len = ngx_strlen(name);
+
+    if (cf->args->nelts == 3
+        && (value[2].len <= len + 1
+            || ngx_strncmp(value[2].data, name, len) != 0
+            || value[2].data[len] != '$'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": \"%s$variable\" "
+                           "expected", &value[2], name);
+        return NGX_CONF_ERROR;
+    }
+
+    cv = ngx_palloc(cf->pool, 2 * sizeof(ngx_http_complex_value_t));
+    if (cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = &cv[0];
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    *realm = &cv[0];
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    value[2].data += len;
+    value[2].len -= len;
+
+    ccv.value = &value[2];
+    ccv.complex_value = &cv[1];
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    *source = &cv[1];
+
+    return NGX_CONF_OK;
+}

@@ -24,6 +24,14 @@ NGX_GW_HIDDEN_BEGIN
 ngx_table_elt_t *ngx_gw_challenge(ngx_http_request_t *r, const char *scheme,
     ngx_str_t *realm, const char *params);
 
+/*
+ * The arguments of "<directive> realm [<name>=$variable] | off", name
+ * given as "token=": the realm (NULL for off) and the credential's
+ * variable (NULL when not given).
+ */
+char *ngx_gw_challenge_conf(ngx_conf_t *cf, const char *name,
+    ngx_http_complex_value_t **realm, ngx_http_complex_value_t **source);
+
 NGX_GW_HIDDEN_END
 
 
