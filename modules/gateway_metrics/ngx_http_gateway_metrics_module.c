@@ -54,7 +54,8 @@ static void ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
 static ngx_http_variable_value_t *ngx_http_gateway_metrics_source(
     ngx_http_request_t *r, ngx_http_gateway_metrics_main_conf_t *gmcf,
     ngx_uint_t source);
-static u_char *ngx_http_gateway_metrics_entry(u_char **pos, u_char *last);
+static u_char *ngx_http_gateway_metrics_entry(u_char **pos, u_char *last,
+    u_char **start);
 static u_char *ngx_http_gateway_metrics_field(u_char *p, u_char *last,
     u_char stop, ngx_str_t *field);
 static void ngx_http_gateway_metrics_increment(
@@ -385,7 +386,7 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf)
 {
     u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
-    u_char                     *p, *last, *end;
+    u_char                     *p, *next, *last, *end;
     ngx_str_t                   labels[2], flag;
     ngx_http_variable_value_t  *v;
 
@@ -395,10 +396,10 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
         return;
     }
 
-    p = v->data;
+    next = v->data;
     last = v->data + v->len;
 
-    while ((end = ngx_http_gateway_metrics_entry(&p, last))) {
+    while ((end = ngx_http_gateway_metrics_entry(&next, last, &p))) {
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[0]);
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[1]);
 
@@ -440,7 +441,7 @@ ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route)
 {
     u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
-    u_char                     *p, *last, *end;
+    u_char                     *p, *next, *last, *end;
     ngx_str_t                   labels[3];
     ngx_http_variable_value_t  *v;
 
@@ -452,10 +453,10 @@ ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
 
     labels[0] = *route;
 
-    p = v->data;
+    next = v->data;
     last = v->data + v->len;
 
-    while ((end = ngx_http_gateway_metrics_entry(&p, last))) {
+    while ((end = ngx_http_gateway_metrics_entry(&next, last, &p))) {
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[1]);
         p = ngx_http_gateway_metrics_field(p, end, ':', &labels[2]);
 
@@ -489,12 +490,13 @@ ngx_http_gateway_metrics_source(ngx_http_request_t *r,
 
 
 /*
- * The next entry of a ", " separated list: *pos is its start, moved past
- * it and its separator; the entry's end is returned, NULL at the end.
+ * The next entry of a ", " separated list: from *start to the end
+ * returned, NULL when there is none; *pos moves past it and its
+ * separator.
  */
 
 static u_char *
-ngx_http_gateway_metrics_entry(u_char **pos, u_char *last)
+ngx_http_gateway_metrics_entry(u_char **pos, u_char *last, u_char **start)
 {
     u_char  *p, *end;
 
@@ -509,6 +511,8 @@ ngx_http_gateway_metrics_entry(u_char **pos, u_char *last)
     if (end == NULL) {
         end = last;
     }
+
+    *start = p;
 
     for (p = end + 1; p < last && *p == ' '; p++) {
         /* void */
