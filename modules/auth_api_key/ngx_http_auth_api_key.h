@@ -35,9 +35,8 @@ typedef struct {
 } ngx_http_auth_api_key_field_t;
 
 
-/* a line of a key file: the key is known only by its SHA-256 */
+/* a line of a key file but its SHA-256, which only the table holds */
 typedef struct {
-    u_char                        digest[NGX_HTTP_AUTH_API_KEY_DIGEST_LEN];
     ngx_str_t                     consumer;
     ngx_http_auth_api_key_field_t  *fields;
     ngx_uint_t                    nfields;

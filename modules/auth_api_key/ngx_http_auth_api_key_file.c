@@ -14,30 +14,28 @@
 #define NGX_HTTP_AUTH_API_KEY_MAX_FIELDS  16
 
 
-static char *ngx_http_auth_api_key_parse(ngx_conf_t *cf, ngx_str_t *file,
-    u_char *p, u_char *last, ngx_array_t *keys);
+static char *ngx_http_auth_api_key_parse(ngx_conf_t *cf,
+    ngx_http_auth_api_key_table_t *table, u_char *p, u_char *last);
 static const char *ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p,
-    u_char *last, ngx_http_auth_api_key_t *key);
+    u_char *last, u_char *digest, ngx_http_auth_api_key_t *key);
 static u_char *ngx_http_auth_api_key_word(u_char *p, u_char *last,
     ngx_str_t *word);
 static ngx_int_t ngx_http_auth_api_key_hex(u_char *dst, ngx_str_t *hex);
 static ngx_int_t ngx_http_auth_api_key_insert(
-    ngx_http_auth_api_key_table_t *table, ngx_http_auth_api_key_t *key);
+    ngx_http_auth_api_key_table_t *table, ngx_http_auth_api_key_slot_t *line);
 
 
 char *
 ngx_http_auth_api_key_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_http_auth_api_key_table_t *table)
 {
-    char                     *rv;
-    u_char                   *buf;
-    size_t                    size;
-    ssize_t                   n;
-    ngx_uint_t                i, slots;
-    ngx_file_t                file;
-    ngx_array_t               keys;
-    ngx_file_info_t           fi;
-    ngx_http_auth_api_key_t  *key;
+    char             *rv;
+    u_char           *buf, *p;
+    size_t            size;
+    ssize_t           n;
+    ngx_uint_t        slots;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
 
     table->file = *name;
 
@@ -68,9 +66,9 @@ ngx_http_auth_api_key_read_file(ngx_conf_t *cf, ngx_str_t *name,
 
     size = (size_t) ngx_file_size(&fi);
 
-    /* consumer names and fields point into the file's text: kept */
+    /* each line keeps a copy of what it needs: the file's text goes */
 
-    buf = ngx_pnalloc(cf->pool, size + 1);
+    buf = ngx_pnalloc(cf->temp_pool, size + 1);
     if (buf == NULL) {
         goto done;
     }
@@ -88,20 +86,20 @@ ngx_http_auth_api_key_read_file(ngx_conf_t *cf, ngx_str_t *name,
         goto done;
     }
 
-    if (ngx_array_init(&keys, cf->temp_pool, 64,
-                       sizeof(ngx_http_auth_api_key_t *))
-        != NGX_OK)
-    {
-        goto done;
+    /*
+     * a slot for every line but comments and empty ones is enough: the
+     * table is sized before the file is read into it
+     */
+
+    n = 0;
+
+    for (p = buf; p < buf + size; p++) {
+        if (*p == LF) {
+            n++;
+        }
     }
 
-    if (ngx_http_auth_api_key_parse(cf, &table->file, buf, buf + size, &keys)
-        != NGX_CONF_OK)
-    {
-        goto done;
-    }
-
-    for (slots = 16; slots < 2 * keys.nelts; slots *= 2) {
+    for (slots = 16; slots < 2 * ((size_t) n + 1); slots *= 2) {
         /* void */
     }
 
@@ -114,15 +112,10 @@ ngx_http_auth_api_key_read_file(ngx_conf_t *cf, ngx_str_t *name,
     table->mask = slots - 1;
     table->nkeys = 0;
 
-    for (i = 0; i < keys.nelts; i++) {
-        key = ((ngx_http_auth_api_key_t **) keys.elts)[i];
-
-        if (ngx_http_auth_api_key_insert(table, key) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "key file \"%V\" has the key of consumer "
-                               "\"%V\" twice", &table->file, &key->consumer);
-            goto done;
-        }
+    if (ngx_http_auth_api_key_parse(cf, table, buf, buf + size)
+        != NGX_CONF_OK)
+    {
+        goto done;
     }
 
     rv = NGX_CONF_OK;
@@ -139,13 +132,13 @@ done:
 
 
 static char *
-ngx_http_auth_api_key_parse(ngx_conf_t *cf, ngx_str_t *file, u_char *p,
-    u_char *last, ngx_array_t *keys)
+ngx_http_auth_api_key_parse(ngx_conf_t *cf,
+    ngx_http_auth_api_key_table_t *table, u_char *p, u_char *last)
 {
-    u_char                    *eol, *end;
-    ngx_uint_t                 line;
-    const char                *error;
-    ngx_http_auth_api_key_t   *key, **k;
+    u_char                        *eol, *end;
+    ngx_uint_t                     line;
+    const char                    *error;
+    ngx_http_auth_api_key_slot_t   slot;
 
     for (line = 1; p < last; line++, p = eol + 1) {
 
@@ -168,26 +161,27 @@ ngx_http_auth_api_key_parse(ngx_conf_t *cf, ngx_str_t *file, u_char *p,
             continue;
         }
 
-        key = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_api_key_t));
-        if (key == NULL) {
+        slot.key = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_api_key_t));
+        if (slot.key == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        error = ngx_http_auth_api_key_line(cf, p, end, key);
+        error = ngx_http_auth_api_key_line(cf, p, end, slot.digest, slot.key);
 
         if (error) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid key file \"%V\", line %ui: %s",
-                               file, line, error);
+                               &table->file, line, error);
             return NGX_CONF_ERROR;
         }
 
-        k = ngx_array_push(keys);
-        if (k == NULL) {
+        if (ngx_http_auth_api_key_insert(table, &slot) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "key file \"%V\" has the key of consumer "
+                               "\"%V\" twice", &table->file,
+                               &slot.key->consumer);
             return NGX_CONF_ERROR;
         }
-
-        *k = key;
     }
 
     return NGX_CONF_OK;
@@ -198,9 +192,9 @@ ngx_http_auth_api_key_parse(ngx_conf_t *cf, ngx_str_t *file, u_char *p,
 
 static const char *
 ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p, u_char *last,
-    ngx_http_auth_api_key_t *key)
+    u_char *digest, ngx_http_auth_api_key_t *key)
 {
-    u_char                         *eq;
+    u_char                         *eq, *tail, *text;
     ngx_str_t                       word;
     ngx_uint_t                      i, n;
     ngx_http_auth_api_key_field_t   fields[NGX_HTTP_AUTH_API_KEY_MAX_FIELDS];
@@ -208,7 +202,7 @@ ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p, u_char *last,
     p = ngx_http_auth_api_key_word(p, last, &word);
 
     if (word.len != 2 * NGX_HTTP_AUTH_API_KEY_DIGEST_LEN
-        || ngx_http_auth_api_key_hex(key->digest, &word) != NGX_OK)
+        || ngx_http_auth_api_key_hex(digest, &word) != NGX_OK)
     {
         return "a SHA-256 in hex, 64 characters, expected first";
     }
@@ -271,6 +265,27 @@ ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p, u_char *last,
             }
         }
     }
+
+    /* the consumer and the fields, one stretch of the line, copied once */
+
+    tail = n ? fields[n - 1].value.data + fields[n - 1].value.len
+             : key->consumer.data + key->consumer.len;
+
+    text = ngx_pnalloc(cf->pool, tail - key->consumer.data);
+    if (text == NULL) {
+        return "no memory";
+    }
+
+    ngx_memcpy(text, key->consumer.data, tail - key->consumer.data);
+
+    for (i = 0; i < n; i++) {
+        fields[i].name.data = text + (fields[i].name.data
+                                      - key->consumer.data);
+        fields[i].value.data = text + (fields[i].value.data
+                                       - key->consumer.data);
+    }
+
+    key->consumer.data = text;
 
     if (n) {
         key->fields = ngx_palloc(cf->pool,
@@ -342,13 +357,13 @@ ngx_http_auth_api_key_hex(u_char *dst, ngx_str_t *hex)
 
 static ngx_int_t
 ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
-    ngx_http_auth_api_key_t *key)
+    ngx_http_auth_api_key_slot_t *line)
 {
     uint32_t                       hash;
     ngx_uint_t                     i;
     ngx_http_auth_api_key_slot_t  *slot;
 
-    ngx_memcpy(&hash, key->digest, sizeof(uint32_t));
+    ngx_memcpy(&hash, line->digest, sizeof(uint32_t));
 
     for (i = hash & table->mask; /* void */ ; i = (i + 1) & table->mask) {
         slot = &table->slots[i];
@@ -357,7 +372,7 @@ ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
             break;
         }
 
-        if (ngx_memcmp(slot->digest, key->digest,
+        if (ngx_memcmp(slot->digest, line->digest,
                        NGX_HTTP_AUTH_API_KEY_DIGEST_LEN)
             == 0)
         {
@@ -365,8 +380,7 @@ ngx_http_auth_api_key_insert(ngx_http_auth_api_key_table_t *table,
         }
     }
 
-    ngx_memcpy(slot->digest, key->digest, NGX_HTTP_AUTH_API_KEY_DIGEST_LEN);
-    slot->key = key;
+    *slot = *line;
     table->nkeys++;
 
     return NGX_OK;
