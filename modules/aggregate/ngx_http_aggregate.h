@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_gw_header.h"
 #include "ngx_gw_json.h"
 #include "ngx_gw_subrequest.h"
 #include "ngx_gw_hidden.h"

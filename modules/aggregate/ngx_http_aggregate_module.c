@@ -325,12 +325,12 @@ ngx_http_aggregate_start_part(ngx_http_request_t *r,
         sr->headers_in.content_length_n = r->headers_in.content_length_n;
 
         if (r->headers_in.content_type) {
-            h = ngx_list_push(&sr->headers_in.headers);
+            h = ngx_gw_header_copy(&sr->headers_in.headers,
+                                   r->headers_in.content_type);
             if (h == NULL) {
                 return NGX_ERROR;
             }
 
-            *h = *r->headers_in.content_type;
             sr->headers_in.content_type = h;
         }
     }

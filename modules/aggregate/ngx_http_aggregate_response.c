@@ -465,7 +465,7 @@ ngx_http_aggregate_header(ngx_http_request_t *r, char *name,
 {
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_gw_header_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;
     }

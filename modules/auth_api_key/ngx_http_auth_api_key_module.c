@@ -352,18 +352,9 @@ ngx_http_auth_api_key_challenge(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /*
-     * under "satisfy any", when another access module lets the request
-     * in, nginx drops only the challenge r->headers_out.www_authenticate
-     * points to: one set before ours stays there, and ours is dropped by
-     * ngx_http_auth_api_key_let_in()
-     */
+    /* dropped by ngx_http_auth_api_key_let_in() if the request gets in */
 
     ctx->challenge = h;
-
-    if (r->headers_out.www_authenticate == NULL) {
-        r->headers_out.www_authenticate = h;
-    }
 
     return NGX_HTTP_UNAUTHORIZED;
 }

@@ -90,6 +90,7 @@ struct ngx_http_auth_jwt_ctx_s {
     ngx_http_auth_jwt_token_t         token;
     ngx_http_auth_jwt_fetch_t        *fetches;
     ngx_uint_t                        pending;
+    ngx_table_elt_t                  *challenge;
 };
 
 
@@ -116,8 +117,10 @@ static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_jwt_required(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf);
+static ngx_int_t ngx_http_auth_jwt_let_in(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t invalid);
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_uint_t invalid);
 static ngx_int_t ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
@@ -920,20 +923,20 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
         ctx->denied = rc;
 
         if (rc == NGX_HTTP_UNAUTHORIZED) {
-            return ngx_http_auth_jwt_challenge(r, ajcf, 1);
+            return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 1);
         }
 
         return rc;
 
     case NGX_HTTP_AUTH_JWT_MISSING:
-        return ngx_http_auth_jwt_challenge(r, ajcf, 0);
+        return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 0);
 
     case NGX_HTTP_AUTH_JWT_EXPIRED:
     case NGX_HTTP_AUTH_JWT_NOT_YET_VALID:
     case NGX_HTTP_AUTH_JWT_BAD_SIGNATURE:
     case NGX_HTTP_AUTH_JWT_NO_KEY:
     case NGX_HTTP_AUTH_JWT_MALFORMED:
-        return ngx_http_auth_jwt_challenge(r, ajcf, 1);
+        return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 1);
 
     case NGX_HTTP_AUTH_JWT_UNCHECKED:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -992,7 +995,8 @@ ngx_http_auth_jwt_required(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t invalid)
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_uint_t invalid)
 {
     ngx_str_t         realm;
     ngx_table_elt_t  *h;
@@ -1007,10 +1011,37 @@ ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* satisfy any drops it if another access module lets the request in */
-    r->headers_out.www_authenticate = h;
+    /* dropped by ngx_http_auth_jwt_let_in() if the request gets in */
+
+    ctx->challenge = h;
 
     return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/*
+ * The request got past the access phase: no challenge of ours is due,
+ * even if a module that ran after ours took over the pointer that
+ * "satisfy any" clears.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_let_in(ngx_http_request_t *r)
+{
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_auth_jwt_module);
+
+    if (ctx && ctx->challenge) {
+        ctx->challenge->hash = 0;
+        ctx->challenge = NULL;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -1784,6 +1815,13 @@ ngx_http_auth_jwt_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_auth_jwt_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_auth_jwt_let_in;
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_auth_jwt_body_filter;

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_gw_challenge.h"
+#include "ngx_gw_header.h"
 
 
 ngx_table_elt_t *
@@ -17,7 +18,7 @@ ngx_gw_challenge(ngx_http_request_t *r, const char *scheme, ngx_str_t *realm,
     u_char           *p;
     size_t            len;
     ngx_uint_t        i;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, **ph;
 
     len = ngx_strlen(scheme) + sizeof(" realm=\"\"") - 1 + 2 * realm->len
           + ngx_strlen(params);
@@ -27,7 +28,7 @@ ngx_gw_challenge(ngx_http_request_t *r, const char *scheme, ngx_str_t *realm,
         return NULL;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_gw_header_push(&r->headers_out.headers);
     if (h == NULL) {
         return NULL;
     }
@@ -53,6 +54,31 @@ ngx_gw_challenge(ngx_http_request_t *r, const char *scheme, ngx_str_t *realm,
     p = ngx_sprintf(p, "%s", params);
 
     h->value.len = p - h->value.data;
+
+#if (nginx_version >= 1023000)
+
+    /* since 1.23.0 the challenges are a list, and "satisfy any" drops all */
+
+    for (ph = &r->headers_out.www_authenticate; *ph; ph = &(*ph)->next) {
+        /* void */
+    }
+
+    *ph = h;
+
+#else
+
+    /*
+     * 1.22 drops only the challenge the pointer names: another module's,
+     * if it came first, stays there, and the caller drops its own
+     */
+
+    ph = &r->headers_out.www_authenticate;
+
+    if (*ph == NULL) {
+        *ph = h;
+    }
+
+#endif
 
     return h;
 }

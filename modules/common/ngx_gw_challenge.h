@@ -18,8 +18,11 @@ NGX_GW_HIDDEN_BEGIN
 
 /*
  * Adds "WWW-Authenticate: <scheme> realm="<realm>"<params>" to the
- * response; NULL on no memory.  Which challenge r->headers_out
- * .www_authenticate points to is the caller's choice.
+ * response and to r->headers_out.www_authenticate, so that "satisfy any"
+ * drops it when another module lets the request in; NULL on no memory.
+ * A module that runs after ours may take the pointer over (auth_basic
+ * does), so the caller still drops its own challenge (hash = 0) once the
+ * request got past the access phase.
  */
 ngx_table_elt_t *ngx_gw_challenge(ngx_http_request_t *r, const char *scheme,
     ngx_str_t *realm, const char *params);

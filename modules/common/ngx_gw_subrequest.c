@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_gw_subrequest.h"
+#include "ngx_gw_header.h"
 
 
 static ngx_str_t  ngx_gw_subrequest_dropped[] = {
@@ -43,7 +44,7 @@ ngx_gw_subrequest_own_headers(ngx_http_request_t *sr,
 {
     ngx_uint_t         i;
     ngx_list_part_t   *part;
-    ngx_table_elt_t   *h, *copy;
+    ngx_table_elt_t   *h;
 
     if (ngx_list_init(&sr->headers_in.headers, sr->pool, 16,
                       sizeof(ngx_table_elt_t))
@@ -75,12 +76,9 @@ ngx_gw_subrequest_own_headers(ngx_http_request_t *sr,
             continue;
         }
 
-        copy = ngx_list_push(&sr->headers_in.headers);
-        if (copy == NULL) {
+        if (ngx_gw_header_copy(&sr->headers_in.headers, &h[i]) == NULL) {
             return NGX_ERROR;
         }
-
-        *copy = h[i];
     }
 
     sr->headers_in.range = NULL;

@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_rate_limit.h"
+#include "ngx_gw_header.h"
 
 
 /* each zone is locked for the decision; a few per location is plenty */
@@ -1034,7 +1035,7 @@ ngx_http_rate_limit_set_header(ngx_http_request_t *r, ngx_str_t *name,
 {
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_gw_header_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;
     }

@@ -172,6 +172,60 @@ auth_api_key: unknown key
 
 
 
+=== TEST 7a: satisfy any: auth_basic refuses after both and takes over
+the challenge pointer, auth_request lets the request in, and no challenge
+is left
+--- config
+    location /t {
+        satisfy any;
+        auth_request /yes;
+        auth_basic "basic";
+        auth_basic_user_file ../html/htpasswd;
+        auth_api_key "keys";
+        auth_api_key_file ../html/keys.txt;
+        auth_jwt "jwt" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/hs.json;
+        alias html/ok.txt;
+    }
+    location = /yes {
+        return 204;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> keys.txt\n$::KEYS>>> htpasswd\nbob:{PLAIN}secret\n"
+--- request eval
+["GET /t", "GET /t?t=$::tok{expired}"]
+--- more_headers eval
+["", "X-API-Key: $::key{mallory}"]
+--- response_headers eval
+["!WWW-Authenticate", "!WWW-Authenticate"]
+--- response_body eval
+["ok\n", "ok\n"]
+
+
+
+=== TEST 7b: satisfy any: auth_basic, the key and the JWT all refuse: 401
+with the three challenges
+--- config
+    location /t {
+        satisfy any;
+        auth_basic "basic";
+        auth_basic_user_file ../html/htpasswd;
+        auth_api_key "keys";
+        auth_api_key_file ../html/keys.txt;
+        auth_jwt "jwt" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/hs.json;
+        alias html/ok.txt;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> keys.txt\n$::KEYS>>> htpasswd\nbob:{PLAIN}secret\n"
+--- request eval
+"GET /t?t=$::tok{expired}"
+--- error_code: 401
+--- raw_response_headers_like eval
+qr/^(?=.*\r\nWWW-Authenticate: Basic realm="basic"\r\n)(?=.*\r\nWWW-Authenticate: Key realm="keys"\r\n)(?=.*\r\nWWW-Authenticate: Bearer realm="jwt", error="invalid_token"\r\n)/s
+
+
+
 === TEST 8: satisfy all: both get in, with both identities
 --- request eval
 "GET /all?t=$::tok{dave}"

@@ -586,6 +586,60 @@ ok
 
 
 
+=== TEST 33a: satisfy any: auth_basic refuses after auth_jwt and takes
+over the challenge pointer, auth_request lets the request in, and neither
+challenge is left
+--- config
+    location /t {
+        satisfy any;
+        auth_request /yes;
+        auth_basic "basic";
+        auth_basic_user_file ../html/htpasswd;
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        alias html/ok.txt;
+    }
+    location = /yes {
+        return 204;
+    }
+--- user_files
+>>> ok.txt
+ok
+>>> htpasswd
+bob:{PLAIN}secret
+--- request eval
+["GET /t", "GET /t?t=$::tok{expired}"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["!WWW-Authenticate", "!WWW-Authenticate"]
+
+
+
+=== TEST 33b: satisfy any: auth_jwt and auth_basic both refuse: 401 with
+both challenges
+--- config
+    location /t {
+        satisfy any;
+        auth_basic "basic";
+        auth_basic_user_file ../html/htpasswd;
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        alias html/ok.txt;
+    }
+--- user_files
+>>> ok.txt
+ok
+>>> htpasswd
+bob:{PLAIN}secret
+--- request eval
+"GET /t?t=$::tok{expired}"
+--- error_code: 401
+--- raw_response_headers_like eval
+qr/^(?=.*\r\nWWW-Authenticate: Basic realm="basic"\r\n)(?=.*\r\nWWW-Authenticate: Bearer realm="api", error="invalid_token"\r\n)/s
+
+
+
 === TEST 34: a rejected token leaves nothing behind for the next request
 on the same connection
 --- config
