@@ -336,6 +336,14 @@ ngx_http_upstream_discovery_init_peer(ngx_http_request_t *r,
 
     peers = &dcf->sh->peers;
 
+    /*
+     * nginx 1.27.3 gave a zone's list a "config" counter, which tells a
+     * request that the list was rebuilt under it, and peers that are freed
+     * as "zombies" once their "refs" drop to zero.  This list is changed in
+     * place: peers.config stays NULL and no peer is made a zombie, so
+     * round robin balances over the list as it is now, as in 1.22.
+     */
+
     rrp->peers = peers;
     rrp->current = NULL;
     rrp->config = 0;
