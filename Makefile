@@ -4,20 +4,33 @@
 #                        the tools into build/tools (gateway-token,
 #                        gateway-api-key)
 #   make test            style check, then the Test::Nginx suites in t/
+#   make test-matrix     the suites on nginx 1.22.1 and 1.26.3, and the
+#                        build against nginx 1.30 (README, "Supported nginx
+#                        versions")
 #   make run             start the example gateway on 127.0.0.1:8080
 #   make bench           wrk benchmarks (bench/README.md)
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, whose conf_flags make the
-# modules binary-compatible with /usr/sbin/nginx.
+# modules binary-compatible with /usr/sbin/nginx.  Any other tree builds
+# into build/nginx-<version>/, so that trees of several versions can sit
+# side by side:
+#
+#   make test NGINX_SRC=<tree> NGINX_BINARY=<nginx> NGX_CONF_FLAGS="..."
 
-NGINX_SRC    ?= /usr/share/nginx/src
+DEFAULT_SRC  := /usr/share/nginx/src
+NGINX_SRC    ?= $(DEFAULT_SRC)
 NGINX_BINARY ?= /usr/sbin/nginx
 MODULES_PATH ?= /usr/lib/nginx/modules
 AVAILABLE    ?= /usr/share/nginx/modules-available
 
+NGX_VERSION  := $(shell sed -n 's/^\#define NGINX_VERSION *"\(.*\)"/\1/p' \
+                        $(NGINX_SRC)/src/core/nginx.h 2>/dev/null)
+
 BUILD        := build
-NGX_BUILD    := $(BUILD)/nginx
-MODULES_DIR  := $(BUILD)/modules
+OTHER_SRC    := $(filter-out $(DEFAULT_SRC),$(NGINX_SRC))
+VERSION_DIR  := $(BUILD)$(if $(OTHER_SRC),/nginx-$(NGX_VERSION))
+NGX_BUILD    := $(VERSION_DIR)/nginx
+MODULES_DIR  := $(VERSION_DIR)/modules
 
 # Debian's own hardening flags for nginx and its module packages.
 GW_CC_OPT    ?= -g -O2 -fstack-protector-strong -Wformat \
@@ -43,6 +56,9 @@ TOOLS_LDFLAGS   ?= -Wl,-z,relro -Wl,-z,now
 # libFuzzer comes with clang's runtime, which clang only recommends
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
+# versions/fetch: Debian's source packages and the 1.26.3 build
+MATRIX_PACKAGES := dpkg-dev patch xz-utils
+
 # the Lua peer of the JSON trimming benchmark
 BENCH_PACKAGES := libnginx-mod-http-lua lua-cjson
 LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
@@ -54,10 +70,10 @@ DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
 
 # Reconfigure only when what configure reads changes: config, the source
 # tree it copies, or the list of our source files.
-CONFIGURE_INPUTS := $(BUILD)/configure.inputs
+CONFIGURE_INPUTS := $(VERSION_DIR)/configure.inputs
 
-ifeq ($(filter clean deps style,$(MAKECMDGOALS)),)
-$(shell mkdir -p $(BUILD); \
+ifeq ($(filter clean deps deps-matrix style test-matrix,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(VERSION_DIR); \
         { echo "$(NGINX_SRC) $(NGX_CONF_FLAGS) $(GW_CC_OPT) $(GW_LD_OPT)"; \
           find modules -name '*.[ch]' | LC_ALL=C sort; } \
           > $(CONFIGURE_INPUTS).new; \
@@ -66,16 +82,18 @@ $(shell mkdir -p $(BUILD); \
         rm -f $(CONFIGURE_INPUTS).new)
 endif
 
-.PHONY: all deps deps-fuzz deps-bench modules tools test test-valgrind \
-        style run run-cluster \
+.PHONY: all deps deps-fuzz deps-bench deps-matrix modules tools test \
+        test-valgrind test-matrix check-binary style run run-cluster \
         install uninstall bench fuzz clean
 
 all: modules tools
 
-deps deps-fuzz deps-bench:
+deps deps-fuzz deps-bench deps-matrix:
 	@missing=; \
 	for p in $(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES), \
-	         $(if $(filter deps-bench,$@),$(BENCH_PACKAGES),$(DEB_PACKAGES))); \
+	         $(if $(filter deps-bench,$@),$(BENCH_PACKAGES), \
+	         $(if $(filter deps-matrix,$@),$(MATRIX_PACKAGES), \
+	         $(DEB_PACKAGES)))); \
 	do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -97,7 +115,8 @@ $(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
 	    { echo "NGINX_SRC=$(NGINX_SRC) is not an nginx source tree" >&2; \
 	      exit 1; }
 	rm -rf $(NGX_BUILD)
-	cp -a $(NGINX_SRC) $(NGX_BUILD)
+	mkdir -p $(NGX_BUILD)
+	cp -a $(NGINX_SRC)/. $(NGX_BUILD)/
 	cd $(NGX_BUILD) && env -u CFLAGS bash -c ' \
 	    set -e; flags=($(NGX_CONF_FLAGS)); \
 	    if [ -f conf_flags ]; then \
@@ -107,8 +126,8 @@ $(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
 	    [ -x $$configure ] || configure=./auto/configure; \
 	    $$configure "$${flags[@]}" --with-cc-opt="$(GW_CC_OPT)" \
 	        --with-ld-opt="$(GW_LD_OPT)" --add-dynamic-module=$(CURDIR)' \
-	    > $(CURDIR)/$(BUILD)/configure.log 2>&1 \
-	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+	    > $(CURDIR)/$(VERSION_DIR)/configure.log 2>&1 \
+	    || { tail -20 $(VERSION_DIR)/configure.log; exit 1; }
 
 modules: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
@@ -135,13 +154,37 @@ TEST_RUNNER_LIB := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                             || echo $(CURDIR)/t/lib)
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BINARY) \
            TEST_NGINX_LOAD_MODULES="$(abspath $(MODULE_SOS))" \
+           TEST_GATEWAY_MODULES=$(abspath $(MODULES_DIR)) \
            PERL5LIB=$(TEST_RUNNER_LIB)$${PERL5LIB:+:$$PERL5LIB}
 
-test: modules tools style
+test: modules tools style check-binary
 	$(TEST_ENV) prove -r $(or $(TESTS),t)
 
-test-valgrind: modules tools
+test-valgrind: modules tools check-binary
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r $(or $(TESTS),t)
+
+# the binary the suites run: the version the modules were built for, and
+# the nginx modules the suites use
+check-binary:
+	@sh versions/check-binary "$(NGINX_BINARY)" "$(NGX_VERSION)"
+
+# nginx 1.22.1 (Debian 12's, the default), 1.26.3 (Debian 13's source,
+# built by versions/fetch) and a build against 1.30 (Debian unstable's
+# nginx-dev tree, which cannot run)
+MATRIX       := $(BUILD)/matrix
+TRIXIE_FLAGS  = $(shell sed -n '/^--/p' versions/trixie.flags)
+
+test-matrix: deps deps-matrix
+	versions/fetch
+	@echo "== nginx 1.22.1 (Debian 12)"
+	$(MAKE) test
+	@echo "== nginx $$($(MATRIX)/nginx-trixie.bin/objs/nginx -v 2>&1 \
+	    | sed 's,.*/,,') (Debian 13)"
+	$(MAKE) test NGINX_SRC=$(MATRIX)/nginx-trixie \
+	    NGINX_BINARY=$(CURDIR)/$(MATRIX)/nginx-trixie.bin/objs/nginx \
+	    NGX_CONF_FLAGS="$(TRIXIE_FLAGS)"
+	@echo "== nginx-dev of Debian unstable: build only"
+	$(MAKE) modules NGINX_SRC=$(MATRIX)/nginx-sid
 
 style:
 	@perl tools/check-style \
@@ -160,7 +203,8 @@ run: modules tools
 # Redis, etcd, the mock services, two gateway instances sharing Redis and
 # following etcd, and a load balancer in front
 run-cluster: modules
-	@sh conf.examples/cluster/run.sh
+	@NGINX_BINARY=$(NGINX_BINARY) MODULES_DIR=$(abspath $(MODULES_DIR)) \
+	    sh conf.examples/cluster/run.sh
 
 install: modules
 	install -d $(DESTDIR)$(MODULES_PATH) $(DESTDIR)$(AVAILABLE)
@@ -188,7 +232,7 @@ bench: modules deps-bench
 # libFuzzer targets for the JSON tokenizer, JWT decoding and JWK parsing,
 # a fixed number of inputs each (FUZZ_RUNS, default 200000)
 fuzz: modules deps-fuzz
-	bash fuzz/run
+	NGX_BUILD=$(NGX_BUILD) bash fuzz/run
 
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -44,7 +44,8 @@ system('sh', "$root/conf.examples/make-cert.sh") == 0
 my $prefix = File::Temp->newdir('gw-example-XXXXXX', TMPDIR => 1);
 chmod 0755, "$prefix";      # workers of a root master run as nobody
 mkdir "$prefix/$_" for qw(logs tmp);
-symlink "$root/build/modules", "$prefix/modules" or die "symlink: $!";
+symlink $ENV{TEST_GATEWAY_MODULES} // "$root/build/modules", "$prefix/modules"
+    or die "symlink: $!";
 
 my $pid = fork // die "fork: $!";
 

@@ -11,6 +11,7 @@ set -e
 nginx=${NGINX_BINARY:-/usr/sbin/nginx}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+modules=${MODULES_DIR:-$root/build/modules}
 run=$root/build/cluster
 etcd=http://127.0.0.1:2379
 
@@ -79,8 +80,8 @@ for name in a b; do
     sed -e "s|@PORT@|$port|; s|@PREFIX@|$dir|; s|@NAME@|$name|" \
         "$here/gateway.conf" > "$dir/gateway.conf"
     cat > "$dir/nginx.conf" <<CONF
-load_module $root/build/modules/ngx_http_rate_limit_module.so;
-load_module $root/build/modules/ngx_http_upstream_discovery_module.so;
+load_module $modules/ngx_http_rate_limit_module.so;
+load_module $modules/ngx_http_upstream_discovery_module.so;
 worker_processes 2;
 error_log logs/error.log info;
 pid logs/nginx.pid;
