@@ -193,7 +193,7 @@ style:
 # the example gateway, with a self-signed certificate for its TLS listener
 # and tokens minted with the demo keys
 run: modules tools
-	@sh conf.examples/make-cert.sh
+	@sh conf.examples/make-tls.sh $(NGINX_BINARY)
 	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
 	@ln -sfn $(abspath $(MODULES_DIR)) $(BUILD)/run/modules
 	@GATEWAY_TOKEN=$(GATEWAY_TOKEN) sh conf.examples/try-it.sh

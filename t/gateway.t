@@ -37,8 +37,8 @@ for my $port (@ports) {
 
 -x $tool or BAIL_OUT("$tool is missing: make tools");
 
-system('sh', "$root/conf.examples/make-cert.sh") == 0
-    or BAIL_OUT('no certificate');
+system('sh', "$root/conf.examples/make-tls.sh", $nginx) == 0
+    or BAIL_OUT('no certificate or listen line');
 
 # the prefix: modules/, logs/ and tmp/ as under `make run`
 my $prefix = File::Temp->newdir('gw-example-XXXXXX', TMPDIR => 1);
@@ -46,6 +46,13 @@ chmod 0755, "$prefix";      # workers of a root master run as nobody
 mkdir "$prefix/$_" for qw(logs tmp);
 symlink $ENV{TEST_GATEWAY_MODULES} // "$root/build/modules", "$prefix/modules"
     or die "symlink: $!";
+
+# the file as it ships starts without a warning on this nginx version:
+# nginx 1.25.1 and later warn about "listen ... http2", for one
+my $check = `'$nginx' -t -p '$prefix/' -c '$conf' 2>&1`;
+is($?, 0, 'nginx -t accepts the example');
+unlike($check, qr/\[(?:warn|emerg|alert|crit)\]/, 'nginx -t warns about nothing')
+    or diag($check);
 
 my $pid = fork // die "fork: $!";
 
