@@ -32,6 +32,12 @@ VERSION_DIR  := $(BUILD)$(if $(OTHER_SRC),/nginx-$(NGX_VERSION))
 NGX_BUILD    := $(VERSION_DIR)/nginx
 MODULES_DIR  := $(VERSION_DIR)/modules
 
+# the checkout as the tree sees it: a relative path, which nginx's build
+# takes even when the checkout's path holds spaces
+empty        :=
+space        := $(empty) $(empty)
+NGX_TO_TOP   := $(subst $(space),/,$(patsubst %,..,$(subst /, ,$(NGX_BUILD))))
+
 # Debian's own hardening flags for nginx and its module packages.
 GW_CC_OPT    ?= -g -O2 -fstack-protector-strong -Wformat \
                 -Werror=format-security -fPIC -Wdate-time \
@@ -125,8 +131,9 @@ $(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
 	    configure=./configure; \
 	    [ -x $$configure ] || configure=./auto/configure; \
 	    $$configure "$${flags[@]}" --with-cc-opt="$(GW_CC_OPT)" \
-	        --with-ld-opt="$(GW_LD_OPT)" --add-dynamic-module=$(CURDIR)' \
-	    > $(CURDIR)/$(VERSION_DIR)/configure.log 2>&1 \
+	        --with-ld-opt="$(GW_LD_OPT)" \
+	        --add-dynamic-module=$(NGX_TO_TOP)' \
+	    > "$(CURDIR)/$(VERSION_DIR)/configure.log" 2>&1 \
 	    || { tail -20 $(VERSION_DIR)/configure.log; exit 1; }
 
 modules: deps $(NGX_BUILD)/objs/Makefile
@@ -191,14 +198,17 @@ style:
 	    $$(find modules tools -name '*.[ch]' | LC_ALL=C sort)
 
 # the example gateway, with a self-signed certificate for its TLS listener
-# and tokens minted with the demo keys
+# and tokens minted with the demo keys, in build/run/ (conf.examples/
+# prefix.sh says where that is when the workers cannot reach the checkout)
 run: modules tools
-	@sh conf.examples/make-tls.sh $(NGINX_BINARY)
-	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
-	@ln -sfn $(abspath $(MODULES_DIR)) $(BUILD)/run/modules
-	@GATEWAY_TOKEN=$(GATEWAY_TOKEN) sh conf.examples/try-it.sh
-	exec $(NGINX_BINARY) -p $(abspath $(BUILD)/run)/ \
-	    -c $(CURDIR)/conf.examples/gateway.conf -g 'daemon off;'
+	@sh conf.examples/make-tls.sh "$(NGINX_BINARY)"
+	@prefix=$$(sh conf.examples/prefix.sh "$(CURDIR)") && \
+	ln -sfn "$(abspath $(MODULES_DIR))" "$$prefix/modules" && \
+	GATEWAY_TOKEN="$(GATEWAY_TOKEN)" PREFIX="$$prefix" \
+	    sh conf.examples/try-it.sh && \
+	echo "exec $(NGINX_BINARY) -p $$prefix/ -c conf.examples/gateway.conf" && \
+	exec "$(NGINX_BINARY)" -p "$$prefix/" \
+	    -c "$(CURDIR)/conf.examples/gateway.conf" -g 'daemon off;'
 
 # Redis, etcd, the mock services, two gateway instances sharing Redis and
 # following etcd, and a load balancer in front

@@ -6,13 +6,26 @@ set -e
 
 here=$(dirname "$0")
 tool=${GATEWAY_TOKEN:-build/tools/gateway-token}
-rs="--alg RS256 --key $here/keys/demo-rs256.pem --kid demo-rs --ttl 1d"
 
-free=$($tool $rs --claim sub=alice --claim plan=free)
-premium=$($tool $rs --claim sub=bob --claim plan=premium)
-admin=$($tool $rs --claim sub=carol --claim plan=free --claim role=admin)
-dev=$($tool --alg HS256 --key "$here/keys/jwks.json" --kid demo --ttl 1d \
-            --claim sub=dave --claim plan=free)
+# a prefix outside the checkout, for workers that cannot reach it
+case ${PREFIX:-} in
+''|*/build/run) where= ;;
+*)  where="
+build/run links to $PREFIX: the workers run as nobody, which
+cannot enter a directory above the checkout." ;;
+esac
+
+# quoted throughout: the checkout's path may hold spaces
+rs256() {
+    "$tool" --alg RS256 --key "$here/keys/demo-rs256.pem" --kid demo-rs \
+            --ttl 1d "$@"
+}
+
+free=$(rs256 --claim sub=alice --claim plan=free)
+premium=$(rs256 --claim sub=bob --claim plan=premium)
+admin=$(rs256 --claim sub=carol --claim plan=free --claim role=admin)
+dev=$("$tool" --alg HS256 --key "$here/keys/jwks.json" --kid demo --ttl 1d \
+              --claim sub=dave --claim plan=free)
 
 cat <<TRY
 
@@ -78,7 +91,7 @@ The tokens are valid for a day and signed with the demo keys in
 conf.examples/keys: never use those keys for real.  Mint your own with
 build/tools/gateway-token (see the README).
 
-Logs: build/run/logs/error.log and access.log.  Config:
+Logs: build/run/logs/error.log and access.log.$where  Config:
 conf.examples/gateway.conf (the services: conf.examples/mock-services.conf).
 
 TRY
