@@ -59,26 +59,34 @@ TOOLS_CFLAGS    ?= -g -O2 -Wall -Wextra -Werror -fstack-protector-strong \
                    -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2
 TOOLS_LDFLAGS   ?= -Wl,-z,relro -Wl,-z,now
 
-# libFuzzer comes with clang's runtime, which clang only recommends
-FUZZ_PACKAGES := clang libclang-rt-14-dev
+# Debian packages, a set for each kind of work: `make deps` installs the
+# build and test sets, each other target the set it needs.
+
+# the modules and tools: the compiler, nginx-dev and the -dev libraries
+BUILD_PACKAGES := gcc make nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
+                  libjwt-dev
+
+# the suites: nginx itself, the Perl the runner and the tests use, the
+# servers the tests start, curl and openssl for t/gateway.t, promtool
+TEST_PACKAGES  := perl nginx-core libtest-base-perl libcrypt-jwt-perl \
+                  valgrind redis-server etcd-server prometheus curl openssl
 
 # versions/fetch: Debian's source packages and the 1.26.3 build
 MATRIX_PACKAGES := dpkg-dev patch xz-utils
 
-# the Lua peer of the JSON trimming benchmark
-BENCH_PACKAGES := libnginx-mod-http-lua lua-cjson
+# wrk, and the Lua peer of the JSON trimming benchmark
+BENCH_PACKAGES := wrk libnginx-mod-http-lua lua-cjson
 LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
                   /usr/lib/nginx/modules/ngx_http_lua_module.so
 
-DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
-                libpcre2-dev zlib1g-dev libtest-base-perl libcrypt-jwt-perl \
-                valgrind wrk redis-server etcd-server prometheus libjwt-dev
+# libFuzzer comes with clang's runtime, which clang only recommends
+FUZZ_PACKAGES  := clang libclang-rt-14-dev
 
 # Reconfigure only when what configure reads changes: config, the source
 # tree it copies, or the list of our source files.
 CONFIGURE_INPUTS := $(VERSION_DIR)/configure.inputs
 
-ifeq ($(filter clean deps deps-matrix style test-matrix,$(MAKECMDGOALS)),)
+ifeq ($(filter clean deps deps-% style test-matrix,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(VERSION_DIR); \
         { echo "$(NGINX_SRC) $(NGX_CONF_FLAGS) $(GW_CC_OPT) $(GW_LD_OPT)"; \
           find modules -name '*.[ch]' | LC_ALL=C sort; } \
@@ -88,18 +96,24 @@ $(shell mkdir -p $(VERSION_DIR); \
         rm -f $(CONFIGURE_INPUTS).new)
 endif
 
-.PHONY: all deps deps-fuzz deps-bench deps-matrix modules tools test \
+.PHONY: all deps deps-build deps-test deps-fuzz deps-bench deps-matrix \
+        modules tools test \
         test-valgrind test-matrix check-binary style run run-cluster \
         install uninstall bench fuzz clean
 
 all: modules tools
 
-deps deps-fuzz deps-bench deps-matrix:
+deps: deps-build deps-test
+
+deps-build:  PACKAGES = $(BUILD_PACKAGES)
+deps-test:   PACKAGES = $(TEST_PACKAGES)
+deps-matrix: PACKAGES = $(MATRIX_PACKAGES)
+deps-bench:  PACKAGES = $(BENCH_PACKAGES)
+deps-fuzz:   PACKAGES = $(FUZZ_PACKAGES)
+
+deps-build deps-test deps-matrix deps-bench deps-fuzz:
 	@missing=; \
-	for p in $(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES), \
-	         $(if $(filter deps-bench,$@),$(BENCH_PACKAGES), \
-	         $(if $(filter deps-matrix,$@),$(MATRIX_PACKAGES), \
-	         $(DEB_PACKAGES)))); \
+	for p in $(PACKAGES); \
 	do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -116,7 +130,7 @@ deps deps-fuzz deps-bench deps-matrix:
 	        apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-$(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
+$(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps-build
 	@test -d "$(NGINX_SRC)/src/core" || \
 	    { echo "NGINX_SRC=$(NGINX_SRC) is not an nginx source tree" >&2; \
 	      exit 1; }
@@ -136,7 +150,7 @@ $(NGX_BUILD)/objs/Makefile: config $(CONFIGURE_INPUTS) | deps
 	    > "$(CURDIR)/$(VERSION_DIR)/configure.log" 2>&1 \
 	    || { tail -20 $(VERSION_DIR)/configure.log; exit 1; }
 
-modules: deps $(NGX_BUILD)/objs/Makefile
+modules: deps-build $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 	@mkdir -p $(MODULES_DIR)
 	@# a new file renamed into place: an nginx running the old one keeps it
@@ -148,11 +162,11 @@ modules: deps $(NGX_BUILD)/objs/Makefile
 
 tools: $(GATEWAY_TOKEN) $(GATEWAY_API_KEY)
 
-$(GATEWAY_TOKEN): tools/gateway-token.c | deps
+$(GATEWAY_TOKEN): tools/gateway-token.c | deps-build
 	@mkdir -p $(TOOLS_DIR)
 	$(CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LDFLAGS) -ljwt -lcrypto
 
-$(GATEWAY_API_KEY): tools/gateway-api-key.c | deps
+$(GATEWAY_API_KEY): tools/gateway-api-key.c | deps-build
 	@mkdir -p $(TOOLS_DIR)
 	$(CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LDFLAGS) -lcrypto
 
@@ -164,10 +178,10 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BINARY) \
            TEST_GATEWAY_MODULES=$(abspath $(MODULES_DIR)) \
            PERL5LIB=$(TEST_RUNNER_LIB)$${PERL5LIB:+:$$PERL5LIB}
 
-test: modules tools style check-binary
+test: deps-test modules tools style check-binary
 	$(TEST_ENV) prove -r $(or $(TESTS),t)
 
-test-valgrind: modules tools check-binary
+test-valgrind: deps-test modules tools check-binary
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r $(or $(TESTS),t)
 
 # the binary the suites run: the version the modules were built for, and
@@ -200,7 +214,7 @@ style:
 # the example gateway, with a self-signed certificate for its TLS listener
 # and tokens minted with the demo keys, in build/run/ (conf.examples/
 # prefix.sh says where that is when the workers cannot reach the checkout)
-run: modules tools
+run: deps modules tools
 	@sh conf.examples/make-tls.sh "$(NGINX_BINARY)"
 	@prefix=$$(sh conf.examples/prefix.sh "$(CURDIR)") && \
 	ln -sfn "$(abspath $(MODULES_DIR))" "$$prefix/modules" && \
