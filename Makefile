@@ -208,8 +208,8 @@ test-matrix: deps deps-matrix
 	$(MAKE) modules NGINX_SRC=$(MATRIX)/nginx-sid
 
 style:
-	@perl tools/check-style \
-	    $$(find modules tools -name '*.[ch]' | LC_ALL=C sort)
+	@perl dev/check-style \
+	    $$(find modules tools fuzz -name '*.[ch]' | LC_ALL=C sort)
 
 # the example gateway, with a self-signed certificate for its TLS listener
 # and tokens minted with the demo keys, in build/run/ (conf.examples/

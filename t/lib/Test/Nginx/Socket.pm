@@ -3,8 +3,8 @@ package Test::Nginx::Socket;
 # The project's stand-in for openresty's Test::Nginx::Socket: reads the
 # same .t format (through Debian's Test::Base), starts nginx per block
 # (Test::Nginx::Util) and talks HTTP/1.1 to it over a plain socket.
-# Only used where the real module is missing; t/000-runner.t passes under
-# both, t/001-runner-meta.t proves this one fails when it should.
+# Only used where the real module is missing; t/runner/001-runner.t passes under
+# both, t/runner/002-meta.t proves this one fails when it should.
 #
 # Block sections: main_config http_config config post_main_config
 #   server_name log_level user_files init post_setup_server_root
