@@ -9,6 +9,8 @@
 #                        versions")
 #   make run             start the example gateway on 127.0.0.1:8080
 #   make bench           wrk benchmarks (bench/README.md)
+#   make deb             one Debian package per module in build/deb
+#                        (packaging/README.md)
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, whose conf_flags make the
 # modules binary-compatible with /usr/sbin/nginx.  Any other tree builds
@@ -59,6 +61,9 @@ FUZZ_PACKAGES := clang libclang-rt-14-dev
 # versions/fetch: Debian's source packages and the 1.26.3 build
 MATRIX_PACKAGES := dpkg-dev patch xz-utils
 
+# make deb: Debian's packaging tools, and lintian to check what they make
+DEBPKG_PACKAGES := dpkg-dev debhelper lintian
+
 # the Lua peer of the JSON trimming benchmark
 BENCH_PACKAGES := libnginx-mod-http-lua lua-cjson
 LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
@@ -72,7 +77,8 @@ DEB_PACKAGES := gcc make perl openssl curl nginx-core nginx-dev libssl-dev \
 # tree it copies, or the list of our source files.
 CONFIGURE_INPUTS := $(VERSION_DIR)/configure.inputs
 
-ifeq ($(filter clean deps deps-matrix style test-matrix,$(MAKECMDGOALS)),)
+ifeq ($(filter clean deps deps-matrix deps-deb style test-matrix,\
+                $(MAKECMDGOALS)),)
 $(shell mkdir -p $(VERSION_DIR); \
         { echo "$(NGINX_SRC) $(NGX_CONF_FLAGS) $(GW_CC_OPT) $(GW_LD_OPT)"; \
           find modules -name '*.[ch]' | LC_ALL=C sort; } \
@@ -82,18 +88,19 @@ $(shell mkdir -p $(VERSION_DIR); \
         rm -f $(CONFIGURE_INPUTS).new)
 endif
 
-.PHONY: all deps deps-fuzz deps-bench deps-matrix modules tools test \
-        test-valgrind test-matrix check-binary style run run-cluster \
-        install uninstall bench fuzz clean
+.PHONY: all deps deps-fuzz deps-bench deps-matrix deps-deb modules tools \
+        test test-valgrind test-matrix check-binary style run run-cluster \
+        install uninstall deb bench fuzz clean
 
 all: modules tools
 
-deps deps-fuzz deps-bench deps-matrix:
+deps deps-fuzz deps-bench deps-matrix deps-deb:
 	@missing=; \
 	for p in $(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES), \
 	         $(if $(filter deps-bench,$@),$(BENCH_PACKAGES), \
 	         $(if $(filter deps-matrix,$@),$(MATRIX_PACKAGES), \
-	         $(DEB_PACKAGES)))); \
+	         $(if $(filter deps-deb,$@),$(DEBPKG_PACKAGES), \
+	         $(DEB_PACKAGES))))); \
 	do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -223,6 +230,23 @@ uninstall:
 	    echo "remove $$m.so, $(AVAILABLE)/$$conf"; \
 	    rm -f $(DESTDIR)$(MODULES_PATH)/$$m.so $(DESTDIR)$(AVAILABLE)/$$conf; \
 	done
+
+# libnginx-mod-http-<name> packages for Debian's nginx (the default
+# NGINX_SRC only: its debian/ names the nginx ABI they depend on), checked
+# by lintian; packaging/README.md says what they hold and how the version
+# is made
+DEB_DIR := $(BUILD)/deb
+
+ifneq ($(filter deb,$(MAKECMDGOALS)),)
+ifneq ($(NGINX_SRC),$(DEFAULT_SRC))
+$(error make deb: the packages are for Debian's nginx: build them against \
+        its nginx-dev, without NGINX_SRC)
+endif
+endif
+
+deb: modules deps-deb
+	sh packaging/build-debs $(MODULES_DIR) $(NGINX_SRC) $(DEB_DIR)
+	lintian --fail-on error $(DEB_DIR)/*.deb
 
 bench: modules deps-bench
 	NGINX_BINARY=$(NGINX_BINARY) \
