@@ -11,6 +11,7 @@
 #   make bench           wrk benchmarks (bench/README.md)
 #   make deb             one Debian package per module in build/deb
 #                        (packaging/README.md)
+#   make test-deb        as root: installs, checks and purges them
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, whose conf_flags make the
 # modules binary-compatible with /usr/sbin/nginx.  Any other tree builds
@@ -90,7 +91,7 @@ endif
 
 .PHONY: all deps deps-fuzz deps-bench deps-matrix deps-deb modules tools \
         test test-valgrind test-matrix check-binary style run run-cluster \
-        install uninstall deb bench fuzz clean
+        install uninstall deb test-deb bench fuzz clean
 
 all: modules tools
 
@@ -237,7 +238,7 @@ uninstall:
 # is made
 DEB_DIR := $(BUILD)/deb
 
-ifneq ($(filter deb,$(MAKECMDGOALS)),)
+ifneq ($(filter deb test-deb,$(MAKECMDGOALS)),)
 ifneq ($(NGINX_SRC),$(DEFAULT_SRC))
 $(error make deb: the packages are for Debian's nginx: build them against \
         its nginx-dev, without NGINX_SRC)
@@ -247,6 +248,11 @@ endif
 deb: modules deps-deb
 	sh packaging/build-debs $(MODULES_DIR) $(NGINX_SRC) $(DEB_DIR)
 	lintian --fail-on error $(DEB_DIR)/*.deb
+
+# changes the system: installs, checks and purges the packages, and puts
+# back what it found (skipped unless root)
+test-deb: deb
+	DEB_DIR=$(abspath $(DEB_DIR)) prove packaging/t
 
 bench: modules deps-bench
 	NGINX_BINARY=$(NGINX_BINARY) \
