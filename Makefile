@@ -9,6 +9,9 @@
 #                        versions")
 #   make run             start the example gateway on 127.0.0.1:8080
 #   make bench           wrk benchmarks (bench/README.md)
+#   make deb             one Debian package per module in build/deb
+#                        (packaging/README.md)
+#   make test-deb        as root: installs, checks and purges them
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, whose conf_flags make the
 # modules binary-compatible with /usr/sbin/nginx.  Any other tree builds
@@ -76,6 +79,9 @@ MATRIX_PACKAGES := dpkg-dev patch xz-utils
 
 # wrk, and the Lua peer of the JSON trimming benchmark
 BENCH_PACKAGES := wrk libnginx-mod-http-lua lua-cjson
+
+# make deb: Debian's packaging tools, and lintian to check what they make
+DEB_PACKAGES   := dpkg-dev debhelper lintian
 LUA_MODULES    := /usr/lib/nginx/modules/ndk_http_module.so \
                   /usr/lib/nginx/modules/ngx_http_lua_module.so
 
@@ -97,9 +103,9 @@ $(shell mkdir -p $(VERSION_DIR); \
 endif
 
 .PHONY: all deps deps-build deps-test deps-fuzz deps-bench deps-matrix \
-        modules tools test \
+        deps-deb modules tools test \
         test-valgrind test-matrix check-binary style run run-cluster \
-        install uninstall bench fuzz clean
+        install uninstall deb test-deb bench fuzz clean
 
 all: modules tools
 
@@ -110,8 +116,9 @@ deps-test:   PACKAGES = $(TEST_PACKAGES)
 deps-matrix: PACKAGES = $(MATRIX_PACKAGES)
 deps-bench:  PACKAGES = $(BENCH_PACKAGES)
 deps-fuzz:   PACKAGES = $(FUZZ_PACKAGES)
+deps-deb:    PACKAGES = $(DEB_PACKAGES)
 
-deps-build deps-test deps-matrix deps-bench deps-fuzz:
+deps-build deps-test deps-matrix deps-bench deps-fuzz deps-deb:
 	@missing=; \
 	for p in $(PACKAGES); \
 	do \
@@ -247,6 +254,28 @@ uninstall:
 	    echo "remove $$m.so, $(AVAILABLE)/$$conf"; \
 	    rm -f $(DESTDIR)$(MODULES_PATH)/$$m.so $(DESTDIR)$(AVAILABLE)/$$conf; \
 	done
+
+# libnginx-mod-http-<name> packages for Debian's nginx (the default
+# NGINX_SRC only: its debian/ names the nginx ABI they depend on), checked
+# by lintian; packaging/README.md says what they hold and how the version
+# is made
+DEB_DIR := $(BUILD)/deb
+
+ifneq ($(filter deb test-deb,$(MAKECMDGOALS)),)
+ifneq ($(NGINX_SRC),$(DEFAULT_SRC))
+$(error make deb: the packages are for Debian's nginx: build them against \
+        its nginx-dev, without NGINX_SRC)
+endif
+endif
+
+deb: modules deps-deb
+	sh packaging/build-debs $(MODULES_DIR) $(NGINX_SRC) $(DEB_DIR)
+	lintian --fail-on error $(DEB_DIR)/*.deb
+
+# changes the system: installs, checks and purges the packages, and puts
+# back what it found (skipped unless root)
+test-deb: deb
+	DEB_DIR=$(abspath $(DEB_DIR)) prove packaging/t
 
 bench: modules deps-bench
 	NGINX_BINARY=$(NGINX_BINARY) \
