@@ -55,13 +55,18 @@ typedef struct {
 } ngx_http_rate_limit_redis_t;
 
 
-/* a request's limits on one Redis server: outlives the request */
+/*
+ * A request's limits on one Redis server: outlives the request.  Its
+ * handler always runs from a posted event of its own, never from within
+ * ngx_http_rate_limit_redis_call() or another call's I/O.
+ */
 struct ngx_http_rate_limit_call_s {
     ngx_queue_t                   queue;
     ngx_http_rate_limit_redis_t  *redis;
     ngx_http_rate_limit_call_pt   handler;
     void                         *data;         /* NULL: nobody waits */
     ngx_event_t                   timer;
+    ngx_event_t                   done;
     ngx_uint_t                    n;
     ngx_str_t                     args;         /* keys, arguments: RESP */
     int64_t                       reply[3 * 8];
