@@ -699,7 +699,8 @@ static void
 ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
 {
-    uint64_t                         now, cap, x;
+    uint64_t                         now;
+    int64_t                         *reply;
     ngx_uint_t                       i, k, reject;
     ngx_connection_t                *c;
     ngx_http_request_t              *r;
@@ -737,14 +738,11 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
             continue;
         }
 
-        cap = (checks[i].burst + 1) * checks[i].interval;
-        x = (call->reply[3 * k + 1] > 0) ? call->reply[3 * k + 1] : 0;
+        reply = &call->reply[3 * k];
 
-        checks[i].admitted = (call->reply[3 * k] == 1);
-        checks[i].remaining = (x < cap) ? (cap - x) / checks[i].interval : 0;
-        checks[i].reset = x;
-        checks[i].retry = (call->reply[3 * k + 2] > 0)
-                          ? call->reply[3 * k + 2] : 0;
+        checks[i].admitted = (reply[0] == 1);
+        ngx_http_rate_limit_values(&checks[i], (reply[1] > 0) ? reply[1] : 0,
+                                   (reply[2] > 0) ? reply[2] : 0);
 
         if (!checks[i].admitted && !checks[i].dry_run) {
             reject = 1;

@@ -38,7 +38,7 @@ static ngx_str_t  ngx_http_rate_limit_redis_script = ngx_string(
     "  local tat = tonumber(redis.call('GET', KEYS[i])) or now "
     "  if tat < now then tat = now end "
     "  local used = tat - now + cost "
-    "  if used <= cap then "
+    "  if used <= cap or cost == 0 then "
     "    res[#res + 1] = 1 res[#res + 1] = used res[#res + 1] = 0 "
     "    if cost > 0 then tats[i] = now + used end "
     "  else "
