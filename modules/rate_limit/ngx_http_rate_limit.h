@@ -55,13 +55,18 @@ typedef struct {
 } ngx_http_rate_limit_redis_t;
 
 
-/* a request's limits on one Redis server: outlives the request */
+/*
+ * A request's limits on one Redis server: outlives the request.  Its
+ * handler always runs from a posted event of its own, never from within
+ * ngx_http_rate_limit_redis_call() or another call's I/O.
+ */
 struct ngx_http_rate_limit_call_s {
     ngx_queue_t                   queue;
     ngx_http_rate_limit_redis_t  *redis;
     ngx_http_rate_limit_call_pt   handler;
     void                         *data;         /* NULL: nobody waits */
     ngx_event_t                   timer;
+    ngx_event_t                   done;
     ngx_uint_t                    n;
     ngx_str_t                     args;         /* keys, arguments: RESP */
     int64_t                       reply[3 * 8];
@@ -111,6 +116,8 @@ ngx_int_t ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone,
 /* rejected: another limit rejected the request already, charge nothing */
 void ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected);
+void ngx_http_rate_limit_values(ngx_http_rate_limit_check_t *check,
+    uint64_t fill, uint64_t wait);
 ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
     ngx_str_t *addr);
 ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,

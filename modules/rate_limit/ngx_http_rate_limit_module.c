@@ -611,17 +611,23 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
 
     ngx_memcpy(state->checks, checks, n * sizeof(ngx_http_rate_limit_check_t));
 
-    if (ngx_http_rate_limit_redis_call(call, rlcf->redis_timeout)
-        != NGX_AGAIN)
-    {
-        ngx_free(call);
-        return ngx_http_rate_limit_redis_down(rlcf, state, rd);
-    }
+    /*
+     * the answer comes from a posted event, never from within the call:
+     * the state is ready for it before
+     */
 
     state->call = call;
 
     cln->handler = ngx_http_rate_limit_redis_gone;
     cln->data = state;
+
+    if (ngx_http_rate_limit_redis_call(call, rlcf->redis_timeout)
+        != NGX_AGAIN)
+    {
+        state->call = NULL;
+        ngx_free(call);
+        return ngx_http_rate_limit_redis_down(rlcf, state, rd);
+    }
 
     return NGX_AGAIN;
 }
@@ -684,13 +690,17 @@ ngx_http_rate_limit_redis_gone(void *data)
 }
 
 
-/* the answer from Redis, or its failure, and the request goes on */
+/*
+ * The answer from Redis, or its failure, from a posted event: the request
+ * goes on as after any event of its own.
+ */
 
 static void
 ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
 {
-    uint64_t                         now, cap, x;
+    uint64_t                         now;
+    int64_t                         *reply;
     ngx_uint_t                       i, k, reject;
     ngx_connection_t                *c;
     ngx_http_request_t              *r;
@@ -701,7 +711,7 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
 
     r = call->data;
     c = r->connection;
-    state = ngx_http_get_module_ctx(r, ngx_http_rate_limit_module);
+    state = ngx_http_rate_limit_state(r);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rate_limit_module);
 
     state->call = NULL;
@@ -728,14 +738,11 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
             continue;
         }
 
-        cap = (checks[i].burst + 1) * checks[i].interval;
-        x = (call->reply[3 * k + 1] > 0) ? call->reply[3 * k + 1] : 0;
+        reply = &call->reply[3 * k];
 
-        checks[i].admitted = (call->reply[3 * k] == 1);
-        checks[i].remaining = (x < cap) ? (cap - x) / checks[i].interval : 0;
-        checks[i].reset = x;
-        checks[i].retry = (call->reply[3 * k + 2] > 0)
-                          ? call->reply[3 * k + 2] : 0;
+        checks[i].admitted = (reply[0] == 1);
+        ngx_http_rate_limit_values(&checks[i], (reply[1] > 0) ? reply[1] : 0,
+                                   (reply[2] > 0) ? reply[2] : 0);
 
         if (!checks[i].admitted && !checks[i].dry_run) {
             reject = 1;

@@ -38,7 +38,7 @@ static ngx_str_t  ngx_http_rate_limit_redis_script = ngx_string(
     "  local tat = tonumber(redis.call('GET', KEYS[i])) or now "
     "  if tat < now then tat = now end "
     "  local used = tat - now + cost "
-    "  if used <= cap then "
+    "  if used <= cap or cost == 0 then "
     "    res[#res + 1] = 1 res[#res + 1] = used res[#res + 1] = 0 "
     "    if cost > 0 then tats[i] = now + used end "
     "  else "
@@ -71,6 +71,7 @@ static void ngx_http_rate_limit_redis_fail(ngx_http_rate_limit_redis_t *rd,
     const char *why);
 static void ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
+static void ngx_http_rate_limit_redis_finish(ngx_event_t *ev);
 static void ngx_http_rate_limit_redis_retry(ngx_event_t *ev);
 
 
@@ -116,8 +117,10 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *addr)
 
 
 /*
- * Queues a call: NGX_AGAIN, its handler runs later (with NGX_OK or
- * NGX_ERROR); NGX_DECLINED, Redis is down and the caller decides alone.
+ * Queues a call: NGX_AGAIN, its handler runs later, from a posted event,
+ * even if the connection fails here (with NGX_OK or NGX_ERROR);
+ * NGX_DECLINED, Redis is down, nothing was queued and the caller decides
+ * alone.
  */
 
 ngx_int_t
@@ -151,6 +154,8 @@ ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     call->timer.log = ngx_cycle->log;
     ngx_add_timer(&call->timer, timeout);
 
+    /* at once: calls left for later would soon fill the buffer */
+
     if (rd->connection->write->ready) {
         ngx_http_rate_limit_redis_write(rd->connection->write);
     }
@@ -159,11 +164,18 @@ ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
 }
 
 
-/* the worker exits: its connection goes with it */
+/*
+ * The worker exits: its connection and the calls still waiting go with it
+ * (those answered have had their posted handlers run in the same turn of
+ * the event loop).
+ */
 
 void
 ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
 {
+    ngx_queue_t                 *q;
+    ngx_http_rate_limit_call_t  *call;
+
     if (rd->connection) {
         ngx_close_connection(rd->connection);
         rd->connection = NULL;
@@ -171,6 +183,18 @@ ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
 
     if (rd->retry.timer_set) {
         ngx_del_timer(&rd->retry);
+    }
+
+    while (!ngx_queue_empty(&rd->waiting)) {
+        q = ngx_queue_head(&rd->waiting);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+
+        if (call->timer.timer_set) {
+            ngx_del_timer(&call->timer);
+        }
+
+        ngx_free(call);
     }
 }
 
@@ -589,7 +613,7 @@ ngx_http_rate_limit_redis_fail(ngx_http_rate_limit_redis_t *rd,
         rd->connection = NULL;
     }
 
-    /* first the backoff: the handlers below may call again at once */
+    /* until the backoff is over, new calls are declined at once */
 
     if (!rd->retry.timer_set) {
         rd->retry.handler = ngx_http_rate_limit_redis_retry;
@@ -617,6 +641,13 @@ ngx_http_rate_limit_redis_retry(ngx_event_t *ev)
 }
 
 
+/*
+ * A call is over, answered or failed.  Its handler may finalize the
+ * request: it runs from an event of its own, so that whoever got here (the
+ * request's own phase handler, the write or the read for other calls, a
+ * timer) finds the request, the call and the connection as they were.
+ */
+
 static void
 ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
@@ -625,10 +656,28 @@ ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
         ngx_del_timer(&call->timer);
     }
 
+    if (rc != NGX_OK) {
+        call->failed = 1;
+    }
+
+    call->done.handler = ngx_http_rate_limit_redis_finish;
+    call->done.data = call;
+    call->done.log = ngx_cycle->log;
+    ngx_post_event(&call->done, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_rate_limit_redis_finish(ngx_event_t *ev)
+{
+    ngx_http_rate_limit_call_t  *call;
+
+    call = ev->data;
+
     if (call->data) {
-        call->handler(call, (rc == NGX_OK && !call->failed) ? NGX_OK
-                                                           : NGX_ERROR);
+        call->handler(call, call->failed ? NGX_ERROR : NGX_OK);
     }
 
     ngx_free(call);
 }
+

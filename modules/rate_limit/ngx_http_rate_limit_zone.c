@@ -160,7 +160,7 @@ void
 ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected)
 {
-    uint64_t                     start, cap, used;
+    uint64_t                     cap, fill, need;
     ngx_uint_t                   i, k, m, reject;
     ngx_slab_pool_t             *pools[8], *pool;
     ngx_http_rate_limit_node_t  *nodes[8];
@@ -191,23 +191,24 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
         nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
                                               &checks[i].key);
 
-        start = (nodes[i] && nodes[i]->tat > now) ? nodes[i]->tat : now;
+        fill = (nodes[i] && nodes[i]->tat > now) ? nodes[i]->tat - now : 0;
         cap = (checks[i].burst + 1) * checks[i].interval;
-        used = start - now + checks[i].cost * checks[i].interval;
+        need = checks[i].cost * checks[i].interval;
 
-        checks[i].admitted = (used <= cap);
+        /*
+         * the bucket may hold more than cap, filled under a larger burst:
+         * a request that takes nothing passes it all the same
+         */
+
+        checks[i].admitted = (fill + need <= cap || need == 0);
 
         if (checks[i].admitted) {
-            checks[i].tat = now + used;
-            checks[i].remaining = (cap - used) / checks[i].interval;
-            checks[i].reset = used;
-            checks[i].retry = 0;
+            checks[i].tat = now + fill + need;
+            ngx_http_rate_limit_values(&checks[i], fill + need, 0);
 
         } else {
-            checks[i].tat = start;
-            checks[i].remaining = (cap - (start - now)) / checks[i].interval;
-            checks[i].reset = start - now;
-            checks[i].retry = used - cap;
+            checks[i].tat = now + fill;
+            ngx_http_rate_limit_values(&checks[i], fill, fill + need - cap);
 
             if (!checks[i].dry_run) {
                 reject = 1;
@@ -226,6 +227,30 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     for (k = m; k; k--) {
         ngx_shmtx_unlock(&pools[k - 1]->mutex);
     }
+}
+
+
+/*
+ * What the headers and variables tell of a limit, from the bucket's fill
+ * after the request and the wait until it would pass (us): never more
+ * than the limit in effect, though the bucket may have been filled under
+ * a larger burst, the cost may be more than the bucket holds, and Redis
+ * may answer anything.
+ */
+
+void
+ngx_http_rate_limit_values(ngx_http_rate_limit_check_t *check,
+    uint64_t fill, uint64_t wait)
+{
+    uint64_t  cap;
+
+    cap = (check->burst + 1) * check->interval;
+
+    fill = ngx_min(fill, cap);
+
+    check->remaining = (cap - fill) / check->interval;
+    check->reset = fill;
+    check->retry = check->admitted ? 0 : ngx_min(wait, cap);
 }
 
 

@@ -3,17 +3,23 @@ package GwRedis;
 # A redis-server of a test file's own, on a free loopback port
 # ($TEST_NGINX_REDIS_PORT in configs), stopped when the file ends; and
 # what tests do around it: commands, stopping and starting it again, a
-# server that accepts and never answers, a second nginx sharing it.
+# server that accepts and never answers, a fake one that resets its
+# connections on cue, a second nginx sharing it.
 
 use strict;
 use warnings;
 
 use File::Temp ();
+use IO::Select ();
 use IO::Socket::INET ();
+use IO::Socket::UNIX ();
 use POSIX ();
-use Time::HiRes qw(sleep);
+use Socket qw(SOL_SOCKET SO_LINGER);
+use Time::HiRes qw(sleep time);
+use RlClient ();
 
-our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET);
+our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET,
+     $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT);
 
 our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
@@ -58,8 +64,12 @@ sub stop {
 
 # one command, its reply's first line
 sub command {
-    my @args = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT,
+    return command_to($PORT, @_);
+}
+
+sub command_to {
+    my ($port, @args) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Timeout => 2)
         or die "redis: $!\n";
     print $s '*' . @args . "\r\n",
@@ -84,6 +94,250 @@ sub start_mute {
     }
 
     sleep 0.1;
+}
+
+# A fake Redis ($TEST_NGINX_REDIS_FAKE_PORT, once start_fake() ran) for the
+# failures a real one does not show on cue.  It answers rate_limit's
+# script calls as if every bucket were empty, or, in the mode the test
+# sets with fake('MODE', $mode):
+#   mute    reads the calls and never answers;
+#   reset   resets the connection when a call arrives;
+#   accept  resets each connection as soon as it is accepted;
+#   half    writes half of the reply, then resets.
+# A reset is a close with SO_LINGER 0: an RST, as a failover or a
+# middlebox sends.  fake('RESET') resets every connection now and answers
+# once the RSTs are sent; fake('CALLS') counts the calls seen.  fake()
+# talks to a port of its own, which no mode resets.
+# $TEST_NGINX_CLOSED_SOCKET, made at the same time, is a unix socket that
+# refuses connections.
+sub start_fake {
+    $FAKE_PORT = free_port();
+    $FAKE_CONTROL_PORT = free_port();
+    $FAKE_PID = fork // die "fork: $!\n";
+
+    if ($FAKE_PID == 0) {
+        fake_server();
+        POSIX::_exit(0);
+    }
+
+    $ENV{TEST_NGINX_REDIS_FAKE_PORT} = $FAKE_PORT;
+
+    # and, for an upstream that fails at once, a unix socket nobody
+    # listens on: connect() is refused
+    IO::Socket::UNIX->new(Local => "$DIR/closed.sock", Listen => 1)
+        or die "$DIR/closed.sock: $!\n";
+    $ENV{TEST_NGINX_CLOSED_SOCKET} = "$DIR/closed.sock";
+
+    for (1 .. 100) {
+        return if eval { fake('MODE', 'answer') eq '+OK' };
+        sleep 0.02;
+    }
+
+    die "the fake Redis did not start on port $FAKE_PORT\n";
+}
+
+sub fake {
+    return command_to($FAKE_CONTROL_PORT, 'FAKE', @_);
+}
+
+# one command in RESP, taken off the front of $$buf; undef if incomplete
+sub take_command {
+    my $buf = shift;
+    return unless $$buf =~ /\A\*(\d+)\r\n/;
+    my ($n, $pos, @args) = ($1, $+[0]);
+
+    for (1 .. $n) {
+        return unless substr($$buf, $pos) =~ /\A\$(\d+)\r\n/;
+        my ($len, $from) = ($1, $pos + $+[0]);
+        return if length $$buf < $from + $len + 2;
+        push @args, substr($$buf, $from, $len);
+        $pos = $from + $len + 2;
+    }
+
+    substr($$buf, 0, $pos, '');
+    return \@args;
+}
+
+# EVALSHA sha n key... (interval burst cost dry_run)...: each key admitted
+# with only this call's cost in its bucket
+sub fake_reply {
+    my $args = shift;
+    my $n = $args->[2];
+    my $reply = '*' . 3 * $n . "\r\n";
+
+    for my $i (0 .. $n - 1) {
+        my ($interval, undef, $cost) =
+            @$args[3 + $n + 4 * $i .. 5 + $n + 4 * $i];
+        $reply .= ":1\r\n:" . $interval * $cost . "\r\n:0\r\n";
+    }
+
+    return $reply;
+}
+
+sub fake_server {
+    my ($l, $cl) = map {
+        IO::Socket::INET->new(LocalAddr => "127.0.0.1:$_", Listen => 64,
+                              ReuseAddr => 1)
+            or POSIX::_exit(1)
+    } $FAKE_PORT, $FAKE_CONTROL_PORT;
+    my $sel = IO::Select->new($l, $cl);
+    my ($mode, $calls, %in, %control) = ('answer', 0);
+
+    my $reset = sub {
+        my $c = shift;
+        $sel->remove($c);
+        delete $in{$c};
+        setsockopt($c, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+        close $c;
+    };
+
+    for (;;) {
+        for my $s ($sel->can_read) {
+            next unless $s == $l || $s == $cl || exists $in{$s};  # reset
+
+            if ($s == $l || $s == $cl) {
+                my $c = $s->accept or next;
+
+                if ($s == $l && $mode eq 'accept') {
+                    $reset->($c);
+                    next;
+                }
+
+                $sel->add($c);
+                $in{$c} = '';
+                $control{$c} = 1 if $s == $cl;
+                next;
+            }
+
+            my $data;
+
+            if (!sysread $s, $data, 65536) {
+                $sel->remove($s);
+                delete $in{$s};
+                delete $control{$s};
+                close $s;
+                next;
+            }
+
+            $in{$s} .= $data;
+
+            while (exists $in{$s} and my $cmd = take_command(\$in{$s})) {
+                # FAKE <what> on the control port, the script on the other
+                my $what = uc($control{$s} ? $cmd->[1] // '' : $cmd->[0]);
+
+                if ($what eq 'MODE') {
+                    $mode = $cmd->[2];
+                    syswrite $s, "+OK\r\n";
+
+                } elsif ($what eq 'RESET') {
+                    $reset->($_) for grep { exists $in{$_} && !$control{$_} }
+                                     $sel->handles;
+                    syswrite $s, "+OK\r\n";
+
+                } elsif ($what eq 'CALLS') {
+                    syswrite $s, ":$calls\r\n";
+
+                } elsif ($what eq 'EVALSHA' || $what eq 'EVAL') {
+                    $calls++;
+                    next if $mode eq 'mute';
+
+                    if ($mode eq 'reset') {
+                        $reset->($s);
+                        last;
+                    }
+
+                    my $reply = fake_reply($cmd);
+
+                    if ($mode eq 'half') {
+                        syswrite $s, substr($reply, 0, length($reply) / 2);
+                        $reset->($s);
+                        last;
+                    }
+
+                    syswrite $s, $reply;
+
+                } else {
+                    syswrite $s, "-ERR unknown command '$cmd->[0]'\r\n";
+                }
+            }
+        }
+    }
+}
+
+# nginx's worker processes: its master's children, or nginx itself
+# without a master process
+sub nginx_workers {
+    open my $pf, '<', $Test::Nginx::Util::PidFile
+        or die "cannot read $Test::Nginx::Util::PidFile: $!\n";
+    my ($pid) = <$pf> =~ /(\d+)/;
+    close $pf;
+    my @workers = RlClient::children($pid);
+    return @workers ? @workers : ($pid);
+}
+
+# the whole response on $sock, parsed as RlClient::parse() does; status 0
+# if it did not come within $wait seconds
+sub read_response {
+    my ($sock, $wait) = @_;
+    my ($sel, $resp, $eof) = (IO::Select->new($sock), '', 0);
+    my $until = time + $wait;
+
+    while (time < $until && $sel->can_read($until - time)) {
+        my $data;
+        $eof = 1, last unless sysread $sock, $data, 65536;
+        $resp .= $data;
+    }
+
+    close $sock;
+    my @res = $eof ? RlClient::parse($resp) : (0, {}, '');
+    return wantarray ? @res : $res[0];
+}
+
+# GET uri, and the fake Redis resets its connections at the moment the
+# request is written.  The worker is paused meanwhile (SIGSTOP), so that
+# it finds both at once and in that order: the request first, then the RST
+# on a connection to Redis that it still takes for writable.  The request
+# line goes first, so that the worker has accepted the connection before
+# the pause.  What get_at_reset() answers is read_response()'s.
+sub send_at_reset {
+    my $uri = shift;
+    my $settle = $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 0.2;
+    my $sock = RlClient::connect_server();
+
+    syswrite $sock, "GET $uri HTTP/1.0\r\n";
+    sleep $settle;
+
+    my @workers = nginx_workers();
+    kill 'STOP', @workers;
+    my $ok = eval {
+        syswrite $sock, "Host: localhost\r\n\r\n";
+        fake('RESET');
+        sleep 0.05;
+        1;
+    };
+    kill 'CONT', @workers;
+    die $@ unless $ok;
+
+    return $sock;
+}
+
+sub get_at_reset {
+    my ($uri, $wait) = @_;
+    return read_response(send_at_reset($uri), wait_time($wait));
+}
+
+# GET uri without reading the answer yet: the socket for read_response()
+sub send_get {
+    my $uri = shift;
+    my $sock = RlClient::connect_server();
+    syswrite $sock, "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    return $sock;
+}
+
+# how long an answer may take: valgrind is slow
+sub wait_time {
+    my $wait = shift // 3;
+    return $ENV{TEST_NGINX_USE_VALGRIND} ? 10 * $wait : $wait;
 }
 
 # a second nginx with the same modules: its own prefix (@DIR@ in $http,
@@ -141,9 +395,10 @@ END {
     stop_nginx();
     stop();
 
-    if ($MUTE_PID) {
-        kill 'KILL', $MUTE_PID;
-        waitpid $MUTE_PID, 0;
+    for my $pid ($MUTE_PID, $FAKE_PID) {
+        next unless $pid;
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
     }
 }
 

@@ -1,5 +1,6 @@
 # rate_limit_headers: on, legacy, draft and off, exact values, on proxied
-# responses and on rejections, and the $rate_limit_* variables.
+# responses and on rejections, and the $rate_limit_* variables; none above
+# the limit in effect when burst= and cost= vary.
 #
 # At 10r/m a token takes 6 s, so a bucket of 5 (burst=4) takes 30 s to
 # refill: after n requests at once, Reset is 6n and Remaining 5 - n.
@@ -243,3 +244,79 @@ GET /t
 --- access_log
 /t rl=PASSED,0,60
 /t rl=REJECTED,0,60
+
+
+
+=== TEST 12: values never exceed the limit in effect: a bucket filled under burst=20, then burst=2
+# at 10r/m, 21 requests fill the bucket for 126 s; under burst=2 (3 tokens,
+# 18 s to refill) none is left, and Reset and Retry-After say at most 18 s.
+# A cost of 0 still passes; burst=20 again finds the bucket as it was.
+--- http_config
+    rate_limit_zone $arg_k zone=v:1m rate=10r/m;
+--- config
+    location = /v {
+        rate_limit zone=v burst=$arg_b cost=$arg_c;
+        add_header X-Vars "$rate_limit_remaining $rate_limit_reset" always;
+        alias html/ok.txt;
+    }
+    location = /l {
+        rate_limit zone=v burst=$arg_b cost=$arg_c;
+        rate_limit_headers legacy;
+        alias html/ok.txt;
+    }
+    location = /d {
+        rate_limit zone=v burst=$arg_b cost=$arg_c;
+        rate_limit_headers draft;
+        alias html/ok.txt;
+    }
+--- init
+my @s = map { scalar RlClient::http_get('/v?k=a&b=20') } 1 .. 21;
+Test::More::is("@s", join(' ', (200) x 21), 'burst=20: 21 pass');
+--- request eval
+["GET /v?k=a&b=2", "GET /l?k=a&b=2", "GET /d?k=a&b=2", "GET /v?k=a&b=2&c=0",
+ "GET /v?k=a&b=20"]
+--- error_code eval
+[429, 429, 429, 200, 429]
+--- response_headers eval
+["RateLimit-Limit: 3\nRateLimit-Remaining: 0\nRateLimit-Reset: 18\n"
+ . "Retry-After: 18\nX-Vars: 0 18",
+ "X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 0\nX-RateLimit-Reset: 18\n"
+ . "Retry-After: 18",
+ qq{RateLimit-Policy: "v";q=3;w=18\nRateLimit: "v";r=0;t=18\nRetry-After: 18},
+ "RateLimit-Limit: 3\nRateLimit-Remaining: 0\nRateLimit-Reset: 18\n"
+ . "!Retry-After\nX-Vars: 0 18",
+ "RateLimit-Limit: 21\nRateLimit-Remaining: 0"]
+--- response_headers_like eval
+[("") x 4, "RateLimit-Reset: 12\\d\nRetry-After: [1-6]"]
+
+
+
+=== TEST 13: values never exceed the limit in effect: a cost larger than the bucket, a cost of 0
+# burst=2: 3 tokens, 18 s to refill; cost 7 can never pass, cost 4 neither
+--- http_config
+    rate_limit_zone $arg_k zone=v:1m rate=10r/m;
+--- config
+    location = /v {
+        rate_limit zone=v burst=2 cost=$arg_c;
+        add_header X-Vars "$rate_limit_remaining $rate_limit_reset" always;
+        alias html/ok.txt;
+    }
+    location = /d {
+        rate_limit zone=v burst=2 cost=$arg_c;
+        rate_limit_headers draft;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /v?k=c&c=7", "GET /d?k=c&c=7", "GET /v?k=c&c=4", "GET /v?k=c&c=0",
+ "GET /v?k=c&c=3", "GET /d?k=c&c=0"]
+--- error_code eval
+[429, 429, 429, 200, 200, 200]
+--- response_headers eval
+["RateLimit-Limit: 3\nRateLimit-Remaining: 3\nRateLimit-Reset: 0\n"
+ . "Retry-After: 18\nX-Vars: 3 0",
+ qq{RateLimit-Policy: "v";q=3;w=18\nRateLimit: "v";r=3;t=0\nRetry-After: 18},
+ "RateLimit-Remaining: 3\nRateLimit-Reset: 0\nRetry-After: 6",
+ "RateLimit-Limit: 3\nRateLimit-Remaining: 3\nRateLimit-Reset: 0\n"
+ . "!Retry-After\nX-Vars: 3 0",
+ "RateLimit-Remaining: 0\nRateLimit-Reset: 18\n!Retry-After",
+ qq{RateLimit-Policy: "v";q=3;w=18\nRateLimit: "v";r=0;t=18\n!Retry-After}]

@@ -344,3 +344,61 @@ qr/\[emerg\] .*"rate_limit_zone" directive has "redis_prefix=" without "redis="/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid value "sometimes" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 16: values never exceed the limit in effect: a bucket in Redis filled under burst=20, then burst=2
+# as in the local mode (002-headers.t): 126 s of fill, 3 tokens and 18 s
+# under burst=2; a cost of 0 passes; burst=20 again finds the bucket as it was
+--- config
+    location = /t {
+        rate_limit zone=r burst=$arg_b cost=$arg_c;
+        add_header X-Vars "$rate_limit_remaining $rate_limit_reset" always;
+        alias html/ok.txt;
+    }
+    location = /d {
+        rate_limit zone=r burst=$arg_b cost=$arg_c;
+        rate_limit_headers draft;
+        alias html/ok.txt;
+    }
+--- init
+my @s = map { scalar RlClient::http_get('/t?k=t16&b=20') } 1 .. 21;
+Test::More::is("@s", join(' ', (200) x 21), 'burst=20: 21 pass');
+--- request eval
+["GET /t?k=t16&b=2", "GET /d?k=t16&b=2", "GET /t?k=t16&b=2&c=0",
+ "GET /t?k=t16&b=20"]
+--- error_code eval
+[429, 429, 200, 429]
+--- response_headers eval
+["RateLimit-Limit: 3\nRateLimit-Remaining: 0\nRateLimit-Reset: 18\n"
+ . "Retry-After: 18\nX-Vars: 0 18",
+ qq{RateLimit-Policy: "r";q=3;w=18\nRateLimit: "r";r=0;t=18\nRetry-After: 18},
+ "RateLimit-Remaining: 0\nRateLimit-Reset: 18\n!Retry-After\nX-Vars: 0 18",
+ "RateLimit-Limit: 21\nRateLimit-Remaining: 0"]
+--- response_headers_like eval
+[("") x 3, "RateLimit-Reset: 12\\d\nRetry-After: [1-6]"]
+--- no_error_log
+redis
+
+
+
+=== TEST 17: values never exceed the limit in effect: a cost larger than the bucket in Redis, a cost of 0
+--- config
+    location = /t {
+        rate_limit zone=r cost=$arg_c;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t?k=t17&c=7", "GET /t?k=t17&c=4", "GET /t?k=t17&c=0",
+ "GET /t?k=t17&c=3", "GET /t?k=t17&c=0"]
+--- error_code eval
+[429, 429, 200, 200, 200]
+--- response_headers eval
+["RateLimit-Limit: 3\nRateLimit-Remaining: 3\nRateLimit-Reset: 0\n"
+ . "Retry-After: 18",
+ "RateLimit-Remaining: 3\nRateLimit-Reset: 0\nRetry-After: 6",
+ "RateLimit-Remaining: 3\nRateLimit-Reset: 0\n!Retry-After",
+ "RateLimit-Remaining: 0\nRateLimit-Reset: 18\n!Retry-After",
+ "RateLimit-Remaining: 0\nRateLimit-Reset: 18\n!Retry-After"]
+--- no_error_log
+redis
