@@ -11,6 +11,7 @@
  * parses is applied to the document twice, fed whole and fed in pieces,
  * and:
  *
+ *   - the selection has no more nodes than bytes;
  *   - both runs give the same bytes;
  *   - the output is never longer than the document;
  *   - a document that is valid JSON gives valid JSON, never "broken".
@@ -26,7 +27,7 @@
 
 
 static size_t
-fz_filter(ngx_pool_t *pool, ngx_http_json_filter_view_t *root, u_char *doc,
+fz_filter(ngx_pool_t *pool, ngx_http_json_filter_sels_t *sels, u_char *doc,
     size_t len, uint32_t seed, u_char *out, ngx_uint_t *broken)
 {
     u_char                         *p, *piece;
@@ -38,7 +39,9 @@ fz_filter(ngx_pool_t *pool, ngx_http_json_filter_view_t *root, u_char *doc,
     st = ngx_palloc(pool, sizeof(ngx_http_json_filter_stream_t));
     ngx_fuzz_assert(st != NULL);
 
-    ngx_http_json_filter_stream_init(st, root, &ngx_fuzz_log);
+    ngx_fuzz_assert(ngx_http_json_filter_stream_init(st, sels, pool,
+                                                     &ngx_fuzz_log)
+                    == NGX_OK);
 
     total = 0;
     p = doc;
@@ -135,7 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_uint_t                    broken1, broken2, deny;
     const char                   *error;
     ngx_http_json_sel_t          *sel;
-    ngx_http_json_filter_view_t   root;
+    ngx_http_json_filter_sels_t   sels;
 
     if (size < 2) {
         return 0;
@@ -166,11 +169,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    ngx_fuzz_assert(ngx_http_json_sel_finish(pool, sel) == NGX_OK);
+    ngx_fuzz_assert(sel->nodes <= sel_len);
 
-    root.fields = deny ? &ngx_http_json_sel_whole : sel;
-    root.allow = &ngx_http_json_sel_whole;
-    root.deny = deny ? sel : NULL;
+    sels.fields = deny ? &ngx_http_json_sel_whole : sel;
+    sels.allow = &ngx_http_json_sel_whole;
+    sels.deny = deny ? sel : NULL;
 
     seed = data[1 + sel_len] | 1;
     len = size - 2 - sel_len;
@@ -181,8 +184,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     split = malloc(len + 2 * NGX_HTTP_JSON_FILTER_PENDING);
     ngx_fuzz_assert(whole != NULL && split != NULL);
 
-    n1 = fz_filter(pool, &root, doc, len, 0, whole, &broken1);
-    n2 = fz_filter(pool, &root, doc, len, seed, split, &broken2);
+    n1 = fz_filter(pool, &sels, doc, len, 0, whole, &broken1);
+    n2 = fz_filter(pool, &sels, doc, len, seed, split, &broken2);
 
     ngx_fuzz_assert(n1 == n2);
     ngx_fuzz_assert(memcmp(whole, split, n1) == 0);

@@ -26,7 +26,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_json_filter_view_t    root;
+    ngx_http_json_filter_sels_t    root;
     ngx_http_json_filter_stream_t *stream;      /* once trimming begins */
 
     unsigned                       active:1;
@@ -264,10 +264,6 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_json_sel_finish(r->pool, sel) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     ctx->root.fields = sel;
 
     return NGX_OK;
@@ -447,8 +443,13 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    ngx_http_json_filter_stream_init(ctx->stream, &ctx->root,
-                                     r->connection->log);
+    if (ngx_http_json_filter_stream_init(ctx->stream, &ctx->root, r->pool,
+                                         r->connection->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ctx->last_out = &ctx->out;
     ctx->active = 1;
 
@@ -734,10 +735,6 @@ ngx_http_json_filter_fields(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_json_sel_finish(cf->pool, jlcf->fields_sel) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
@@ -763,10 +760,6 @@ ngx_http_json_filter_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_json_filter_parse_conf(cf, &value[1], jlcf->allow)
         != NGX_CONF_OK)
     {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_json_sel_finish(cf->pool, jlcf->allow) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -810,10 +803,6 @@ ngx_http_json_filter_deny(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         {
             return NGX_CONF_ERROR;
         }
-    }
-
-    if (ngx_http_json_sel_finish(cf->pool, jlcf->deny) != NGX_OK) {
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

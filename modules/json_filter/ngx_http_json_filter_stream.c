@@ -35,11 +35,20 @@ static void ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
 
 /* the buffers are not cleared: a level is set when it opens */
 
-void
+ngx_int_t
 ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
-    ngx_http_json_filter_view_t *root, ngx_log_t *log)
+    ngx_http_json_filter_sels_t *sels, ngx_pool_t *pool, ngx_log_t *log)
 {
-    st->root = *root;
+    if (ngx_http_json_sel_set_init(pool, sels->fields, &st->root.fields)
+        != NGX_OK
+        || ngx_http_json_sel_set_init(pool, sels->allow, &st->root.allow)
+           != NGX_OK
+        || ngx_http_json_sel_set_init(pool, sels->deny, &st->root.deny)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     st->buf = NULL;
     st->log = log;
 
@@ -58,6 +67,8 @@ ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
     st->hold_start = NULL;
     st->hold_end = NULL;
     st->pending_len = 0;
+
+    return NGX_OK;
 }
 
 
@@ -158,8 +169,9 @@ ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
 static void
 ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 {
+    ngx_str_t                     *name;
     ngx_uint_t                     l;
-    ngx_http_json_sel_t           *f, *a, *d;
+    ngx_http_json_sel_set_t       *f, *a, *d;
     ngx_http_json_filter_view_t    view;
     ngx_http_json_filter_level_t  *level;
 
@@ -172,22 +184,18 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
         /* a member is kept if both selections keep it and no deny drops it */
 
-        f = ngx_http_json_sel_find(level->view.fields, &st->json.name);
-        a = ngx_http_json_sel_find(level->view.allow, &st->json.name);
-        d = level->view.deny ? ngx_http_json_sel_find(level->view.deny,
-                                                      &st->json.name)
-                             : NULL;
+        f = &st->member.fields;
+        a = &st->member.allow;
+        d = &st->member.deny;
 
-        if (st->json.name_truncated && f && a) {
-            /* a long name can only be kept by "*" */
-            f = ngx_http_json_sel_is_whole(level->view.fields)
-                ? f : level->view.fields->wildcard;
-            a = ngx_http_json_sel_is_whole(level->view.allow)
-                ? a : level->view.allow->wildcard;
-            d = level->view.deny ? level->view.deny->wildcard : NULL;
-        }
+        /* a long name can only be kept by "*" */
+        name = st->json.name_truncated ? NULL : &st->json.name;
 
-        if (f == NULL || a == NULL || (d && ngx_http_json_sel_is_whole(d))) {
+        ngx_http_json_sel_set_find(&level->view.fields, name, f);
+        ngx_http_json_sel_set_find(&level->view.allow, name, a);
+        ngx_http_json_sel_set_find(&level->view.deny, name, d);
+
+        if (f->n == 0 || a->n == 0 || ngx_http_json_sel_set_is_whole(d)) {
             ngx_http_json_filter_drop_pending(st);
             st->mode = NGX_HTTP_JSON_FILTER_DROP;
             ngx_http_json_filter_quiet(st, l);
@@ -197,15 +205,12 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
         ngx_http_json_filter_flush_pending(st, !level->kept);
         level->kept = 1;
 
-        st->member.fields = f;
-        st->member.allow = a;
-        st->member.deny = d;
         st->mode = NGX_HTTP_JSON_FILTER_EMIT;
 
         /* a value kept whole needs not even its start told */
 
-        if (ngx_http_json_sel_is_whole(f) && ngx_http_json_sel_is_whole(a)
-            && d == NULL)
+        if (ngx_http_json_sel_set_is_whole(f)
+            && ngx_http_json_sel_set_is_whole(a) && d->n == 0)
         {
             ngx_http_json_filter_quiet(st, l);
         }
@@ -226,8 +231,9 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
         st->mode = NGX_HTTP_JSON_FILTER_EMIT;
 
-        if (ngx_http_json_sel_is_whole(view.fields)
-            && ngx_http_json_sel_is_whole(view.allow) && view.deny == NULL)
+        if (ngx_http_json_sel_set_is_whole(&view.fields)
+            && ngx_http_json_sel_set_is_whole(&view.allow)
+            && view.deny.n == 0)
         {
             /* nothing inside is removed: copy it whole */
             ngx_http_json_filter_quiet(st, l);
