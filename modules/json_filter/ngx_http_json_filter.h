@@ -96,7 +96,8 @@ typedef struct {
     ngx_gw_json_t                 json;
     ngx_http_json_filter_mode_e   mode;
     unsigned                      quiet:1;      /* till a value's end */
-    unsigned                      broken:1;     /* copies the rest as is */
+    unsigned                      broken:1;     /* the rest is copied, */
+    unsigned                      strict:1;     /* or dropped: allow, deny */
     ngx_http_json_filter_view_t   member;       /* the kept member's view */
     off_t                         offset;       /* of the input fed */
 
@@ -136,6 +137,9 @@ ngx_int_t ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
 void ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     u_char *pos, u_char *last);
 void ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st);
+
+/* the body is cut short: what the client got must end as incomplete */
+#define ngx_http_json_filter_stream_cut(st)  ((st)->broken && (st)->strict)
 
 
 NGX_GW_HIDDEN_END

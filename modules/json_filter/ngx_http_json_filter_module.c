@@ -31,6 +31,7 @@ typedef struct {
 
     unsigned                       active:1;
     unsigned                       error_page:1;
+    unsigned                       cut:1;        /* the body ended early */
 
     ngx_buf_t                     *error_body;   /* sent instead of it all */
 
@@ -52,6 +53,7 @@ static ngx_buf_t *ngx_http_json_filter_error_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_json_filter_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static void ngx_http_json_filter_discard(ngx_chain_t *in);
 static void *ngx_http_json_filter_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_json_filter_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -477,10 +479,7 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_get_module_ctx(r, ngx_http_json_filter_module);
 
     if (ctx && ctx->error_body) {
-        for (cl = in; cl; cl = cl->next) {
-            cl->buf->pos = cl->buf->last;
-            cl->buf->file_pos = cl->buf->file_last;
-        }
+        ngx_http_json_filter_discard(in);
 
         if (ctx->error_body->last_buf) {
             return NGX_OK;
@@ -500,6 +499,11 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx == NULL || !ctx->active || in == NULL) {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->cut) {
+        ngx_http_json_filter_discard(in);
+        return NGX_ERROR;
     }
 
     for (cl = in; cl; cl = cl->next) {
@@ -545,15 +549,32 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             ngx_http_json_filter_stream_end(ctx->stream);
         }
 
-        out->last_buf = b->last_buf;
-        out->last_in_chain = b->last_in_chain;
-        out->flush = b->flush;
+        if (ngx_http_json_filter_stream_cut(ctx->stream)) {
+
+            /*
+             * What was kept goes out, and the response ends there as one
+             * that failed mid-body: no last chunk, the connection closed
+             * (a reset stream on HTTP/2), as when an upstream breaks off
+             */
+
+            ctx->cut = 1;
+            ngx_http_json_filter_discard(cl->next);
+
+            out->last_buf = 0;
+            out->last_in_chain = 0;
+            out->flush = 1;
+
+        } else {
+            out->last_buf = b->last_buf;
+            out->last_in_chain = b->last_in_chain;
+            out->flush = b->flush;
+        }
 
         if (out->pos == out->last) {
 
             /* nothing kept: a bare mark, if there is one to pass on */
 
-            if (!b->last_buf && !b->last_in_chain && !b->flush) {
+            if (!out->last_buf && !out->last_in_chain && !out->flush) {
                 tail->next = ctx->free;
                 ctx->free = tail;
                 continue;
@@ -565,6 +586,10 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         *ctx->last_out = tail;
         ctx->last_out = &tail->next;
         tail->next = NULL;
+
+        if (ctx->cut) {
+            break;
+        }
     }
 
     rc = ngx_http_next_body_filter(r, ctx->out);
@@ -574,7 +599,17 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx->last_out = &ctx->out;
 
-    return rc;
+    return ctx->cut ? NGX_ERROR : rc;
+}
+
+
+static void
+ngx_http_json_filter_discard(ngx_chain_t *in)
+{
+    for ( /* void */ ; in; in = in->next) {
+        in->buf->pos = in->buf->last;
+        in->buf->file_pos = in->buf->file_last;
+    }
 }
 
 

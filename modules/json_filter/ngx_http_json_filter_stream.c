@@ -15,8 +15,8 @@
 static void ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st);
 static void ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st,
     ngx_uint_t level);
-static void ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st,
-    u_char *from, u_char *to);
+static ngx_int_t ngx_http_json_filter_range(
+    ngx_http_json_filter_stream_t *st, u_char *from, u_char *to);
 static void ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st,
     u_char *p, size_t len);
 static void ngx_http_json_filter_copy_run(ngx_http_json_filter_stream_t *st);
@@ -30,7 +30,7 @@ static void ngx_http_json_filter_drop_pending(
 static void ngx_http_json_filter_flush_pending(
     ngx_http_json_filter_stream_t *st, ngx_uint_t first);
 static void ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
-    const char *why, off_t where);
+    const char *error, off_t where);
 
 
 /* the buffers are not cleared: a level is set when it opens */
@@ -57,10 +57,16 @@ ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
     ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
                      NGX_HTTP_JSON_FILTER_NAME);
     st->json.name_in_input = 1;
+    st->json.lone_surrogates = 1;
 
     st->mode = NGX_HTTP_JSON_FILTER_EMIT;
     st->quiet = 0;
     st->broken = 0;
+
+    /* what json_allow and json_deny remove never passes, broken or not */
+    st->strict = !ngx_http_json_sel_is_whole(sels->allow)
+                 || sels->deny != NULL;
+
     st->offset = 0;
     st->run_start = NULL;
     st->run_end = NULL;
@@ -82,7 +88,7 @@ void
 ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     u_char *pos, u_char *last)
 {
-    u_char     *from, *p;
+    u_char     *from, *to, *p;
     ngx_int_t   rc;
 
     from = pos;
@@ -91,24 +97,28 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     while (!st->broken) {
         rc = ngx_gw_json_next(&st->json, &p, last);
 
+        /* the bytes up to the event, or up to where the tokenizer stopped */
+
+        to = (rc == NGX_OK) ? st->json.mark : p;
+
+        if (ngx_http_json_filter_range(st, from, to) != NGX_OK) {
+            ngx_http_json_filter_broken(st, NULL, st->offset + (from - pos));
+            break;
+        }
+
+        from = to;
+
         if (rc == NGX_AGAIN) {
-            ngx_http_json_filter_range(st, from, last);
-            from = last;
             break;
         }
 
         if (rc == NGX_ERROR) {
-            ngx_http_json_filter_range(st, from, p);
-            from = p;
             ngx_http_json_filter_broken(st, st->json.error,
                                         st->offset + (p - pos));
             break;
         }
 
         if (rc == NGX_DONE) {
-            ngx_http_json_filter_range(st, from, p);
-            from = p;
-
             if (p == last) {
                 break;
             }
@@ -116,17 +126,7 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
             continue;
         }
 
-        ngx_http_json_filter_range(st, from, st->json.mark);
-        from = st->json.mark;
-
         ngx_http_json_filter_event(st);
-
-        if (st->broken) {
-            ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                          "json_filter: a member name or the space before "
-                          "it is longer than 4k; the rest passes untrimmed");
-            break;
-        }
 
         /* the opening brace of a filtered object is out already */
 
@@ -138,9 +138,9 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
         }
     }
 
-    /* once broken, the rest goes out as it comes */
+    /* once broken, the rest goes out as it comes, or nowhere if strict */
 
-    if (st->broken) {
+    if (st->broken && !st->strict) {
         ngx_http_json_filter_emit(st, from, last - from);
     }
 
@@ -160,8 +160,6 @@ ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
         ngx_http_json_filter_broken(st, st->json.error, -1);
     }
 
-    /* what is still undecided is whitespace, or a broken tail */
-    ngx_http_json_filter_flush_pending(st, 0);
     ngx_http_json_filter_copy_run(st);
 }
 
@@ -290,7 +288,9 @@ ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st, ngx_uint_t level)
 }
 
 
-static void
+/* NGX_DECLINED: what waits undecided would outgrow pending */
+
+static ngx_int_t
 ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
     u_char *to)
 {
@@ -299,7 +299,7 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
     len = to - from;
 
     if (len == 0) {
-        return;
+        return NGX_OK;
     }
 
     switch (st->mode) {
@@ -313,10 +313,7 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
         if (len > NGX_HTTP_JSON_FILTER_PENDING - st->pending_len
                   - (st->hold_end - st->hold_start))
         {
-            ngx_http_json_filter_flush_pending(st, 0);
-            ngx_http_json_filter_emit(st, from, len);
-            st->broken = 1;
-            break;
+            return NGX_DECLINED;
         }
 
         ngx_http_json_filter_hold(st, from, len);
@@ -325,6 +322,8 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
     default:
         break;
     }
+
+    return NGX_OK;
 }
 
 
@@ -486,26 +485,41 @@ ngx_http_json_filter_flush_pending(ngx_http_json_filter_stream_t *st,
 
 
 /*
- * The headers are gone: a body that stops being JSON is not cut short but
- * sent on as it comes, with one line saying where it broke.
+ * The headers are gone when a body stops being JSON (or a name outgrows
+ * pending): with json_fields alone the rest is sent on as it comes; under
+ * json_allow or json_deny, what is undecided (a separator and a name that
+ * may be a denied one's) is dropped with the rest, and the caller ends the
+ * response as incomplete.  One line says where it broke.  error NULL: the
+ * name was too long.
  */
 
 static void
 ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
-    const char *why, off_t where)
+    const char *error, off_t where)
 {
     st->broken = 1;
+
+    if (st->strict) {
+        ngx_http_json_filter_drop_pending(st);
+
+    } else {
+        ngx_http_json_filter_flush_pending(st, 0);
+    }
 
     if (where < 0) {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "json_filter: malformed JSON from upstream: %s at "
-                      "its end", why);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                      "json_filter: malformed JSON from upstream: %s at "
-                      "byte %O; the rest passes untrimmed", why, where);
+                      "its end%s", error,
+                      st->strict ? "; the response is cut short" : "");
+        return;
     }
 
-    ngx_http_json_filter_flush_pending(st, 0);
+    ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                  "json_filter: %s%s at byte %O; %s",
+                  error ? "malformed JSON from upstream: " : "",
+                  error ? error : "a member name or the space before it is "
+                                  "longer than 4k",
+                  where,
+                  st->strict ? "the response is cut short there"
+                             : "the rest passes untrimmed");
 }
