@@ -809,6 +809,7 @@ ngx_http_json_filter_deny(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_json_filter_loc_conf_t *jlcf = conf;
 
+    u_char      *p, *last, *slash;
     ngx_str_t   *value;
     ngx_uint_t   i;
 
@@ -831,6 +832,26 @@ ngx_http_json_filter_deny(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                "invalid path \"%V\": one path an argument, "
                                "as \"a/b\"", &value[i]);
             return NGX_CONF_ERROR;
+        }
+
+        /* the stream tells names apart by their first bytes only */
+
+        last = value[i].data + value[i].len;
+
+        for (p = value[i].data; p < last; p = slash + 1) {
+            slash = ngx_strlchr(p, last, '/');
+
+            if (slash == NULL) {
+                slash = last;
+            }
+
+            if (slash - p > NGX_HTTP_JSON_FILTER_NAME) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid path \"%V\": a name longer than "
+                                   "%d bytes cannot be matched", &value[i],
+                                   NGX_HTTP_JSON_FILTER_NAME);
+                return NGX_CONF_ERROR;
+            }
         }
 
         if (ngx_http_json_filter_parse_conf(cf, &value[i], jlcf->deny)
