@@ -9,7 +9,8 @@
  *   byte 0, bits 4-6   member name buffer, from fz_caps[] (digits: as long
  *                      as the document)
  *   byte 0, bit 7      name_in_input: names may point into the piece
- *   byte 1             seed for the split points
+ *   byte 1             seed for the split points; its bit 7 sets
+ *                      lone_surrogates
  *
  * The document is tokenized whole, one byte at a time, in pieces whose
  * sizes the seed picks (empty pieces included) and in two pieces cut at
@@ -26,7 +27,8 @@
  * 3629 gives the expected events, the expected verdict and error offset
  * (the first byte no valid document can continue with), the unescaped
  * strings, and the top-level members; ngx_gw_json_unescape() and
- * ngx_gw_json_object_members() are checked against it.
+ * ngx_gw_json_object_members() (which refuses unpaired surrogates) are
+ * checked against it.
  */
 
 
@@ -94,6 +96,7 @@ typedef struct {
     size_t         pos;
     size_t         max_depth;
     size_t         depth;
+    ngx_uint_t     lone;       /* unpaired surrogates are valid */
     size_t         error;
     ngx_uint_t     duplicate;
     ngx_uint_t     top_type;
@@ -348,6 +351,38 @@ fz_ref_string(fz_ref_t *ref)
                     return -1;
                 }
 
+                if (cp >= 0xd800 && cp <= 0xdbff && ref->lone) {
+
+                    /*
+                     * a pair if a low surrogate's escape follows at once,
+                     * else the high one alone, and what follows is read
+                     * as if it came first
+                     */
+
+                    if (ref->len - ref->pos >= 2
+                        && ref->s[ref->pos] == '\\'
+                        && ref->s[ref->pos + 1] == 'u')
+                    {
+                        ref->pos += 2;
+
+                        if (fz_ref_hex4(ref, &low) != 0) {
+                            return -1;
+                        }
+
+                        if (low >= 0xdc00 && low <= 0xdfff) {
+                            cp = 0x10000 + ((cp - 0xd800) << 10)
+                                 + (low - 0xdc00);
+                            fz_append(&ref->text, utf8, fz_utf8(utf8, cp));
+                            continue;
+                        }
+
+                        ref->pos -= 6;
+                    }
+
+                    fz_append(&ref->text, utf8, fz_utf8(utf8, cp));
+                    continue;
+                }
+
                 if (cp >= 0xd800 && cp <= 0xdbff) {
                     if (fz_ref_expect(ref, '\\') != 0
                         || fz_ref_expect(ref, 'u') != 0
@@ -363,7 +398,7 @@ fz_ref_string(fz_ref_t *ref)
 
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
 
-                } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+                } else if (cp >= 0xdc00 && cp <= 0xdfff && !ref->lone) {
                     return fz_ref_fail(ref, ref->pos - 1);
                 }
 
@@ -756,7 +791,8 @@ fz_ref_value(fz_ref_t *ref, size_t level, ngx_uint_t *type, size_t *start,
 /* returns 0 for a valid document, -1 with ref->error set otherwise */
 
 static int
-fz_ref_parse(fz_ref_t *ref, const u_char *s, size_t len, size_t max_depth)
+fz_ref_parse(fz_ref_t *ref, const u_char *s, size_t len, size_t max_depth,
+    ngx_uint_t lone)
 {
     size_t  start, end;
 
@@ -768,6 +804,7 @@ fz_ref_parse(fz_ref_t *ref, const u_char *s, size_t len, size_t max_depth)
     ref->s = s;
     ref->len = len;
     ref->max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
+    ref->lone = lone;
 
     fz_ref_ws(ref);
 
@@ -867,7 +904,7 @@ fz_check_event(fz_run_t *run, fz_vec_t *stack, ngx_gw_json_t *j,
 
 static void
 fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
-    size_t cap, int in_input, const size_t *cuts, size_t ncuts)
+    size_t cap, int in_input, int lone, const size_t *cuts, size_t ncuts)
 {
     u_char         *buf, *pos, *last, *name_buf;
     size_t          base, i, end, name_cap;
@@ -887,6 +924,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
 
     ngx_gw_json_init(&j, max_depth, name_buf, name_cap);
     j.name_in_input = in_input;
+    j.lone_surrogates = lone;
 
     if (cap == FZ_NAME_NULL) {
         name_cap = 0;
@@ -1293,10 +1331,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int           valid, in_input;
+    int           valid, in_input, lone;
     size_t        len, max_depth, cap, i, n, *cuts;
     uint32_t      state;
-    fz_ref_t      ref;
+    fz_ref_t      ref, strict;
     fz_run_t      whole, split;
     const u_char *doc;
 
@@ -1307,14 +1345,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     max_depth = fz_depths[data[0] & 0x0f];
     cap = fz_caps[(data[0] >> 4) & 0x07];
     in_input = data[0] >> 7;
+    lone = data[1] >> 7;
     state = 0x9e3779b9u ^ (uint32_t) data[1] << 8 ^ (uint32_t) size;
 
     doc = data + 2;
     len = size - 2;
 
-    valid = (fz_ref_parse(&ref, doc, len, max_depth) == 0);
+    valid = (fz_ref_parse(&ref, doc, len, max_depth, lone) == 0);
 
-    fz_tokenize(&whole, doc, len, max_depth, cap, in_input,
+    fz_tokenize(&whole, doc, len, max_depth, cap, in_input, lone,
                 NULL, 0);
     fz_compare_ref(&whole, &ref, valid,
                    cap == FZ_NAME_NULL ? 0 : cap == FZ_NAME_DOC ? len : cap);
@@ -1331,7 +1370,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[i + 1] = i;
     }
 
-    fz_tokenize(&split, doc, len, max_depth, cap, in_input,
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
                 cuts, len + 2);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
@@ -1345,7 +1384,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[n++] = ngx_min(i, len);
     }
 
-    fz_tokenize(&split, doc, len, max_depth, cap, in_input,
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
                 cuts, n);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
@@ -1354,14 +1393,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cuts[0] = data[1] % (len + 1);
 
-    fz_tokenize(&split, doc, len, max_depth, cap, in_input,
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
                 cuts, 1);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
     free(cuts);
 
-    fz_check_object_members(&ref, valid, doc, len, max_depth);
+    if (lone) {
+        valid = (fz_ref_parse(&strict, doc, len, max_depth, 0) == 0);
+        fz_check_object_members(&strict, valid, doc, len, max_depth);
+        fz_ref_free(&strict);
+
+    } else {
+        fz_check_object_members(&ref, valid, doc, len, max_depth);
+    }
 
     fz_run_free(&whole);
     fz_ref_free(&ref);

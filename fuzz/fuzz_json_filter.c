@@ -11,9 +11,14 @@
  * parses is applied to the document twice, fed whole and fed in pieces,
  * and:
  *
+ *   - the selection has no more nodes than bytes;
  *   - both runs give the same bytes;
  *   - the output is never longer than the document;
- *   - a document that is valid JSON gives valid JSON, never "broken".
+ *   - a document that is valid JSON (unpaired surrogates included) gives
+ *     valid JSON, never "broken";
+ *   - deny paths cut a broken body short (strict): what goes out is then
+ *     the start of what json_fields' pass-through would send, nothing of
+ *     the rest.
  */
 
 
@@ -26,8 +31,9 @@
 
 
 static size_t
-fz_filter(ngx_pool_t *pool, ngx_http_json_filter_view_t *root, u_char *doc,
-    size_t len, uint32_t seed, u_char *out, ngx_uint_t *broken)
+fz_filter(ngx_pool_t *pool, ngx_http_json_filter_sels_t *sels, u_char *doc,
+    size_t len, uint32_t seed, ngx_uint_t loose, u_char *out,
+    ngx_uint_t *broken)
 {
     u_char                         *p, *piece;
     size_t                          n, total;
@@ -38,7 +44,15 @@ fz_filter(ngx_pool_t *pool, ngx_http_json_filter_view_t *root, u_char *doc,
     st = ngx_palloc(pool, sizeof(ngx_http_json_filter_stream_t));
     ngx_fuzz_assert(st != NULL);
 
-    ngx_http_json_filter_stream_init(st, root, &ngx_fuzz_log);
+    ngx_fuzz_assert(ngx_http_json_filter_stream_init(st, sels, pool,
+                                                     &ngx_fuzz_log)
+                    == NGX_OK);
+
+    ngx_fuzz_assert(st->strict == (sels->deny != NULL));
+
+    if (loose) {
+        st->strict = 0;
+    }
 
     total = 0;
     p = doc;
@@ -100,6 +114,7 @@ fz_valid(u_char *doc, size_t len)
     ngx_gw_json_t   j;
 
     ngx_gw_json_init(&j, NGX_HTTP_JSON_FILTER_MAX_DEPTH, NULL, 0);
+    j.lone_surrogates = 1;
 
     pos = doc;
 
@@ -127,15 +142,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                       *doc, *whole, *split;
-    size_t                        sel_len, len, n1, n2;
+    u_char                       *doc, *whole, *split, *loose;
+    size_t                        sel_len, len, n1, n2, n3;
     uint32_t                      seed;
     ngx_str_t                     text;
     ngx_pool_t                   *pool;
-    ngx_uint_t                    broken1, broken2, deny;
+    ngx_uint_t                    broken1, broken2, broken3, deny;
     const char                   *error;
     ngx_http_json_sel_t          *sel;
-    ngx_http_json_filter_view_t   root;
+    ngx_http_json_filter_sels_t   sels;
 
     if (size < 2) {
         return 0;
@@ -166,11 +181,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    ngx_fuzz_assert(ngx_http_json_sel_finish(pool, sel) == NGX_OK);
+    ngx_fuzz_assert(sel->nodes <= sel_len);
 
-    root.fields = deny ? &ngx_http_json_sel_whole : sel;
-    root.allow = &ngx_http_json_sel_whole;
-    root.deny = deny ? sel : NULL;
+    sels.fields = deny ? &ngx_http_json_sel_whole : sel;
+    sels.allow = &ngx_http_json_sel_whole;
+    sels.deny = deny ? sel : NULL;
 
     seed = data[1 + sel_len] | 1;
     len = size - 2 - sel_len;
@@ -179,15 +194,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the output never outgrows the input and what may wait undecided */
     whole = malloc(len + 2 * NGX_HTTP_JSON_FILTER_PENDING);
     split = malloc(len + 2 * NGX_HTTP_JSON_FILTER_PENDING);
-    ngx_fuzz_assert(whole != NULL && split != NULL);
+    loose = malloc(len + 2 * NGX_HTTP_JSON_FILTER_PENDING);
+    ngx_fuzz_assert(whole != NULL && split != NULL && loose != NULL);
 
-    n1 = fz_filter(pool, &root, doc, len, 0, whole, &broken1);
-    n2 = fz_filter(pool, &root, doc, len, seed, split, &broken2);
+    n1 = fz_filter(pool, &sels, doc, len, 0, 0, whole, &broken1);
+    n2 = fz_filter(pool, &sels, doc, len, seed, 0, split, &broken2);
+    n3 = fz_filter(pool, &sels, doc, len, seed, 1, loose, &broken3);
 
     ngx_fuzz_assert(n1 == n2);
     ngx_fuzz_assert(memcmp(whole, split, n1) == 0);
     ngx_fuzz_assert(broken1 == broken2);
     ngx_fuzz_assert(n1 <= len);
+
+    ngx_fuzz_assert(broken3 == broken1);
+    ngx_fuzz_assert(n1 <= n3 && memcmp(whole, loose, n1) == 0);
+    ngx_fuzz_assert(broken1 || n1 == n3);
 
     if (fz_valid(doc, len)) {
         ngx_fuzz_assert(!broken1);
@@ -196,6 +217,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     free(whole);
     free(split);
+    free(loose);
     free(doc);
     free(text.data);
     ngx_destroy_pool(pool);

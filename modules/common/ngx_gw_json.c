@@ -68,6 +68,7 @@ static void ngx_gw_json_name_append(ngx_gw_json_t *j, u_char *text,
     size_t len);
 static ngx_int_t ngx_gw_json_error(ngx_gw_json_t *j, u_char **pos,
     u_char *p, const char *error);
+static uint32_t ngx_gw_json_hex4(u_char *p);
 
 
 /* string characters that need no look: printable ASCII but '"' and '\\' */
@@ -392,20 +393,30 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
             }
 
             if (j->high_surrogate) {
-                if (j->code_point < 0xdc00 || j->code_point > 0xdfff) {
+                if (j->code_point >= 0xdc00 && j->code_point <= 0xdfff) {
+                    j->code_point = 0x10000
+                                    + ((j->high_surrogate - 0xd800) << 10)
+                                    + (j->code_point - 0xdc00);
+
+                } else if (!j->lone_surrogates) {
                     return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
+
+                } else if (j->after_string == sw_colon) {
+                    ngx_gw_json_name_add(j, j->high_surrogate);
                 }
 
-                j->code_point = 0x10000 + ((j->high_surrogate - 0xd800) << 10)
-                                + (j->code_point - 0xdc00);
                 j->high_surrogate = 0;
+            }
 
-            } else if (j->code_point >= 0xd800 && j->code_point <= 0xdbff) {
+            if (j->code_point >= 0xd800 && j->code_point <= 0xdbff) {
                 j->high_surrogate = j->code_point;
                 j->state = sw_low_surrogate_backslash;
                 continue;
+            }
 
-            } else if (j->code_point >= 0xdc00 && j->code_point <= 0xdfff) {
+            if (j->code_point >= 0xdc00 && j->code_point <= 0xdfff
+                && !j->lone_surrogates)
+            {
                 return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
             }
 
@@ -418,23 +429,47 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
 
         case sw_low_surrogate_backslash:
 
-            if (ch != '\\') {
+            if (ch == '\\') {
+                j->state = sw_low_surrogate_u;
+                continue;
+            }
+
+            if (!j->lone_surrogates) {
                 return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
             }
 
-            j->state = sw_low_surrogate_u;
-            continue;
+            /* the high surrogate stands alone: ch is the string's */
+
+            if (j->after_string == sw_colon) {
+                ngx_gw_json_name_add(j, j->high_surrogate);
+            }
+
+            j->high_surrogate = 0;
+            j->state = sw_string;
+            goto reread;
 
         case sw_low_surrogate_u:
 
-            if (ch != 'u') {
+            if (ch == 'u') {
+                j->count = 4;
+                j->code_point = 0;
+                j->state = sw_unicode;
+                continue;
+            }
+
+            if (!j->lone_surrogates) {
                 return ngx_gw_json_error(j, pos, p, "unpaired surrogate");
             }
 
-            j->count = 4;
-            j->code_point = 0;
-            j->state = sw_unicode;
-            continue;
+            /* the high surrogate stands alone: ch ends another escape */
+
+            if (j->after_string == sw_colon) {
+                ngx_gw_json_name_add(j, j->high_surrogate);
+            }
+
+            j->high_surrogate = 0;
+            j->state = sw_escape;
+            goto reread;
 
         case sw_minus:
 
@@ -849,7 +884,6 @@ ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len)
 {
     u_char    *last, ch;
     uint32_t   cp, low;
-    ngx_uint_t i;
 
     last = src + len;
 
@@ -886,30 +920,23 @@ ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len)
             continue;
         }
 
-        cp = 0;
+        cp = ngx_gw_json_hex4(src);
+        src += 4;
 
-        for (i = 0; i < 4; i++) {
-            ch = *src++;
-            cp = (cp << 4)
-                 | ((ch <= '9') ? (uint32_t) (ch - '0')
-                                : (uint32_t) ((ch | 0x20) - 'a' + 10));
-        }
+        /*
+         * a high surrogate pairs with a low one right after it, as in the
+         * tokenizer, which let through four hex digits after each "\\u"
+         */
 
-        if (cp >= 0xd800 && cp <= 0xdbff) {
+        if (cp >= 0xd800 && cp <= 0xdbff
+            && last - src >= 6 && src[0] == '\\' && src[1] == 'u')
+        {
+            low = ngx_gw_json_hex4(src + 2);
 
-            /* the tokenizer let through only complete pairs */
-
-            src += 2;
-            low = 0;
-
-            for (i = 0; i < 4; i++) {
-                ch = *src++;
-                low = (low << 4)
-                      | ((ch <= '9') ? (uint32_t) (ch - '0')
-                                     : (uint32_t) ((ch | 0x20) - 'a' + 10));
+            if (low >= 0xdc00 && low <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+                src += 6;
             }
-
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
         }
 
         if (cp < 0x80) {
@@ -933,4 +960,24 @@ ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len)
     }
 
     return dst;
+}
+
+
+static uint32_t
+ngx_gw_json_hex4(u_char *p)
+{
+    u_char      ch;
+    uint32_t    cp;
+    ngx_uint_t  i;
+
+    cp = 0;
+
+    for (i = 0; i < 4; i++) {
+        ch = p[i];
+        cp = (cp << 4)
+             | ((ch <= '9') ? (uint32_t) (ch - '0')
+                            : (uint32_t) ((ch | 0x20) - 'a' + 10));
+    }
+
+    return cp;
 }

@@ -71,6 +71,16 @@ typedef struct {
      */
     unsigned              name_in_input:1;
 
+    /*
+     * set by callers that take an unpaired surrogate in an escape
+     * ("\ud800" alone), which RFC 8259's grammar allows and
+     * JSON.stringify() and Python's json.dumps() write; in a name it
+     * becomes the three bytes of its code point (WTF-8).  Unset (tokens,
+     * keys, etcd answers, aggregated parts), it is an error, as in I-JSON
+     * (RFC 7493)
+     */
+    unsigned              lone_surrogates:1;
+
     /* internal state */
     ngx_uint_t            state;
     ngx_uint_t            after_string;
@@ -126,8 +136,9 @@ ngx_int_t ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
     ngx_uint_t max_depth, ngx_array_t *members, const char **error);
 
 /*
- * Unescapes the text between the quotes of a string the tokenizer accepted;
- * dst needs at most len bytes.  Returns the end of what it wrote.
+ * Unescapes the text between the quotes of a string the tokenizer accepted
+ * (an unpaired surrogate becomes the three bytes of its code point); dst
+ * needs at most len bytes.  Returns the end of what it wrote.
  */
 u_char *ngx_gw_json_unescape(u_char *dst, u_char *src, size_t len);
 

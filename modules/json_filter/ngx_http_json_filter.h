@@ -28,21 +28,45 @@ typedef struct ngx_http_json_sel_s  ngx_http_json_sel_t;
 /*
  * A node of a selection: the members it names, and "*" for the others.
  * A node without members (members == NULL) stands for the whole value.
- * After parsing, what "*" selects is also merged into each named member,
- * so that finding a member is one lookup.
+ * What "*" selects is not copied into the named members, which would
+ * multiply the nodes at each level of "a(z),*(a(z),*(...))": a lookup
+ * takes both (ngx_http_json_sel_set_t).
  */
 struct ngx_http_json_sel_s {
     ngx_str_t               name;
     ngx_array_t            *members;     /* of ngx_http_json_sel_t */
     ngx_http_json_sel_t    *wildcard;
+    ngx_uint_t              nodes;       /* of a root: those made below it */
 };
+
+
+/*
+ * What a selection keeps of the value at hand: the union of the nodes
+ * that lead to it, a named member and the "*" beside it at each level.
+ * n == 0: nothing; the whole value: one node, whole.  The nodes of a set
+ * are of one depth in the tree, so the sets of the levels open at a time
+ * hold each node once at most: one stack of them per selection, as long
+ * as the selection has nodes.
+ */
+typedef struct {
+    ngx_http_json_sel_t   **node;
+    ngx_uint_t              n;
+} ngx_http_json_sel_set_t;
+
+
+/* the selections of a response */
+typedef struct {
+    ngx_http_json_sel_t          *fields;
+    ngx_http_json_sel_t          *allow;
+    ngx_http_json_sel_t          *deny;        /* NULL: none */
+} ngx_http_json_filter_sels_t;
 
 
 /* what the selections keep of the value at hand */
 typedef struct {
-    ngx_http_json_sel_t          *fields;
-    ngx_http_json_sel_t          *allow;
-    ngx_http_json_sel_t          *deny;        /* NULL: nothing below */
+    ngx_http_json_sel_set_t       fields;
+    ngx_http_json_sel_set_t       allow;
+    ngx_http_json_sel_set_t       deny;        /* n == 0: nothing below */
 } ngx_http_json_filter_view_t;
 
 
@@ -72,7 +96,8 @@ typedef struct {
     ngx_gw_json_t                 json;
     ngx_http_json_filter_mode_e   mode;
     unsigned                      quiet:1;      /* till a value's end */
-    unsigned                      broken:1;     /* copies the rest as is */
+    unsigned                      broken:1;     /* the rest is copied, */
+    unsigned                      strict:1;     /* or dropped: allow, deny */
     ngx_http_json_filter_view_t   member;       /* the kept member's view */
     off_t                         offset;       /* of the input fed */
 
@@ -96,20 +121,25 @@ NGX_GW_HIDDEN_BEGIN
 extern ngx_http_json_sel_t  ngx_http_json_sel_whole;
 
 #define ngx_http_json_sel_is_whole(sel)  ((sel)->members == NULL)
+#define ngx_http_json_sel_set_is_whole(set)                                  \
+    ((set)->n == 1 && ngx_http_json_sel_is_whole((set)->node[0]))
 
 
 ngx_int_t ngx_http_json_sel_parse(ngx_pool_t *pool, ngx_str_t *text,
     ngx_uint_t max_depth, ngx_http_json_sel_t *root, const char **error);
-ngx_int_t ngx_http_json_sel_finish(ngx_pool_t *pool,
-    ngx_http_json_sel_t *root);
-ngx_http_json_sel_t *ngx_http_json_sel_find(ngx_http_json_sel_t *sel,
-    ngx_str_t *name);
+ngx_int_t ngx_http_json_sel_set_init(ngx_pool_t *pool,
+    ngx_http_json_sel_t *root, ngx_http_json_sel_set_t *set);
+void ngx_http_json_sel_set_find(ngx_http_json_sel_set_t *set,
+    ngx_str_t *name, ngx_http_json_sel_set_t *found);
 
-void ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
-    ngx_http_json_filter_view_t *root, ngx_log_t *log);
+ngx_int_t ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
+    ngx_http_json_filter_sels_t *sels, ngx_pool_t *pool, ngx_log_t *log);
 void ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     u_char *pos, u_char *last);
 void ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st);
+
+/* the body is cut short: what the client got must end as incomplete */
+#define ngx_http_json_filter_stream_cut(st)  ((st)->broken && (st)->strict)
 
 
 NGX_GW_HIDDEN_END

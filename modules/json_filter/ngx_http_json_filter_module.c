@@ -26,11 +26,12 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_json_filter_view_t    root;
+    ngx_http_json_filter_sels_t    root;
     ngx_http_json_filter_stream_t *stream;      /* once trimming begins */
 
     unsigned                       active:1;
     unsigned                       error_page:1;
+    unsigned                       cut:1;        /* the body ended early */
 
     ngx_buf_t                     *error_body;   /* sent instead of it all */
 
@@ -52,6 +53,7 @@ static ngx_buf_t *ngx_http_json_filter_error_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_json_filter_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static void ngx_http_json_filter_discard(ngx_chain_t *in);
 static void *ngx_http_json_filter_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_json_filter_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -264,10 +266,6 @@ ngx_http_json_filter_selection(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_json_sel_finish(r->pool, sel) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     ctx->root.fields = sel;
 
     return NGX_OK;
@@ -447,8 +445,13 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    ngx_http_json_filter_stream_init(ctx->stream, &ctx->root,
-                                     r->connection->log);
+    if (ngx_http_json_filter_stream_init(ctx->stream, &ctx->root, r->pool,
+                                         r->connection->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ctx->last_out = &ctx->out;
     ctx->active = 1;
 
@@ -476,10 +479,7 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_get_module_ctx(r, ngx_http_json_filter_module);
 
     if (ctx && ctx->error_body) {
-        for (cl = in; cl; cl = cl->next) {
-            cl->buf->pos = cl->buf->last;
-            cl->buf->file_pos = cl->buf->file_last;
-        }
+        ngx_http_json_filter_discard(in);
 
         if (ctx->error_body->last_buf) {
             return NGX_OK;
@@ -499,6 +499,11 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx == NULL || !ctx->active || in == NULL) {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->cut) {
+        ngx_http_json_filter_discard(in);
+        return NGX_ERROR;
     }
 
     for (cl = in; cl; cl = cl->next) {
@@ -544,15 +549,32 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             ngx_http_json_filter_stream_end(ctx->stream);
         }
 
-        out->last_buf = b->last_buf;
-        out->last_in_chain = b->last_in_chain;
-        out->flush = b->flush;
+        if (ngx_http_json_filter_stream_cut(ctx->stream)) {
+
+            /*
+             * What was kept goes out, and the response ends there as one
+             * that failed mid-body: no last chunk, the connection closed
+             * (a reset stream on HTTP/2), as when an upstream breaks off
+             */
+
+            ctx->cut = 1;
+            ngx_http_json_filter_discard(cl->next);
+
+            out->last_buf = 0;
+            out->last_in_chain = 0;
+            out->flush = 1;
+
+        } else {
+            out->last_buf = b->last_buf;
+            out->last_in_chain = b->last_in_chain;
+            out->flush = b->flush;
+        }
 
         if (out->pos == out->last) {
 
             /* nothing kept: a bare mark, if there is one to pass on */
 
-            if (!b->last_buf && !b->last_in_chain && !b->flush) {
+            if (!out->last_buf && !out->last_in_chain && !out->flush) {
                 tail->next = ctx->free;
                 ctx->free = tail;
                 continue;
@@ -564,6 +586,10 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         *ctx->last_out = tail;
         ctx->last_out = &tail->next;
         tail->next = NULL;
+
+        if (ctx->cut) {
+            break;
+        }
     }
 
     rc = ngx_http_next_body_filter(r, ctx->out);
@@ -573,7 +599,17 @@ ngx_http_json_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx->last_out = &ctx->out;
 
-    return rc;
+    return ctx->cut ? NGX_ERROR : rc;
+}
+
+
+static void
+ngx_http_json_filter_discard(ngx_chain_t *in)
+{
+    for ( /* void */ ; in; in = in->next) {
+        in->buf->pos = in->buf->last;
+        in->buf->file_pos = in->buf->file_last;
+    }
 }
 
 
@@ -734,10 +770,6 @@ ngx_http_json_filter_fields(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_json_sel_finish(cf->pool, jlcf->fields_sel) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
@@ -766,10 +798,6 @@ ngx_http_json_filter_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_json_sel_finish(cf->pool, jlcf->allow) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
@@ -781,6 +809,7 @@ ngx_http_json_filter_deny(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_json_filter_loc_conf_t *jlcf = conf;
 
+    u_char      *p, *last, *slash;
     ngx_str_t   *value;
     ngx_uint_t   i;
 
@@ -805,15 +834,31 @@ ngx_http_json_filter_deny(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        /* the stream tells names apart by their first bytes only */
+
+        last = value[i].data + value[i].len;
+
+        for (p = value[i].data; p < last; p = slash + 1) {
+            slash = ngx_strlchr(p, last, '/');
+
+            if (slash == NULL) {
+                slash = last;
+            }
+
+            if (slash - p > NGX_HTTP_JSON_FILTER_NAME) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid path \"%V\": a name longer than "
+                                   "%d bytes cannot be matched", &value[i],
+                                   NGX_HTTP_JSON_FILTER_NAME);
+                return NGX_CONF_ERROR;
+            }
+        }
+
         if (ngx_http_json_filter_parse_conf(cf, &value[i], jlcf->deny)
             != NGX_CONF_OK)
         {
             return NGX_CONF_ERROR;
         }
-    }
-
-    if (ngx_http_json_sel_finish(cf->pool, jlcf->deny) != NGX_OK) {
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

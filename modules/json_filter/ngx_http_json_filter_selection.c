@@ -17,6 +17,7 @@
 
 typedef struct {
     ngx_pool_t             *pool;
+    ngx_http_json_sel_t    *root;
     u_char                 *pos;
     u_char                 *last;
     ngx_uint_t              max_depth;
@@ -26,15 +27,18 @@ typedef struct {
 
 static ngx_int_t ngx_http_json_sel_list(ngx_http_json_sel_parser_t *sp,
     ngx_http_json_sel_t *node, ngx_uint_t depth);
-static ngx_http_json_sel_t *ngx_http_json_sel_member(ngx_pool_t *pool,
-    ngx_http_json_sel_t *node, ngx_str_t *name);
-static ngx_int_t ngx_http_json_sel_union(ngx_pool_t *pool,
-    ngx_http_json_sel_t *dst, ngx_http_json_sel_t *src);
+static ngx_http_json_sel_t *ngx_http_json_sel_member(
+    ngx_http_json_sel_parser_t *sp, ngx_http_json_sel_t *node,
+    ngx_str_t *name);
 static ngx_http_json_sel_t *ngx_http_json_sel_named(ngx_http_json_sel_t *sel,
     ngx_str_t *name);
 
 
-ngx_http_json_sel_t  ngx_http_json_sel_whole;
+ngx_http_json_sel_t   ngx_http_json_sel_whole;
+
+static ngx_http_json_sel_t  *ngx_http_json_sel_whole_set[] = {
+    &ngx_http_json_sel_whole
+};
 
 
 /* adds a selection to root, whose members must be an array */
@@ -46,6 +50,7 @@ ngx_http_json_sel_parse(ngx_pool_t *pool, ngx_str_t *text,
     ngx_http_json_sel_parser_t  sp;
 
     sp.pool = pool;
+    sp.root = root;
     sp.pos = text->data;
     sp.last = text->data + text->len;
     sp.max_depth = max_depth;
@@ -127,7 +132,7 @@ ngx_http_json_sel_list(ngx_http_json_sel_parser_t *sp,
                 sel = &scratch;
             }
 
-            sel = ngx_http_json_sel_member(sp->pool, sel, &name);
+            sel = ngx_http_json_sel_member(sp, sel, &name);
             if (sel == NULL) {
                 return NGX_ERROR;
             }
@@ -171,11 +176,14 @@ ngx_http_json_sel_list(ngx_http_json_sel_parser_t *sp,
 }
 
 
-/* the member of node with this name, made empty if it is new */
+/*
+ * The member of node with this name, made empty if it is new.  The root
+ * counts the nodes made, for the stack of ngx_http_json_sel_set_init().
+ */
 
 static ngx_http_json_sel_t *
-ngx_http_json_sel_member(ngx_pool_t *pool, ngx_http_json_sel_t *node,
-    ngx_str_t *name)
+ngx_http_json_sel_member(ngx_http_json_sel_parser_t *sp,
+    ngx_http_json_sel_t *node, ngx_str_t *name)
 {
     ngx_http_json_sel_t  *sel;
 
@@ -184,7 +192,7 @@ ngx_http_json_sel_member(ngx_pool_t *pool, ngx_http_json_sel_t *node,
             return node->wildcard;
         }
 
-        sel = ngx_pcalloc(pool, sizeof(ngx_http_json_sel_t));
+        sel = ngx_pcalloc(sp->pool, sizeof(ngx_http_json_sel_t));
         if (sel == NULL) {
             return NULL;
         }
@@ -206,110 +214,100 @@ ngx_http_json_sel_member(ngx_pool_t *pool, ngx_http_json_sel_t *node,
         ngx_memzero(sel, sizeof(ngx_http_json_sel_t));
     }
 
+    sp->root->nodes++;
+
     sel->name = *name;
-    sel->members = ngx_array_create(pool, 2, sizeof(ngx_http_json_sel_t));
+    sel->members = ngx_array_create(sp->pool, 2, sizeof(ngx_http_json_sel_t));
 
     return sel->members ? sel : NULL;
 }
 
 
-/*
- * Merges what "*" selects into each named member, at every level, so a
- * member is found with one lookup: "*(id),items(name)" keeps id and name
- * of items.
- */
+/* a selection's root alone, on a stack for the sets below it */
 
 ngx_int_t
-ngx_http_json_sel_finish(ngx_pool_t *pool, ngx_http_json_sel_t *root)
+ngx_http_json_sel_set_init(ngx_pool_t *pool, ngx_http_json_sel_t *root,
+    ngx_http_json_sel_set_t *set)
 {
-    ngx_uint_t            i;
-    ngx_http_json_sel_t  *sel;
+    if (root == NULL) {
+        set->node = NULL;
+        set->n = 0;
+        return NGX_OK;
+    }
 
     if (ngx_http_json_sel_is_whole(root)) {
+        set->node = ngx_http_json_sel_whole_set;
+        set->n = 1;
         return NGX_OK;
     }
 
-    sel = root->members->elts;
-
-    for (i = 0; i < root->members->nelts; i++) {
-        if (root->wildcard
-            && ngx_http_json_sel_union(pool, &sel[i], root->wildcard)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_json_sel_finish(pool, &sel[i]) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    set->node = ngx_palloc(pool,
+                           (1 + root->nodes) * sizeof(ngx_http_json_sel_t *));
+    if (set->node == NULL) {
+        return NGX_ERROR;
     }
 
-    if (root->wildcard) {
-        return ngx_http_json_sel_finish(pool, root->wildcard);
-    }
+    set->node[0] = root;
+    set->n = 1;
 
     return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_http_json_sel_union(ngx_pool_t *pool, ngx_http_json_sel_t *dst,
-    ngx_http_json_sel_t *src)
+/*
+ * What selects a member of the value that set selects: of each node, the
+ * member of that name and "*" ("*(id),items(name)" keeps id and name of
+ * items).  A NULL name, one too long to be told, is selected by "*" only.
+ * The set found goes on the stack just above set, where that of an
+ * earlier member of the same object was.
+ */
+
+void
+ngx_http_json_sel_set_find(ngx_http_json_sel_set_t *set, ngx_str_t *name,
+    ngx_http_json_sel_set_t *found)
 {
-    ngx_str_t             star = ngx_string("*");
-    ngx_uint_t            i;
-    ngx_http_json_sel_t  *sel, *member;
+    ngx_uint_t             i, n;
+    ngx_http_json_sel_t   *sel, *member, **node;
 
-    if (ngx_http_json_sel_is_whole(dst)) {
-        return NGX_OK;
+    if (set->n == 0 || ngx_http_json_sel_set_is_whole(set)) {
+        *found = *set;
+        return;
     }
 
-    if (ngx_http_json_sel_is_whole(src)) {
-        dst->members = NULL;
-        dst->wildcard = NULL;
-        return NGX_OK;
-    }
+    node = set->node + set->n;
+    n = 0;
 
-    sel = src->members->elts;
+    for (i = 0; i < set->n; i++) {
+        sel = set->node[i];
 
-    for (i = 0; i < src->members->nelts; i++) {
-        member = ngx_http_json_sel_member(pool, dst, &sel[i].name);
+        member = name ? ngx_http_json_sel_named(sel, name) : NULL;
 
-        if (member == NULL
-            || ngx_http_json_sel_union(pool, member, &sel[i]) != NGX_OK)
-        {
-            return NGX_ERROR;
+        if (member) {
+            if (ngx_http_json_sel_is_whole(member)) {
+                goto whole;
+            }
+
+            node[n++] = member;
+        }
+
+        if (sel->wildcard) {
+            if (ngx_http_json_sel_is_whole(sel->wildcard)) {
+                goto whole;
+            }
+
+            node[n++] = sel->wildcard;
         }
     }
 
-    if (src->wildcard) {
-        member = ngx_http_json_sel_member(pool, dst, &star);
+    found->node = node;
+    found->n = n;
 
-        if (member == NULL
-            || ngx_http_json_sel_union(pool, member, src->wildcard) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
+    return;
 
-    return NGX_OK;
-}
+whole:
 
-
-/* the selection for a member: NULL when it is not selected */
-
-ngx_http_json_sel_t *
-ngx_http_json_sel_find(ngx_http_json_sel_t *sel, ngx_str_t *name)
-{
-    ngx_http_json_sel_t  *member;
-
-    if (ngx_http_json_sel_is_whole(sel)) {
-        return sel;
-    }
-
-    member = ngx_http_json_sel_named(sel, name);
-
-    return member ? member : sel->wildcard;
+    found->node = ngx_http_json_sel_whole_set;
+    found->n = 1;
 }
 
 

@@ -15,8 +15,8 @@
 static void ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st);
 static void ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st,
     ngx_uint_t level);
-static void ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st,
-    u_char *from, u_char *to);
+static ngx_int_t ngx_http_json_filter_range(
+    ngx_http_json_filter_stream_t *st, u_char *from, u_char *to);
 static void ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st,
     u_char *p, size_t len);
 static void ngx_http_json_filter_copy_run(ngx_http_json_filter_stream_t *st);
@@ -30,16 +30,25 @@ static void ngx_http_json_filter_drop_pending(
 static void ngx_http_json_filter_flush_pending(
     ngx_http_json_filter_stream_t *st, ngx_uint_t first);
 static void ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
-    const char *why, off_t where);
+    const char *error, off_t where);
 
 
 /* the buffers are not cleared: a level is set when it opens */
 
-void
+ngx_int_t
 ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
-    ngx_http_json_filter_view_t *root, ngx_log_t *log)
+    ngx_http_json_filter_sels_t *sels, ngx_pool_t *pool, ngx_log_t *log)
 {
-    st->root = *root;
+    if (ngx_http_json_sel_set_init(pool, sels->fields, &st->root.fields)
+        != NGX_OK
+        || ngx_http_json_sel_set_init(pool, sels->allow, &st->root.allow)
+           != NGX_OK
+        || ngx_http_json_sel_set_init(pool, sels->deny, &st->root.deny)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     st->buf = NULL;
     st->log = log;
 
@@ -48,16 +57,24 @@ ngx_http_json_filter_stream_init(ngx_http_json_filter_stream_t *st,
     ngx_gw_json_init(&st->json, NGX_HTTP_JSON_FILTER_MAX_DEPTH, st->name,
                      NGX_HTTP_JSON_FILTER_NAME);
     st->json.name_in_input = 1;
+    st->json.lone_surrogates = 1;
 
     st->mode = NGX_HTTP_JSON_FILTER_EMIT;
     st->quiet = 0;
     st->broken = 0;
+
+    /* what json_allow and json_deny remove never passes, broken or not */
+    st->strict = !ngx_http_json_sel_is_whole(sels->allow)
+                 || sels->deny != NULL;
+
     st->offset = 0;
     st->run_start = NULL;
     st->run_end = NULL;
     st->hold_start = NULL;
     st->hold_end = NULL;
     st->pending_len = 0;
+
+    return NGX_OK;
 }
 
 
@@ -71,7 +88,7 @@ void
 ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     u_char *pos, u_char *last)
 {
-    u_char     *from, *p;
+    u_char     *from, *to, *p;
     ngx_int_t   rc;
 
     from = pos;
@@ -80,24 +97,28 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     while (!st->broken) {
         rc = ngx_gw_json_next(&st->json, &p, last);
 
+        /* the bytes up to the event, or up to where the tokenizer stopped */
+
+        to = (rc == NGX_OK) ? st->json.mark : p;
+
+        if (ngx_http_json_filter_range(st, from, to) != NGX_OK) {
+            ngx_http_json_filter_broken(st, NULL, st->offset + (from - pos));
+            break;
+        }
+
+        from = to;
+
         if (rc == NGX_AGAIN) {
-            ngx_http_json_filter_range(st, from, last);
-            from = last;
             break;
         }
 
         if (rc == NGX_ERROR) {
-            ngx_http_json_filter_range(st, from, p);
-            from = p;
             ngx_http_json_filter_broken(st, st->json.error,
                                         st->offset + (p - pos));
             break;
         }
 
         if (rc == NGX_DONE) {
-            ngx_http_json_filter_range(st, from, p);
-            from = p;
-
             if (p == last) {
                 break;
             }
@@ -105,17 +126,7 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
             continue;
         }
 
-        ngx_http_json_filter_range(st, from, st->json.mark);
-        from = st->json.mark;
-
         ngx_http_json_filter_event(st);
-
-        if (st->broken) {
-            ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                          "json_filter: a member name or the space before "
-                          "it is longer than 4k; the rest passes untrimmed");
-            break;
-        }
 
         /* the opening brace of a filtered object is out already */
 
@@ -127,9 +138,9 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
         }
     }
 
-    /* once broken, the rest goes out as it comes */
+    /* once broken, the rest goes out as it comes, or nowhere if strict */
 
-    if (st->broken) {
+    if (st->broken && !st->strict) {
         ngx_http_json_filter_emit(st, from, last - from);
     }
 
@@ -149,8 +160,6 @@ ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
         ngx_http_json_filter_broken(st, st->json.error, -1);
     }
 
-    /* what is still undecided is whitespace, or a broken tail */
-    ngx_http_json_filter_flush_pending(st, 0);
     ngx_http_json_filter_copy_run(st);
 }
 
@@ -158,8 +167,9 @@ ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
 static void
 ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 {
+    ngx_str_t                     *name;
     ngx_uint_t                     l;
-    ngx_http_json_sel_t           *f, *a, *d;
+    ngx_http_json_sel_set_t       *f, *a, *d;
     ngx_http_json_filter_view_t    view;
     ngx_http_json_filter_level_t  *level;
 
@@ -172,22 +182,18 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
         /* a member is kept if both selections keep it and no deny drops it */
 
-        f = ngx_http_json_sel_find(level->view.fields, &st->json.name);
-        a = ngx_http_json_sel_find(level->view.allow, &st->json.name);
-        d = level->view.deny ? ngx_http_json_sel_find(level->view.deny,
-                                                      &st->json.name)
-                             : NULL;
+        f = &st->member.fields;
+        a = &st->member.allow;
+        d = &st->member.deny;
 
-        if (st->json.name_truncated && f && a) {
-            /* a long name can only be kept by "*" */
-            f = ngx_http_json_sel_is_whole(level->view.fields)
-                ? f : level->view.fields->wildcard;
-            a = ngx_http_json_sel_is_whole(level->view.allow)
-                ? a : level->view.allow->wildcard;
-            d = level->view.deny ? level->view.deny->wildcard : NULL;
-        }
+        /* a long name can only be kept by "*" */
+        name = st->json.name_truncated ? NULL : &st->json.name;
 
-        if (f == NULL || a == NULL || (d && ngx_http_json_sel_is_whole(d))) {
+        ngx_http_json_sel_set_find(&level->view.fields, name, f);
+        ngx_http_json_sel_set_find(&level->view.allow, name, a);
+        ngx_http_json_sel_set_find(&level->view.deny, name, d);
+
+        if (f->n == 0 || a->n == 0 || ngx_http_json_sel_set_is_whole(d)) {
             ngx_http_json_filter_drop_pending(st);
             st->mode = NGX_HTTP_JSON_FILTER_DROP;
             ngx_http_json_filter_quiet(st, l);
@@ -197,15 +203,12 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
         ngx_http_json_filter_flush_pending(st, !level->kept);
         level->kept = 1;
 
-        st->member.fields = f;
-        st->member.allow = a;
-        st->member.deny = d;
         st->mode = NGX_HTTP_JSON_FILTER_EMIT;
 
         /* a value kept whole needs not even its start told */
 
-        if (ngx_http_json_sel_is_whole(f) && ngx_http_json_sel_is_whole(a)
-            && d == NULL)
+        if (ngx_http_json_sel_set_is_whole(f)
+            && ngx_http_json_sel_set_is_whole(a) && d->n == 0)
         {
             ngx_http_json_filter_quiet(st, l);
         }
@@ -226,8 +229,9 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
 
         st->mode = NGX_HTTP_JSON_FILTER_EMIT;
 
-        if (ngx_http_json_sel_is_whole(view.fields)
-            && ngx_http_json_sel_is_whole(view.allow) && view.deny == NULL)
+        if (ngx_http_json_sel_set_is_whole(&view.fields)
+            && ngx_http_json_sel_set_is_whole(&view.allow)
+            && view.deny.n == 0)
         {
             /* nothing inside is removed: copy it whole */
             ngx_http_json_filter_quiet(st, l);
@@ -284,7 +288,9 @@ ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st, ngx_uint_t level)
 }
 
 
-static void
+/* NGX_DECLINED: what waits undecided would outgrow pending */
+
+static ngx_int_t
 ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
     u_char *to)
 {
@@ -293,7 +299,7 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
     len = to - from;
 
     if (len == 0) {
-        return;
+        return NGX_OK;
     }
 
     switch (st->mode) {
@@ -307,10 +313,7 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
         if (len > NGX_HTTP_JSON_FILTER_PENDING - st->pending_len
                   - (st->hold_end - st->hold_start))
         {
-            ngx_http_json_filter_flush_pending(st, 0);
-            ngx_http_json_filter_emit(st, from, len);
-            st->broken = 1;
-            break;
+            return NGX_DECLINED;
         }
 
         ngx_http_json_filter_hold(st, from, len);
@@ -319,6 +322,8 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
     default:
         break;
     }
+
+    return NGX_OK;
 }
 
 
@@ -480,26 +485,41 @@ ngx_http_json_filter_flush_pending(ngx_http_json_filter_stream_t *st,
 
 
 /*
- * The headers are gone: a body that stops being JSON is not cut short but
- * sent on as it comes, with one line saying where it broke.
+ * The headers are gone when a body stops being JSON (or a name outgrows
+ * pending): with json_fields alone the rest is sent on as it comes; under
+ * json_allow or json_deny, what is undecided (a separator and a name that
+ * may be a denied one's) is dropped with the rest, and the caller ends the
+ * response as incomplete.  One line says where it broke.  error NULL: the
+ * name was too long.
  */
 
 static void
 ngx_http_json_filter_broken(ngx_http_json_filter_stream_t *st,
-    const char *why, off_t where)
+    const char *error, off_t where)
 {
     st->broken = 1;
+
+    if (st->strict) {
+        ngx_http_json_filter_drop_pending(st);
+
+    } else {
+        ngx_http_json_filter_flush_pending(st, 0);
+    }
 
     if (where < 0) {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "json_filter: malformed JSON from upstream: %s at "
-                      "its end", why);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                      "json_filter: malformed JSON from upstream: %s at "
-                      "byte %O; the rest passes untrimmed", why, where);
+                      "its end%s", error,
+                      st->strict ? "; the response is cut short" : "");
+        return;
     }
 
-    ngx_http_json_filter_flush_pending(st, 0);
+    ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                  "json_filter: %s%s at byte %O; %s",
+                  error ? "malformed JSON from upstream: " : "",
+                  error ? error : "a member name or the space before it is "
+                                  "longer than 4k",
+                  where,
+                  st->strict ? "the response is cut short there"
+                             : "the rest passes untrimmed");
 }

@@ -207,3 +207,29 @@ qr/\[emerg\] .*"json_fields".* in \S+nginx\.conf:\d+/
 [200, 400, 400]
 --- response_body_like eval
 ['^\{"id":1,"b":3\}$', '"error"', '"error"']
+
+
+
+=== TEST 17: json_deny with a name longer than the 256 bytes a response's names are read for
+--- config eval
+"    location /t {
+        json_deny a/" . ('n' x 257) . ";
+    }"
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid path "a\/n{257}": a name longer than 256 bytes cannot be matched in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 18: ... 256 bytes are matched
+--- config eval
+"    location /t {
+        json_deny a/" . ('n' x 256) . ";
+        default_type application/json;
+        return 200 '{\"a\":{\"" . ('n' x 256) . "\":1,\"" . ('n' x 255)
+    . "\":2}}';
+    }"
+--- request
+GET /t
+--- response_body eval
+'{"a":{"' . ('n' x 255) . '":2}}'
