@@ -36,23 +36,26 @@ enum {
 
 
 /*
- * Returns the event just set, which ends at p, unless the caller asked for
- * quiet until the value at quiet_level ends: inside it the tokenizer goes
+ * Whether the event just set stays unsaid: the caller asked for quiet
+ * until the value at quiet_level ends, and inside it the tokenizer goes
  * on without returning.
  */
-#define ngx_gw_json_event()                                                  \
-    if (j->quiet) {                                                          \
-        if (j->event != NGX_GW_JSON_VALUE_END                                \
-            || j->level != j->quiet_level)                                   \
-        {                                                                    \
-            continue;                                                        \
-        }                                                                    \
-                                                                             \
-        j->quiet = 0;                                                        \
-    }                                                                        \
-                                                                             \
-    *pos = p + 1;                                                            \
-    return NGX_OK
+
+static ngx_inline ngx_uint_t
+ngx_gw_json_quiet(ngx_gw_json_t *j)
+{
+    if (!j->quiet) {
+        return 0;
+    }
+
+    if (j->event != NGX_GW_JSON_VALUE_END || j->level != j->quiet_level) {
+        return 1;
+    }
+
+    j->quiet = 0;
+
+    return 0;
+}
 
 
 #define ngx_gw_json_in_object(j)                                             \
@@ -134,7 +137,12 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->level = j->depth;
                 j->type = NGX_GW_JSON_ARRAY;
                 j->mark = p + 1;
-                ngx_gw_json_event();
+                if (ngx_gw_json_quiet(j)) {
+                    continue;
+                }
+
+                *pos = p + 1;
+                return NGX_OK;
             }
 
             rc = ngx_gw_json_value_start(j, p);
@@ -143,7 +151,12 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 return NGX_ERROR;
             }
 
-            ngx_gw_json_event();
+            if (ngx_gw_json_quiet(j)) {
+                continue;
+            }
+
+            *pos = p + 1;
+            return NGX_OK;
 
         case sw_name_or_object_end:
         case sw_name:
@@ -174,7 +187,12 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->level = j->depth;
                 j->type = NGX_GW_JSON_OBJECT;
                 j->mark = p + 1;
-                ngx_gw_json_event();
+                if (ngx_gw_json_quiet(j)) {
+                    continue;
+                }
+
+                *pos = p + 1;
+                return NGX_OK;
             }
 
             return ngx_gw_json_error(j, pos, p, "member name expected");
@@ -217,7 +235,12 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 j->event = NGX_GW_JSON_VALUE_END;
                 j->level = j->depth;
                 j->mark = p + 1;
-                ngx_gw_json_event();
+                if (ngx_gw_json_quiet(j)) {
+                    continue;
+                }
+
+                *pos = p + 1;
+                return NGX_OK;
             }
 
             return ngx_gw_json_error(j, pos, p, "\",\" or end expected");
@@ -258,13 +281,23 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 if (j->state == sw_colon) {
                     j->event = NGX_GW_JSON_MEMBER_NAME;
                     j->level = j->depth;
-                    ngx_gw_json_event();
+                    if (ngx_gw_json_quiet(j)) {
+                        continue;
+                    }
+
+                    *pos = p + 1;
+                    return NGX_OK;
                 }
 
                 j->event = NGX_GW_JSON_VALUE_END;
                 j->level = j->depth;
                 j->type = NGX_GW_JSON_STRING;
-                ngx_gw_json_event();
+                if (ngx_gw_json_quiet(j)) {
+                    continue;
+                }
+
+                *pos = p + 1;
+                return NGX_OK;
             }
 
             if (ch == '\\') {
@@ -581,7 +614,12 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
             j->event = NGX_GW_JSON_VALUE_END;
             j->level = j->depth;
             j->mark = p + 1;
-            ngx_gw_json_event();
+            if (ngx_gw_json_quiet(j)) {
+                continue;
+            }
+
+            *pos = p + 1;
+            return NGX_OK;
 
         case sw_done:
 
