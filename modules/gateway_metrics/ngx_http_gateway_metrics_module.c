@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_gateway_metrics.h"
+#include "ngx_gw_conf.h"
 
 
 /* the variables of the other modules, if loaded; see the README */
@@ -704,10 +705,9 @@ ngx_http_gateway_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_gateway_metrics_main_conf_t *gmcf = conf;
 
-    u_char                           *p;
     char                             *rv;
     ssize_t                           size;
-    ngx_str_t                        *value, name, s;
+    ngx_str_t                        *value, name;
     ngx_uint_t                        i;
     ngx_shm_zone_t                   *shm_zone;
     ngx_http_gateway_metrics_zone_t  *zone;
@@ -723,33 +723,7 @@ ngx_http_gateway_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\": \"name:size\" expected",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small: %uz or more expected",
-                           &value[1], 8 * ngx_pagesize);
+    if (ngx_gw_conf_zone(cf, &value[1], "", &name, &size) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_rate_limit.h"
+#include "ngx_gw_conf.h"
 #include "ngx_gw_header.h"
 
 
@@ -1314,7 +1315,6 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_rate_limit_main_conf_t *rlmcf = conf;
 
-    u_char                            *p;
     ssize_t                            size;
     ngx_int_t                          burst;
     ngx_str_t                         *value, name, s, prefix;
@@ -1351,27 +1351,9 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
 
-            name.data = value[i].data + 5;
-            p = (u_char *) ngx_strchr(name.data, ':');
-
-            if (p == NULL || p == name.data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone \"%V\": \"zone=name:size\" "
-                                   "expected", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            name.len = p - name.data;
-
-            s.data = p + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-
-            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone size \"%V\": %uz or more "
-                                   "expected", &value[i], 8 * ngx_pagesize);
+            if (ngx_gw_conf_zone(cf, &value[i], "zone=", &name, &size)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 

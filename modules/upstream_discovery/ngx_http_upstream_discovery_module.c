@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_upstream_discovery.h"
+#include "ngx_gw_conf.h"
 
 
 /* a removed peer's place is reused this long after, once unused */
@@ -915,27 +916,10 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            zone.data = value[i].data + 5;
-            p = (u_char *) ngx_strchr(zone.data, ':');
 
-            if (p == NULL || p == zone.data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone \"%V\": \"zone=name:size\" "
-                                   "expected", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            zone.len = p - zone.data;
-
-            s.data = p + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-
-            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone size \"%V\": %uz or more "
-                                   "expected", &value[i], 8 * ngx_pagesize);
+            if (ngx_gw_conf_zone(cf, &value[i], "zone=", &zone, &size)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 

@@ -84,7 +84,17 @@ qr/\[emerg\] .*invalid zone "gw": "name:size" expected in \S+nginx\.conf:\d+/
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*zone "gw:4k" is too small: \d+ or more expected in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*zone "gw:4k" is too small: \d+ bytes or more expected in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 5a: a zone size that is not a size
+--- http_config
+    gateway_metrics_zone gw:big;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid zone size "gw:big" in \S+nginx\.conf:\d+/
 
 
 

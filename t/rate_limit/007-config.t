@@ -226,7 +226,7 @@ qr/\[emerg\] .*"z"/
     rate_limit_zone $arg_k zone=z:1k rate=1r/s;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid zone size "zone=z:1k"/
+qr/\[emerg\] .*zone "zone=z:1k" is too small: \d+ bytes or more expected/
 
 
 
@@ -235,7 +235,16 @@ qr/\[emerg\] .*invalid zone size "zone=z:1k"/
     rate_limit_zone $arg_k zone=z rate=1r/s;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid zone "zone=z"/
+qr/\[emerg\] .*invalid zone "zone=z": "zone=name:size" expected/
+
+
+
+=== TEST 18a: a zone size that is not a size
+--- http_config
+    rate_limit_zone $arg_k zone=z:big rate=1r/s;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid zone size "zone=z:big" in \S+nginx\.conf:\d+/
 
 
 

@@ -259,7 +259,7 @@ qr/\[emerg\] .*invalid zone "zone=:64k": "zone=name:size" expected in \S+nginx\.
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid zone size "zone=disc:big": \d+ or more expected in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid zone size "zone=disc:big" in \S+nginx\.conf:\d+/
 
 
 
@@ -271,7 +271,7 @@ qr/\[emerg\] .*invalid zone size "zone=disc:big": \d+ or more expected in \S+ngi
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid zone size "zone=disc:8k": \d+ or more expected in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*zone "zone=disc:8k" is too small: \d+ bytes or more expected in \S+nginx\.conf:\d+/
 
 
 
