@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_aggregate.h"
+#include "ngx_gw_decision.h"
 
 
 #define ngx_http_aggregate_space(c)                                          \
@@ -135,7 +136,8 @@ static ngx_str_t  ngx_http_aggregate_outcome_names[] = {
 
 static ngx_http_variable_t  ngx_http_aggregate_vars[] = {
 
-    { ngx_string("aggregate_parts"), NULL, ngx_http_aggregate_parts_variable,
+    { ngx_string(NGX_GW_DECISION_AGGREGATE_PARTS), NULL,
+      ngx_http_aggregate_parts_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -665,7 +667,7 @@ ngx_http_aggregate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 /*
  * "name:OUTCOME, ..." in configuration order, made when first read: the
  * outcomes are final once the response is built, and most requests are
- * never asked.  A metrics module parses it, so the format is fixed.
+ * never asked.  A metrics module parses it (ngx_gw_decision.h).
  */
 
 static ngx_int_t
@@ -690,7 +692,8 @@ ngx_http_aggregate_parts_variable(ngx_http_request_t *r,
 
         for (i = 0; i < ctx->nparts; i++) {
             part = &ctx->parts[i];
-            size += sizeof(", :") - 1 + part->conf->name.len
+            size += sizeof(NGX_GW_DECISION_ENTRY_SEP) - 1
+                    + part->conf->name.len + 1
                     + ngx_http_aggregate_outcome_names[part->outcome].len;
         }
 
@@ -703,7 +706,8 @@ ngx_http_aggregate_parts_variable(ngx_http_request_t *r,
 
         for (i = 0; i < ctx->nparts; i++) {
             part = &ctx->parts[i];
-            p = ngx_sprintf(p, "%s%V:%V", i ? ", " : "", &part->conf->name,
+            p = ngx_sprintf(p, "%s%V%c%V", i ? NGX_GW_DECISION_ENTRY_SEP : "",
+                            &part->conf->name, NGX_GW_DECISION_FIELD_SEP,
                             &ngx_http_aggregate_outcome_names[part->outcome]);
         }
 

@@ -16,9 +16,6 @@
 
 #define NGX_HTTP_GATEWAY_METRICS_BUCKETS  32
 
-/* the longest status word of another module ("REJECTED_DRY_RUN") */
-#define NGX_HTTP_GATEWAY_METRICS_STATUS_LEN   32
-
 /* the longest key a series can have: its family and label values */
 #define NGX_HTTP_GATEWAY_METRICS_MAX_KEY      512
 

@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 #include "ngx_http_gateway_metrics.h"
 #include "ngx_gw_conf.h"
+#include "ngx_gw_decision.h"
 
 
 /* the variables of the other modules, if loaded; see the README */
@@ -58,7 +59,7 @@ static ngx_http_variable_value_t *ngx_http_gateway_metrics_source(
 static u_char *ngx_http_gateway_metrics_entry(u_char **pos, u_char *last,
     u_char **start);
 static u_char *ngx_http_gateway_metrics_field(u_char *p, u_char *last,
-    u_char stop, ngx_str_t *field);
+    ngx_str_t *field);
 static void ngx_http_gateway_metrics_increment(
     ngx_http_gateway_metrics_zone_t *zone, ngx_uint_t family,
     ngx_str_t *labels, ngx_uint_t n);
@@ -142,9 +143,9 @@ ngx_module_t  ngx_http_gateway_metrics_module = {
 
 
 static ngx_str_t  ngx_http_gateway_metrics_source_names[] = {
-    ngx_string("jwt_status"),
-    ngx_string("rate_limit_zones"),
-    ngx_string("aggregate_parts")
+    ngx_string(NGX_GW_DECISION_JWT_STATUS),
+    ngx_string(NGX_GW_DECISION_RATE_LIMIT_ZONES),
+    ngx_string(NGX_GW_DECISION_AGGREGATE_PARTS)
 };
 
 
@@ -356,7 +357,7 @@ static void
 ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route)
 {
-    u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
+    u_char                      low[NGX_GW_DECISION_WORD_LEN];
     ngx_str_t                   labels[2];
     ngx_http_variable_value_t  *v;
 
@@ -380,13 +381,13 @@ ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
 }
 
 
-/* "api:PASSED, login:REJECTED:evicted:redis_failed" */
+/* "api:PASSED, login:REJECTED:evicted:redis_failed" (ngx_gw_decision.h) */
 
 static void
 ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf)
 {
-    u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
+    u_char                      low[NGX_GW_DECISION_WORD_LEN];
     u_char                     *p, *next, *last, *end;
     ngx_str_t                   labels[2], flag;
     ngx_http_variable_value_t  *v;
@@ -401,8 +402,8 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
     last = v->data + v->len;
 
     while ((end = ngx_http_gateway_metrics_entry(&next, last, &p))) {
-        p = ngx_http_gateway_metrics_field(p, end, ':', &labels[0]);
-        p = ngx_http_gateway_metrics_field(p, end, ':', &labels[1]);
+        p = ngx_http_gateway_metrics_field(p, end, &labels[0]);
+        p = ngx_http_gateway_metrics_field(p, end, &labels[1]);
 
         if (labels[0].len && labels[1].len
             && ngx_http_gateway_metrics_lowcase(&labels[1], low) == NGX_OK)
@@ -413,17 +414,19 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
         }
 
         while (p < end) {
-            p = ngx_http_gateway_metrics_field(p, end, ':', &flag);
+            p = ngx_http_gateway_metrics_field(p, end, &flag);
 
-            if (flag.len == sizeof("evicted") - 1
-                && ngx_strncmp(flag.data, "evicted", flag.len) == 0)
+            if (flag.len == sizeof(NGX_GW_DECISION_EVICTED) - 1
+                && ngx_strncmp(flag.data, NGX_GW_DECISION_EVICTED, flag.len)
+                   == 0)
             {
                 ngx_http_gateway_metrics_increment(gmcf->zone,
                                         NGX_HTTP_GATEWAY_METRICS_EVICTIONS,
                                         labels, 1);
 
-            } else if (flag.len == sizeof("redis_failed") - 1
-                       && ngx_strncmp(flag.data, "redis_failed", flag.len)
+            } else if (flag.len == sizeof(NGX_GW_DECISION_REDIS_FAILED) - 1
+                       && ngx_strncmp(flag.data, NGX_GW_DECISION_REDIS_FAILED,
+                                      flag.len)
                           == 0)
             {
                 ngx_http_gateway_metrics_increment(gmcf->zone,
@@ -435,13 +438,13 @@ ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
 }
 
 
-/* "product:OK, reviews:TIMEOUT" */
+/* "product:OK, reviews:TIMEOUT" (ngx_gw_decision.h) */
 
 static void
 ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route)
 {
-    u_char                      low[NGX_HTTP_GATEWAY_METRICS_STATUS_LEN];
+    u_char                      low[NGX_GW_DECISION_WORD_LEN];
     u_char                     *p, *next, *last, *end;
     ngx_str_t                   labels[3];
     ngx_http_variable_value_t  *v;
@@ -458,8 +461,8 @@ ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
     last = v->data + v->len;
 
     while ((end = ngx_http_gateway_metrics_entry(&next, last, &p))) {
-        p = ngx_http_gateway_metrics_field(p, end, ':', &labels[1]);
-        p = ngx_http_gateway_metrics_field(p, end, ':', &labels[2]);
+        p = ngx_http_gateway_metrics_field(p, end, &labels[1]);
+        p = ngx_http_gateway_metrics_field(p, end, &labels[2]);
 
         if (labels[1].len && labels[2].len
             && ngx_http_gateway_metrics_lowcase(&labels[2], low) == NGX_OK)
@@ -491,9 +494,8 @@ ngx_http_gateway_metrics_source(ngx_http_request_t *r,
 
 
 /*
- * The next entry of a ", " separated list: from *start to the end
- * returned, NULL when there is none; *pos moves past it and its
- * separator.
+ * The next entry of a list of decisions: from *start to the end returned,
+ * NULL when there is none; *pos moves past it and its separator.
  */
 
 static u_char *
@@ -507,7 +509,7 @@ ngx_http_gateway_metrics_entry(u_char **pos, u_char *last, u_char **start)
         return NULL;
     }
 
-    end = ngx_strlchr(p, last, ',');
+    end = ngx_strlchr(p, last, NGX_GW_DECISION_ENTRY_SEP[0]);
 
     if (end == NULL) {
         end = last;
@@ -526,12 +528,11 @@ ngx_http_gateway_metrics_entry(u_char **pos, u_char *last, u_char **start)
 
 
 static u_char *
-ngx_http_gateway_metrics_field(u_char *p, u_char *last, u_char stop,
-    ngx_str_t *field)
+ngx_http_gateway_metrics_field(u_char *p, u_char *last, ngx_str_t *field)
 {
     field->data = p;
 
-    while (p < last && *p != stop) {
+    while (p < last && *p != NGX_GW_DECISION_FIELD_SEP) {
         p++;
     }
 
@@ -563,7 +564,7 @@ ngx_http_gateway_metrics_increment(ngx_http_gateway_metrics_zone_t *zone,
 static ngx_int_t
 ngx_http_gateway_metrics_lowcase(ngx_str_t *value, u_char *buf)
 {
-    if (value->len > NGX_HTTP_GATEWAY_METRICS_STATUS_LEN) {
+    if (value->len > NGX_GW_DECISION_WORD_LEN) {
         return NGX_ERROR;
     }
 

@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 #include "ngx_http_rate_limit.h"
 #include "ngx_gw_conf.h"
+#include "ngx_gw_decision.h"
 #include "ngx_gw_header.h"
 
 
@@ -299,7 +300,7 @@ static ngx_http_variable_t  ngx_http_rate_limit_vars[] = {
     { ngx_string("rate_limit_reset"), NULL, ngx_http_rate_limit_variable,
       2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("rate_limit_zones"), NULL,
+    { ngx_string(NGX_GW_DECISION_RATE_LIMIT_ZONES), NULL,
       ngx_http_rate_limit_zones_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -1137,8 +1138,8 @@ ngx_http_rate_limit_variable(ngx_http_request_t *r,
 
 /*
  * "zone:STATUS[:flag...]" per limit that applies, in the configuration's
- * order, ", " between them: made only when read, for a log or a metrics
- * module
+ * order, ", " between them (ngx_gw_decision.h): made only when read, for a
+ * log or a metrics module
  */
 
 static ngx_int_t
@@ -1170,8 +1171,11 @@ ngx_http_rate_limit_zones_variable(ngx_http_request_t *r,
             continue;
         }
 
-        len += sizeof(", :REJECTED_DRY_RUN:evicted:redis_failed") - 1
-               + state->zones[i]->shm_zone->shm.name.len;
+        len += sizeof(NGX_GW_DECISION_ENTRY_SEP) - 1
+               + state->zones[i]->shm_zone->shm.name.len
+               + 1 + NGX_GW_DECISION_WORD_LEN
+               + sizeof(":" NGX_GW_DECISION_EVICTED) - 1
+               + sizeof(":" NGX_GW_DECISION_REDIS_FAILED) - 1;
     }
 
     if (len == 0) {
@@ -1198,23 +1202,27 @@ ngx_http_rate_limit_zones_variable(ngx_http_request_t *r,
         }
 
         if (p != v->data) {
-            *p++ = ',';
-            *p++ = ' ';
+            p = ngx_cpymem(p, NGX_GW_DECISION_ENTRY_SEP,
+                           sizeof(NGX_GW_DECISION_ENTRY_SEP) - 1);
         }
 
         name = &state->zones[i]->shm_zone->shm.name;
         text = &ngx_http_rate_limit_status_names[status];
 
         p = ngx_cpymem(p, name->data, name->len);
-        *p++ = ':';
+        *p++ = NGX_GW_DECISION_FIELD_SEP;
         p = ngx_cpymem(p, text->data, text->len);
 
         if (verdict & NGX_HTTP_RATE_LIMIT_EVICTED) {
-            p = ngx_cpymem(p, ":evicted", sizeof(":evicted") - 1);
+            *p++ = NGX_GW_DECISION_FIELD_SEP;
+            p = ngx_cpymem(p, NGX_GW_DECISION_EVICTED,
+                           sizeof(NGX_GW_DECISION_EVICTED) - 1);
         }
 
         if (verdict & NGX_HTTP_RATE_LIMIT_REDIS_FAILED) {
-            p = ngx_cpymem(p, ":redis_failed", sizeof(":redis_failed") - 1);
+            *p++ = NGX_GW_DECISION_FIELD_SEP;
+            p = ngx_cpymem(p, NGX_GW_DECISION_REDIS_FAILED,
+                           sizeof(NGX_GW_DECISION_REDIS_FAILED) - 1);
         }
     }
 
@@ -1354,6 +1362,17 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             if (ngx_gw_conf_zone(cf, &value[i], "zone=", &name, &size)
                 != NGX_OK)
             {
+                return NGX_CONF_ERROR;
+            }
+
+            /* $rate_limit_zones lists it (ngx_gw_decision.h) */
+
+            if (ngx_strlchr(name.data, name.data + name.len, ',')
+                || ngx_strlchr(name.data, name.data + name.len, ' '))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone name \"%V\": no \",\" or "
+                                   "spaces", &name);
                 return NGX_CONF_ERROR;
             }
 

@@ -239,6 +239,15 @@ qr/\[emerg\] .*invalid zone "zone=z": "zone=name:size" expected/
 
 
 
+=== TEST 18b: a zone name that $rate_limit_zones could not list
+--- http_config
+    rate_limit_zone $arg_k "zone=a,b:1m" rate=1r/s;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid zone name "a,b": no "," or spaces in \S+nginx\.conf:\d+/
+
+
+
 === TEST 18a: a zone size that is not a size
 --- http_config
     rate_limit_zone $arg_k zone=z:big rate=1r/s;
