@@ -538,6 +538,10 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
             p++;
         }
 
+        if (p == eol - 1) {
+            return NGX_ERROR;
+        }
+
         v = 0;
 
         for ( /* void */ ; p < eol - 1; p++) {
