@@ -474,7 +474,9 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
     int64_t     v;
     ngx_int_t   n, i, sign;
 
-    eol = ngx_strlchr(p, last, LF);
+    /* a first line of 1024 bytes at most, however the reads split it */
+
+    eol = ngx_strlchr(p, ngx_min(last, p + 1025), LF);
     if (eol == NULL) {
         return (last - p > 1024) ? NGX_ERROR : NGX_AGAIN;
     }
