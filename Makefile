@@ -282,8 +282,8 @@ bench: modules deps-bench
 	    BENCH_MODULES="$(abspath $(MODULE_SOS)) $(LUA_MODULES)" \
 	    SCENARIO=$(SCENARIO) bench/run
 
-# libFuzzer targets for the JSON tokenizer, JWT decoding and JWK parsing,
-# a fixed number of inputs each (FUZZ_RUNS, default 200000)
+# libFuzzer targets for the parsers (README, "Tests"), a fixed number of
+# inputs each (FUZZ_RUNS, default 200000)
 fuzz: modules deps-fuzz
 	NGX_BUILD=$(NGX_BUILD) bash fuzz/run
 

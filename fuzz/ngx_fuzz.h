@@ -24,6 +24,23 @@
 
 extern ngx_log_t  ngx_fuzz_log;
 
+/*
+ * Set, every line logged is formatted and must hold no CR, LF or NUL:
+ * values from a peer never reach the log raw.  The last line formatted,
+ * ngx_conf_log_error()'s included, is in ngx_fuzz_log_line.
+ */
+extern ngx_uint_t  ngx_fuzz_log_check;
+extern ngx_str_t   ngx_fuzz_log_line;
+
+/*
+ * Bytes handed out by pools since the target last cleared it; past
+ * ngx_fuzz_alloc_limit (0: no limit) the input fails with the reason in
+ * ngx_fuzz_alloc_why, at the allocation that crossed it.
+ */
+extern size_t       ngx_fuzz_allocated;
+extern size_t       ngx_fuzz_alloc_limit;
+extern const char  *ngx_fuzz_alloc_why;
+
 
 /* once per process: page size, the cycle, the log */
 void ngx_fuzz_init(void);
@@ -41,6 +58,9 @@ u_char *ngx_fuzz_dup(const u_char *data, size_t len);
 
 void ngx_fuzz_fail(const char *file, int line, const char *what)
     __attribute__((noreturn));
+
+/* nginx's CRC32 table, which ngx_fuzz_init() fills */
+void ngx_fuzz_crc32_init(void);
 
 
 #endif /* _NGX_FUZZ_H_INCLUDED_ */

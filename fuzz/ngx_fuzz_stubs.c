@@ -36,6 +36,8 @@ ngx_fuzz_init(void)
     ngx_fuzz_cycle.log = &ngx_fuzz_log;
     ngx_cycle = &ngx_fuzz_cycle;
 
+    ngx_fuzz_crc32_init();
+
     ngx_fuzz_pool_size = sizeof(ngx_pool_t);
 
     size = getenv("FUZZ_POOL_SIZE");

@@ -485,24 +485,40 @@ ngx_http_rate_limit_redis_parse(ngx_http_rate_limit_redis_t *rd)
 
 /*
  * One reply: an array of 3 integers for each key of the call (NGX_OK), a
- * NOSCRIPT error (NGX_DECLINED), another error (NGX_ABORT: the call fails,
- * the connection stays), incomplete (NGX_AGAIN), or garbage (NGX_ERROR).
+ * NOSCRIPT error (NGX_DECLINED), another error (NGX_OK with call->failed:
+ * the call fails, the connection stays), incomplete (NGX_AGAIN), or
+ * garbage (NGX_ERROR).
  */
 
 static ngx_int_t
 ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
     ngx_http_rate_limit_call_t *call, u_char *p, u_char *last, u_char **end)
 {
-    u_char     *eol;
+    u_char     *eol, *c;
     int64_t     v;
     ngx_int_t   n, i, sign;
 
-    eol = ngx_strlchr(p, last, LF);
+    /* a first line of 1024 bytes at most, however the reads split it */
+
+    eol = ngx_strlchr(p, ngx_min(last, p + 1025), LF);
     if (eol == NULL) {
         return (last - p > 1024) ? NGX_ERROR : NGX_AGAIN;
     }
 
+    if (eol == p || eol[-1] != CR) {
+        return NGX_ERROR;
+    }
+
     if (*p == '-') {
+
+        /* its text goes to the log: control characters make it garbage */
+
+        for (c = p + 1; c < eol - 1; c++) {
+            if (*c < 0x20 || *c == 0x7f) {
+                return NGX_ERROR;
+            }
+        }
+
         *end = eol + 1;
 
         if (eol - p > 9 && ngx_strncmp(p + 1, "NOSCRIPT", 8) == 0
@@ -513,12 +529,12 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
 
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rate_limit: redis \"%V\" answered \"%*s\"",
-                      &rd->name, eol - p - 1, p + 1);
+                      &rd->name, eol - p - 2, p + 1);
         call->failed = 1;
         return NGX_OK;
     }
 
-    if (*p != '*' || eol[-1] != CR) {
+    if (*p != '*') {
         return NGX_ERROR;
     }
 
@@ -546,6 +562,10 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
         if (*p == '-') {
             sign = -1;
             p++;
+        }
+
+        if (p == eol - 1) {
+            return NGX_ERROR;
         }
 
         v = 0;

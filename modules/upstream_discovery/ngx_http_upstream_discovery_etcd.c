@@ -396,6 +396,8 @@ static ngx_int_t
 ngx_http_upstream_discovery_kv(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_str_t *kv, ngx_array_t *instances)
 {
+    u_char                                  *p;
+    uintptr_t                                n;
     ngx_str_t                                key, value;
     ngx_array_t                              members;
     const char                              *error;
@@ -436,6 +438,21 @@ ngx_http_upstream_discovery_kv(ngx_http_upstream_discovery_conf_t *dcf,
     instances->nelts--;
 
 invalid:
+
+    /* the key is any bytes etcd holds: escaped, it cannot break the log */
+
+    n = ngx_escape_uri(NULL, key.data, key.len, NGX_ESCAPE_MEMCACHED);
+
+    if (n) {
+        p = ngx_pnalloc(dcf->pool, key.len + 2 * n);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_escape_uri(p, key.data, key.len, NGX_ESCAPE_MEMCACHED);
+        key.data = p;
+        key.len += 2 * n;
+    }
 
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "discovery: upstream \"%V\": etcd key \"%V\" has an "

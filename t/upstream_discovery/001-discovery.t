@@ -810,3 +810,32 @@ qr/\[error\] .*discovery: upstream "u19": no room for all the instances in etcd:
 [warn]
 [crit]
 [alert]
+
+
+
+=== TEST 20: a key that holds CR, LF or NUL is logged escaped, as are " " and "%": its warning cannot forge a line
+--- http_config
+    upstream u20 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/t20/
+                  interval=100ms;
+    }
+--- etcd
+/t20/a 127.0.0.1:$TEST_NGINX_B1_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u20/;
+    }
+--- post_setup_server_root
+GwEtcd::put("/t20/b\r\n1999/01/01 00:00:00 [info] 1#1: forged\0 100%",
+            'not an address');
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+Test::More::ok(GwEtcd::wait_log(qr{\[warn\] .*discovery: upstream "u20": etcd key "/t20/b%0D%0A1999/01/01%2000:00:00%20\[info\]%201#1:%20forged%00%20100%25" has an invalid value, skipped}),
+               'the key is logged escaped');
+--- request
+GET /d/
+--- response_body
+b1
+--- no_error_log eval
+[qr/^1999\/01\/01/, qr/\[error\] (?!.*no live upstreams while connecting)/,
+ '[crit]', '[alert]']

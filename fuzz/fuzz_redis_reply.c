@@ -1,0 +1,494 @@
+
+/*
+ * libFuzzer target for the Redis client of rate_limit
+ * (ngx_http_rate_limit_redis.c): its reply parser, fed as reads arrive.
+ *
+ * The input is a byte of shape, a byte of timing and what Redis answers.
+ * The shape byte gives the calls (its top five bits, plus one) and the
+ * keys of each (its low three bits, plus one); the calls are made with
+ * ngx_http_rate_limit_redis_call(), and the answer arrives, through the
+ * event loop of ngx_fuzz_event.c, once whole and once in pieces of 1 to
+ * 64 bytes, each its own read event, with the bytes past those read
+ * poisoned.  If the timing byte is odd, Redis closes the connection after
+ * its answer.  Each run must give each call what a reader of RESP would:
+ *
+ *   - an array of 3 integers a key: the call succeeds with those numbers;
+ *   - an error: the call fails, the connection stays; a first NOSCRIPT
+ *     sends the call again with EVAL, and it waits for a second answer;
+ *   - anything else, a reply to no call, or a reply that cannot fit in
+ *     the client's buffer: the connection fails, with every call waiting;
+ *   - an incomplete reply: its call waits, then times out.
+ *
+ * Every line ends in CRLF; a first line (an error or an array's length) is
+ * at most 1024 bytes however the reads split it; an error's text, which
+ * is logged, has no control characters; an integer is an optional "-"
+ * and one digit or more, of a magnitude up to INT64_MAX - 8 (the parser's
+ * bound).
+ * Nothing the answer holds may reach the log raw, and no timer may be left
+ * set on a freed call.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_http.h>
+#include <ngx_sha1.h>
+#include "ngx_http_rate_limit.h"
+#include "ngx_fuzz.h"
+#include "ngx_fuzz_event.h"
+
+
+#define FZ_MAX_CALLS  32
+#define FZ_MAX_KEYS   8
+#define FZ_LINE       1024
+#define FZ_BUF        16384
+#define FZ_INT_MAX    (INT64_MAX - 8)
+
+
+typedef enum {
+    FZ_WAITING = 0,
+    FZ_OK,
+    FZ_FAILED
+} fz_state_e;
+
+
+typedef struct {
+    fz_state_e    state;
+    ngx_uint_t    answers;
+    int64_t       reply[3 * FZ_MAX_KEYS];
+} fz_call_t;
+
+
+typedef struct {
+    fz_call_t     call[FZ_MAX_CALLS];
+    ngx_uint_t    evals;        /* calls sent again with the script */
+} fz_outcome_t;
+
+
+typedef enum {
+    FZ_REPLY_AGAIN,
+    FZ_REPLY_ARRAY,
+    FZ_REPLY_ERROR,
+    FZ_REPLY_GARBAGE
+} fz_reply_e;
+
+
+/* create() is only called from the configuration */
+
+ngx_int_t
+ngx_parse_url(ngx_pool_t *pool, ngx_url_t *u)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_parse_url() not reached");
+}
+
+
+void
+ngx_sha1_init(ngx_sha1_t *ctx)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_sha1_init() not reached");
+}
+
+
+void
+ngx_sha1_update(ngx_sha1_t *ctx, const void *data, size_t size)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_sha1_update() not reached");
+}
+
+
+void
+ngx_sha1_final(u_char result[20], ngx_sha1_t *ctx)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_sha1_final() not reached");
+}
+
+
+/* ":" ["-"] digits CRLF, the LF at eol */
+
+static ngx_int_t
+fz_integer(u_char *p, u_char *eol, int64_t *value)
+{
+    int64_t     v;
+    ngx_uint_t  negative;
+
+    if (*p++ != ':' || eol - p < 2 || eol[-1] != CR) {
+        return NGX_ERROR;
+    }
+
+    negative = (*p == '-');
+    p += negative;
+
+    if (p == eol - 1) {
+        return NGX_ERROR;
+    }
+
+    for (v = 0; p < eol - 1; p++) {
+        if (*p < '0' || *p > '9' || v > (FZ_INT_MAX - (*p - '0')) / 10) {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + (*p - '0');
+    }
+
+    *value = negative ? -v : v;
+
+    return NGX_OK;
+}
+
+
+/* the reply at p, as RESP has it */
+
+static fz_reply_e
+fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
+    ngx_uint_t *noscript, u_char **next)
+{
+    u_char      *eol, *q;
+    uint64_t     n;
+    ngx_uint_t   i;
+
+    eol = memchr(p, LF, ngx_min((size_t) (last - p), (size_t) FZ_LINE + 1));
+
+    if (eol == NULL) {
+        return (last - p > FZ_LINE) ? FZ_REPLY_GARBAGE : FZ_REPLY_AGAIN;
+    }
+
+    if (eol == p || eol[-1] != CR) {
+        return FZ_REPLY_GARBAGE;
+    }
+
+    if (*p == '-') {
+
+        /* a simple error: no control characters */
+
+        for (q = p + 1; q < eol - 1; q++) {
+            if (*q < 0x20 || *q == 0x7f) {
+                return FZ_REPLY_GARBAGE;
+            }
+        }
+
+        *noscript = (eol - 1 - (p + 1) >= 8
+                     && ngx_strncmp(p + 1, "NOSCRIPT", 8) == 0);
+        *next = eol + 1;
+
+        return FZ_REPLY_ERROR;
+    }
+
+    if (*p != '*' || p + 1 == eol - 1) {
+        return FZ_REPLY_GARBAGE;
+    }
+
+    for (n = 0, q = p + 1; q < eol - 1; q++) {
+        if (*q < '0' || *q > '9') {
+            return FZ_REPLY_GARBAGE;
+        }
+
+        n = ngx_min(n * 10 + (*q - '0'), (uint64_t) 1000);
+    }
+
+    if (n != 3 * keys) {
+        return FZ_REPLY_GARBAGE;
+    }
+
+    p = eol + 1;
+
+    for (i = 0; i < n; i++) {
+        eol = memchr(p, LF, last - p);
+
+        if (eol == NULL) {
+            return FZ_REPLY_AGAIN;
+        }
+
+        if (fz_integer(p, eol, &values[i]) != NGX_OK) {
+            return FZ_REPLY_GARBAGE;
+        }
+
+        p = eol + 1;
+    }
+
+    *next = p;
+
+    return FZ_REPLY_ARRAY;
+}
+
+
+/* what each call gets once the answer is read, before any timer fires */
+
+static void
+fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
+    ngx_uint_t close, fz_outcome_t *out)
+{
+    u_char      *next;
+    ngx_uint_t   queue[2 * FZ_MAX_CALLS], head, tail, c, noscript, i;
+    ngx_uint_t   eval[FZ_MAX_CALLS];
+    fz_reply_e   rc;
+
+    ngx_memzero(out, sizeof(fz_outcome_t));
+    ngx_memzero(eval, sizeof(eval));
+
+    for (tail = 0; tail < calls; tail++) {
+        queue[tail] = tail;
+    }
+
+    head = 0;
+
+    while (p < last) {
+
+        if (head == tail) {
+            /* a reply nobody asked for */
+            close = 1;
+            break;
+        }
+
+        c = queue[head];
+        noscript = 0;
+        next = NULL;
+
+        rc = fz_expect(p, last, keys, out->call[c].reply, &noscript, &next);
+
+        if (rc == FZ_REPLY_AGAIN) {
+            if (last - p >= FZ_BUF) {
+                /* it cannot fit */
+                close = 1;
+            }
+
+            break;
+        }
+
+        if (rc == FZ_REPLY_GARBAGE) {
+            close = 1;
+            break;
+        }
+
+        head++;
+        p = next;
+
+        if (rc == FZ_REPLY_ERROR && noscript && !eval[c]) {
+            eval[c] = 1;
+            out->evals++;
+            queue[tail++] = c;
+            continue;
+        }
+
+        out->call[c].state = (rc == FZ_REPLY_ARRAY) ? FZ_OK : FZ_FAILED;
+        out->call[c].answers = 1;
+    }
+
+    if (close) {
+        for (i = head; i < tail; i++) {
+            out->call[queue[i]].state = FZ_FAILED;
+            out->call[queue[i]].answers = 1;
+        }
+    }
+}
+
+
+static void
+fz_answered(ngx_http_rate_limit_call_t *call, ngx_int_t rc)
+{
+    fz_call_t  *fc;
+
+    fc = call->data;
+    fc->answers++;
+
+    ngx_fuzz_assert(rc == NGX_OK || rc == NGX_ERROR);
+
+    if (rc == NGX_OK) {
+        fc->state = FZ_OK;
+        ngx_memcpy(fc->reply, call->reply, 3 * call->n * sizeof(int64_t));
+
+    } else {
+        fc->state = FZ_FAILED;
+    }
+}
+
+
+/* requests sent with this command, "\r\nEVAL\r\n" or "\r\nEVALSHA\r\n" */
+
+static ngx_uint_t
+fz_count(u_char *p, size_t len, char *command)
+{
+    u_char      *start, *last, *e;
+    size_t       i, n;
+    ngx_uint_t   count;
+
+    /* no memcmp(): libFuzzer would take each one for a hint */
+
+    n = ngx_strlen(command);
+    start = p;
+    last = p + len;
+    count = 0;
+
+    while ((e = memchr(p, 'E', last - p)) != NULL) {
+        p = e + 1;
+
+        if (e - start < 2 || (size_t) (last - e) < n + 2
+            || e[-2] != CR || e[-1] != LF || e[n] != CR || e[n + 1] != LF)
+        {
+            continue;
+        }
+
+        for (i = 0; i < n && e[i] == (u_char) command[i]; i++) {
+            /* void */
+        }
+
+        count += (i == n);
+    }
+
+    return count;
+}
+
+
+static void
+fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
+    ngx_uint_t calls, ngx_uint_t keys, fz_outcome_t *expect)
+{
+    u_char                       *p;
+    size_t                        size;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, k;
+    ngx_pool_t                   *pool;
+    fz_outcome_t                  got;
+    ngx_fuzz_peer_t               peer;
+    ngx_http_rate_limit_call_t   *call;
+    ngx_http_rate_limit_redis_t  *rd;
+
+    pool = ngx_fuzz_pool();
+
+    /* the connection's buffers come from the cycle's pool */
+    ((ngx_cycle_t *) ngx_cycle)->pool = pool;
+
+    rd = ngx_pcalloc(pool, sizeof(ngx_http_rate_limit_redis_t));
+    ngx_fuzz_assert(rd != NULL);
+
+    ngx_str_set(&rd->name, "127.0.0.1:6379");
+    ngx_memset(rd->sha1, 'f', sizeof(rd->sha1));
+    ngx_queue_init(&rd->waiting);
+
+    ngx_memzero(&peer, sizeof(ngx_fuzz_peer_t));
+    peer.data = answer;
+    peer.len = len;
+    peer.seed = seed;
+    peer.close = close;
+    ngx_fuzz_peer_set(&peer);
+
+    ngx_memzero(&got, sizeof(fz_outcome_t));
+
+    /* the keys and arguments, as the module writes them */
+    size = keys * (sizeof("$3\r\nk:0\r\n") - 1
+                   + 4 * (sizeof("$1\r\n1\r\n") - 1));
+
+    for (i = 0; i < calls; i++) {
+        call = ngx_alloc(sizeof(ngx_http_rate_limit_call_t) + size,
+                         &ngx_fuzz_log);
+        ngx_fuzz_assert(call != NULL);
+
+        ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
+        call->redis = rd;
+        call->handler = fz_answered;
+        call->data = &got.call[i];
+        call->n = keys;
+        call->args.data = (u_char *) (call + 1);
+
+        p = call->args.data;
+
+        for (k = 0; k < keys; k++) {
+            p = ngx_sprintf(p, "$3\r\nk:%ui\r\n", k);
+        }
+
+        for (k = 0; k < keys; k++) {
+            p = ngx_cpymem(p, "$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n",
+                           4 * (sizeof("$1\r\n1\r\n") - 1));
+        }
+
+        call->args.len = p - call->args.data;
+        ngx_fuzz_assert(call->args.len == size);
+
+        rc = ngx_http_rate_limit_redis_call(call, 1000);
+        ngx_fuzz_assert(rc == NGX_AGAIN);
+    }
+
+    ngx_fuzz_peer_run(&peer);
+
+    /* the answer is read: each call has what it should, and no more */
+
+    for (i = 0; i < calls; i++) {
+        ngx_fuzz_assert(got.call[i].answers == expect->call[i].answers);
+        ngx_fuzz_assert(got.call[i].state == expect->call[i].state);
+
+        if (got.call[i].state == FZ_OK) {
+            ngx_fuzz_assert(ngx_memcmp(got.call[i].reply,
+                                       expect->call[i].reply,
+                                       3 * keys * sizeof(int64_t))
+                            == 0);
+        }
+    }
+
+    ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVALSHA") == calls);
+    ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVAL") == expect->evals);
+
+    /* the calls still waiting time out, and so does the backoff */
+
+    for (i = 0; ngx_fuzz_timer_expire(); i++) {
+        ngx_fuzz_assert(i < calls + 2);
+    }
+
+    for (i = 0; i < calls; i++) {
+        ngx_fuzz_assert(got.call[i].answers == 1);
+        ngx_fuzz_assert(expect->call[i].answers == 1
+                        || got.call[i].state == FZ_FAILED);
+    }
+
+    ngx_http_rate_limit_redis_close(rd);
+
+    ngx_fuzz_assert(peer.connection == NULL);
+    ngx_fuzz_assert(ngx_fuzz_timers() == 0);
+    ngx_fuzz_assert(peer.connects == 1);
+
+    ngx_fuzz_peer_set(NULL);
+    free(peer.out);
+    ngx_destroy_pool(pool);
+    ((ngx_cycle_t *) ngx_cycle)->pool = NULL;
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    ngx_fuzz_init();
+
+    /* what Redis answers never reaches the log raw */
+    ngx_fuzz_log_check = 1;
+
+    return 0;
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    u_char        *answer;
+    size_t         len;
+    ngx_uint_t     calls, keys, close;
+    fz_outcome_t   expect;
+
+    if (size < 2) {
+        return 0;
+    }
+
+    keys = (data[0] & 0x07) + 1;
+    calls = (data[0] >> 3) + 1;
+    close = data[1] & 1;
+
+    len = size - 2;
+    answer = ngx_fuzz_dup(data + 2, len);
+
+    fz_oracle(answer, answer + len, calls, keys, close, &expect);
+
+    fz_run(answer, len, 0, close, calls, keys, &expect);
+    fz_run(answer, len, data[1] | 0x100, close, calls, keys, &expect);
+
+    free(answer);
+
+    return 0;
+}
