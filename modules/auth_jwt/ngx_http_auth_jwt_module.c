@@ -32,6 +32,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_str_t                     name;     /* of the variable */
     ngx_array_t                   path;     /* of ngx_str_t */
     ngx_uint_t                    header;
 } ngx_http_auth_jwt_claim_set_t;
@@ -91,6 +92,7 @@ struct ngx_http_auth_jwt_ctx_s {
     ngx_http_auth_jwt_fetch_t        *fetches;
     ngx_uint_t                        pending;
     ngx_table_elt_t                  *challenge;
+    unsigned                          control_logged:1;
 };
 
 
@@ -132,7 +134,8 @@ static ngx_int_t ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member);
+    ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_gw_json_member_t *member, ngx_str_t *name);
 static ngx_int_t ngx_http_auth_jwt_add_variables(ngx_conf_t *cf);
 static void *ngx_http_auth_jwt_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_auth_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -1059,7 +1062,7 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1067,10 +1070,11 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_value(r, v,
+    return ngx_http_auth_jwt_member_value(r, v, ctx,
                ngx_http_auth_jwt_member(&token->claims,
                                         name->data + sizeof("jwt_claim_") - 1,
-                                        name->len - sizeof("jwt_claim_") + 1));
+                                        name->len - sizeof("jwt_claim_") + 1),
+               name);
 }
 
 
@@ -1086,7 +1090,7 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1094,10 +1098,11 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_value(r, v,
+    return ngx_http_auth_jwt_member_value(r, v, ctx,
                ngx_http_auth_jwt_member(&token->header,
                                         name->data + sizeof("jwt_header_") - 1,
-                                        name->len - sizeof("jwt_header_") + 1));
+                                        name->len - sizeof("jwt_header_") + 1),
+               name);
 }
 
 
@@ -1120,7 +1125,7 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, &cs->name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1160,14 +1165,18 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_auth_jwt_member_value(r, v, member);
+    return ngx_http_auth_jwt_member_value(r, v, ctx, member, &cs->name);
 }
 
 
+/* name is the variable's, for the log */
+
 static ngx_int_t
 ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member)
+    ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_gw_json_member_t *member, ngx_str_t *name)
 {
+    ngx_int_t  rc;
     ngx_str_t  text;
 
     if (member == NULL) {
@@ -1177,8 +1186,24 @@ ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_auth_jwt_member_text(r->pool, member, &text) != NGX_OK) {
+    rc = ngx_http_auth_jwt_member_variable(r->pool, member, &text);
+
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+
+        /* once a request: a value may be read many times */
+
+        if (!ctx->control_logged) {
+            ctx->control_logged = 1;
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "auth_jwt: $%V holds a control character: "
+                          "left empty", name);
+        }
+
+        ngx_str_set(&text, "");
     }
 
     /*
@@ -1200,6 +1225,7 @@ static ngx_int_t
 ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    static ngx_str_t            name = ngx_string("jwt_payload");
     ngx_gw_json_member_t        payload;
     ngx_http_auth_jwt_ctx_t    *ctx;
     ngx_http_auth_jwt_token_t  *token;
@@ -1207,7 +1233,7 @@ ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, &name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1218,7 +1244,7 @@ ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     payload.type = NGX_GW_JSON_OBJECT;
     payload.value = token->payload_json;
 
-    return ngx_http_auth_jwt_member_value(r, v, &payload);
+    return ngx_http_auth_jwt_member_value(r, v, ctx, &payload, &name);
 }
 
 
@@ -1683,6 +1709,7 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    cs->name = value[1];
     cs->header = cmd->offset;
 
     if (ngx_array_init(&cs->path, cf->pool, cf->args->nelts - 2,
