@@ -11,8 +11,10 @@ package GwPeer;
 #                      byte outside printable ASCII (CR and LF of a header
 #                      value, NUL, DEL...) as \xHH
 #   /keys/TAG[?delay=S]  t/data/jwt/jwks.json, S seconds late; counted
-#   /fail/TAG          500; counted
-#   /hits/TAG          how many /keys/TAG and /fail/TAG it was asked
+#   /fail/TAG[?delay=S]  500, S seconds late; counted
+#   /flaky/TAG         500 the first time, then as /keys/TAG; counted
+#   /hits/TAG          how many /keys/TAG, /fail/TAG, /flaky/TAG it was asked
+#                      (also hits(TAG) here)
 
 use strict;
 use warnings;
@@ -88,14 +90,13 @@ sub serve {
                 s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ger . "\n"
             } grep { !/^(?:Host|Connection): / } @lines;
 
-        } elsif ($uri =~ m{^/keys/(\w+)(?:\?delay=([\d.]+))?}) {
-            $hits{$1}++;
-            Time::HiRes::sleep($2) if $2;
-            $body = $jwks;
+        } elsif ($uri =~ m{^/(keys|fail)/(\w+)(?:\?delay=([\d.]+))?}) {
+            $hits{$2}++;
+            Time::HiRes::sleep($3) if $3;
+            ($status, $body) = $1 eq 'keys' ? (200, $jwks) : (500, "failed\n");
 
-        } elsif ($uri =~ m{^/fail/(\w+)}) {
-            $hits{$1}++;
-            ($status, $body) = (500, "failed\n");
+        } elsif ($uri =~ m{^/flaky/(\w+)}) {
+            ($status, $body) = $hits{$1}++ ? (200, $jwks) : (500, "failed\n");
 
         } elsif ($uri =~ m{^/hits/(\w+)}) {
             $body = ($hits{$1} // 0) . "\n";
@@ -109,6 +110,17 @@ sub serve {
                      . "Connection: close\r\n\r\n$body";
         close $c;
     }
+}
+
+# how many times /keys/TAG and /fail/TAG were asked so far
+sub hits {
+    my $tag = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_PEER_PORT})
+        or die "GwPeer: cannot connect to the server: $!\n";
+    print $s "GET /hits/$tag HTTP/1.0\r\n\r\n";
+    my $resp = do { local $/; <$s> };
+    return $resp =~ /\r\n\r\n(\d+)\n\z/ ? $1 : -1;
 }
 
 # n requests at once, each on its own connection; their statuses, in order
