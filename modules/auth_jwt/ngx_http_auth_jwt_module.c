@@ -59,10 +59,18 @@ typedef struct {
 } ngx_http_auth_jwt_require_t;
 
 
+/* what auth_jwt_claim_set, auth_jwt_header_set, auth_jwt_claim_contains do */
+#define NGX_HTTP_AUTH_JWT_SET_CLAIM     0
+#define NGX_HTTP_AUTH_JWT_SET_HEADER    1
+#define NGX_HTTP_AUTH_JWT_SET_CONTAINS  2
+
+
 typedef struct {
     ngx_str_t                     name;     /* of the variable */
     ngx_array_t                   path;     /* of ngx_str_t */
     ngx_uint_t                    header;
+    ngx_str_t                     value;    /* auth_jwt_claim_contains */
+    ngx_uint_t                    words;
 } ngx_http_auth_jwt_claim_set_t;
 
 
@@ -181,6 +189,11 @@ static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_contains_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
+    ngx_http_auth_jwt_claim_set_t *cs, ngx_http_auth_jwt_ctx_t **pctx,
+    ngx_gw_json_member_t **found);
 static ngx_int_t ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
@@ -266,14 +279,21 @@ static ngx_command_t  ngx_http_auth_jwt_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_jwt_claim_set,
       0,
-      0,
+      NGX_HTTP_AUTH_JWT_SET_CLAIM,
       NULL },
 
     { ngx_string("auth_jwt_header_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_jwt_claim_set,
       0,
-      1,
+      NGX_HTTP_AUTH_JWT_SET_HEADER,
+      NULL },
+
+    { ngx_string("auth_jwt_claim_contains"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_auth_jwt_claim_set,
+      0,
+      NGX_HTTP_AUTH_JWT_SET_CONTAINS,
       NULL },
 
     { ngx_string("auth_jwt_type"),
@@ -1435,6 +1455,71 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
 {
     ngx_http_auth_jwt_claim_set_t *cs = (ngx_http_auth_jwt_claim_set_t *) data;
 
+    ngx_gw_json_member_t     *member;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    if (ngx_http_auth_jwt_claim_path(r, cs, &ctx, &member) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_auth_jwt_member_value(r, v, ctx, member, &cs->name);
+}
+
+
+/*
+ * auth_jwt_claim_contains: "1" if the claim holds the value, "0" if it
+ * does not or is missing, empty without a valid token
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_contains_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_auth_jwt_claim_set_t *cs = (ngx_http_auth_jwt_claim_set_t *) data;
+
+    ngx_int_t                 rc;
+    ngx_gw_json_member_t     *member;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    rc = ngx_http_auth_jwt_claim_path(r, cs, &ctx, &member);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, &cs->name);
+    }
+
+    rc = 0;
+
+    if (member) {
+        rc = ngx_http_auth_jwt_member_contains(r->pool, member, &cs->value,
+                                               cs->words);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* never cached, as ngx_http_auth_jwt_member_value() says */
+
+    v->data = (u_char *) (rc ? "1" : "0");
+    v->len = 1;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* the member cs names, or NULL; NGX_DECLINED without a valid token */
+
+static ngx_int_t
+ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
+    ngx_http_auth_jwt_claim_set_t *cs, ngx_http_auth_jwt_ctx_t **pctx,
+    ngx_gw_json_member_t **found)
+{
     ngx_str_t                  *name;
     ngx_uint_t                  i;
     const char                 *error;
@@ -1443,10 +1528,13 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
     ngx_http_auth_jwt_ctx_t    *ctx;
     ngx_http_auth_jwt_token_t  *token;
 
+    *found = NULL;
+
     ctx = ngx_http_auth_jwt_check(r);
+    *pctx = ctx;
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, &cs->name);
+        return NGX_DECLINED;
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1466,8 +1554,7 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
         }
 
         if (member->type != NGX_GW_JSON_OBJECT) {
-            member = NULL;
-            break;
+            return NGX_OK;
         }
 
         members = ngx_array_create(r->pool, 8, sizeof(ngx_gw_json_member_t));
@@ -1486,7 +1573,9 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_auth_jwt_member_value(r, v, ctx, member, &cs->name);
+    *found = member;
+
+    return NGX_OK;
 }
 
 
@@ -2006,17 +2095,21 @@ ngx_http_auth_jwt_require_set(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* auth_jwt_claim_set $variable name ...; auth_jwt_header_set likewise */
+/*
+ * auth_jwt_claim_set $variable name ...; auth_jwt_header_set likewise;
+ * auth_jwt_claim_contains $variable name ... value
+ */
 
 static char *
 ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_str_t                      *value, *name;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, n;
     ngx_http_variable_t            *v;
     ngx_http_auth_jwt_claim_set_t  *cs;
 
     value = cf->args->elts;
+    n = cf->args->nelts;
 
     if (value[1].data[0] != '$' || value[1].len < 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -2033,16 +2126,41 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cs->name = value[1];
-    cs->header = cmd->offset;
+    cs->header = (cmd->offset == NGX_HTTP_AUTH_JWT_SET_HEADER);
 
-    if (ngx_array_init(&cs->path, cf->pool, cf->args->nelts - 2,
-                       sizeof(ngx_str_t))
+    if (cmd->offset == NGX_HTTP_AUTH_JWT_SET_CONTAINS) {
+        if (n < 4) {
+            return "needs a claim and a value";
+        }
+
+        cs->value = value[--n];
+
+        if (cs->value.len == 0) {
+            return "has an empty value";
+        }
+
+        if (ngx_strlchr(cs->value.data, cs->value.data + cs->value.len, '$'))
+        {
+            return "with variables is not supported";
+        }
+
+        /* OAuth's scope is a string of values separated by spaces */
+
+        name = &value[n - 1];
+
+        cs->words = (name->len == 5
+                     && ngx_strncmp(name->data, "scope", 5) == 0)
+                    || (name->len == 3
+                        && ngx_strncmp(name->data, "scp", 3) == 0);
+    }
+
+    if (ngx_array_init(&cs->path, cf->pool, n - 2, sizeof(ngx_str_t))
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for (i = 2; i < n; i++) {
         name = ngx_array_push(&cs->path);
         if (name == NULL) {
             return NGX_CONF_ERROR;
@@ -2056,7 +2174,9 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    v->get_handler = ngx_http_auth_jwt_claim_set_variable;
+    v->get_handler = (cmd->offset == NGX_HTTP_AUTH_JWT_SET_CONTAINS)
+                     ? ngx_http_auth_jwt_contains_variable
+                     : ngx_http_auth_jwt_claim_set_variable;
     v->data = (uintptr_t) cs;
 
     return NGX_CONF_OK;

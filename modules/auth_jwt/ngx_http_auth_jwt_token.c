@@ -609,6 +609,98 @@ ngx_http_auth_jwt_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
 }
 
 
+/*
+ * Whether a claim holds a value, exactly: an array one of whose elements is
+ * a string equal to it, or a string equal to it; with words, the string
+ * is a list of values separated by spaces, as "scope" is (RFC 8693, 4.2).
+ * Numbers and other types never match: "1" is not 1.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words)
+{
+    u_char         *pos, *last, *start, *buf, *p, *word;
+    ngx_str_t       text;
+    ngx_gw_json_t   j;
+
+    if (member->type == NGX_GW_JSON_STRING) {
+        if (ngx_http_auth_jwt_member_text(pool, member, &text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!words) {
+            return text.len == value->len
+                   && ngx_memcmp(text.data, value->data, value->len) == 0;
+        }
+
+        last = text.data + text.len;
+
+        for (word = text.data; word < last; word = p + 1) {
+            p = ngx_strlchr(word, last, ' ');
+
+            if (p == NULL) {
+                p = last;
+            }
+
+            if ((size_t) (p - word) == value->len
+                && ngx_memcmp(word, value->data, value->len) == 0)
+            {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
+    if (member->type != NGX_GW_JSON_ARRAY) {
+        return 0;
+    }
+
+    /* each string element unescaped in turn, in room for the longest */
+
+    buf = ngx_pnalloc(pool, member->value.len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    start = NULL;
+
+    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
+
+    pos = member->value.data;
+    last = pos + member->value.len;
+
+    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
+
+        if (j.level != 1) {
+            continue;
+        }
+
+        if (j.event == NGX_GW_JSON_VALUE_START) {
+            start = j.mark;
+            continue;
+        }
+
+        if (j.event != NGX_GW_JSON_VALUE_END
+            || j.type != NGX_GW_JSON_STRING)
+        {
+            continue;
+        }
+
+        p = ngx_gw_json_unescape(buf, start + 1, j.mark - start - 2);
+
+        if ((size_t) (p - buf) == value->len
+            && ngx_memcmp(buf, value->data, value->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static ngx_uint_t
 ngx_http_auth_jwt_has_control(u_char *p, u_char *last)
 {
