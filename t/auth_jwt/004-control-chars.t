@@ -219,3 +219,30 @@ auth_jwt: token does not satisfy "auth_jwt_require $jwt_claim_sub"
 --- error_code: 200
 --- access_log
 sub=[]
+
+
+
+=== TEST 9: strings of a JWK Set reach the log escaped: it may come from a
+key request's answer
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file ../html/keys.json;
+        alias html/ok.txt;
+    }
+--- user_files
+>>> ok.txt
+ok
+>>> keys.json
+{"keys": [
+  {"kty": "XYZ\r\nfake", "kid": "a\n2026/01/01 [alert] \"x\"\u0000"},
+  {"kty": "oct", "kid": "hs",
+   "k": "Z2F0ZXdheS10ZXN0LXNlY3JldDowMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYg"}
+]}
+--- request eval
+"GET /t?t=" . main::hs('{"sub":"a"}')
+--- error_code: 200
+--- error_log
+auth_jwt: skipped JWK "a\x0A2026/01/01 [alert] \x22x\x22\x00" of unknown "kty" "XYZ\x0D\x0Afake"
+--- no_error_log eval
+qr{^2026/01/01}
