@@ -137,6 +137,12 @@ ngx_gw_json_member_t *ngx_http_auth_jwt_member(ngx_array_t *members,
     u_char *name, size_t len);
 ngx_int_t ngx_http_auth_jwt_member_text(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *text);
+ngx_int_t ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *text);
+ngx_int_t ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_str_t *text);
+ngx_int_t ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words);
 
 ngx_int_t ngx_http_auth_jwt_crypto_init(ngx_pool_t *pool);
 ngx_int_t ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n,

@@ -23,6 +23,8 @@
 static ngx_int_t ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool,
     ngx_log_t *log, ngx_uint_t level, ngx_str_t *json,
     ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_str_t *ngx_http_auth_jwt_log_text(ngx_pool_t *pool,
+    ngx_str_t *text, ngx_str_t *buf);
 static ngx_int_t ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool,
     ngx_array_t *members, char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_auth_jwt_jwk_bytes(ngx_pool_t *pool,
@@ -291,7 +293,7 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
     const char **error)
 {
     ngx_int_t            rc;
-    ngx_str_t            kty, use, alg;
+    ngx_str_t            kty, use, alg, kid_log, log_buf;
     ngx_array_t          members;
 
     ngx_memzero(key, sizeof(ngx_http_auth_jwt_key_t));
@@ -336,11 +338,14 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
         }
     }
 
+    kid_log = *ngx_http_auth_jwt_log_text(pool, &key->kid, &kid_log);
+
     if (use.data && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0))
     {
         ngx_log_error(level, log, 0,
                       "auth_jwt: skipped JWK \"%V\" with \"use\" \"%V\"",
-                      &key->kid, &use);
+                      &kid_log, ngx_http_auth_jwt_log_text(pool, &use,
+                                                           &log_buf));
         return NGX_DECLINED;
     }
 
@@ -350,7 +355,8 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
         if (key->alg == NULL) {
             ngx_log_error(level, log, 0,
                           "auth_jwt: skipped JWK \"%V\" with unsupported "
-                          "\"alg\" \"%V\"", &key->kid, &alg);
+                          "\"alg\" \"%V\"", &kid_log,
+                          ngx_http_auth_jwt_log_text(pool, &alg, &log_buf));
             return NGX_DECLINED;
         }
     }
@@ -390,13 +396,14 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
     } else {
         ngx_log_error(level, log, 0,
                       "auth_jwt: skipped JWK \"%V\" of unknown \"kty\" "
-                      "\"%V\"", &key->kid, &kty);
+                      "\"%V\"", &kid_log,
+                      ngx_http_auth_jwt_log_text(pool, &kty, &log_buf));
         return NGX_DECLINED;
     }
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(level, log, 0, "auth_jwt: skipped JWK \"%V\": %s",
-                      &key->kid, *error);
+                      &kid_log, *error);
         return NGX_DECLINED;
     }
 
@@ -405,6 +412,64 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A JWK Set may come from a key request's answer, from anywhere: its
+ * strings reach the log with quotes, backslashes and control characters
+ * written as \xHH, as nginx's access log writes variables.
+ */
+
+static ngx_str_t *
+ngx_http_auth_jwt_log_text(ngx_pool_t *pool, ngx_str_t *text, ngx_str_t *buf)
+{
+    u_char         *p, *last, *d;
+    size_t          n;
+    static u_char   hex[] = "0123456789ABCDEF";
+
+    /* a JWK without "kid" has none: no data */
+
+    if (text->len == 0) {
+        return text;
+    }
+
+    n = 0;
+    last = text->data + text->len;
+
+    for (p = text->data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return text;
+    }
+
+    buf->data = ngx_pnalloc(pool, text->len + 3 * n);
+    if (buf->data == NULL) {
+        ngx_str_set(buf, "");
+        return buf;
+    }
+
+    d = buf->data;
+
+    for (p = text->data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            *d++ = '\\';
+            *d++ = 'x';
+            *d++ = hex[*p >> 4];
+            *d++ = hex[*p & 0x0f];
+            continue;
+        }
+
+        *d++ = *p;
+    }
+
+    buf->len = d - buf->data;
+
+    return buf;
 }
 
 

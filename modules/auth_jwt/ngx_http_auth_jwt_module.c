@@ -14,14 +14,42 @@
 /* the largest key file or fetched JWK Set */
 #define NGX_HTTP_AUTH_JWT_MAX_KEYS  (1024 * 1024)
 
+/* how long a key request that failed is not asked again, in ms */
+#define NGX_HTTP_AUTH_JWT_KEY_RETRY  5000
 
+
+typedef struct ngx_http_auth_jwt_ctx_s    ngx_http_auth_jwt_ctx_t;
+typedef struct ngx_http_auth_jwt_fetch_s  ngx_http_auth_jwt_fetch_t;
+
+
+/*
+ * A fetched JWK Set, in a pool of its own: the key request holds it while
+ * it is the latest, and so does each request that is to verify with it,
+ * so a newer fetch never frees keys in use.
+ */
+typedef struct {
+    ngx_array_t                  *keys;
+    ngx_pool_t                   *pool;
+    ngx_uint_t                    refs;
+    time_t                        fetched;
+    uint64_t                      generation;
+} ngx_http_auth_jwt_key_set_t;
+
+
+/*
+ * One per auth_jwt_key_request directive, and per worker: at most one
+ * fetch in flight, which the other requests that need the keys wait for,
+ * and the time of the last failure, for the requests that come soon after.
+ */
 typedef struct {
     ngx_str_t                     uri;
     ngx_str_t                     args;
-    ngx_array_t                  *keys;     /* cached; NULL: none */
-    ngx_pool_t                   *pool;     /* holds the cached keys */
-    time_t                        expires;
+    ngx_http_auth_jwt_key_set_t  *set;      /* the latest; NULL: none */
     uint64_t                      generation;
+    ngx_http_auth_jwt_fetch_t    *fetching;
+    ngx_queue_t                   waiting;  /* of ngx_http_auth_jwt_fetch_t */
+    ngx_msec_t                    failed;
+    unsigned                      has_failed:1;
 } ngx_http_auth_jwt_key_request_t;
 
 
@@ -31,9 +59,18 @@ typedef struct {
 } ngx_http_auth_jwt_require_t;
 
 
+/* what auth_jwt_claim_set, auth_jwt_header_set, auth_jwt_claim_contains do */
+#define NGX_HTTP_AUTH_JWT_SET_CLAIM     0
+#define NGX_HTTP_AUTH_JWT_SET_HEADER    1
+#define NGX_HTTP_AUTH_JWT_SET_CONTAINS  2
+
+
 typedef struct {
+    ngx_str_t                     name;     /* of the variable */
     ngx_array_t                   path;     /* of ngx_str_t */
     ngx_uint_t                    header;
+    ngx_str_t                     value;    /* auth_jwt_claim_contains */
+    ngx_uint_t                    words;
 } ngx_http_auth_jwt_claim_set_t;
 
 
@@ -57,22 +94,24 @@ typedef struct {
 } ngx_http_auth_jwt_loc_conf_t;
 
 
-typedef struct ngx_http_auth_jwt_ctx_s  ngx_http_auth_jwt_ctx_t;
-
 /*
  * A key request as one client request sees it: done once its keys are at
- * hand, cached or fetched; keys is set only for keys fetched for this
- * request alone (auth_jwt_key_cache 0), since cached ones may be replaced
- * by another request's fetch at any time.
+ * hand (set) or it failed; until then the request fetches them, or waits
+ * in the key request's queue for the fetch of another request.
  */
-typedef struct {
+struct ngx_http_auth_jwt_fetch_s {
     ngx_http_auth_jwt_key_request_t  *key_request;
+    ngx_http_request_t               *request;
     ngx_http_auth_jwt_ctx_t          *ctx;
-    ngx_array_t                      *keys;
+    ngx_http_auth_jwt_key_set_t      *set;
     ngx_gw_capture_t                  capture;
+    ngx_queue_t                       queue;
+    ngx_event_t                       wake;
     unsigned                          done:1;
     unsigned                          failed:1;
-} ngx_http_auth_jwt_fetch_t;
+    unsigned                          fetching:1;
+    unsigned                          waiting:1;
+};
 
 
 /*
@@ -86,11 +125,14 @@ struct ngx_http_auth_jwt_ctx_s {
     ngx_http_auth_jwt_status_e        status;
     ngx_uint_t                        denied;   /* 0: not refused */
     ngx_str_t                         raw;
+    unsigned                          read:1;
     unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
+    ngx_http_auth_jwt_clock_t         clock;
     ngx_http_auth_jwt_fetch_t        *fetches;
     ngx_uint_t                        pending;
     ngx_table_elt_t                  *challenge;
+    unsigned                          control_logged:1;
 };
 
 
@@ -101,7 +143,15 @@ static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_verdict(
 static void ngx_http_auth_jwt_mark(void *data);
 static ngx_int_t ngx_http_auth_jwt_keys_ready(
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
+static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_fresh_keys(
+    ngx_http_auth_jwt_key_request_t *kr, ngx_http_auth_jwt_loc_conf_t *ajcf);
 static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_all(
+    ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
+static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_key_set(
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_uint_t i);
+static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_decode(
     ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
     ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
 static ngx_http_auth_jwt_token_t *ngx_http_auth_jwt_decoded(
@@ -110,8 +160,20 @@ static ngx_int_t ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value);
 static ngx_int_t ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
+static ngx_int_t ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_fetch_t *fetch);
 static ngx_int_t ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_key_set_create(
+    ngx_http_request_t *sr, ngx_http_auth_jwt_fetch_t *fetch, ngx_int_t rc);
+static void ngx_http_auth_jwt_wake_waiting(
+    ngx_http_auth_jwt_key_request_t *kr, ngx_http_auth_jwt_key_set_t *set,
+    ngx_uint_t failed);
+static void ngx_http_auth_jwt_wake(ngx_event_t *ev);
+static void ngx_http_auth_jwt_take_keys(ngx_http_auth_jwt_fetch_t *fetch,
+    ngx_http_auth_jwt_key_set_t *set);
+static void ngx_http_auth_jwt_release_keys(ngx_http_auth_jwt_key_set_t *set);
+static void ngx_http_auth_jwt_fetch_cleanup(void *data);
 static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
@@ -127,12 +189,18 @@ static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_contains_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
+    ngx_http_auth_jwt_claim_set_t *cs, ngx_http_auth_jwt_ctx_t **pctx,
+    ngx_gw_json_member_t **found);
 static ngx_int_t ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member);
+    ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_gw_json_member_t *member, ngx_str_t *name);
 static ngx_int_t ngx_http_auth_jwt_add_variables(ngx_conf_t *cf);
 static void *ngx_http_auth_jwt_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_auth_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -211,14 +279,21 @@ static ngx_command_t  ngx_http_auth_jwt_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_jwt_claim_set,
       0,
-      0,
+      NGX_HTTP_AUTH_JWT_SET_CLAIM,
       NULL },
 
     { ngx_string("auth_jwt_header_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_jwt_claim_set,
       0,
-      1,
+      NGX_HTTP_AUTH_JWT_SET_HEADER,
+      NULL },
+
+    { ngx_string("auth_jwt_claim_contains"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_auth_jwt_claim_set,
+      0,
+      NGX_HTTP_AUTH_JWT_SET_CONTAINS,
       NULL },
 
     { ngx_string("auth_jwt_type"),
@@ -322,6 +397,7 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
     const char                    *reason;
     ngx_pool_cleanup_t            *cln;
     ngx_http_auth_jwt_ctx_t       *ctx;
+    ngx_http_auth_jwt_status_e     status;
     ngx_http_auth_jwt_loc_conf_t  *ajcf;
 
     r = r->main;
@@ -363,30 +439,55 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
 
     ctx->conf = ajcf;
 
-    if (ctx->status != NGX_HTTP_AUTH_JWT_UNCHECKED
-        || ngx_http_auth_jwt_keys_ready(ajcf, ctx) != NGX_OK)
-    {
+    if (ctx->status != NGX_HTTP_AUTH_JWT_UNCHECKED) {
         return ctx;
     }
 
-    if (ngx_http_auth_jwt_token_value(r, ajcf, &raw) != NGX_OK) {
-        ctx->status = NGX_HTTP_AUTH_JWT_ERROR;
-        return ctx;
+    if (!ctx->read) {
+        if (ngx_http_auth_jwt_token_value(r, ajcf, &raw) != NGX_OK) {
+            ctx->status = NGX_HTTP_AUTH_JWT_ERROR;
+            return ctx;
+        }
+
+        if (raw.len == 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "auth_jwt: no token");
+            ctx->status = NGX_HTTP_AUTH_JWT_MISSING;
+            return ctx;
+        }
+
+        ctx->raw = raw;
+        ctx->read = 1;
     }
 
-    if (raw.len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "auth_jwt: no token");
-        ctx->status = NGX_HTTP_AUTH_JWT_MISSING;
+    if (ngx_http_auth_jwt_keys_ready(ajcf, ctx) == NGX_OK) {
+        status = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
+
+    } else if (ctx->decoded) {
+
+        /* checked already as far as it goes without the keys */
+
         return ctx;
+
+    } else {
+
+        /*
+         * a token that fails without the keys is refused before they are
+         * fetched: requests without a valid token never make the key
+         * source work
+         */
+
+        status = ngx_http_auth_jwt_decode(r, ajcf, ctx, &reason);
+
+        if (status == NGX_HTTP_AUTH_JWT_VALID) {
+            return ctx;
+        }
     }
 
-    ctx->raw = raw;
+    ctx->status = status;
 
-    ctx->status = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
-
-    if (ctx->status != NGX_HTTP_AUTH_JWT_VALID
-        && ctx->status != NGX_HTTP_AUTH_JWT_ERROR)
+    if (status != NGX_HTTP_AUTH_JWT_VALID
+        && status != NGX_HTTP_AUTH_JWT_ERROR)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "auth_jwt: rejected token: %s", reason);
@@ -449,18 +550,28 @@ ngx_http_auth_jwt_keys_ready(ngx_http_auth_jwt_loc_conf_t *ajcf,
 
     for (i = 0; i < ajcf->key_requests->nelts; i++) {
 
-        if (ctx->fetches && ctx->fetches[i].done
-            && !ctx->fetches[i].failed)
+        if ((ctx->fetches == NULL || ctx->fetches[i].set == NULL)
+            && ngx_http_auth_jwt_fresh_keys(kr[i], ajcf) == NULL)
         {
-            continue;
-        }
-
-        if (kr[i]->keys == NULL || kr[i]->expires <= ngx_time()) {
             return NGX_AGAIN;
         }
     }
 
     return NGX_OK;
+}
+
+
+/* the latest keys of a key request, if the location may still use them */
+
+static ngx_http_auth_jwt_key_set_t *
+ngx_http_auth_jwt_fresh_keys(ngx_http_auth_jwt_key_request_t *kr,
+    ngx_http_auth_jwt_loc_conf_t *ajcf)
+{
+    if (kr->set && kr->set->fetched + ajcf->key_cache > ngx_time()) {
+        return kr->set;
+    }
+
+    return NULL;
 }
 
 
@@ -482,41 +593,33 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     ngx_int_t                         rc;
     ngx_str_t                         parts[3];
     ngx_uint_t                        i, n, tried, use_cache;
-    ngx_array_t                      *keys;
-    ngx_http_auth_jwt_clock_t         clock;
     ngx_http_auth_jwt_cached_t       *cached;
     ngx_http_auth_jwt_status_e        status;
-    ngx_http_auth_jwt_key_request_t **kr;
+    ngx_http_auth_jwt_key_set_t      *set;
     ngx_http_auth_jwt_main_conf_t    *ajmcf;
 
     ajmcf = ngx_http_get_module_main_conf(r, ngx_http_auth_jwt_module);
 
     /*
-     * Keys fetched for this request alone may differ from the next
-     * request's, so they are not cached; cached key sets count their
-     * refetches in their generation, and a token verified under an older
-     * generation is checked again.
+     * Keys fetched for each request (auth_jwt_key_cache 0) are not worth
+     * an entry; cached key sets count their refetches in their generation,
+     * and a token verified under an older generation is checked again.
      */
 
     use_cache = ajmcf->cache.size;
 
     n = 0;
-    kr = NULL;
 
     if (ajcf->key_requests) {
-        kr = ajcf->key_requests->elts;
         n = ajcf->key_requests->nelts;
 
-        if (n > 8) {
+        if (n > 8 || ajcf->key_cache == 0) {
             use_cache = 0;
         }
 
         for (i = 0; use_cache && i < n; i++) {
-            if (ctx->fetches && ctx->fetches[i].keys) {
-                use_cache = 0;
-            }
-
-            generations[i] = kr[i]->generation;
+            set = ngx_http_auth_jwt_key_set(ajcf, ctx, i);
+            generations[i] = set->generation;
         }
     }
 
@@ -542,21 +645,16 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         }
     }
 
-    rc = ngx_http_auth_jwt_token_decode(r->pool, &ctx->raw, &ctx->token,
-                                        reason);
-    if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
-                                    : NGX_HTTP_AUTH_JWT_ERROR;
+    if (ctx->decoded) {
+
+        /* decoded while the keys were fetched: time has passed since */
+
+        status = ngx_http_auth_jwt_clock_check(&ctx->clock, ngx_time(),
+                                               ajcf->leeway, reason);
+    } else {
+        status = ngx_http_auth_jwt_decode(r, ajcf, ctx, reason);
     }
 
-    ctx->decoded = 1;
-
-    if (ngx_http_auth_jwt_token_clock(&ctx->token, &clock, reason) != NGX_OK) {
-        return NGX_HTTP_AUTH_JWT_MALFORMED;
-    }
-
-    status = ngx_http_auth_jwt_clock_check(&clock, ngx_time(), ajcf->leeway,
-                                           reason);
     if (status != NGX_HTTP_AUTH_JWT_VALID) {
         return status;
     }
@@ -569,22 +667,11 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
                                       r->connection->log, &tried);
     }
 
-    if (rc == NGX_DECLINED && kr) {
+    for (i = 0; rc == NGX_DECLINED && i < n; i++) {
+        set = ngx_http_auth_jwt_key_set(ajcf, ctx, i);
 
-        for (i = 0; i < n; i++) {
-            keys = (ctx->fetches && ctx->fetches[i].keys)
-                   ? ctx->fetches[i].keys : kr[i]->keys;
-
-            if (keys == NULL) {
-                continue;
-            }
-
-            rc = ngx_http_auth_jwt_verify(&ctx->token, keys,
-                                          r->connection->log, &tried);
-            if (rc != NGX_DECLINED) {
-                break;
-            }
-        }
+        rc = ngx_http_auth_jwt_verify(&ctx->token, set->keys,
+                                      r->connection->log, &tried);
     }
 
     if (rc == NGX_DECLINED) {
@@ -604,10 +691,61 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     if (use_cache) {
         ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
                                        ngx_time() + ajmcf->cache.valid,
-                                       &clock);
+                                       &ctx->clock);
     }
 
     return NGX_HTTP_AUTH_JWT_VALID;
+}
+
+
+/*
+ * The keys of the location's i-th key request for this request: those it
+ * fetched or waited for, or else the latest, which
+ * ngx_http_auth_jwt_keys_ready() found fresh.
+ */
+
+static ngx_http_auth_jwt_key_set_t *
+ngx_http_auth_jwt_key_set(ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, ngx_uint_t i)
+{
+    ngx_http_auth_jwt_key_request_t  **kr;
+
+    if (ctx->fetches && ctx->fetches[i].set) {
+        return ctx->fetches[i].set;
+    }
+
+    kr = ajcf->key_requests->elts;
+
+    return kr[i]->set;
+}
+
+
+/* what can be checked without the keys: the token's form and its times */
+
+static ngx_http_auth_jwt_status_e
+ngx_http_auth_jwt_decode(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    const char **reason)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_auth_jwt_token_decode(r->pool, &ctx->raw, &ctx->token,
+                                        reason);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
+                                    : NGX_HTTP_AUTH_JWT_ERROR;
+    }
+
+    ctx->decoded = 1;
+
+    if (ngx_http_auth_jwt_token_clock(&ctx->token, &ctx->clock, reason)
+        != NGX_OK)
+    {
+        return NGX_HTTP_AUTH_JWT_MALFORMED;
+    }
+
+    return ngx_http_auth_jwt_clock_check(&ctx->clock, ngx_time(),
+                                         ajcf->leeway, reason);
 }
 
 
@@ -676,65 +814,60 @@ ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
 
 
 /*
- * Starts a subrequest for each key request whose keys are not cached, all
- * at once; the access phase resumes when the last one is done.  A fetch
- * that failed is NGX_DECLINED, to tell it from a failure here.
+ * Gets the keys of every key request of the location, all at once: the
+ * latest if the location may still use them, or a failure while the last
+ * fetch failed less than NGX_HTTP_AUTH_JWT_KEY_RETRY ago, or the fetch
+ * another request has in flight, or else a fetch of its own, through a
+ * subrequest.  The access phase resumes when the last one is done.  A key
+ * request that failed is NGX_DECLINED, to tell it from a failure here.
  */
 
 static ngx_int_t
 ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx)
 {
-    ngx_uint_t                         i;
-    ngx_http_request_t                *sr;
+    ngx_uint_t                         i, n, failed;
+    ngx_pool_cleanup_t                *cln;
     ngx_http_auth_jwt_fetch_t         *fetch;
-    ngx_http_post_subrequest_t        *ps;
     ngx_http_auth_jwt_key_request_t  **kr;
+
+    kr = ajcf->key_requests->elts;
+    n = ajcf->key_requests->nelts;
 
     if (ctx->fetches == NULL) {
         ctx->fetches = ngx_pcalloc(r->pool,
-                                   ajcf->key_requests->nelts
-                                   * sizeof(ngx_http_auth_jwt_fetch_t));
+                                   n * sizeof(ngx_http_auth_jwt_fetch_t));
         if (ctx->fetches == NULL) {
             return NGX_ERROR;
         }
 
-        kr = ajcf->key_requests->elts;
-
-        for (i = 0; i < ajcf->key_requests->nelts; i++) {
+        for (i = 0; i < n; i++) {
             fetch = &ctx->fetches[i];
             fetch->key_request = kr[i];
+            fetch->request = r;
             fetch->ctx = ctx;
             fetch->capture.max = NGX_HTTP_AUTH_JWT_MAX_KEYS;
+            fetch->wake.handler = ngx_http_auth_jwt_wake;
+            fetch->wake.data = fetch;
+            fetch->wake.log = r->connection->log;
 
-            if (kr[i]->keys && kr[i]->expires > ngx_time()) {
-                fetch->done = 1;
-                continue;
-            }
-
-            ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-            if (ps == NULL) {
+            cln = ngx_pool_cleanup_add(r->pool, 0);
+            if (cln == NULL) {
                 return NGX_ERROR;
             }
 
-            ps->handler = ngx_http_auth_jwt_fetch_done;
-            ps->data = fetch;
+            cln->handler = ngx_http_auth_jwt_fetch_cleanup;
+            cln->data = fetch;
+        }
+    }
 
-            if (ngx_http_subrequest(r, &kr[i]->uri,
-                                    kr[i]->args.len ? &kr[i]->args : NULL,
-                                    &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+    for (i = 0; i < n; i++) {
+        fetch = &ctx->fetches[i];
 
-            /* the client's credentials are not the key server's business */
-
-            if (ngx_gw_subrequest_own_headers(sr, 0) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            ctx->pending++;
+        if (!fetch->done && !fetch->fetching && !fetch->waiting
+            && ngx_http_auth_jwt_fetch_start(r, ajcf, fetch) != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 
@@ -742,13 +875,85 @@ ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
-    for (i = 0; i < ajcf->key_requests->nelts; i++) {
-        if (ctx->fetches[i].failed) {
-            return NGX_DECLINED;
+    failed = 0;
+
+    for (i = 0; i < n; i++) {
+        fetch = &ctx->fetches[i];
+        failed |= fetch->failed;
+
+        /* the request goes on: a wake still posted must not run it again */
+
+        if (fetch->wake.posted) {
+            ngx_delete_posted_event(&fetch->wake);
         }
     }
 
-    return NGX_OK;
+    return failed ? NGX_DECLINED : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_fetch_t *fetch)
+{
+    ngx_http_request_t               *sr;
+    ngx_http_auth_jwt_key_set_t      *set;
+    ngx_http_post_subrequest_t       *ps;
+    ngx_http_auth_jwt_key_request_t  *kr;
+
+    kr = fetch->key_request;
+
+    set = ngx_http_auth_jwt_fresh_keys(kr, ajcf);
+
+    if (set) {
+        ngx_http_auth_jwt_take_keys(fetch, set);
+        return NGX_OK;
+    }
+
+    /* the error was logged once, with the failure */
+
+    if (kr->has_failed
+        && (ngx_msec_int_t) (ngx_current_msec - kr->failed)
+           < NGX_HTTP_AUTH_JWT_KEY_RETRY)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_jwt: key request \"%V\" is not asked again "
+                      "within %ds of a failure", &kr->uri,
+                      NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
+        fetch->done = 1;
+        fetch->failed = 1;
+        return NGX_OK;
+    }
+
+    if (kr->fetching) {
+        ngx_queue_insert_tail(&kr->waiting, &fetch->queue);
+        fetch->waiting = 1;
+        fetch->ctx->pending++;
+        return NGX_OK;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_auth_jwt_fetch_done;
+    ps->data = fetch;
+
+    if (ngx_http_subrequest(r, &kr->uri, kr->args.len ? &kr->args : NULL,
+                            &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    fetch->fetching = 1;
+    fetch->ctx->pending++;
+    kr->fetching = fetch;
+
+    /* the client's credentials are not the key server's business */
+
+    return ngx_gw_subrequest_own_headers(sr, 0);
 }
 
 
@@ -758,101 +963,240 @@ ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr, void *data,
 {
     ngx_http_auth_jwt_fetch_t *fetch = data;
 
-    ngx_str_t                         json;
-    ngx_pool_t                       *pool;
-    ngx_array_t                      *keys;
-    const char                       *error;
     ngx_http_request_t               *r;
-    ngx_http_auth_jwt_loc_conf_t     *ajcf;
+    ngx_http_auth_jwt_key_set_t      *set;
     ngx_http_auth_jwt_key_request_t  *kr;
 
-    if (fetch->done) {
+    if (!fetch->fetching) {
         return rc;
     }
 
-    fetch->done = 1;
-    fetch->ctx->pending--;
+    r = fetch->request;
+    kr = fetch->key_request;
 
-    r = sr->parent;
+    fetch->fetching = 0;
+    fetch->ctx->pending--;
+    kr->fetching = NULL;
+
+    fetch->done = 1;
+
+    if (r->connection->error && !fetch->capture.done) {
+
+        /*
+         * the client went away, and the fetch with it: no failure of the
+         * key source, and a request that waited fetches anew
+         */
+
+        fetch->failed = 1;
+        ngx_http_auth_jwt_wake_waiting(kr, NULL, 0);
+        return rc;
+    }
+
+    set = ngx_http_auth_jwt_key_set_create(sr, fetch, rc);
+
+    if (set == NULL) {
+        kr->failed = ngx_current_msec;
+        kr->has_failed = 1;
+        fetch->failed = 1;
+        ngx_http_auth_jwt_wake_waiting(kr, NULL, 1);
+        return rc;
+    }
+
+    if (kr->set) {
+        ngx_http_auth_jwt_release_keys(kr->set);
+    }
+
+    kr->set = set;
+    kr->has_failed = 0;
+
+    ngx_http_auth_jwt_take_keys(fetch, set);
+    ngx_http_auth_jwt_wake_waiting(kr, set, 0);
+
+    return rc;
+}
+
+
+/* the answer of a key request as a key set, or NULL and why in the log */
+
+static ngx_http_auth_jwt_key_set_t *
+ngx_http_auth_jwt_key_set_create(ngx_http_request_t *sr,
+    ngx_http_auth_jwt_fetch_t *fetch, ngx_int_t rc)
+{
+    ngx_str_t                         json;
+    ngx_log_t                        *log;
+    ngx_pool_t                       *pool;
+    const char                       *error;
+    ngx_http_auth_jwt_key_set_t      *set;
+    ngx_http_auth_jwt_key_request_t  *kr;
+
+    log = fetch->request->connection->log;
     kr = fetch->key_request;
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE || rc == NGX_ERROR
         || sr->headers_out.status != NGX_HTTP_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "auth_jwt: key request \"%V\" failed with status %i",
                       &kr->uri, rc >= NGX_HTTP_SPECIAL_RESPONSE
                                 ? rc : (ngx_int_t) sr->headers_out.status);
-        fetch->failed = 1;
-        return rc;
+        return NULL;
     }
 
     if (fetch->capture.too_big || fetch->capture.failed
         || !fetch->capture.done || fetch->capture.buf == NULL)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "auth_jwt: key request \"%V\" failed: %s", &kr->uri,
                       fetch->capture.too_big ? "JWK Set larger than 1m"
                       : fetch->capture.buf ? "incomplete response"
                                            : "empty response");
-        fetch->failed = 1;
-        return rc;
+        return NULL;
     }
 
     json.data = fetch->capture.buf->pos;
     json.len = fetch->capture.buf->last - fetch->capture.buf->pos;
 
-    ajcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_jwt_module);
+    /* the keys outlive the request: they live in a pool of their own */
 
-    /* keys kept for later requests live in a pool of their own */
-
-    if (ajcf->key_cache) {
-        pool = ngx_create_pool(1024, ngx_cycle->log);
-        if (pool == NULL) {
-            fetch->failed = 1;
-            return rc;
-        }
-
-    } else {
-        pool = r->pool;
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
     }
 
-    keys = ngx_http_auth_jwt_keys_create(pool);
+    set = ngx_palloc(pool, sizeof(ngx_http_auth_jwt_key_set_t));
+    if (set == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
 
-    if (keys == NULL
-        || ngx_http_auth_jwt_jwks_parse(pool, r->connection->log,
-                                        NGX_LOG_INFO, &json, keys, &error)
+    set->pool = pool;
+    set->keys = ngx_http_auth_jwt_keys_create(pool);
+
+    if (set->keys == NULL
+        || ngx_http_auth_jwt_jwks_parse(pool, log, NGX_LOG_INFO, &json,
+                                        set->keys, &error)
            != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "auth_jwt: key request \"%V\" answered an invalid "
-                      "JWK Set: %s", &kr->uri, keys ? error : "no memory");
+                      "JWK Set: %s", &kr->uri,
+                      set->keys ? error : "no memory");
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
 
-        if (pool != r->pool) {
-            ngx_destroy_pool(pool);
+    /* the key request's own reference */
+
+    set->refs = 1;
+    set->fetched = ngx_time();
+    set->generation = ++kr->generation;
+
+    return set;
+}
+
+
+/*
+ * The fetch in flight is over: the requests that waited for it go on,
+ * with its keys, or its failure, or neither if it was abandoned, and then
+ * one of them fetches.  Each is resumed from an event of its own, never
+ * from inside another request's work.
+ */
+
+static void
+ngx_http_auth_jwt_wake_waiting(ngx_http_auth_jwt_key_request_t *kr,
+    ngx_http_auth_jwt_key_set_t *set, ngx_uint_t failed)
+{
+    ngx_queue_t                *q;
+    ngx_http_auth_jwt_fetch_t  *fetch;
+
+    while (!ngx_queue_empty(&kr->waiting)) {
+        q = ngx_queue_head(&kr->waiting);
+        ngx_queue_remove(q);
+
+        fetch = ngx_queue_data(q, ngx_http_auth_jwt_fetch_t, queue);
+        fetch->waiting = 0;
+
+        if (set) {
+            ngx_http_auth_jwt_take_keys(fetch, set);
+
+        } else if (failed) {
+            fetch->done = 1;
+            fetch->failed = 1;
         }
 
-        fetch->failed = 1;
-        return rc;
+        fetch->ctx->pending--;
+
+        ngx_post_event(&fetch->wake, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_auth_jwt_wake(ngx_event_t *ev)
+{
+    ngx_http_auth_jwt_fetch_t *fetch = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = fetch->request;
+    c = r->connection;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_auth_jwt_take_keys(ngx_http_auth_jwt_fetch_t *fetch,
+    ngx_http_auth_jwt_key_set_t *set)
+{
+    set->refs++;
+    fetch->set = set;
+    fetch->done = 1;
+}
+
+
+static void
+ngx_http_auth_jwt_release_keys(ngx_http_auth_jwt_key_set_t *set)
+{
+    if (--set->refs == 0) {
+        ngx_destroy_pool(set->pool);
+    }
+}
+
+
+/* the request is over: it leaves the queue, its fetch, and its keys */
+
+static void
+ngx_http_auth_jwt_fetch_cleanup(void *data)
+{
+    ngx_http_auth_jwt_fetch_t *fetch = data;
+
+    ngx_http_auth_jwt_key_request_t  *kr;
+
+    kr = fetch->key_request;
+
+    if (fetch->wake.posted) {
+        ngx_delete_posted_event(&fetch->wake);
     }
 
-    if (pool == r->pool) {
-        fetch->keys = keys;
-        return rc;
+    if (fetch->waiting) {
+        ngx_queue_remove(&fetch->queue);
+        fetch->waiting = 0;
     }
 
-    /* no request holds on to cached keys: see ngx_http_auth_jwt_fetch_t */
-
-    if (kr->pool) {
-        ngx_destroy_pool(kr->pool);
+    if (fetch->fetching) {
+        fetch->fetching = 0;
+        kr->fetching = NULL;
+        ngx_http_auth_jwt_wake_waiting(kr, NULL, 0);
     }
 
-    kr->pool = pool;
-    kr->keys = keys;
-    kr->expires = ngx_time() + ajcf->key_cache;
-    kr->generation++;
-
-    return rc;
+    if (fetch->set) {
+        ngx_http_auth_jwt_release_keys(fetch->set);
+        fetch->set = NULL;
+    }
 }
 
 
@@ -1059,7 +1403,7 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1067,10 +1411,11 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_value(r, v,
+    return ngx_http_auth_jwt_member_value(r, v, ctx,
                ngx_http_auth_jwt_member(&token->claims,
                                         name->data + sizeof("jwt_claim_") - 1,
-                                        name->len - sizeof("jwt_claim_") + 1));
+                                        name->len - sizeof("jwt_claim_") + 1),
+               name);
 }
 
 
@@ -1086,7 +1431,7 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1094,10 +1439,11 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_value(r, v,
+    return ngx_http_auth_jwt_member_value(r, v, ctx,
                ngx_http_auth_jwt_member(&token->header,
                                         name->data + sizeof("jwt_header_") - 1,
-                                        name->len - sizeof("jwt_header_") + 1));
+                                        name->len - sizeof("jwt_header_") + 1),
+               name);
 }
 
 
@@ -1109,6 +1455,71 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
 {
     ngx_http_auth_jwt_claim_set_t *cs = (ngx_http_auth_jwt_claim_set_t *) data;
 
+    ngx_gw_json_member_t     *member;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    if (ngx_http_auth_jwt_claim_path(r, cs, &ctx, &member) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_auth_jwt_member_value(r, v, ctx, member, &cs->name);
+}
+
+
+/*
+ * auth_jwt_claim_contains: "1" if the claim holds the value, "0" if it
+ * does not or is missing, empty without a valid token
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_contains_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_auth_jwt_claim_set_t *cs = (ngx_http_auth_jwt_claim_set_t *) data;
+
+    ngx_int_t                 rc;
+    ngx_gw_json_member_t     *member;
+    ngx_http_auth_jwt_ctx_t  *ctx;
+
+    rc = ngx_http_auth_jwt_claim_path(r, cs, &ctx, &member);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, &cs->name);
+    }
+
+    rc = 0;
+
+    if (member) {
+        rc = ngx_http_auth_jwt_member_contains(r->pool, member, &cs->value,
+                                               cs->words);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* never cached, as ngx_http_auth_jwt_member_value() says */
+
+    v->data = (u_char *) (rc ? "1" : "0");
+    v->len = 1;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* the member cs names, or NULL; NGX_DECLINED without a valid token */
+
+static ngx_int_t
+ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
+    ngx_http_auth_jwt_claim_set_t *cs, ngx_http_auth_jwt_ctx_t **pctx,
+    ngx_gw_json_member_t **found)
+{
     ngx_str_t                  *name;
     ngx_uint_t                  i;
     const char                 *error;
@@ -1117,10 +1528,13 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
     ngx_http_auth_jwt_ctx_t    *ctx;
     ngx_http_auth_jwt_token_t  *token;
 
+    *found = NULL;
+
     ctx = ngx_http_auth_jwt_check(r);
+    *pctx = ctx;
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return NGX_DECLINED;
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1140,8 +1554,7 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
         }
 
         if (member->type != NGX_GW_JSON_OBJECT) {
-            member = NULL;
-            break;
+            return NGX_OK;
         }
 
         members = ngx_array_create(r->pool, 8, sizeof(ngx_gw_json_member_t));
@@ -1160,14 +1573,20 @@ ngx_http_auth_jwt_claim_set_variable(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_auth_jwt_member_value(r, v, member);
+    *found = member;
+
+    return NGX_OK;
 }
 
 
+/* name is the variable's, for the log */
+
 static ngx_int_t
 ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member)
+    ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_gw_json_member_t *member, ngx_str_t *name)
 {
+    ngx_int_t  rc;
     ngx_str_t  text;
 
     if (member == NULL) {
@@ -1177,8 +1596,24 @@ ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_auth_jwt_member_text(r->pool, member, &text) != NGX_OK) {
+    rc = ngx_http_auth_jwt_member_variable(r->pool, member, &text);
+
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+
+        /* once a request: a value may be read many times */
+
+        if (!ctx->control_logged) {
+            ctx->control_logged = 1;
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "auth_jwt: $%V holds a control character: "
+                          "left empty", name);
+        }
+
+        ngx_str_set(&text, "");
     }
 
     /*
@@ -1200,6 +1635,7 @@ static ngx_int_t
 ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    static ngx_str_t            name = ngx_string("jwt_payload");
     ngx_gw_json_member_t        payload;
     ngx_http_auth_jwt_ctx_t    *ctx;
     ngx_http_auth_jwt_token_t  *token;
@@ -1207,7 +1643,7 @@ ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ctx = ngx_http_auth_jwt_check(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_AUTH_JWT_VALID) {
-        return ngx_http_auth_jwt_member_value(r, v, NULL);
+        return ngx_http_auth_jwt_member_value(r, v, ctx, NULL, &name);
     }
 
     token = ngx_http_auth_jwt_decoded(r, ctx);
@@ -1218,7 +1654,7 @@ ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     payload.type = NGX_GW_JSON_OBJECT;
     payload.value = token->payload_json;
 
-    return ngx_http_auth_jwt_member_value(r, v, &payload);
+    return ngx_http_auth_jwt_member_value(r, v, ctx, &payload, &name);
 }
 
 
@@ -1538,6 +1974,7 @@ ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     (*kr)->uri = value[1];
+    ngx_queue_init(&(*kr)->waiting);
 
     p = ngx_strlchr(value[1].data, value[1].data + value[1].len, '?');
 
@@ -1564,8 +2001,9 @@ ngx_http_auth_jwt_key_request_cleanup(void *data)
 {
     ngx_http_auth_jwt_key_request_t  *kr = data;
 
-    if (kr->pool) {
-        ngx_destroy_pool(kr->pool);
+    if (kr->set) {
+        ngx_http_auth_jwt_release_keys(kr->set);
+        kr->set = NULL;
     }
 }
 
@@ -1657,17 +2095,21 @@ ngx_http_auth_jwt_require_set(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* auth_jwt_claim_set $variable name ...; auth_jwt_header_set likewise */
+/*
+ * auth_jwt_claim_set $variable name ...; auth_jwt_header_set likewise;
+ * auth_jwt_claim_contains $variable name ... value
+ */
 
 static char *
 ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_str_t                      *value, *name;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, n;
     ngx_http_variable_t            *v;
     ngx_http_auth_jwt_claim_set_t  *cs;
 
     value = cf->args->elts;
+    n = cf->args->nelts;
 
     if (value[1].data[0] != '$' || value[1].len < 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1683,16 +2125,42 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    cs->header = cmd->offset;
+    cs->name = value[1];
+    cs->header = (cmd->offset == NGX_HTTP_AUTH_JWT_SET_HEADER);
 
-    if (ngx_array_init(&cs->path, cf->pool, cf->args->nelts - 2,
-                       sizeof(ngx_str_t))
+    if (cmd->offset == NGX_HTTP_AUTH_JWT_SET_CONTAINS) {
+        if (n < 4) {
+            return "needs a claim and a value";
+        }
+
+        cs->value = value[--n];
+
+        if (cs->value.len == 0) {
+            return "has an empty value";
+        }
+
+        if (ngx_strlchr(cs->value.data, cs->value.data + cs->value.len, '$'))
+        {
+            return "with variables is not supported";
+        }
+
+        /* OAuth's scope is a string of values separated by spaces */
+
+        name = &value[n - 1];
+
+        cs->words = (name->len == 5
+                     && ngx_strncmp(name->data, "scope", 5) == 0)
+                    || (name->len == 3
+                        && ngx_strncmp(name->data, "scp", 3) == 0);
+    }
+
+    if (ngx_array_init(&cs->path, cf->pool, n - 2, sizeof(ngx_str_t))
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for (i = 2; i < n; i++) {
         name = ngx_array_push(&cs->path);
         if (name == NULL) {
             return NGX_CONF_ERROR;
@@ -1706,7 +2174,9 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    v->get_handler = ngx_http_auth_jwt_claim_set_variable;
+    v->get_handler = (cmd->offset == NGX_HTTP_AUTH_JWT_SET_CONTAINS)
+                     ? ngx_http_auth_jwt_contains_variable
+                     : ngx_http_auth_jwt_claim_set_variable;
     v->data = (uintptr_t) cs;
 
     return NGX_CONF_OK;

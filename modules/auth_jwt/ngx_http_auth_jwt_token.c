@@ -18,6 +18,11 @@ static ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
     ngx_uint_t n, const char **reason);
 static ngx_int_t ngx_http_auth_jwt_time_claim(ngx_array_t *claims,
     char *name, double *value, ngx_uint_t *present);
+static ngx_int_t ngx_http_auth_jwt_array_text(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *text, ngx_uint_t variable);
+static ngx_uint_t ngx_http_auth_jwt_has_control(u_char *p, u_char *last);
+static size_t ngx_http_auth_jwt_json_clean(u_char *dst, u_char *src,
+    size_t len);
 
 
 static u_char  ngx_http_auth_jwt_base64url[256] = {
@@ -409,10 +414,7 @@ ngx_int_t
 ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     ngx_str_t *text)
 {
-    u_char         *pos, *last, *start, *p;
-    ngx_int_t       rc;
-    ngx_uint_t      n;
-    ngx_gw_json_t   j;
+    u_char  *p;
 
     switch (member->type) {
 
@@ -444,14 +446,100 @@ ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
         return NGX_OK;
 
     case NGX_GW_JSON_ARRAY:
-        break;
+        return ngx_http_auth_jwt_array_text(pool, member, text, 0);
 
     default:
         *text = member->value;
         return NGX_OK;
     }
+}
 
-    text->data = ngx_pnalloc(pool, member->value.len);
+
+/*
+ * A member as a variable gives it, to headers, logs and services: the
+ * text above, but never with a control character (C0, DEL or C1, Unicode's
+ * Cc), which a header or a log line would take for its end or worse.  A
+ * string that holds one is NGX_DECLINED, and so is an array with such a
+ * string, which would otherwise read as a shorter list: no text rather
+ * than another text.  JSON text keeps its meaning: it holds control
+ * characters raw only as whitespace between tokens, which is dropped, and
+ * as DEL or C1 characters inside strings, which are escaped.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *text)
+{
+    switch (member->type) {
+
+    case NGX_GW_JSON_STRING:
+        if (ngx_http_auth_jwt_member_text(pool, member, text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_auth_jwt_has_control(text->data,
+                                             text->data + text->len)
+               ? NGX_DECLINED : NGX_OK;
+
+    case NGX_GW_JSON_OBJECT:
+        return ngx_http_auth_jwt_json_text(pool, &member->value, text);
+
+    case NGX_GW_JSON_ARRAY:
+        return ngx_http_auth_jwt_array_text(pool, member, text, 1);
+
+    default:
+        return ngx_http_auth_jwt_member_text(pool, member, text);
+    }
+}
+
+
+/* JSON text, such as the payload, without control characters */
+
+ngx_int_t
+ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_str_t *text)
+{
+    if (!ngx_http_auth_jwt_has_control(json->data, json->data + json->len)) {
+        *text = *json;
+        return NGX_OK;
+    }
+
+    text->len = ngx_http_auth_jwt_json_clean(NULL, json->data, json->len);
+
+    text->data = ngx_pnalloc(pool, text->len);
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_auth_jwt_json_clean(text->data, json->data, json->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
+    ngx_str_t *text, ngx_uint_t variable)
+{
+    u_char         *pos, *last, *start, *p, *element;
+    size_t          size;
+    ngx_int_t       rc;
+    ngx_uint_t      n;
+    ngx_gw_json_t   j;
+
+    /*
+     * the elements take no more room than the array did, but for the
+     * escapes that ngx_http_auth_jwt_json_clean() adds
+     */
+
+    size = member->value.len;
+
+    if (variable) {
+        size = ngx_http_auth_jwt_json_clean(NULL, member->value.data,
+                                            member->value.len);
+    }
+
+    text->data = ngx_pnalloc(pool, size);
     if (text->data == NULL) {
         return NGX_ERROR;
     }
@@ -485,10 +573,32 @@ ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
             *p++ = ',';
         }
 
-        if (j.type == NGX_GW_JSON_STRING) {
+        element = p;
+
+        switch (j.type) {
+
+        case NGX_GW_JSON_STRING:
             p = ngx_gw_json_unescape(p, start + 1, j.mark - start - 2);
 
-        } else if (j.type != NGX_GW_JSON_NULL) {
+            if (variable && ngx_http_auth_jwt_has_control(element, p)) {
+                return NGX_DECLINED;
+            }
+
+            break;
+
+        case NGX_GW_JSON_NULL:
+            break;
+
+        case NGX_GW_JSON_OBJECT:
+        case NGX_GW_JSON_ARRAY:
+            if (variable) {
+                p += ngx_http_auth_jwt_json_clean(p, start, j.mark - start);
+                break;
+            }
+
+            /* fall through */
+
+        default:
             p = ngx_cpymem(p, start, j.mark - start);
         }
     }
@@ -496,4 +606,163 @@ ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     text->len = p - text->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a claim holds a value, exactly: an array one of whose elements is
+ * a string equal to it, or a string equal to it; with words, the string
+ * is a list of values separated by spaces, as "scope" is (RFC 8693, 4.2).
+ * Numbers and other types never match: "1" is not 1.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words)
+{
+    u_char         *pos, *last, *start, *buf, *p, *word;
+    ngx_str_t       text;
+    ngx_gw_json_t   j;
+
+    if (member->type == NGX_GW_JSON_STRING) {
+        if (ngx_http_auth_jwt_member_text(pool, member, &text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!words) {
+            return text.len == value->len
+                   && ngx_memcmp(text.data, value->data, value->len) == 0;
+        }
+
+        last = text.data + text.len;
+
+        for (word = text.data; word < last; word = p + 1) {
+            p = ngx_strlchr(word, last, ' ');
+
+            if (p == NULL) {
+                p = last;
+            }
+
+            if ((size_t) (p - word) == value->len
+                && ngx_memcmp(word, value->data, value->len) == 0)
+            {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
+    if (member->type != NGX_GW_JSON_ARRAY) {
+        return 0;
+    }
+
+    /* each string element unescaped in turn, in room for the longest */
+
+    buf = ngx_pnalloc(pool, member->value.len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    start = NULL;
+
+    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
+
+    pos = member->value.data;
+    last = pos + member->value.len;
+
+    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
+
+        if (j.level != 1) {
+            continue;
+        }
+
+        if (j.event == NGX_GW_JSON_VALUE_START) {
+            start = j.mark;
+            continue;
+        }
+
+        if (j.event != NGX_GW_JSON_VALUE_END
+            || j.type != NGX_GW_JSON_STRING)
+        {
+            continue;
+        }
+
+        p = ngx_gw_json_unescape(buf, start + 1, j.mark - start - 2);
+
+        if ((size_t) (p - buf) == value->len
+            && ngx_memcmp(buf, value->data, value->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_uint_t
+ngx_http_auth_jwt_has_control(u_char *p, u_char *last)
+{
+    for ( /* void */ ; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 1;
+        }
+
+        /* U+0080 to U+009F in UTF-8, which the tokenizer checked */
+
+        if (*p == 0xc2 && p + 1 < last && p[1] <= 0x9f) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * In JSON text the tokenizer accepted, a raw tab, CR or LF can only be
+ * whitespace between tokens, and DEL and C1 characters can only be inside
+ * strings.  Returns the size of the result; with dst NULL, only counts.
+ */
+
+static size_t
+ngx_http_auth_jwt_json_clean(u_char *dst, u_char *src, size_t len)
+{
+    u_char         *last, ch;
+    size_t          n;
+    static u_char   hex[] = "0123456789abcdef";
+
+    last = src + len;
+    n = 0;
+
+    for ( /* void */ ; src < last; src++) {
+        ch = *src;
+
+        if (ch == '\t' || ch == '\r' || ch == '\n') {
+            continue;
+        }
+
+        if (ch == 0xc2 && src + 1 < last && src[1] <= 0x9f) {
+            ch = *++src;
+
+        } else if (ch != 0x7f) {
+            if (dst) {
+                dst[n] = ch;
+            }
+
+            n++;
+            continue;
+        }
+
+        if (dst) {
+            ngx_memcpy(&dst[n], "\\u00", 4);
+            dst[n + 4] = hex[ch >> 4];
+            dst[n + 5] = hex[ch & 0x0f];
+        }
+
+        n += 6;
+    }
+
+    return n;
 }

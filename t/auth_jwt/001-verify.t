@@ -383,7 +383,7 @@ auth_jwt: rejected token: signature mismatch
     location /t {
         auth_jwt "api" token=$arg_t;
         auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
-        auth_jwt_leeway 1m;
+        auth_jwt_leeway 10m;
         alias html/ok.txt;
     }
 --- user_files

@@ -1,0 +1,163 @@
+package GwPeer;
+
+# A small HTTP/1.0 server in a child process, for what nginx sends to the
+# services behind it, and a client that sends many requests at once.
+#
+# start() listens on a free loopback port, put in $TEST_NGINX_PEER_PORT
+# for the nginx configurations.  The server answers one connection at a
+# time:
+#   /echo...           the request head: its lines after the request line
+#                      but Host and Connection, one a line, with every
+#                      byte outside printable ASCII (CR and LF of a header
+#                      value, NUL, DEL...) as \xHH
+#   /keys/TAG[?delay=S]  t/data/jwt/jwks.json, S seconds late; counted
+#   /fail/TAG[?delay=S]  500, S seconds late; counted
+#   /flaky/TAG         500 the first time, then as /keys/TAG; counted
+#   /hits/TAG          how many /keys/TAG, /fail/TAG, /flaky/TAG it was asked
+#                      (also hits(TAG) here)
+
+use strict;
+use warnings;
+
+use IO::Select ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+use GwJwt qw($JWT_DATA);
+
+my ($pid, $parent);
+
+sub start {
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                       LocalPort => 0, Listen => 64,
+                                       ReuseAddr => 1)
+        or die "GwPeer: cannot listen: $!\n";
+
+    $ENV{TEST_NGINX_PEER_PORT} = $listen->sockport;
+    $parent = $$;
+
+    $pid = fork;
+    die "GwPeer: fork: $!\n" unless defined $pid;
+
+    if ($pid) {
+        close $listen;
+        return;
+    }
+
+    serve($listen);
+    POSIX::_exit(0);
+}
+
+END {
+    # waitpid sets $?, which is the exit status of the tests in an END
+    local $?;
+
+    if ($pid && $$ == $parent) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+}
+
+sub serve {
+    my $listen = shift;
+    my $sel = IO::Select->new($listen);
+    my %hits;
+    my $jwks = do {
+        local (@ARGV, $/) = "$JWT_DATA/jwks.json";
+        <>;
+    };
+
+    # the test process gone, so is the server
+    while (getppid() == $parent) {
+        next unless $sel->can_read(0.5);
+
+        my $c = $listen->accept or next;
+        my $head = '';
+
+        while ($head !~ /\r\n\r\n/) {
+            last unless IO::Select->new($c)->can_read(5);
+            last unless sysread $c, $head, 4096, length $head;
+        }
+
+        my ($line, @lines) = split /\r\n/, $head;
+        my ($uri) = ($line // '') =~ m{^\S+ (\S+)};
+        $uri //= '';
+
+        my ($status, $body) = (200, '');
+
+        if ($uri =~ m{^/echo}) {
+            $body = join '', map {
+                s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ger . "\n"
+            } grep { !/^(?:Host|Connection): / } @lines;
+
+        } elsif ($uri =~ m{^/(keys|fail)/(\w+)(?:\?delay=([\d.]+))?}) {
+            $hits{$2}++;
+            Time::HiRes::sleep($3) if $3;
+            ($status, $body) = $1 eq 'keys' ? (200, $jwks) : (500, "failed\n");
+
+        } elsif ($uri =~ m{^/flaky/(\w+)}) {
+            ($status, $body) = $hits{$1}++ ? (200, $jwks) : (500, "failed\n");
+
+        } elsif ($uri =~ m{^/hits/(\w+)}) {
+            $body = ($hits{$1} // 0) . "\n";
+
+        } else {
+            ($status, $body) = (404, "not found\n");
+        }
+
+        syswrite $c, "HTTP/1.0 $status X\r\nContent-Type: text/plain\r\n"
+                     . 'Content-Length: ' . length($body) . "\r\n"
+                     . "Connection: close\r\n\r\n$body";
+        close $c;
+    }
+}
+
+# how many times /keys/TAG and /fail/TAG were asked so far
+sub hits {
+    my $tag = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_PEER_PORT})
+        or die "GwPeer: cannot connect to the server: $!\n";
+    print $s "GET /hits/$tag HTTP/1.0\r\n\r\n";
+    my $resp = do { local $/; <$s> };
+    return $resp =~ /\r\n\r\n(\d+)\n\z/ ? $1 : -1;
+}
+
+# n requests at once, each on its own connection; their statuses, in order
+sub burst {
+    my ($n, $request) = @_;
+    my $port = $Test::Nginx::Util::ServerPortForClient;
+    my (@socks, %resp);
+
+    for my $i (0 .. $n - 1) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port)
+            or die "GwPeer: cannot connect to 127.0.0.1:$port: $!\n";
+        push @socks, $s;
+    }
+
+    # all sent before any is read, so nginx has them all at once
+    syswrite $_, $request for @socks;
+
+    my $sel = IO::Select->new(@socks);
+    my %index = map { ($socks[$_] => $_) } 0 .. $#socks;
+
+    while ($sel->count) {
+        my @ready = $sel->can_read(30) or last;
+
+        for my $s (@ready) {
+            my $i = $index{$s};
+            $resp{$i} //= '';
+
+            if (!sysread $s, $resp{$i}, 4096, length $resp{$i}) {
+                $sel->remove($s);
+                close $s;
+            }
+        }
+    }
+
+    return map { ($resp{$_} // '') =~ m{^HTTP/1\.\d (\d+)} ? $1 : 0 }
+           0 .. $n - 1;
+}
+
+1;
