@@ -9,12 +9,13 @@
  * blank lines and those starting with "#" (after spaces and tabs)
  * skipped, and each other line "<SHA-256 in hex> <consumer>
  * [name=value ...]", words split by spaces and tabs, at most 16 fields,
- * names of letters, digits and "_" (lowercased), neither "consumer" nor
- * twice on a line, and no key twice in a file.  The module must refuse
- * the file exactly when the reader does, naming the line it stopped at
- * (or the consumer of a key given twice), and else find every key by its
- * digest, with its consumer and fields in order, and no digest it was
- * not given.
+ * names of letters, digits and "_" (lowercased), neither "consumer"
+ * nor twice on a line, no control character but the tab in what is left
+ * of a line (a CR before its CR included), and no key twice in a file.
+ * The module must refuse the file exactly when the reader does, naming
+ * the line it stopped at (or the consumer of a key given twice), and else
+ * find every key by its digest, with its consumer and fields in order,
+ * and no digest it was not given.
  */
 
 
@@ -112,6 +113,12 @@ fz_line(u_char *p, u_char *last, fz_key_t *key, u_char *names)
     ngx_str_t                       word[2 + FZ_MAX_FIELDS + 1];
     ngx_uint_t                      i, k, n;
     ngx_http_auth_api_key_field_t  *field;
+
+    for (eq = p; eq < last; eq++) {
+        if ((*eq < 0x20 && *eq != '\t') || *eq == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
 
     n = fz_words(p, last, word, 2 + FZ_MAX_FIELDS + 1);
 

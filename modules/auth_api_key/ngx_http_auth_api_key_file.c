@@ -199,6 +199,17 @@ ngx_http_auth_api_key_line(ngx_conf_t *cf, u_char *p, u_char *last,
     ngx_uint_t                      i, n;
     ngx_http_auth_api_key_field_t   fields[NGX_HTTP_AUTH_API_KEY_MAX_FIELDS];
 
+    /*
+     * the consumer and the fields become variables, sent on in headers
+     * and written to logs: a CR, LF or NUL there would end or forge them
+     */
+
+    for (eq = p; eq < last; eq++) {
+        if ((*eq < 0x20 && *eq != '\t') || *eq == 0x7f) {
+            return "a control character in the line";
+        }
+    }
+
     p = ngx_http_auth_api_key_word(p, last, &word);
 
     if (word.len != 2 * NGX_HTTP_AUTH_API_KEY_DIGEST_LEN

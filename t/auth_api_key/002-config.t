@@ -213,6 +213,62 @@ SHA(bob) bob
 
 
 
+=== TEST 5a: a control character in a consumer or a field value, which
+would reach $api_key_consumer and $api_key_<field> raw: a CR left over
+--- user_files eval
+">>> keys.txt\nSHA(bob) bob\n" . $::HASH . " alice\r\r\n"
+--- must_die
+--- error_log eval
+main::bad_file('keys.txt', 2, 'a control character in the line')
+
+
+
+=== TEST 5b: a NUL in a field value
+--- user_files eval
+">>> keys.txt\n" . $::HASH . " alice plan=gold\0x\n"
+--- must_die
+--- error_log eval
+main::bad_file('keys.txt', 1, 'a control character in the line')
+
+
+
+=== TEST 5c: DEL in a consumer
+--- user_files eval
+">>> keys.txt\n" . $::HASH . " al\x7fice\n"
+--- must_die
+--- error_log eval
+main::bad_file('keys.txt', 1, 'a control character in the line')
+
+
+
+=== TEST 5d: ESC in a field value
+--- user_files eval
+">>> keys.txt\n" . $::HASH . " alice plan=\e[31m\n"
+--- must_die
+--- error_log eval
+main::bad_file('keys.txt', 1, 'a control character in the line')
+
+
+
+=== TEST 5e: a tab between words is a separator, not a control character
+--- config
+    location /t {
+        auth_api_key "api";
+        auth_api_key_file ../html/keys.txt;
+        add_header X-Plan $api_key_plan;
+        alias html/ok.txt;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> keys.txt\nSHA(bob)\tbob\tplan=gold\n"
+--- request
+GET /t
+--- more_headers eval
+"X-API-Key: $::key{bob}"
+--- response_headers
+X-Plan: gold
+
+
+
 === TEST 6: a digest with a letter that is not hex
 --- user_files eval
 ">>> keys.txt\n" . ('0' x 63) . "g alice\n"
