@@ -4,7 +4,7 @@
 
 use lib 't/helpers';
 use GwJwt;
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 worker_connections(1024);
@@ -72,7 +72,7 @@ __DATA__
         return 200 '1';
     }
 --- init
-my @r = map { [RlClient::http_get('/page')] } 1 .. 2;
+my @r = map { [GwHttp::http_get('/page')] } 1 .. 2;
 Test::More::is(join(' ', map { $_->[0] } @r), '200 200', 'two pages pass');
 Test::More::is(join(' ', map { $_->[1]{'ratelimit-remaining'} } @r), '1 0',
                'each charged one token');
@@ -189,7 +189,7 @@ rate_limit: rejected by zone "page"
         return 200 '{"uri":"$uri"}';
     }
 --- init
-my @r = RlClient::http_get_parallel(('/page') x 100);
+my @r = GwHttp::http_get_parallel(('/page') x 100);
 Test::More::is(scalar(grep { $_->[0] == 200 } @r), 100, '100 answers 200');
 Test::More::is(scalar(grep { ($_->[1]{'x-aggregate-completed'} // '') eq 'true' } @r),
                100, '100 complete');

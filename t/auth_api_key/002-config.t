@@ -6,7 +6,7 @@
 # runner starts nginx without one, so they are skipped there.
 
 use lib 't/helpers';
-use RlClient ();
+use GwHttp ();
 use Digest::SHA ();
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
@@ -517,7 +517,7 @@ SHA(alice) alice plan=free
 SHA(bob) bob
 --- init
 main::write_keys('keys.txt', "SHA(alice) alice plan=gold\nSHA(carol) carol\n");
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
                                       'gen-2'),
                'the new configuration serves');
 --- request eval
@@ -553,9 +553,9 @@ Test::More::ok(main::refused_reload(sub { s/gen-1/gen-2/g },
                    main::bad_file('keys.txt', 2,
                        'a consumer name expected after the SHA-256')),
                'the reload is refused');
-Test::More::is((RlClient::http_get('/gen'))[2], 'gen-1',
+Test::More::is((GwHttp::http_get('/gen'))[2], 'gen-1',
                'the old configuration serves');
-Test::More::is(scalar RlClient::http_get("/t?api_key=$::key{alice}"), 200,
+Test::More::is(scalar GwHttp::http_get("/t?api_key=$::key{alice}"), 200,
                'the old key gets in');
 --- request eval
 "GET /t?api_key=$::key{carol}"

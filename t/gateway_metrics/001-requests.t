@@ -1,10 +1,10 @@
 # gateway_metrics: requests, times and bytes by route, as Prometheus text.
 # Each block starts a fresh nginx and zone, so counters begin at zero; the
-# traffic counted is sent from "--- init" (t/helpers/RlClient.pm).
+# traffic counted is sent from "--- init" (t/helpers/GwHttp.pm).
 
 use lib 't/helpers';
 use GwMetrics ();
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 add_block_preprocessor(sub {
@@ -39,9 +39,9 @@ __DATA__
         log_not_found off;
     }
 --- init
-RlClient::http_get('/a') for 1 .. 3;
-RlClient::http_get('/missing') for 1 .. 2;
-RlClient::http_get('/b');
+GwHttp::http_get('/a') for 1 .. 3;
+GwHttp::http_get('/missing') for 1 .. 2;
+GwHttp::http_get('/b');
 --- request
 GET /metrics
 --- response_headers
@@ -84,11 +84,11 @@ gateway_http_requests_total{route="other",method="GET",status="2xx"} 1
         gateway_metrics;
     }
 --- init
-GwMetrics::raw("HEAD /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
-GwMetrics::raw("POST /post HTTP/1.0\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi");
-GwMetrics::raw("PROPFIND /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
-RlClient::http_get('/fail');
-RlClient::http_get('/moved');
+GwHttp::raw("HEAD /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
+GwHttp::raw("POST /post HTTP/1.0\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi");
+GwHttp::raw("PROPFIND /a HTTP/1.0\r\nHost: localhost\r\n\r\n");
+GwHttp::http_get('/fail');
+GwHttp::http_get('/moved');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -116,9 +116,9 @@ my ($in, $out) = (0, 0);
 for my $uri ('/a', '/a?longer=query', '/a') {
     my $req = "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
     $in += length $req;
-    $out += length GwMetrics::raw($req);
+    $out += length GwHttp::raw($req);
 }
-my (undef, undef, $body) = RlClient::http_get('/metrics');
+my (undef, undef, $body) = GwHttp::http_get('/metrics');
 my %got = $body =~ /^gateway_http_(received|sent)_bytes_total\{route="files"\} (\d+)$/mg;
 Test::More::is($got{received}, $in, "received bytes: $in");
 Test::More::is($got{sent}, $out, "sent bytes: $out");
@@ -147,7 +147,7 @@ sub { CORE::join '', grep { /^gateway_http_received_bytes_total/ } split /^/m, s
 --- init
 use IO::Socket::INET;
 use Time::HiRes ();
-RlClient::http_get('/a') for 1 .. 2;
+GwHttp::http_get('/a') for 1 .. 2;
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $Test::Nginx::Util::ServerPortForClient)
     or die "connect: $!";
@@ -188,8 +188,8 @@ gateway_http_request_duration_seconds_count{route="files"} 3
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/a');
-RlClient::http_get('/up') for 1 .. 2;
+GwHttp::http_get('/a');
+GwHttp::http_get('/up') for 1 .. 2;
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -217,8 +217,8 @@ gateway_upstream_response_duration_seconds_count{route="proxied"} 2
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/quoted');
-RlClient::http_get('/raw/%FF%22%C3%A9');
+GwHttp::http_get('/quoted');
+GwHttp::http_get('/raw/%FF%22%C3%A9');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -250,9 +250,9 @@ gateway_http_requests_total{route="/raw/�\"é",method="GET",status="2xx"} 1
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/a');
-RlClient::http_get('/up');
-RlClient::http_get('/raw/%FF%0A');
+GwHttp::http_get('/a');
+GwHttp::http_get('/up');
+GwHttp::http_get('/raw/%FF%0A');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -280,10 +280,10 @@ promtool exit 0
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/a');
-RlClient::http_get('/a?route=');
-RlClient::http_get('/a?route=x');
-RlClient::http_get('/b?route=y');
+GwHttp::http_get('/a');
+GwHttp::http_get('/a?route=');
+GwHttp::http_get('/a?route=x');
+GwHttp::http_get('/b?route=y');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -308,7 +308,7 @@ gateway_http_requests_total{route="x",method="GET",status="2xx"} 1
         gateway_metrics;
     }
 --- init
-RlClient::http_get("/r/$_") for 1 .. 200;
+GwHttp::http_get("/r/$_") for 1 .. 200;
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -334,8 +334,8 @@ qr/\[warn\] .*gateway_metrics_zone "gw" is full, new series are not counted/
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/r/' . ('x' x 600));
-RlClient::http_get('/r/short');
+GwHttp::http_get('/r/' . ('x' x 600));
+GwHttp::http_get('/r/short');
 --- request
 GET /metrics
 --- response_body_filters eval

@@ -6,7 +6,7 @@
 # these blocks are skipped there.
 
 use lib 't/helpers';
-use RlClient ();
+use GwHttp ();
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 
@@ -72,7 +72,7 @@ __DATA__
         gateway_metrics;
     }
 --- init
-my @res = RlClient::http_get_parallel(('/a') x 200);
+my @res = GwHttp::http_get_parallel(('/a') x 200);
 Test::More::is(scalar(grep { $_->[0] == 200 } @res), 200, '200 answered');
 --- request
 GET /metrics
@@ -101,11 +101,11 @@ sub { CORE::join '', grep { /^gateway_http_requests_total/ } split /^/m, shift }
         return 200 "gen-1";
     }
 --- init
-RlClient::http_get('/a') for 1 .. 5;
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
+GwHttp::http_get('/a') for 1 .. 5;
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
                                       'gen-2'),
                'the new configuration serves');
-RlClient::http_get('/a') for 1 .. 2;
+GwHttp::http_get('/a') for 1 .. 2;
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -131,7 +131,7 @@ gateway_http_requests_total{route="files",method="GET",status="2xx"} 7
     }
 --- init
 my @uris = map { $_ % 5 ? '/a' : '/metrics' } 1 .. 500;
-my @res = RlClient::http_get_parallel(@uris);
+my @res = GwHttp::http_get_parallel(@uris);
 my ($scrapes, $requests, $bad) = (0, 0, 0);
 for my $i (0 .. $#uris) {
     if ($uris[$i] eq '/metrics') {
@@ -145,7 +145,7 @@ Test::More::is($scrapes, 100, '100 whole scrapes');
 Test::More::is($requests, 400, '400 requests');
 my $last = 0;
 for (1 .. 20) {
-    my (undef, undef, $body) = RlClient::http_get('/metrics');
+    my (undef, undef, $body) = GwHttp::http_get('/metrics');
     my $n = main::count($body, 'files');
     $bad++ if $n < $last;
     $last = $n;
@@ -178,10 +178,10 @@ gateway_http_requests_total{route="files",method="GET",status="2xx"} 400
         return 200 "gen-1";
     }
 --- init
-RlClient::http_get('/a') for 1 .. 3;
+GwHttp::http_get('/a') for 1 .. 3;
 Test::More::ok(main::refused_reload(sub { s/10ms,100ms/10ms,1s/ }),
                'the reload is refused');
-Test::More::is((RlClient::http_get('/gen'))[2], 'gen-1',
+Test::More::is((GwHttp::http_get('/gen'))[2], 'gen-1',
                'the old configuration serves');
 --- request
 GET /metrics

@@ -2,7 +2,7 @@
 # directives at every level where they are allowed.
 
 use lib 't/helpers';
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 no_shuffle();
@@ -29,8 +29,8 @@ __DATA__
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/a');
-RlClient::http_get('/b');
+GwHttp::http_get('/a');
+GwHttp::http_get('/b');
 --- request
 GET /metrics
 --- response_body_filters eval

@@ -11,7 +11,7 @@ BEGIN {
 use lib 't/helpers';
 use GwJwt;
 use GwMetrics ();
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 my $now = time;
@@ -67,9 +67,13 @@ my %want = (valid => 200, '' => 401, expired => 401, later => 401,
             forged => 401, malformed => 401);
 for my $t (qw(valid valid), '', qw(expired later forged malformed)) {
     my $token = $t eq '' ? undef : $t eq 'malformed' ? 'not.a.token' : $main::tok{$t};
-    Test::More::is(GwMetrics::get_with('/api', $token), $want{$t}, "token '$t'");
+    my @auth = defined $token ? ("Authorization: Bearer $token") : ();
+    Test::More::is(scalar GwHttp::http_get('/api', headers => \@auth),
+                   $want{$t}, "token '$t'");
 }
-Test::More::is(GwMetrics::get_with('/keys', $main::tok{valid}), 500, 'keys failed');
+Test::More::is(scalar GwHttp::http_get('/keys',
+                   headers => ["Authorization: Bearer $main::tok{valid}"]),
+               500, 'keys failed');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -108,11 +112,11 @@ gateway_jwt_requests_total{route="keys",status="key_fetch_failed"} 1
         gateway_metrics;
     }
 --- init
-Test::More::is(RlClient::http_get('/a?k=x'), 200, 'a: first');
-Test::More::is(RlClient::http_get('/a?k=x'), 429, 'a: second');
-Test::More::is(RlClient::http_get('/a'), 200, 'no key: not limited');
-Test::More::is(RlClient::http_get('/d?k=x'), 200, 'd: first');
-Test::More::is(RlClient::http_get('/d?k=x'), 200, 'd: second, dry run');
+Test::More::is(GwHttp::http_get('/a?k=x'), 200, 'a: first');
+Test::More::is(GwHttp::http_get('/a?k=x'), 429, 'a: second');
+Test::More::is(GwHttp::http_get('/a'), 200, 'no key: not limited');
+Test::More::is(GwHttp::http_get('/d?k=x'), 200, 'd: first');
+Test::More::is(GwHttp::http_get('/d?k=x'), 200, 'd: second, dry run');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -140,7 +144,7 @@ gateway_rate_limit_requests_total{zone="d",status="rejected_dry_run"} 1
         gateway_metrics;
     }
 --- init
-my $bad = grep { RlClient::http_get("/t?k=live$_") != 200 } 1 .. 400;
+my $bad = grep { GwHttp::http_get("/t?k=live$_") != 200 } 1 .. 400;
 Test::More::is($bad, 0, 'each new key admitted');
 --- request
 GET /metrics
@@ -174,9 +178,9 @@ evictions counted
         gateway_metrics;
     }
 --- init
-Test::More::is(RlClient::http_get('/open?k=x'), 200, 'open: local bucket');
-Test::More::is(RlClient::http_get('/open?k=x'), 200, 'open: again');
-Test::More::is(RlClient::http_get('/closed?k=x'), 503, 'closed: 503');
+Test::More::is(GwHttp::http_get('/open?k=x'), 200, 'open: local bucket');
+Test::More::is(GwHttp::http_get('/open?k=x'), 200, 'open: again');
+Test::More::is(GwHttp::http_get('/closed?k=x'), 503, 'closed: 503');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -220,8 +224,8 @@ gateway_rate_limit_redis_failures_total{zone="closed"} 1
         gateway_metrics;
     }
 --- init
-Test::More::is(RlClient::http_get('/page'), 200, 'first page');
-Test::More::is(RlClient::http_get('/page'), 200, 'second page');
+Test::More::is(GwHttp::http_get('/page'), 200, 'first page');
+Test::More::is(GwHttp::http_get('/page'), 200, 'second page');
 --- request
 GET /metrics
 --- response_body_filters eval
@@ -253,9 +257,13 @@ gateway_aggregate_parts_total{route="page",part="slow",outcome="timeout"} 2
         gateway_metrics;
     }
 --- init
-Test::More::is(GwMetrics::get_with('/page', $main::tok{valid}), 200, 'page');
-Test::More::is(GwMetrics::get_with('/page', $main::tok{valid}), 429, 'limited');
-Test::More::is(GwMetrics::get_with('/page'), 401, 'no token');
+Test::More::is(scalar GwHttp::http_get('/page',
+                   headers => ["Authorization: Bearer $main::tok{valid}"]),
+               200, 'page');
+Test::More::is(scalar GwHttp::http_get('/page',
+                   headers => ["Authorization: Bearer $main::tok{valid}"]),
+               429, 'limited');
+Test::More::is(scalar GwHttp::http_get('/page'), 401, 'no token');
 --- request
 GET /metrics
 --- response_body_filters eval

@@ -7,7 +7,7 @@ BEGIN {
 }
 
 use lib 't/helpers';
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 no_shuffle();
@@ -27,7 +27,7 @@ __DATA__
         gateway_metrics;
     }
 --- init
-RlClient::http_get('/a') for 1 .. 2;
+GwHttp::http_get('/a') for 1 .. 2;
 --- request
 GET /metrics
 --- response_body_filters eval

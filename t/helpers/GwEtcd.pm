@@ -11,13 +11,12 @@ use strict;
 use warnings;
 
 use File::Temp ();
-use IO::Socket::INET ();
 use JSON::PP ();
 use MIME::Base64 qw(encode_base64 decode_base64);
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
-use RlClient ();
+use GwHttp ();
 
 our ($PORT, $PEER_PORT, $PID);
 
@@ -29,24 +28,10 @@ our $SLOW = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 1;
 my $owner = $$;
 my $json = JSON::PP->new->canonical(1);
 
-# n distinct free loopback ports: each socket is held until all are
-# chosen, so that the kernel cannot hand out one port twice
-sub free_ports {
-    my $n = shift // 1;
-    my @socks = map {
-        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              Listen => 1, ReuseAddr => 1)
-            or die "no free port: $!\n";
-    } 1 .. $n;
-    my @ports = map { $_->sockport } @socks;
-    close $_ for @socks;
-    return wantarray ? @ports : $ports[0];
-}
-
 sub start {
     return if running();
 
-    ($PORT, $PEER_PORT) = free_ports(2) unless $PORT;
+    ($PORT, $PEER_PORT) = GwHttp::free_ports(2) unless $PORT;
     my $client = "http://127.0.0.1:$PORT";
     my $peer = "http://127.0.0.1:$PEER_PORT";
 
@@ -100,18 +85,11 @@ sub stop {
 # POST path with a JSON body, HTTP/1.0: (status, decoded JSON answer)
 sub call {
     my ($path, $req) = @_;
-    my $body = $json->encode($req);
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT,
-                                  Timeout => 5)
-        or die "etcd at port $PORT: $!\n";
-    print $s "POST $path HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-             . "Content-Type: application/json\r\n"
-             . "Content-Length: " . length($body) . "\r\n\r\n$body";
-    my $resp = do { local $/; <$s> } // '';
-    close $s;
-    my ($head, $data) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/\d\.\d (\d{3})}
-        or die "etcd at port $PORT: no answer to $path\n";
+    my ($status, undef, $data) = GwHttp::request('POST', $path,
+        port => $PORT, host => '127.0.0.1',
+        headers => ['Content-Type: application/json'],
+        body => $json->encode($req));
+    $status or die "etcd at port $PORT: no answer to $path\n";
     return ($status, eval { $json->decode($data // '') });
 }
 
@@ -177,7 +155,7 @@ sub wait_until {
 # Waits until a GET of uri answers with this status; true if it did
 sub wait_status {
     my ($uri, $status, $timeout) = @_;
-    return wait_until(sub { RlClient::http_get($uri) == $status }, $timeout);
+    return wait_until(sub { GwHttp::http_get($uri) == $status }, $timeout);
 }
 
 # GET uri n times, one request at a time: how often each body came back
@@ -186,7 +164,7 @@ sub bodies {
     my ($uri, $n) = @_;
     my %seen;
     for (1 .. $n) {
-        my ($status, undef, $body) = RlClient::http_get($uri);
+        my ($status, undef, $body) = GwHttp::http_get($uri);
         $seen{$status == 200 ? $body : $status}++;
     }
     return \%seen;
@@ -283,6 +261,6 @@ $ENV{TEST_NGINX_ETCD_PORT} = $PORT;
 
 # b1, b2, b3; a port nothing listens on; one for a fake etcd in nginx
 @ENV{qw(TEST_NGINX_B1_PORT TEST_NGINX_B2_PORT TEST_NGINX_B3_PORT
-        TEST_NGINX_DOWN_PORT TEST_NGINX_FAKE_PORT)} = free_ports(5);
+        TEST_NGINX_DOWN_PORT TEST_NGINX_FAKE_PORT)} = GwHttp::free_ports(5);
 
 1;

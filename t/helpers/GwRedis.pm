@@ -16,7 +16,7 @@ use IO::Socket::UNIX ();
 use POSIX ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(sleep time);
-use RlClient ();
+use GwHttp ();
 
 our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET,
      $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT);
@@ -25,17 +25,8 @@ our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
 my $owner = $$;
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
-
 sub start {
-    $PORT //= free_port();
+    $PORT //= GwHttp::free_ports();
     $PID = fork // die "fork: $!\n";
 
     if ($PID == 0) {
@@ -81,7 +72,7 @@ sub command_to {
 
 # a server that accepts connections and never answers
 sub start_mute {
-    $MUTE_PORT = free_port();
+    $MUTE_PORT = GwHttp::free_ports();
     $MUTE_PID = fork // die "fork: $!\n";
 
     if ($MUTE_PID == 0) {
@@ -111,8 +102,8 @@ sub start_mute {
 # $TEST_NGINX_CLOSED_SOCKET, made at the same time, is a unix socket that
 # refuses connections.
 sub start_fake {
-    $FAKE_PORT = free_port();
-    $FAKE_CONTROL_PORT = free_port();
+    $FAKE_PORT = GwHttp::free_ports();
+    $FAKE_CONTROL_PORT = GwHttp::free_ports();
     $FAKE_PID = fork // die "fork: $!\n";
 
     if ($FAKE_PID == 0) {
@@ -271,11 +262,11 @@ sub nginx_workers {
         or die "cannot read $Test::Nginx::Util::PidFile: $!\n";
     my ($pid) = <$pf> =~ /(\d+)/;
     close $pf;
-    my @workers = RlClient::children($pid);
+    my @workers = GwHttp::children($pid);
     return @workers ? @workers : ($pid);
 }
 
-# the whole response on $sock, parsed as RlClient::parse() does; status 0
+# the whole response on $sock, parsed as GwHttp::parse() does; status 0
 # if it did not come within $wait seconds
 sub read_response {
     my ($sock, $wait) = @_;
@@ -289,7 +280,7 @@ sub read_response {
     }
 
     close $sock;
-    my @res = $eof ? RlClient::parse($resp) : (0, {}, '');
+    my @res = $eof ? GwHttp::parse($resp) : (0, {}, '');
     return wantarray ? @res : $res[0];
 }
 
@@ -302,7 +293,7 @@ sub read_response {
 sub send_at_reset {
     my $uri = shift;
     my $settle = $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 0.2;
-    my $sock = RlClient::connect_server();
+    my $sock = GwHttp::connect_to();
 
     syswrite $sock, "GET $uri HTTP/1.0\r\n";
     sleep $settle;
@@ -329,7 +320,7 @@ sub get_at_reset {
 # GET uri without reading the answer yet: the socket for read_response()
 sub send_get {
     my $uri = shift;
-    my $sock = RlClient::connect_server();
+    my $sock = GwHttp::connect_to();
     syswrite $sock, "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
     return $sock;
 }

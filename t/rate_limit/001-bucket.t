@@ -5,7 +5,7 @@
 # fast the requests follow each other (valgrind included).
 
 use lib 't/helpers';
-use RlClient ();   # for the --- init sections
+use GwHttp ();   # for the --- init sections
 use Test::Nginx::Socket 'no_plan';
 
 add_block_preprocessor(sub {
@@ -50,7 +50,7 @@ __DATA__
     }
 --- init
 my %n;
-$n{$_->[0]}++ for RlClient::http_get_parallel(('/t?k=a') x 6);
+$n{$_->[0]}++ for GwHttp::http_get_parallel(('/t?k=a') x 6);
 Test::More::is($n{200}, 5, '5 admitted');
 Test::More::is($n{429}, 1, '1 rejected');
 --- request
@@ -336,7 +336,7 @@ qr/\A\[error\] .*rate_limit: invalid number "-1" from "\$arg_b"\n\z/
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'the bucket had one token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'the bucket had one token');
 --- request
 GET /t
 --- error_code: 429
@@ -357,7 +357,7 @@ qr/\[error\] .*rate_limit: rejected by zone "per_host"/
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'the bucket had one token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'the bucket had one token');
 --- request
 GET /t
 --- error_code: 429

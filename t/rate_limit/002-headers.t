@@ -6,7 +6,7 @@
 # refill: after n requests at once, Reset is 6n and Remaining 5 - n.
 
 use lib 't/helpers';
-use RlClient ();   # for the --- init sections
+use GwHttp ();   # for the --- init sections
 use Test::Nginx::Socket 'no_plan';
 
 add_block_preprocessor(sub {
@@ -237,7 +237,7 @@ RateLimit-Reset: 6
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'the bucket had one token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'the bucket had one token');
 --- request
 GET /t
 --- error_code: 429
@@ -270,7 +270,7 @@ GET /t
         alias html/ok.txt;
     }
 --- init
-my @s = map { scalar RlClient::http_get('/v?k=a&b=20') } 1 .. 21;
+my @s = map { scalar GwHttp::http_get('/v?k=a&b=20') } 1 .. 21;
 Test::More::is("@s", join(' ', (200) x 21), 'burst=20: 21 pass');
 --- request eval
 ["GET /v?k=a&b=2", "GET /l?k=a&b=2", "GET /d?k=a&b=2", "GET /v?k=a&b=2&c=0",

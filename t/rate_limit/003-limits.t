@@ -3,7 +3,7 @@
 
 use lib 't/helpers';
 use GwJwt;
-use RlClient ();   # for the --- init sections
+use GwHttp ();   # for the --- init sections
 use Test::Nginx::Socket 'no_plan';
 
 our %tok = (
@@ -360,7 +360,7 @@ __DATA__
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'the bucket had one token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'the bucket had one token');
 --- request
 GET /t
 --- error_code: 200
@@ -381,7 +381,7 @@ rate_limit: rejected by
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'the bucket had one token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'the bucket had one token');
 --- request
 GET /t
 --- error_code: 200

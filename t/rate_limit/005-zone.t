@@ -3,14 +3,14 @@
 # admitted), then the block's request checks what was kept and logged.
 
 use lib 't/helpers';
-use RlClient ();   # for the --- init sections
+use GwHttp ();   # for the --- init sections
 use Test::Nginx::Socket 'no_plan';
 
 # GET /t?k=<prefix>1 .. <prefix>n (and &<extra>): how many were not 200
 sub fill {
     my ($prefix, $n, $extra) = @_;
     $extra //= '';
-    my @bad = grep { RlClient::http_get("/t?k=$prefix$_$extra") != 200 } 1 .. $n;
+    my @bad = grep { GwHttp::http_get("/t?k=$prefix$_$extra") != 200 } 1 .. $n;
     return scalar @bad;
 }
 
@@ -40,7 +40,7 @@ __DATA__
 === TEST 1: a zone full of buckets in use: a new key still gets in, the drop is logged
 --- init
 Test::More::is(main::fill('live', 400), 0, 'each new key admitted');
-Test::More::is(RlClient::http_get('/t?k=live400'), 429,
+Test::More::is(GwHttp::http_get('/t?k=live400'), 429,
                'the newest bucket kept');
 --- request
 GET /t?k=new
@@ -68,7 +68,7 @@ is full
 === TEST 3: idle buckets go before a bucket in use, wherever they are
 # the oldest bucket is the one in use; 400 idle ones come after it
 --- init
-Test::More::is(RlClient::http_get('/t?k=busy'), 200, 'the busy key admitted');
+Test::More::is(GwHttp::http_get('/t?k=busy'), 200, 'the busy key admitted');
 Test::More::is(main::fill('idle', 400, '&r=1000r/s'), 0,
                'each new key admitted');
 --- request

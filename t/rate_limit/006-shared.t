@@ -9,7 +9,7 @@
 # worker, and no reload tests (a single process reloads badly).
 
 use lib 't/helpers';
-use RlClient ();   # for the --- init sections
+use GwHttp ();   # for the --- init sections
 use Test::Nginx::Socket 'no_plan';
 
 master_on();
@@ -47,7 +47,7 @@ __DATA__
         proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- init
-my @res = RlClient::http_get_parallel(('/t') x 20);
+my @res = GwHttp::http_get_parallel(('/t') x 20);
 my %count;
 $count{$_->[0]}++ for @res;
 Test::More::is($count{200}, 10, '10 admitted');
@@ -86,7 +86,7 @@ Retry-After: 60
 --- init
 my (@codes, %pid);
 for (1 .. 20) {
-    my ($code, $h) = RlClient::http_get('/t');
+    my ($code, $h) = GwHttp::http_get('/t');
     push @codes, $code;
     $pid{$h->{'x-pid'} // ''} = 1;
 }
@@ -115,9 +115,9 @@ GET /t
         return 200 "gen-1";
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'first token');
-Test::More::is(RlClient::http_get('/t'), 200, 'second token');
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
+Test::More::is(GwHttp::http_get('/t'), 200, 'first token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'second token');
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
                                       'gen-2'),
                'the new configuration serves');
 --- request
@@ -147,9 +147,9 @@ Retry-After: 60
         return 200 "gen-1";
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'first token');
-Test::More::is(RlClient::http_get('/t'), 200, 'second token');
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g;
+Test::More::is(GwHttp::http_get('/t'), 200, 'first token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'second token');
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g;
                                             s/zone=z:1m/zone=z:2m/ },
                                       '/gen', 'gen-2'),
                'the new configuration serves');
@@ -177,9 +177,9 @@ RateLimit-Remaining: 1
         return 200 "gen-1";
     }
 --- init
-Test::More::is(RlClient::http_get('/t'), 200, 'first token');
-Test::More::is(RlClient::http_get('/t'), 200, 'second token');
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g;
+Test::More::is(GwHttp::http_get('/t'), 200, 'first token');
+Test::More::is(GwHttp::http_get('/t'), 200, 'second token');
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g;
                                             s/burst=1;/burst=2;/ },
                                       '/gen', 'gen-2'),
                'the new configuration serves');

@@ -5,7 +5,7 @@
 
 use lib 't/helpers';
 use GwRedis;
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 worker_connections(1024);
@@ -41,7 +41,7 @@ __DATA__
         alias html/ok.txt;
     }
 --- init
-my @r = map { [RlClient::http_get('/t?k=t1')] } 1 .. 3;
+my @r = map { [GwHttp::http_get('/t?k=t1')] } 1 .. 3;
 Test::More::is(join(' ', map { $_->[0] } @r), '200 200 200', '3 pass');
 Test::More::is(join(' ', map { $_->[1]{'ratelimit-remaining'} } @r),
                '2 1 0', 'remaining 2 1 0');
@@ -77,7 +77,7 @@ redis
     }
 --- init
 my %n;
-$n{$_->[0]}++ for RlClient::http_get_parallel(('/t?k=t2') x 50);
+$n{$_->[0]}++ for GwHttp::http_get_parallel(('/t?k=t2') x 50);
 Test::More::is($n{200}, 10, '10 admitted');
 Test::More::is($n{429}, 40, '40 rejected');
 --- request
@@ -100,7 +100,7 @@ GET /t?k=t2
         alias html/ok.txt;
     }
 --- init
-my $port = GwRedis::free_port();
+my $port = GwHttp::free_ports();
 GwRedis::start_nginx($port, <<"CONF");
     rate_limit_zone \$arg_k zone=r:1m rate=10r/m burst=9
                     redis=127.0.0.1:$GwRedis::PORT;
@@ -112,7 +112,7 @@ GwRedis::start_nginx($port, <<"CONF");
 CONF
 my ($here, $there) = (0, 0);
 for my $i (1 .. 15) {
-    $here++ if RlClient::http_get('/t?k=t3') == 200;
+    $here++ if GwHttp::http_get('/t?k=t3') == 200;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
     print $s "GET /t?k=t3 HTTP/1.0\r\nHost: x\r\n\r\n";
     $there++ if <$s> =~ m{^HTTP/1\.\d 200};
@@ -136,9 +136,9 @@ GET /t?k=t3
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=t4'), 200, 'with Redis');
+Test::More::is(GwHttp::http_get('/t?k=t4'), 200, 'with Redis');
 GwRedis::stop();
-my @s = map { scalar RlClient::http_get('/t?k=t4') } 1 .. 4;
+my @s = map { scalar GwHttp::http_get('/t?k=t4') } 1 .. 4;
 Test::More::is("@s", '200 200 200 429', 'the local bucket, full at first');
 --- request
 GET /t?k=t4
@@ -171,7 +171,7 @@ qr/rate_limit: redis "127\.0\.0\.1:\d+" (cannot connect|cannot read|cannot send|
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=t6'), 503, 'down');
+Test::More::is(GwHttp::http_get('/t?k=t6'), 503, 'down');
 GwRedis::start();
 Time::HiRes::sleep(0.3);
 --- request
@@ -189,7 +189,7 @@ qr/rate_limit: redis "127\.0\.0\.1:\d+" answers again/
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=t7'), 200, 'first');
+Test::More::is(GwHttp::http_get('/t?k=t7'), 200, 'first');
 Test::More::is(GwRedis::command('SCRIPT', 'FLUSH'), '+OK', 'flushed');
 --- request
 GET /t?k=t7
@@ -252,7 +252,7 @@ GET /t?k=t9
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=t10'), 200, 'passed');
+Test::More::is(GwHttp::http_get('/t?k=t10'), 200, 'passed');
 Test::More::like(GwRedis::command('EXISTS', 'gw1:r:t10'), qr/^:1$/,
                  'the key has the prefix');
 --- request
@@ -274,7 +274,7 @@ rejected by zone "r"
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=t11'), 200, 'passed');
+Test::More::is(GwHttp::http_get('/t?k=t11'), 200, 'passed');
 Test::More::like(GwRedis::command('EXISTS', 'rate_limit:r:t11'), qr/^:1$/,
                  'the bucket is in Redis');
 --- request
@@ -302,10 +302,10 @@ RateLimit-Remaining: 0
         alias html/ok.txt;
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=t12&u=t12'), 200, 'passed');
+Test::More::is(GwHttp::http_get('/t?k=t12&u=t12'), 200, 'passed');
 Test::More::is(GwRedis::command('EXISTS', 'rate_limit:a:t12'), ':1', 'a');
 Test::More::is(GwRedis::command('EXISTS', 'rate_limit:b:t12'), ':1', 'b');
-Test::More::is(RlClient::http_get('/t?k=t12&u=t12'), 429, 'a rejects');
+Test::More::is(GwHttp::http_get('/t?k=t12&u=t12'), 429, 'a rejects');
 my ($ttl) = GwRedis::command('PTTL', 'rate_limit:b:t12') =~ /^:(\d+)$/;
 Test::More::cmp_ok($ttl, '<=', 6000, 'b was not charged by the rejection');
 --- request
@@ -362,7 +362,7 @@ qr/\[emerg\] .*invalid value "sometimes" in \S+nginx\.conf:\d+/
         alias html/ok.txt;
     }
 --- init
-my @s = map { scalar RlClient::http_get('/t?k=t16&b=20') } 1 .. 21;
+my @s = map { scalar GwHttp::http_get('/t?k=t16&b=20') } 1 .. 21;
 Test::More::is("@s", join(' ', (200) x 21), 'burst=20: 21 pass');
 --- request eval
 ["GET /t?k=t16&b=2", "GET /d?k=t16&b=2", "GET /t?k=t16&b=2&c=0",

@@ -7,7 +7,7 @@
 
 use lib 't/helpers';
 use GwRedis;
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 master_on();
@@ -41,7 +41,7 @@ __DATA__
     }
 --- init
 my %n;
-$n{$_->[0]}++ for RlClient::http_get_parallel(('/t?k=w1') x 40);
+$n{$_->[0]}++ for GwHttp::http_get_parallel(('/t?k=w1') x 40);
 Test::More::is($n{200}, 15, '15 admitted');
 Test::More::is($n{429}, 25, '25 rejected');
 --- request
@@ -69,9 +69,9 @@ GET /t?k=w1
         return 200 "gen-1";
     }
 --- init
-Test::More::is(RlClient::http_get('/t?k=w2'), 200, 'first token');
-Test::More::is(RlClient::http_get('/t?k=w2'), 200, 'second token');
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
+Test::More::is(GwHttp::http_get('/t?k=w2'), 200, 'first token');
+Test::More::is(GwHttp::http_get('/t?k=w2'), 200, 'second token');
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen',
                                       'gen-2'),
                'the new configuration serves');
 --- request

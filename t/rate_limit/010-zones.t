@@ -5,15 +5,15 @@
 
 use lib 't/helpers';
 use GwRedis;
-use RlClient ();   # for the --- init sections
+use GwHttp ();   # for the --- init sections
 use Test::Nginx::Socket 'no_plan';
 
-$ENV{TEST_NGINX_DEAD_PORT} = GwRedis::free_port();
+$ENV{TEST_NGINX_DEAD_PORT} = GwHttp::free_ports();
 
 # GET /t?k=<prefix>1 .. <prefix>n: how many were not 200
 sub fill {
     my ($prefix, $n) = @_;
-    my @bad = grep { RlClient::http_get("/t?k=$prefix$_") != 200 } 1 .. $n;
+    my @bad = grep { GwHttp::http_get("/t?k=$prefix$_") != 200 } 1 .. $n;
     return scalar @bad;
 }
 

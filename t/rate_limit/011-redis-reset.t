@@ -8,7 +8,7 @@
 
 use lib 't/helpers';
 use GwRedis;
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 GwRedis::start_fake();
@@ -53,7 +53,7 @@ __DATA__
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-my @a = RlClient::http_get('/t?k=a');
+my @a = GwHttp::http_get('/t?k=a');
 Test::More::is("$a[0] $a[1]{'x-zones'}", '200 f:PASSED', 'Redis answers');
 my @r = GwRedis::get_at_reset('/t?k=b');
 Test::More::is($r[0], 200, 'answered after the reset');
@@ -78,7 +78,7 @@ X-Zones: f:PASSED:redis_failed
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-Test::More::is(RlClient::http_get('/t?k=a'), 200, 'Redis answers');
+Test::More::is(GwHttp::http_get('/t?k=a'), 200, 'Redis answers');
 my @r = GwRedis::get_at_reset('/t?k=b');
 Test::More::is($r[0], 503, 'answered after the reset');
 Test::More::is($r[1]{'x-zones'}, 'f:UNAVAILABLE:redis_failed', 'no verdict');
@@ -109,7 +109,7 @@ X-Zones: f:UNAVAILABLE:redis_failed
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-Test::More::is(RlClient::http_get('/p?k=a'), 200, 'Redis answers');
+Test::More::is(GwHttp::http_get('/p?k=a'), 200, 'Redis answers');
 my @r = GwRedis::get_at_reset('/p?k=b');
 Test::More::is($r[0], 200, 'answered after the reset');
 Test::More::is($r[2], "fallback\n", 'by the fallback');
@@ -139,7 +139,7 @@ X-Zones: f:PASSED:redis_failed
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-Test::More::is(RlClient::http_get('/p?k=a'), 200, 'Redis answers');
+Test::More::is(GwHttp::http_get('/p?k=a'), 200, 'Redis answers');
 my @r = GwRedis::get_at_reset('/p?k=b');
 Test::More::is("$r[0] $r[2]", "200 fallback\n", 'the fallback answers');
 Test::More::is($r[1]{'x-zones'}, 'f:PASSED:redis_failed', 'Redis failed');
@@ -173,7 +173,7 @@ RateLimit-Remaining: 1
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-Test::More::is(RlClient::http_get('/t?k=a'), 200, 'Redis answers');
+Test::More::is(GwHttp::http_get('/t?k=a'), 200, 'Redis answers');
 my @r = GwRedis::get_at_reset('/p?k=b');
 Test::More::is($r[0], 503, 'answered after the reset');
 GwRedis::fake('MODE', 'accept');
@@ -194,7 +194,7 @@ upstream
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-Test::More::is(RlClient::http_get('/t?k=a'), 200, 'Redis answers');
+Test::More::is(GwHttp::http_get('/t?k=a'), 200, 'Redis answers');
 GwRedis::fake('MODE', 'mute');
 my $calls = GwRedis::fake('CALLS');
 my @queued = map { GwRedis::send_get('/t?k=q') } 1 .. 2;
@@ -235,7 +235,7 @@ GET /t?k=q
     }
 --- init
 GwRedis::fake('MODE', 'answer');
-my @a = RlClient::http_get('/two?k=a&u=a');
+my @a = GwHttp::http_get('/two?k=a&u=a');
 Test::More::is("$a[0] $a[1]{'x-zones'}", '200 f:PASSED, g:PASSED',
                'one call, both zones');
 GwRedis::fake('MODE', 'mute');

@@ -4,7 +4,7 @@
 
 use lib 't/helpers';
 use GwRedis;
-use RlClient ();
+use GwHttp ();
 use Test::Nginx::Socket 'no_plan';
 
 add_block_preprocessor(sub {

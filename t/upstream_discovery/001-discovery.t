@@ -13,7 +13,7 @@ use lib 't/helpers';
 use GwEtcd ();
 use IO::Select ();
 use IO::Socket::INET ();
-use RlClient ();
+use GwHttp ();
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 
@@ -572,12 +572,12 @@ GET /d/
 my ($b1, $down) = @ENV{qw(TEST_NGINX_B1_PORT TEST_NGINX_DOWN_PORT)};
 my %addrs;
 Test::More::ok(GwEtcd::wait_until(sub {
-    my ($status, $h) = RlClient::http_get('/d/');
+    my ($status, $h) = GwHttp::http_get('/d/');
     $addrs{$h->{'x-upstream'}}++ if $status == 200;
     return $h->{'x-upstream'} && $h->{'x-upstream'} =~ /:$down\b/;
 }), 'a request went to the instance that is down');
 for (1 .. 20) {
-    my ($status, $h, $body) = RlClient::http_get('/d/');
+    my ($status, $h, $body) = GwHttp::http_get('/d/');
     $addrs{$status == 200 && $body eq "b1\n" ? $h->{'x-upstream'} : $status}++;
 }
 Test::More::is($addrs{"127.0.0.1:$down, 127.0.0.1:$b1"}, 1,
@@ -742,7 +742,7 @@ GET /d/
 Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
 my (%n, %max);
 for (1 .. 20) {
-    my (undef, undef, $body) = RlClient::http_get('/d/conn');
+    my (undef, undef, $body) = GwHttp::http_get('/d/conn');
     my ($b, $requests) = split ' ', $body;
     $n{$b}++;
     $max{$b} = $requests if $requests > ($max{$b} // 0);

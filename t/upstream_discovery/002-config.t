@@ -4,7 +4,7 @@
 
 use lib 't/helpers';
 use GwEtcd ();
-use RlClient ();
+use GwHttp ();
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 

@@ -8,7 +8,7 @@
 
 use lib 't/helpers';
 use GwEtcd ();
-use RlClient ();
+use GwHttp ();
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 
@@ -39,7 +39,7 @@ add_block_preprocessor(sub {
 sub parallel {
     my ($uri, $n) = @_;
     my (%bodies, %pids);
-    for my $res (RlClient::http_get_parallel(($uri) x $n)) {
+    for my $res (GwHttp::http_get_parallel(($uri) x $n)) {
         my ($status, $h, $body) = @$res;
         $bodies{$status == 200 ? $body : $status}++;
         $pids{$h->{'x-pid'} // '-'}++;
@@ -147,7 +147,7 @@ my $failed = qr/discovery: upstream "u3": etcd at 127\.0\.0\.1:\d+ failed/;
 Test::More::ok(GwEtcd::wait_tally('/d/', 2, 'b1 1, b2 1'), 'etcd has answered');
 GwEtcd::stop();
 Test::More::ok(GwEtcd::wait_log($failed), 'the outage is logged');
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen', 'gen-2'),
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g }, '/gen', 'gen-2'),
                'the new configuration serves');
 Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 20)), 'b1 10, b2 10',
                'the list from etcd serves on');
@@ -195,7 +195,7 @@ qr/\[notice\] .*discovery: upstream "u3": etcd at 127\.0\.0\.1:$GwEtcd::PORT ans
 --- init
 Test::More::ok(GwEtcd::wait_tally('/d/', 2, 'b1 1, b2 1'), 'etcd has answered');
 GwEtcd::stop();
-Test::More::ok(RlClient::reload_nginx(sub { s/gen-1/gen-2/g; s/w4:64k/w4:128k/ },
+Test::More::ok(GwHttp::reload_nginx(sub { s/gen-1/gen-2/g; s/w4:64k/w4:128k/ },
                                       '/gen', 'gen-2'),
                'the new configuration serves');
 Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 6)), 'b3 6',

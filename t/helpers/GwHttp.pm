@@ -1,10 +1,12 @@
-package RlClient;
+package GwHttp;
 
-# Requests sent from a block's "--- init" section, before its own ones:
-# to use up a bucket before a request whose log line is checked (the
-# checks of a request array only see what each request logged), to fill a
-# zone, to load several workers at once, or around a reload. Works under
-# both runners: it only needs the port and the pid and config files.
+# The tests' own HTTP client, for what a block's sections cannot say:
+# requests sent from "--- init" before a block's own ones (to use up a
+# bucket, fill a zone, load several workers at once, around a reload),
+# requests exactly as written, and requests to the servers the tests start
+# (etcd). Also free loopback ports for those servers, and nginx's reload.
+# Works under both runners: it only needs the port and the pid and config
+# files.
 
 use strict;
 use warnings;
@@ -13,17 +15,43 @@ use IO::Socket::INET ();
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(http_get http_get_parallel reload_nginx);
+our @EXPORT_OK = qw(http_get http_get_parallel raw request free_ports
+                    reload_nginx);
 
-sub connect_server {
-    my $port = $Test::Nginx::Util::ServerPortForClient;
+# n distinct free loopback ports: each socket is held until all are
+# chosen, so that the kernel cannot hand out one port twice
+sub free_ports {
+    my $n = shift // 1;
+    my @socks = map {
+        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                              Listen => 1, ReuseAddr => 1)
+            or die "no free port: $!\n";
+    } 1 .. $n;
+    my @ports = map { $_->sockport } @socks;
+    close $_ for @socks;
+    return wantarray ? @ports : $ports[0];
+}
+
+sub connect_to {
+    my $port = shift // $Test::Nginx::Util::ServerPortForClient;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => $port, Timeout => 10)
         or die "cannot connect to 127.0.0.1:$port: $!\n";
     return $sock;
 }
 
-# "HTTP/1.0 ..." text to (status, {lowercased header => value}, body)
+# one request exactly as given, on a connection of its own (to nginx, or
+# to $port): the whole response
+sub raw {
+    my ($req, $port) = @_;
+    my $sock = connect_to($port);
+    print $sock $req;
+    my $resp = do { local $/; <$sock> };
+    close $sock;
+    return $resp // '';
+}
+
+# "HTTP/1.x ..." text to (status, {lowercased header => value}, body)
 sub parse {
     my $resp = shift;
     my ($head, $body) = split /\r\n\r\n/, $resp // '', 2;
@@ -36,23 +64,31 @@ sub parse {
     return ($status, \%h, $body // '');
 }
 
-# GET uri on a connection of its own: (status, headers, body), or the
+# an HTTP/1.0 request: method, uri, and optionally headers => [...],
+# body => text, port => another server's: (status, headers, body), or the
 # status alone in scalar context; status 0 when there was no response
-sub http_get {
-    my $uri = shift;
-    my $sock = connect_server();
-    print $sock "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    my $resp = do { local $/; <$sock> };
-    close $sock;
-    my @res = parse($resp);
+sub request {
+    my ($method, $uri, %o) = @_;
+    my $req = "$method $uri HTTP/1.0\r\nHost: " . ($o{host} // 'localhost')
+              . "\r\n";
+    $req .= "$_\r\n" for @{ $o{headers} // [] };
+    $req .= 'Content-Length: ' . length($o{body}) . "\r\n"
+        if defined $o{body};
+    $req .= "\r\n" . ($o{body} // '');
+    my @res = parse(raw($req, $o{port}));
     return wantarray ? @res : $res[0];
+}
+
+sub http_get {
+    my ($uri, %o) = @_;
+    return request('GET', $uri, %o);
 }
 
 # GET every uri at once, each on its own connection: all requests are
 # sent before any response is read. Returns [status, headers] per uri.
 sub http_get_parallel {
     my @uris = @_;
-    my @socks = map { connect_server() } @uris;
+    my @socks = map { connect_to() } @uris;
     for my $i (0 .. $#uris) {
         my $s = $socks[$i];
         print $s "GET $uris[$i] HTTP/1.0\r\nHost: localhost\r\n\r\n";
