@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_gw_json.h"
+#include "ngx_gw_header.h"
 #include "ngx_http_json_filter.h"
 
 
@@ -23,6 +24,11 @@ typedef struct {
     ngx_uint_t                    max_length;
     ngx_uint_t                    max_depth;
 } ngx_http_json_filter_loc_conf_t;
+
+
+/* json_deny and json_allow: what they remove must never be sent */
+#define ngx_http_json_filter_strict(jlcf)                                    \
+    ((jlcf)->allow != NULL || (jlcf)->deny != NULL)
 
 
 typedef struct {
@@ -43,6 +49,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_json_filter_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_json_filter_whole_body(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_json_filter_range_header(ngx_table_elt_t *h);
 static ngx_int_t ngx_http_json_filter_selection(ngx_http_request_t *r,
     ngx_http_json_filter_loc_conf_t *jlcf, ngx_http_json_filter_ctx_t *ctx,
     const char **error);
@@ -51,6 +59,7 @@ static ngx_int_t ngx_http_json_filter_bad_fields(ngx_http_request_t *r,
 static ngx_buf_t *ngx_http_json_filter_error_body(ngx_http_request_t *r,
     const char *error);
 static ngx_int_t ngx_http_json_filter_header_filter(ngx_http_request_t *r);
+static void ngx_http_json_filter_trimmed_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_json_filter_discard(ngx_chain_t *in);
@@ -186,6 +195,12 @@ ngx_http_json_filter_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_json_filter_module);
 
+    if (ngx_http_json_filter_strict(jlcf)
+        && ngx_http_json_filter_whole_body(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     switch (ngx_http_json_filter_selection(r, jlcf, ctx, &error)) {
 
     case NGX_OK:
@@ -197,6 +212,73 @@ ngx_http_json_filter_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+}
+
+
+/*
+ * Under json_deny or json_allow only a whole body can be trimmed, so Range
+ * and If-Range are not passed on, as proxy_cache does: the request gets a
+ * list of headers without them (a list cannot lose an element), the one
+ * proxy_pass and the other modules that pass a request on copy from.
+ * r->headers_in.range stays, for nginx's range filter: it still slices
+ * the responses that are not trimmed.
+ */
+
+static ngx_int_t
+ngx_http_json_filter_whole_body(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->headers_in.range == NULL && r->headers_in.if_range == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&headers, r->pool, 16, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_json_filter_range_header(&h[i])
+            && ngx_gw_header_copy(&headers, &h[i]) == NULL)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    r->headers_in.headers = headers;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_json_filter_range_header(ngx_table_elt_t *h)
+{
+    return (h->key.len == sizeof("Range") - 1
+            && ngx_strncasecmp(h->key.data, (u_char *) "Range",
+                               sizeof("Range") - 1) == 0)
+           || (h->key.len == sizeof("If-Range") - 1
+               && ngx_strncasecmp(h->key.data, (u_char *) "If-Range",
+                                  sizeof("If-Range") - 1) == 0);
 }
 
 
@@ -457,13 +539,24 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
 
     r->filter_need_in_memory = 1;
 
+    ngx_http_json_filter_trimmed_headers(r);
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* what the body will be is not known: no length, no ranges, a weak ETag */
+
+static void
+ngx_http_json_filter_trimmed_headers(ngx_http_request_t *r)
+{
+    r->allow_ranges = 0;
+
     if (r == r->main) {
         ngx_http_clear_content_length(r);
         ngx_http_clear_accept_ranges(r);
         ngx_http_weak_etag(r);
     }
-
-    return ngx_http_next_header_filter(r);
 }
 
 
