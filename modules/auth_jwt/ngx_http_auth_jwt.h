@@ -133,10 +133,6 @@ ngx_int_t ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
 ngx_http_auth_jwt_status_e ngx_http_auth_jwt_clock_check(
     ngx_http_auth_jwt_clock_t *clock, time_t now, time_t leeway,
     const char **reason);
-ngx_gw_json_member_t *ngx_http_auth_jwt_member(ngx_array_t *members,
-    u_char *name, size_t len);
-ngx_int_t ngx_http_auth_jwt_member_text(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text);
 ngx_int_t ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *text);
 ngx_int_t ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,

@@ -193,13 +193,11 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
     const char **error)
 {
-    u_char                   *pos, *last, *start;
     ngx_int_t                 rc;
-    ngx_str_t                 element;
     ngx_uint_t                n;
     ngx_array_t               members;
-    ngx_gw_json_t             j;
-    ngx_gw_json_member_t     *member;
+    ngx_gw_json_member_t     *member, element;
+    ngx_gw_json_elements_t    elements;
 
     if (ngx_array_init(&members, pool, 4, sizeof(ngx_gw_json_member_t))
         != NGX_OK)
@@ -213,13 +211,13 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    member = ngx_http_auth_jwt_member(&members, (u_char *) "keys", 4);
+    member = ngx_gw_json_member(&members, (u_char *) "keys", 4);
 
     if (member == NULL) {
 
         /* a single JWK */
 
-        if (ngx_http_auth_jwt_member(&members, (u_char *) "kty", 3) == NULL) {
+        if (ngx_gw_json_member(&members, (u_char *) "kty", 3) == NULL) {
             *error = "neither a JWK Set nor a JWK";
             return NGX_ERROR;
         }
@@ -240,34 +238,19 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    ngx_gw_json_init(&j, NGX_HTTP_AUTH_JWT_MAX_DEPTH, NULL, 0);
-
-    pos = member->value.data;
-    last = pos + member->value.len;
-    start = NULL;
+    ngx_gw_json_elements_init(&elements, &member->value,
+                              NGX_HTTP_AUTH_JWT_MAX_DEPTH);
     n = 0;
 
-    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
+    while (ngx_gw_json_element(&elements, &element) == NGX_OK) {
 
-        if (j.level != 1) {
-            continue;
+        if (element.type != NGX_GW_JSON_OBJECT) {
+            *error = "a member of \"keys\" is not an object";
+            return NGX_ERROR;
         }
 
-        if (j.event == NGX_GW_JSON_VALUE_START) {
-            if (j.type != NGX_GW_JSON_OBJECT) {
-                *error = "a member of \"keys\" is not an object";
-                return NGX_ERROR;
-            }
-
-            start = j.mark;
-            continue;
-        }
-
-        element.data = start;
-        element.len = j.mark - start;
-
-        rc = ngx_http_auth_jwt_jwk_add(pool, log, level, &element, keys,
-                                       error);
+        rc = ngx_http_auth_jwt_jwk_add(pool, log, level, &element.value,
+                                       keys, error);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
@@ -727,8 +710,7 @@ ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
 {
     ngx_gw_json_member_t  *member;
 
-    member = ngx_http_auth_jwt_member(members, (u_char *) name,
-                                      ngx_strlen(name));
+    member = ngx_gw_json_member(members, (u_char *) name, ngx_strlen(name));
     if (member == NULL) {
         ngx_str_null(value);
         return NGX_OK;
@@ -738,7 +720,7 @@ ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_text(pool, member, value);
+    return ngx_gw_json_member_text(pool, member, value);
 }
 
 
