@@ -55,54 +55,13 @@ static ngx_int_t ngx_http_auth_jwt_ecdsa_der(ngx_http_auth_jwt_token_t *token,
     u_char *der, size_t *len);
 
 
-static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
-    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, 0, 0, 0, NULL },
-    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, 1, 0, 0, NULL },
-    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, 2, 0, 0, NULL },
-    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 0, 0, NULL },
-    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 0, 0, NULL },
-    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 0, 0, NULL },
-    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 1, 0, NULL },
-    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 1, 0, NULL },
-    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 1, 0, NULL },
-    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, 0, 0, 32, "P-256" },
-    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, 1, 0, 48, "P-384" },
-    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, 2, 0, 66, "P-521" },
-    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NGX_HTTP_AUTH_JWT_NO_HASH,
-      0, 0, NULL }
-};
-
-#define ngx_http_auth_jwt_nalgs                                               \
-    (sizeof(ngx_http_auth_jwt_algs) / sizeof(ngx_http_auth_jwt_alg_t))
-
-
 /*
- * SHA-256, -384, -512, fetched once rather than by name on every use, and
- * the context that hashes tokens for the verified-token cache; shared by
- * the configurations that use them and freed with the last one, before
- * nginx unloads the module.
+ * SHA-256, -384, -512, fetched once rather than by name on every use;
+ * shared by the configurations that use them and freed with the last one,
+ * before nginx unloads the module.
  */
 static EVP_MD      *ngx_http_auth_jwt_md[3];
 static ngx_uint_t   ngx_http_auth_jwt_crypto_users;
-
-
-ngx_http_auth_jwt_alg_t *
-ngx_http_auth_jwt_alg(ngx_str_t *name)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
-        if (name->len == ngx_http_auth_jwt_algs[i].name.len
-            && ngx_strncmp(name->data, ngx_http_auth_jwt_algs[i].name.data,
-                           name->len)
-               == 0)
-        {
-            return &ngx_http_auth_jwt_algs[i];
-        }
-    }
-
-    return NULL;
-}
 
 
 ngx_int_t
@@ -147,37 +106,6 @@ ngx_http_auth_jwt_crypto_cleanup(void *data)
         EVP_MD_free(ngx_http_auth_jwt_md[i]);
         ngx_http_auth_jwt_md[i] = NULL;
     }
-}
-
-
-/* SHA-256 over several pieces */
-
-ngx_int_t
-ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n, u_char *digest)
-{
-    ngx_uint_t  i;
-    SHA256_CTX  sha;
-
-    /*
-     * SHA256_Init() and not EVP: on every request of a cached token, and
-     * EVP's provider machinery in OpenSSL 3 costs several times the hash
-     */
-
-    if (SHA256_Init(&sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (SHA256_Update(&sha, parts[i].data, parts[i].len) != 1) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (SHA256_Final(digest, &sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -571,11 +499,11 @@ static ngx_int_t
 ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
     ngx_http_auth_jwt_key_t *key, const char **error)
 {
-    u_char           *point;
-    ngx_str_t         crv, x, y;
-    ngx_uint_t        i;
-    OSSL_PARAM_BLD   *bld;
-    EVP_PKEY_CTX     *ctx;
+    u_char                   *point;
+    ngx_str_t                 crv, x, y;
+    OSSL_PARAM_BLD           *bld;
+    EVP_PKEY_CTX             *ctx;
+    ngx_http_auth_jwt_alg_t  *alg;
 
     if (ngx_http_auth_jwt_jwk_string(pool, members, "crv", &crv) != NGX_OK
         || crv.data == NULL
@@ -586,37 +514,27 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
-        if (ngx_http_auth_jwt_algs[i].curve
-            && crv.len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
-            && ngx_strncmp(crv.data, ngx_http_auth_jwt_algs[i].curve, crv.len)
-               == 0)
-        {
-            break;
-        }
-    }
+    alg = ngx_http_auth_jwt_alg_curve(&crv);
 
-    if (i == ngx_http_auth_jwt_nalgs) {
+    if (alg == NULL) {
         *error = "EC JWK on an unsupported curve";
         return NGX_DECLINED;
     }
 
-    if (key->alg && key->alg != &ngx_http_auth_jwt_algs[i]) {
+    if (key->alg && key->alg != alg) {
         *error = "EC JWK \"alg\" does not fit its \"crv\"";
         return NGX_ERROR;
     }
 
     /* "x" and "y" are exactly the field size long (RFC 7518, 6.2.1.2) */
 
-    if (x.len != ngx_http_auth_jwt_algs[i].ec_half
-        || y.len != ngx_http_auth_jwt_algs[i].ec_half)
-    {
+    if (x.len != alg->ec_half || y.len != alg->ec_half) {
         *error = "EC JWK coordinates of the wrong length";
         return NGX_DECLINED;
     }
 
     /* a curve has one algorithm: pinning it keeps ES256 keys to ES256 */
-    key->alg = &ngx_http_auth_jwt_algs[i];
+    key->alg = alg;
 
     point = ngx_pnalloc(pool, 1 + x.len + y.len);
     if (point == NULL) {
@@ -631,7 +549,7 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
 
     if (bld
         && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-                                           ngx_http_auth_jwt_algs[i].curve, 0)
+                                           alg->curve, 0)
         && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
                                             point, 1 + x.len + y.len))
     {
