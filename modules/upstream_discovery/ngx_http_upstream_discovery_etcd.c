@@ -2,7 +2,8 @@
 /*
  * The etcd side: one range request on nginx's event loop per poll, over
  * HTTP/1.0 so that the answer comes whole, ended by the connection's
- * close, and its JSON read into a list of instances.
+ * close, and its JSON read into a list of instances for the poll's
+ * handler, dcf->answered().
  */
 
 
@@ -21,6 +22,9 @@ static void ngx_http_upstream_discovery_write(ngx_event_t *wev);
 static void ngx_http_upstream_discovery_read(ngx_event_t *rev);
 static void ngx_http_upstream_discovery_done(
     ngx_http_upstream_discovery_conf_t *dcf, const char *error);
+static ngx_int_t ngx_http_upstream_discovery_parse(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *response,
+    ngx_array_t *instances, const char **error);
 static ngx_int_t ngx_http_upstream_discovery_kv(
     ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *kv,
     ngx_array_t *instances);
@@ -32,8 +36,84 @@ static ngx_int_t ngx_http_upstream_discovery_revision(
     ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *members);
 
 
+/*
+ * POST /v3/kv/range of every key that starts with the prefix: etcd's JSON
+ * gateway takes the key and the end of the range in base64.
+ */
+
+ngx_int_t
+ngx_http_upstream_discovery_etcd_request(ngx_pool_t *pool,
+    ngx_http_upstream_discovery_conf_t *dcf)
+{
+    u_char     *p;
+    size_t      b64;
+    ngx_str_t   body, t, key, end;
+
+    key = dcf->prefix;
+
+    end.len = key.len;
+    end.data = ngx_pnalloc(pool, end.len);
+    if (end.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(end.data, key.data, key.len);
+    end.data[end.len - 1]++;
+
+    b64 = ngx_base64_encoded_length(key.len);
+
+    dcf->request.data = ngx_pnalloc(pool,
+                                    sizeof("POST /v3/kv/range HTTP/1.0" CRLF
+                                           "Host: " CRLF
+                                           "Content-Type: application/json"
+                                           CRLF
+                                           "Content-Length: " CRLF CRLF
+                                           "{\"key\":\"\",\"range_end\":\"\"}")
+                                    + dcf->etcd.name.len + NGX_SIZE_T_LEN
+                                    + 2 * b64);
+    if (dcf->request.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    body.data = ngx_pnalloc(pool, 2 * b64 + sizeof("{\"key\":\"\","
+                                                   "\"range_end\":\"\"}"));
+    if (body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(body.data, "{\"key\":\"", sizeof("{\"key\":\"") - 1);
+
+    t.data = p;
+    ngx_encode_base64(&t, &key);
+    p += t.len;
+
+    p = ngx_cpymem(p, "\",\"range_end\":\"",
+                   sizeof("\",\"range_end\":\"") - 1);
+
+    t.data = p;
+    ngx_encode_base64(&t, &end);
+    p += t.len;
+
+    p = ngx_cpymem(p, "\"}", 2);
+
+    body.len = p - body.data;
+
+    p = ngx_sprintf(dcf->request.data,
+                    "POST /v3/kv/range HTTP/1.0" CRLF
+                    "Host: %V" CRLF
+                    "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF CRLF
+                    "%V",
+                    &dcf->etcd.name, body.len, &body);
+
+    dcf->request.len = p - dcf->request.data;
+
+    return NGX_OK;
+}
+
+
 void
-ngx_http_upstream_discovery_poll(ngx_http_upstream_discovery_conf_t *dcf)
+ngx_http_upstream_discovery_etcd_poll(ngx_http_upstream_discovery_conf_t *dcf)
 {
     ngx_int_t                rc;
     ngx_msec_t               timeout;
@@ -88,6 +168,23 @@ ngx_http_upstream_discovery_poll(ngx_http_upstream_discovery_conf_t *dcf)
 
     if (rc == NGX_OK) {
         ngx_http_upstream_discovery_write(c->write);
+    }
+}
+
+
+/* the worker exits: a poll in flight goes, and its end is never told */
+
+void
+ngx_http_upstream_discovery_etcd_close(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    if (dcf->pc.connection) {
+        ngx_close_connection(dcf->pc.connection);
+        dcf->pc.connection = NULL;
+    }
+
+    if (dcf->pool) {
+        ngx_destroy_pool(dcf->pool);
+        dcf->pool = NULL;
     }
 }
 
@@ -219,9 +316,7 @@ ngx_http_upstream_discovery_read(ngx_event_t *rev)
     ngx_close_connection(c);
     dcf->pc.connection = NULL;
 
-    ngx_http_upstream_discovery_answered(dcf,
-                                         (rc == NGX_OK) ? &instances : NULL,
-                                         NULL);
+    dcf->answered(dcf, (rc == NGX_OK) ? &instances : NULL, NULL);
 
     ngx_destroy_pool(dcf->pool);
     dcf->pool = NULL;
@@ -238,7 +333,7 @@ ngx_http_upstream_discovery_done(ngx_http_upstream_discovery_conf_t *dcf,
         dcf->pc.connection = NULL;
     }
 
-    ngx_http_upstream_discovery_answered(dcf, NULL, error);
+    dcf->answered(dcf, NULL, error);
 
     if (dcf->pool) {
         ngx_destroy_pool(dcf->pool);
@@ -252,10 +347,11 @@ ngx_http_upstream_discovery_done(ngx_http_upstream_discovery_conf_t *dcf,
 /*
  * "HTTP/1.x 200 ...", headers, then {"header": {...}, "kvs": [{"key":
  * base64, "value": base64, ...}, ...], "count": "2"}; without "kvs",
- * nothing is under the prefix.
+ * nothing is under the prefix.  NGX_OK: the instances; NGX_DECLINED:
+ * nothing changed since the list was made; NGX_ERROR: *error says why.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_str_t *response, ngx_array_t *instances, const char **error)
 {
