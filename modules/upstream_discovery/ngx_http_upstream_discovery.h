@@ -105,7 +105,7 @@ ngx_int_t ngx_http_upstream_discovery_etcd_request(ngx_pool_t *pool,
 void ngx_http_upstream_discovery_etcd_poll(
     ngx_http_upstream_discovery_conf_t *dcf);
 
-/* the worker exits */
+/* the worker exits: a poll in flight goes, its end untold */
 void ngx_http_upstream_discovery_etcd_close(
     ngx_http_upstream_discovery_conf_t *dcf);
 

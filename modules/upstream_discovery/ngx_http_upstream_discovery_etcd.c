@@ -172,7 +172,10 @@ ngx_http_upstream_discovery_etcd_poll(ngx_http_upstream_discovery_conf_t *dcf)
 }
 
 
-/* the worker exits: a poll in flight goes, and its end is never told */
+/*
+ * A poll's connection and memory go; its end is told by the caller, if at
+ * all: a worker that exits does not tell it.
+ */
 
 void
 ngx_http_upstream_discovery_etcd_close(ngx_http_upstream_discovery_conf_t *dcf)
@@ -324,21 +327,15 @@ ngx_http_upstream_discovery_read(ngx_event_t *rev)
 }
 
 
+/* a failed poll: its errors are static strings, which outlive its pool */
+
 static void
 ngx_http_upstream_discovery_done(ngx_http_upstream_discovery_conf_t *dcf,
     const char *error)
 {
-    if (dcf->pc.connection) {
-        ngx_close_connection(dcf->pc.connection);
-        dcf->pc.connection = NULL;
-    }
+    ngx_http_upstream_discovery_etcd_close(dcf);
 
     dcf->answered(dcf, NULL, error);
-
-    if (dcf->pool) {
-        ngx_destroy_pool(dcf->pool);
-        dcf->pool = NULL;
-    }
 
     dcf->busy = 0;
 }
