@@ -1668,7 +1668,19 @@ ngx_http_rate_limit_link_answered(ngx_http_rate_limit_link_t *link)
 static void
 ngx_http_rate_limit_link_timeout(ngx_event_t *ev)
 {
-    ngx_http_rate_limit_link_fail(ev->data, "timed out", NULL);
+    ngx_http_rate_limit_link_t  *link;
+
+    static const char  *why[] = {
+        "timed out",                            /* closed: not reached */
+        "timed out connecting",
+        "timed out in the TLS handshake",
+        "timed out in the setup (AUTH, SELECT, ROLE)",
+        "timed out"                             /* a control reply */
+    };
+
+    link = ev->data;
+
+    ngx_http_rate_limit_link_fail(link, why[link->state], NULL);
 }
 
 
@@ -1808,7 +1820,7 @@ ngx_http_rate_limit_link_close_connection(ngx_http_rate_limit_link_t *link)
 {
     if (link->connection) {
 #if (NGX_SSL)
-        if (link->connection->ssl) {
+        if (link->redis->ssl) {
             ngx_http_rate_limit_link_ssl_close(link->connection);
         }
 #endif

@@ -98,6 +98,13 @@ ngx_http_rate_limit_link_ssl(ngx_http_rate_limit_link_t *link,
 
     c = link->connection;
 
+    /* what OpenSSL's connection takes: the connection's own, until closed */
+
+    c->pool = ngx_create_pool(256, c->log);
+    if (c->pool == NULL) {
+        return NGX_ERROR;
+    }
+
     if (ngx_ssl_create_connection(link->redis->ssl, c,
                                   NGX_SSL_BUFFER|NGX_SSL_CLIENT)
         != NGX_OK)
@@ -236,8 +243,15 @@ ngx_http_rate_limit_ssl_save_session(ngx_connection_t *c)
 void
 ngx_http_rate_limit_link_ssl_close(ngx_connection_t *c)
 {
-    c->ssl->no_wait_shutdown = 1;
-    (void) ngx_ssl_shutdown(c);
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        (void) ngx_ssl_shutdown(c);
+    }
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+        c->pool = NULL;
+    }
 }
 
 

@@ -23,7 +23,8 @@ use Time::HiRes qw(sleep time);
 use GwHttp ();
 
 our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET,
-     $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT, %SERVERS);
+     $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT, %SERVERS, $PROXY_PID,
+     $PROXY_DIR, $PROXY_SKIP);
 
 our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
@@ -514,12 +515,93 @@ sub stop_nginx {
     undef $NGINX_PID;
 }
 
+# nginx's stream module for the nginx under test: beside the binary (a
+# build of versions/fetch), or where its modules are (Debian's)
+sub stream_module {
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my ($dir) = $nginx =~ m{^(.*)/[^/]+$};
+    my ($modules) = `$nginx -V 2>&1` =~ /--modules-path=(\S+)/;
+
+    for my $so (grep { defined } "$dir/ngx_stream_module.so",
+                                 $modules && "$modules/ngx_stream_module.so")
+    {
+        return $so if -e $so;
+    }
+
+    die "no ngx_stream_module.so for $nginx\n";
+}
+
+# A TLS proxy in front of a Redis port: an nginx of its own, whose stream
+# server has tls_files()'s certificate for localhost and logs, for each
+# connection once it is closed, the name the client sent (SNI) and whether
+# it resumed a session ("r" or "."): proxy_log().  Returns its port.
+sub start_tls_proxy {
+    my $backend = shift;
+    my $port = GwHttp::free_ports();
+    $PROXY_DIR //= File::Temp->newdir('gw-proxy-XXXXXX', TMPDIR => 1);
+    my $dir = "$PROXY_DIR";
+    my $tls = "$DIR/tls";
+    tls_files('localhost');
+
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir: $!\n";
+    print $fh "load_module " . stream_module() . ";\n"
+              . "daemon off;\nmaster_process off;\n"
+              . "error_log $dir/error.log info;\npid $dir/nginx.pid;\n"
+              . "events { worker_connections 64; }\n"
+              . "stream {\n"
+              . "    log_format tls '\"\$ssl_server_name\" \$ssl_session_reused';\n"
+              . "    access_log $dir/access.log tls;\n"
+              . "    server {\n"
+              . "        listen 127.0.0.1:$port ssl;\n"
+              . "        ssl_certificate $tls/localhost.pem;\n"
+              . "        ssl_certificate_key $tls/localhost.key;\n"
+              . "        proxy_pass 127.0.0.1:$backend;\n"
+              . "    }\n"
+              . "}\n";
+    close $fh;
+
+    $PROXY_PID = fork // die "fork: $!\n";
+
+    if ($PROXY_PID == 0) {
+        open STDERR, '>', "$dir/stderr";
+        exec($ENV{TEST_NGINX_BINARY} || 'nginx', '-p', "$dir/",
+             '-c', "$dir/nginx.conf")
+            or POSIX::_exit(127);
+    }
+
+    wait_port($port, 'the TLS proxy');
+
+    # the connection that found it listening is logged too: not one of
+    # the test's
+    for (1 .. 100) {
+        last if proxy_log();
+        sleep 0.01;
+    }
+    $PROXY_SKIP = () = proxy_log();
+
+    return $port;
+}
+
+sub proxy_log {
+    open my $fh, '<', "$PROXY_DIR/access.log" or return ();
+    chomp(my @lines = <$fh>);
+    return splice @lines, $PROXY_SKIP // 0;
+}
+
+sub stop_tls_proxy {
+    return unless $PROXY_PID;
+    kill 'QUIT', $PROXY_PID;
+    waitpid $PROXY_PID, 0;
+    undef $PROXY_PID;
+}
+
 END {
     return unless $$ == $owner;
 
     local $?;    # the test's exit status, not the servers'
 
     stop_nginx();
+    stop_tls_proxy();
     stop();
     stop_server($_, 'KILL') for keys %SERVERS;
 
