@@ -5,8 +5,8 @@
  *
  * The input is a raw token, as a client would send it: it goes to
  * ngx_http_auth_jwt_token_decode(), and a token that decodes has every
- * header member and claim shown with ngx_http_auth_jwt_member_text() and
- * its times read with ngx_http_auth_jwt_token_clock() and checked with
+ * header member and claim shown with ngx_gw_claim_text() and its times
+ * read with ngx_gw_claim_clock() and checked with
  * ngx_http_auth_jwt_clock_check() at several times.  The input is
  * also decoded as base64url alone and must be the canonical encoding of
  * what comes out, re-encoded here, exactly when it is accepted.
@@ -134,13 +134,11 @@ fz_check_members(ngx_pool_t *pool, ngx_array_t *members)
     member = members->elts;
 
     for (i = 0; i < members->nelts; i++) {
-        ngx_fuzz_assert(ngx_http_auth_jwt_member(members,
-                                                 member[i].name.data,
-                                                 member[i].name.len)
+        ngx_fuzz_assert(ngx_gw_json_member(members, member[i].name.data,
+                                           member[i].name.len)
                         == &member[i]);
 
-        ngx_fuzz_assert(ngx_http_auth_jwt_member_text(pool, &member[i],
-                                                      &text)
+        ngx_fuzz_assert(ngx_gw_claim_text(pool, &member[i], &text)
                         == NGX_OK);
 
         ngx_fuzz_assert(text.len <= member[i].value.len);
@@ -174,7 +172,7 @@ fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
 {
     size_t                      i;
     ngx_int_t                   rc;
-    ngx_http_auth_jwt_clock_t   clock;
+    ngx_gw_claim_clock_t        clock;
     ngx_http_auth_jwt_status_e  status;
     ngx_str_t                   token_raw, text;
     ngx_pool_t                 *pool;
@@ -229,23 +227,21 @@ fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
                         == 0);
     }
 
-    member = ngx_http_auth_jwt_member(&token.header, (u_char *) "alg", 3);
+    member = ngx_gw_json_member(&token.header, (u_char *) "alg", 3);
     ngx_fuzz_assert(member != NULL && member->type == NGX_GW_JSON_STRING);
-    ngx_fuzz_assert(ngx_http_auth_jwt_member_text(pool, member, &text)
-                    == NGX_OK);
+    ngx_fuzz_assert(ngx_gw_claim_text(pool, member, &text) == NGX_OK);
     ngx_fuzz_assert(text.len == token.alg->name.len
                     && memcmp(text.data, token.alg->name.data, text.len)
                        == 0);
 
-    member = ngx_http_auth_jwt_member(&token.header, (u_char *) "kid", 3);
+    member = ngx_gw_json_member(&token.header, (u_char *) "kid", 3);
 
     if (member == NULL) {
         ngx_fuzz_assert(token.kid.len == 0);
 
     } else {
         ngx_fuzz_assert(member->type == NGX_GW_JSON_STRING);
-        ngx_fuzz_assert(ngx_http_auth_jwt_member_text(pool, member, &text)
-                        == NGX_OK);
+        ngx_fuzz_assert(ngx_gw_claim_text(pool, member, &text) == NGX_OK);
         ngx_fuzz_assert(text.len == token.kid.len
                         && (text.len == 0
                             || memcmp(text.data, token.kid.data, text.len)
@@ -256,7 +252,7 @@ fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
     fz_check_members(pool, &token.claims);
 
     reason = NULL;
-    rc = ngx_http_auth_jwt_token_clock(&token, &clock, &reason);
+    rc = ngx_gw_claim_clock(&token.claims, &clock, &reason);
     ngx_fuzz_assert(rc == NGX_OK || (rc == NGX_DECLINED && reason));
 
     for (i = 0; rc == NGX_OK && i < sizeof(times) / sizeof(times[0]); i++) {

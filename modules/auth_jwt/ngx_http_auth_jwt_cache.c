@@ -80,7 +80,7 @@ ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
 
 void
 ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires, ngx_http_auth_jwt_clock_t *clock)
+    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock)
 {
     ngx_queue_t                 *q;
     ngx_http_auth_jwt_cached_t  *entry;

@@ -150,37 +150,6 @@ ngx_http_auth_jwt_crypto_cleanup(void *data)
 }
 
 
-/* SHA-256 over several pieces */
-
-ngx_int_t
-ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n, u_char *digest)
-{
-    ngx_uint_t  i;
-    SHA256_CTX  sha;
-
-    /*
-     * SHA256_Init() and not EVP: on every request of a cached token, and
-     * EVP's provider machinery in OpenSSL 3 costs several times the hash
-     */
-
-    if (SHA256_Init(&sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (SHA256_Update(&sha, parts[i].data, parts[i].len) != 1) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (SHA256_Final(digest, &sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /*
  * Adds the signature keys of a JWKS document (or of a single JWK) to keys.
  * Keys for other uses and of unknown types are skipped, as RFC 7517 asks,
@@ -213,13 +182,13 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    member = ngx_http_auth_jwt_member(&members, (u_char *) "keys", 4);
+    member = ngx_gw_json_member(&members, (u_char *) "keys", 4);
 
     if (member == NULL) {
 
         /* a single JWK */
 
-        if (ngx_http_auth_jwt_member(&members, (u_char *) "kty", 3) == NULL) {
+        if (ngx_gw_json_member(&members, (u_char *) "kty", 3) == NULL) {
             *error = "neither a JWK Set nor a JWK";
             return NGX_ERROR;
         }
@@ -727,8 +696,7 @@ ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
 {
     ngx_gw_json_member_t  *member;
 
-    member = ngx_http_auth_jwt_member(members, (u_char *) name,
-                                      ngx_strlen(name));
+    member = ngx_gw_json_member(members, (u_char *) name, ngx_strlen(name));
     if (member == NULL) {
         ngx_str_null(value);
         return NGX_OK;
@@ -738,7 +706,7 @@ ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_text(pool, member, value);
+    return ngx_gw_claim_text(pool, member, value);
 }
 
 

@@ -128,7 +128,7 @@ struct ngx_http_auth_jwt_ctx_s {
     unsigned                          read:1;
     unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
-    ngx_http_auth_jwt_clock_t         clock;
+    ngx_gw_claim_clock_t              clock;
     ngx_http_auth_jwt_fetch_t        *fetches;
     ngx_uint_t                        pending;
     ngx_table_elt_t                  *challenge;
@@ -633,7 +633,7 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         parts[1].len = n * sizeof(uint64_t);
         parts[2] = ctx->raw;
 
-        if (ngx_http_auth_jwt_digest(parts, 3, digest) != NGX_OK) {
+        if (ngx_gw_sha256(parts, 3, digest) != NGX_OK) {
             return NGX_HTTP_AUTH_JWT_ERROR;
         }
 
@@ -738,7 +738,7 @@ ngx_http_auth_jwt_decode(ngx_http_request_t *r,
 
     ctx->decoded = 1;
 
-    if (ngx_http_auth_jwt_token_clock(&ctx->token, &ctx->clock, reason)
+    if (ngx_gw_claim_clock(&ctx->token.claims, &ctx->clock, reason)
         != NGX_OK)
     {
         return NGX_HTTP_AUTH_JWT_MALFORMED;
@@ -775,39 +775,11 @@ static ngx_int_t
 ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value)
 {
-    u_char           *p, *last;
-    ngx_table_elt_t  *authorization;
-
     if (ajcf->token) {
         return ngx_http_complex_value(r, ajcf->token, value);
     }
 
-    ngx_str_null(value);
-
-    authorization = r->headers_in.authorization;
-
-    if (authorization == NULL
-        || authorization->value.len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(authorization->value.data, (u_char *) "Bearer ",
-                           sizeof("Bearer ") - 1)
-           != 0)
-    {
-        return NGX_OK;
-    }
-
-    p = authorization->value.data + sizeof("Bearer ") - 1;
-    last = authorization->value.data + authorization->value.len;
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    value->data = p;
-    value->len = last - p;
+    ngx_gw_challenge_bearer(r, value);
 
     return NGX_OK;
 }
@@ -1412,9 +1384,9 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_auth_jwt_member_value(r, v, ctx,
-               ngx_http_auth_jwt_member(&token->claims,
-                                        name->data + sizeof("jwt_claim_") - 1,
-                                        name->len - sizeof("jwt_claim_") + 1),
+               ngx_gw_json_member(&token->claims,
+                                  name->data + sizeof("jwt_claim_") - 1,
+                                  name->len - sizeof("jwt_claim_") + 1),
                name);
 }
 
@@ -1440,9 +1412,9 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_auth_jwt_member_value(r, v, ctx,
-               ngx_http_auth_jwt_member(&token->header,
-                                        name->data + sizeof("jwt_header_") - 1,
-                                        name->len - sizeof("jwt_header_") + 1),
+               ngx_gw_json_member(&token->header,
+                                  name->data + sizeof("jwt_header_") - 1,
+                                  name->len - sizeof("jwt_header_") + 1),
                name);
 }
 
@@ -1494,8 +1466,7 @@ ngx_http_auth_jwt_contains_variable(ngx_http_request_t *r,
     rc = 0;
 
     if (member) {
-        rc = ngx_http_auth_jwt_member_contains(r->pool, member, &cs->value,
-                                               cs->words);
+        rc = ngx_gw_claim_contains(r->pool, member, &cs->value, cs->words);
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
@@ -1546,8 +1517,7 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
     name = cs->path.elts;
 
     for (i = 0; /* void */; i++) {
-        member = ngx_http_auth_jwt_member(members, name[i].data,
-                                          name[i].len);
+        member = ngx_gw_json_member(members, name[i].data, name[i].len);
 
         if (member == NULL || i == cs->path.nelts - 1) {
             break;
@@ -1596,7 +1566,7 @@ ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    rc = ngx_http_auth_jwt_member_variable(r->pool, member, &text);
+    rc = ngx_gw_claim_variable(r->pool, member, &text);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;

@@ -1,9 +1,9 @@
 
 /*
- * Decoding a JWS in compact serialization (RFC 7515) and reading its claims.
- * Nothing here trusts the token: every part is checked strictly before the
- * signature is, and nothing is taken from it that verification depends on
- * except the name of the algorithm, which must then match the key.
+ * Decoding a JWS in compact serialization (RFC 7515).  Nothing here trusts
+ * the token: every part is checked strictly before the signature is, and
+ * nothing is taken from it that verification depends on except the name of
+ * the algorithm, which must then match the key.
  */
 
 
@@ -16,13 +16,6 @@
 static ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
     ngx_str_t *segment, ngx_str_t *json, ngx_array_t *members,
     ngx_uint_t n, const char **reason);
-static ngx_int_t ngx_http_auth_jwt_time_claim(ngx_array_t *claims,
-    char *name, double *value, ngx_uint_t *present);
-static ngx_int_t ngx_http_auth_jwt_array_text(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text, ngx_uint_t variable);
-static ngx_uint_t ngx_http_auth_jwt_has_control(u_char *p, u_char *last);
-static size_t ngx_http_auth_jwt_json_clean(u_char *dst, u_char *src,
-    size_t len);
 
 
 static u_char  ngx_http_auth_jwt_base64url[256] = {
@@ -196,14 +189,14 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     token->signing_input.data = raw->data;
     token->signing_input.len = dot[1] - raw->data;
 
-    member = ngx_http_auth_jwt_member(&token->header, (u_char *) "alg", 3);
+    member = ngx_gw_json_member(&token->header, (u_char *) "alg", 3);
 
     if (member == NULL || member->type != NGX_GW_JSON_STRING) {
         *reason = "no \"alg\" string in header";
         return NGX_DECLINED;
     }
 
-    if (ngx_http_auth_jwt_member_text(pool, member, &alg) != NGX_OK) {
+    if (ngx_gw_claim_text(pool, member, &alg) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -224,14 +217,14 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
      * (RFC 7515, 4.1.11); "b64" is only valid when listed there.
      */
 
-    if (ngx_http_auth_jwt_member(&token->header, (u_char *) "crit", 4)) {
+    if (ngx_gw_json_member(&token->header, (u_char *) "crit", 4)) {
         *reason = "unsupported \"crit\" header";
         return NGX_DECLINED;
     }
 
     ngx_str_null(&token->kid);
 
-    member = ngx_http_auth_jwt_member(&token->header, (u_char *) "kid", 3);
+    member = ngx_gw_json_member(&token->header, (u_char *) "kid", 3);
 
     if (member) {
         if (member->type != NGX_GW_JSON_STRING) {
@@ -239,9 +232,7 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
             return NGX_DECLINED;
         }
 
-        if (ngx_http_auth_jwt_member_text(pool, member, &token->kid)
-            != NGX_OK)
-        {
+        if (ngx_gw_claim_text(pool, member, &token->kid) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -285,40 +276,10 @@ ngx_http_auth_jwt_decode_json(ngx_pool_t *pool, ngx_str_t *segment,
 }
 
 
-ngx_int_t
-ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
-    ngx_http_auth_jwt_clock_t *clock, const char **reason)
-{
-    ngx_uint_t  present;
-
-    if (ngx_http_auth_jwt_time_claim(&token->claims, "exp", &clock->exp,
-                                     &present)
-        != NGX_OK)
-    {
-        *reason = "\"exp\" is not a number of seconds";
-        return NGX_DECLINED;
-    }
-
-    clock->has_exp = present;
-
-    if (ngx_http_auth_jwt_time_claim(&token->claims, "nbf", &clock->nbf,
-                                     &present)
-        != NGX_OK)
-    {
-        *reason = "\"nbf\" is not a number of seconds";
-        return NGX_DECLINED;
-    }
-
-    clock->has_nbf = present;
-
-    return NGX_OK;
-}
-
-
 /* NGX_HTTP_AUTH_JWT_VALID: the clock lets the token in, for now */
 
 ngx_http_auth_jwt_status_e
-ngx_http_auth_jwt_clock_check(ngx_http_auth_jwt_clock_t *clock, time_t now,
+ngx_http_auth_jwt_clock_check(ngx_gw_claim_clock_t *clock, time_t now,
     time_t leeway, const char **reason)
 {
     if (clock->has_exp && clock->exp + leeway <= now) {
@@ -332,437 +293,4 @@ ngx_http_auth_jwt_clock_check(ngx_http_auth_jwt_clock_t *clock, time_t now,
     }
 
     return NGX_HTTP_AUTH_JWT_VALID;
-}
-
-
-static ngx_int_t
-ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
-    ngx_uint_t *present)
-{
-    u_char                 text[64];
-    time_t                 seconds;
-    ngx_gw_json_member_t  *member;
-
-    member = ngx_http_auth_jwt_member(claims, (u_char *) name,
-                                      ngx_strlen(name));
-    if (member == NULL) {
-        *present = 0;
-        return NGX_OK;
-    }
-
-    *present = 1;
-
-    if (member->type != NGX_GW_JSON_NUMBER
-        || member->value.len >= sizeof(text))
-    {
-        return NGX_ERROR;
-    }
-
-    /* whole seconds, the usual form, need no strtod() */
-
-    seconds = ngx_atotm(member->value.data, member->value.len);
-
-    if (seconds != NGX_ERROR) {
-        *value = (double) seconds;
-
-    } else {
-        /* the tokenizer accepted it, so strtod() reads all of it */
-
-        ngx_memcpy(text, member->value.data, member->value.len);
-        text[member->value.len] = '\0';
-
-        *value = strtod((char *) text, NULL);
-    }
-
-    /* beyond 2^53 seconds (285 million years) is no time, nor is inf */
-
-    if (*value > 9007199254740992.0 || *value < -9007199254740992.0) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_gw_json_member_t *
-ngx_http_auth_jwt_member(ngx_array_t *members, u_char *name, size_t len)
-{
-    ngx_uint_t             i;
-    ngx_gw_json_member_t  *member;
-
-    member = members->elts;
-
-    for (i = 0; i < members->nelts; i++) {
-        if (member[i].name.len == len
-            && ngx_memcmp(member[i].name.data, name, len) == 0)
-        {
-            return &member[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * A claim as nginx variables show it: strings unescaped, numbers and
- * booleans as sent, null empty, objects as JSON, arrays as their elements
- * (each shown the same way) joined by commas.
- */
-
-ngx_int_t
-ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text)
-{
-    u_char  *p;
-
-    switch (member->type) {
-
-    case NGX_GW_JSON_STRING:
-
-        /* without escapes, the text inside the quotes is the value */
-
-        if (ngx_strlchr(member->value.data, member->value.data
-                                            + member->value.len, '\\')
-            == NULL)
-        {
-            text->data = member->value.data + 1;
-            text->len = member->value.len - 2;
-            return NGX_OK;
-        }
-
-        text->data = ngx_pnalloc(pool, member->value.len);
-        if (text->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_gw_json_unescape(text->data, member->value.data + 1,
-                                 member->value.len - 2);
-        text->len = p - text->data;
-        return NGX_OK;
-
-    case NGX_GW_JSON_NULL:
-        ngx_str_null(text);
-        return NGX_OK;
-
-    case NGX_GW_JSON_ARRAY:
-        return ngx_http_auth_jwt_array_text(pool, member, text, 0);
-
-    default:
-        *text = member->value;
-        return NGX_OK;
-    }
-}
-
-
-/*
- * A member as a variable gives it, to headers, logs and services: the
- * text above, but never with a control character (C0, DEL or C1, Unicode's
- * Cc), which a header or a log line would take for its end or worse.  A
- * string that holds one is NGX_DECLINED, and so is an array with such a
- * string, which would otherwise read as a shorter list: no text rather
- * than another text.  JSON text keeps its meaning: it holds control
- * characters raw only as whitespace between tokens, which is dropped, and
- * as DEL or C1 characters inside strings, which are escaped.
- */
-
-ngx_int_t
-ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text)
-{
-    switch (member->type) {
-
-    case NGX_GW_JSON_STRING:
-        if (ngx_http_auth_jwt_member_text(pool, member, text) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        return ngx_http_auth_jwt_has_control(text->data,
-                                             text->data + text->len)
-               ? NGX_DECLINED : NGX_OK;
-
-    case NGX_GW_JSON_OBJECT:
-        return ngx_http_auth_jwt_json_text(pool, &member->value, text);
-
-    case NGX_GW_JSON_ARRAY:
-        return ngx_http_auth_jwt_array_text(pool, member, text, 1);
-
-    default:
-        return ngx_http_auth_jwt_member_text(pool, member, text);
-    }
-}
-
-
-/* JSON text, such as the payload, without control characters */
-
-ngx_int_t
-ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
-    ngx_str_t *text)
-{
-    if (!ngx_http_auth_jwt_has_control(json->data, json->data + json->len)) {
-        *text = *json;
-        return NGX_OK;
-    }
-
-    text->len = ngx_http_auth_jwt_json_clean(NULL, json->data, json->len);
-
-    text->data = ngx_pnalloc(pool, text->len);
-    if (text->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    (void) ngx_http_auth_jwt_json_clean(text->data, json->data, json->len);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_auth_jwt_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text, ngx_uint_t variable)
-{
-    u_char         *pos, *last, *start, *p, *element;
-    size_t          size;
-    ngx_int_t       rc;
-    ngx_uint_t      n;
-    ngx_gw_json_t   j;
-
-    /*
-     * the elements take no more room than the array did, but for the
-     * escapes that ngx_http_auth_jwt_json_clean() adds
-     */
-
-    size = member->value.len;
-
-    if (variable) {
-        size = ngx_http_auth_jwt_json_clean(NULL, member->value.data,
-                                            member->value.len);
-    }
-
-    text->data = ngx_pnalloc(pool, size);
-    if (text->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = text->data;
-    start = NULL;
-    n = 0;
-
-    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
-
-    pos = member->value.data;
-    last = pos + member->value.len;
-
-    for ( ;; ) {
-        rc = ngx_gw_json_next(&j, &pos, last);
-
-        if (rc != NGX_OK) {
-            break;
-        }
-
-        if (j.event == NGX_GW_JSON_VALUE_START && j.level == 1) {
-            start = j.mark;
-            continue;
-        }
-
-        if (j.event != NGX_GW_JSON_VALUE_END || j.level != 1) {
-            continue;
-        }
-
-        if (n++) {
-            *p++ = ',';
-        }
-
-        element = p;
-
-        switch (j.type) {
-
-        case NGX_GW_JSON_STRING:
-            p = ngx_gw_json_unescape(p, start + 1, j.mark - start - 2);
-
-            if (variable && ngx_http_auth_jwt_has_control(element, p)) {
-                return NGX_DECLINED;
-            }
-
-            break;
-
-        case NGX_GW_JSON_NULL:
-            break;
-
-        case NGX_GW_JSON_OBJECT:
-        case NGX_GW_JSON_ARRAY:
-            if (variable) {
-                p += ngx_http_auth_jwt_json_clean(p, start, j.mark - start);
-                break;
-            }
-
-            /* fall through */
-
-        default:
-            p = ngx_cpymem(p, start, j.mark - start);
-        }
-    }
-
-    text->len = p - text->data;
-
-    return NGX_OK;
-}
-
-
-/*
- * Whether a claim holds a value, exactly: an array one of whose elements is
- * a string equal to it, or a string equal to it; with words, the string
- * is a list of values separated by spaces, as "scope" is (RFC 8693, 4.2).
- * Numbers and other types never match: "1" is not 1.
- */
-
-ngx_int_t
-ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words)
-{
-    u_char         *pos, *last, *start, *buf, *p, *word;
-    ngx_str_t       text;
-    ngx_gw_json_t   j;
-
-    if (member->type == NGX_GW_JSON_STRING) {
-        if (ngx_http_auth_jwt_member_text(pool, member, &text) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (!words) {
-            return text.len == value->len
-                   && ngx_memcmp(text.data, value->data, value->len) == 0;
-        }
-
-        last = text.data + text.len;
-
-        for (word = text.data; word < last; word = p + 1) {
-            p = ngx_strlchr(word, last, ' ');
-
-            if (p == NULL) {
-                p = last;
-            }
-
-            if ((size_t) (p - word) == value->len
-                && ngx_memcmp(word, value->data, value->len) == 0)
-            {
-                return 1;
-            }
-        }
-
-        return 0;
-    }
-
-    if (member->type != NGX_GW_JSON_ARRAY) {
-        return 0;
-    }
-
-    /* each string element unescaped in turn, in room for the longest */
-
-    buf = ngx_pnalloc(pool, member->value.len);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    start = NULL;
-
-    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
-
-    pos = member->value.data;
-    last = pos + member->value.len;
-
-    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
-
-        if (j.level != 1) {
-            continue;
-        }
-
-        if (j.event == NGX_GW_JSON_VALUE_START) {
-            start = j.mark;
-            continue;
-        }
-
-        if (j.event != NGX_GW_JSON_VALUE_END
-            || j.type != NGX_GW_JSON_STRING)
-        {
-            continue;
-        }
-
-        p = ngx_gw_json_unescape(buf, start + 1, j.mark - start - 2);
-
-        if ((size_t) (p - buf) == value->len
-            && ngx_memcmp(buf, value->data, value->len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static ngx_uint_t
-ngx_http_auth_jwt_has_control(u_char *p, u_char *last)
-{
-    for ( /* void */ ; p < last; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return 1;
-        }
-
-        /* U+0080 to U+009F in UTF-8, which the tokenizer checked */
-
-        if (*p == 0xc2 && p + 1 < last && p[1] <= 0x9f) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * In JSON text the tokenizer accepted, a raw tab, CR or LF can only be
- * whitespace between tokens, and DEL and C1 characters can only be inside
- * strings.  Returns the size of the result; with dst NULL, only counts.
- */
-
-static size_t
-ngx_http_auth_jwt_json_clean(u_char *dst, u_char *src, size_t len)
-{
-    u_char         *last, ch;
-    size_t          n;
-    static u_char   hex[] = "0123456789abcdef";
-
-    last = src + len;
-    n = 0;
-
-    for ( /* void */ ; src < last; src++) {
-        ch = *src;
-
-        if (ch == '\t' || ch == '\r' || ch == '\n') {
-            continue;
-        }
-
-        if (ch == 0xc2 && src + 1 < last && src[1] <= 0x9f) {
-            ch = *++src;
-
-        } else if (ch != 0x7f) {
-            if (dst) {
-                dst[n] = ch;
-            }
-
-            n++;
-            continue;
-        }
-
-        if (dst) {
-            ngx_memcpy(&dst[n], "\\u00", 4);
-            dst[n + 4] = hex[ch >> 4];
-            dst[n + 5] = hex[ch & 0x0f];
-        }
-
-        n += 6;
-    }
-
-    return n;
 }

@@ -135,6 +135,10 @@ typedef struct {
 ngx_int_t ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
     ngx_uint_t max_depth, ngx_array_t *members, const char **error);
 
+/* the member of that name in a list made by ngx_gw_json_object_members() */
+ngx_gw_json_member_t *ngx_gw_json_member(ngx_array_t *members, u_char *name,
+    size_t len);
+
 /*
  * Unescapes the text between the quotes of a string the tokenizer accepted
  * (an unpaired surrogate becomes the three bytes of its code point); dst

@@ -15,6 +15,26 @@ static int ngx_libc_cdecl ngx_gw_json_name_cmp(const void *one,
     const void *two);
 
 
+ngx_gw_json_member_t *
+ngx_gw_json_member(ngx_array_t *members, u_char *name, size_t len)
+{
+    ngx_uint_t             i;
+    ngx_gw_json_member_t  *member;
+
+    member = members->elts;
+
+    for (i = 0; i < members->nelts; i++) {
+        if (member[i].name.len == len
+            && ngx_memcmp(member[i].name.data, name, len) == 0)
+        {
+            return &member[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 ngx_int_t
 ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
     ngx_uint_t max_depth, ngx_array_t *members, const char **error)

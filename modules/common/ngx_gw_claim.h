@@ -1,0 +1,50 @@
+
+/*
+ * The members of a JSON object that an issuer vouches for (a JWT's claims,
+ * an introspection answer), as nginx variables give them.
+ */
+
+
+#ifndef _NGX_GW_CLAIM_H_INCLUDED_
+#define _NGX_GW_CLAIM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_gw_json.h"
+#include "ngx_gw_hidden.h"
+
+
+/* "exp" and "nbf", in seconds */
+typedef struct {
+    double                 exp;
+    double                 nbf;
+    unsigned               has_exp:1;
+    unsigned               has_nbf:1;
+} ngx_gw_claim_clock_t;
+
+
+NGX_GW_HIDDEN_BEGIN
+
+/* NGX_DECLINED, and why, when "exp" or "nbf" is there but no time */
+ngx_int_t ngx_gw_claim_clock(ngx_array_t *members,
+    ngx_gw_claim_clock_t *clock, const char **reason);
+
+ngx_int_t ngx_gw_claim_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
+    ngx_str_t *text);
+
+/* NGX_DECLINED: the member holds a control character, no text is had */
+ngx_int_t ngx_gw_claim_variable(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *text);
+
+ngx_int_t ngx_gw_claim_json(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_str_t *text);
+
+/* 1 or 0, or NGX_ERROR */
+ngx_int_t ngx_gw_claim_contains(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words);
+
+NGX_GW_HIDDEN_END
+
+
+#endif /* _NGX_GW_CLAIM_H_INCLUDED_ */
