@@ -1491,11 +1491,6 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
     ngx_http_auth_jwt_claim_set_t *cs, ngx_http_auth_jwt_ctx_t **pctx,
     ngx_gw_json_member_t **found)
 {
-    ngx_str_t                  *name;
-    ngx_uint_t                  i;
-    const char                 *error;
-    ngx_array_t                *members;
-    ngx_gw_json_member_t       *member;
     ngx_http_auth_jwt_ctx_t    *ctx;
     ngx_http_auth_jwt_token_t  *token;
 
@@ -1513,39 +1508,9 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    members = cs->header ? &token->header : &token->claims;
-    name = cs->path.elts;
-
-    for (i = 0; /* void */; i++) {
-        member = ngx_gw_json_member(members, name[i].data, name[i].len);
-
-        if (member == NULL || i == cs->path.nelts - 1) {
-            break;
-        }
-
-        if (member->type != NGX_GW_JSON_OBJECT) {
-            return NGX_OK;
-        }
-
-        members = ngx_array_create(r->pool, 8, sizeof(ngx_gw_json_member_t));
-        if (members == NULL) {
-            return NGX_ERROR;
-        }
-
-        /* the token was validated whole, so this cannot fail on syntax */
-
-        if (ngx_gw_json_object_members(r->pool, &member->value,
-                                       NGX_HTTP_AUTH_JWT_MAX_DEPTH, members,
-                                       &error)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    *found = member;
-
-    return NGX_OK;
+    return ngx_gw_claim_path(r->pool,
+                             cs->header ? &token->header : &token->claims,
+                             cs->path.elts, cs->path.nelts, found);
 }
 
 

@@ -90,6 +90,48 @@ ngx_gw_claim_time(ngx_array_t *members, char *name, double *value,
 }
 
 
+ngx_int_t
+ngx_gw_claim_path(ngx_pool_t *pool, ngx_array_t *members, ngx_str_t *names,
+    ngx_uint_t n, ngx_gw_json_member_t **found)
+{
+    ngx_uint_t             i;
+    const char            *error;
+    ngx_gw_json_member_t  *member;
+
+    *found = NULL;
+
+    for (i = 0; /* void */; i++) {
+        member = ngx_gw_json_member(members, names[i].data, names[i].len);
+
+        if (member == NULL || i == n - 1) {
+            break;
+        }
+
+        if (member->type != NGX_GW_JSON_OBJECT) {
+            return NGX_OK;
+        }
+
+        members = ngx_array_create(pool, 8, sizeof(ngx_gw_json_member_t));
+        if (members == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the document was validated whole: this cannot fail on syntax */
+
+        if (ngx_gw_json_object_members(pool, &member->value,
+                                       NGX_GW_JSON_MAX_DEPTH, members, &error)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    *found = member;
+
+    return NGX_OK;
+}
+
+
 /*
  * A claim as nginx variables show it: strings unescaped, numbers and
  * booleans as sent, null empty, objects as JSON, arrays as their elements

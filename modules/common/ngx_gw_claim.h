@@ -30,6 +30,14 @@ NGX_GW_HIDDEN_BEGIN
 ngx_int_t ngx_gw_claim_clock(ngx_array_t *members,
     ngx_gw_claim_clock_t *clock, const char **reason);
 
+/*
+ * The member that n names lead to through nested objects, in the members
+ * of a document that ngx_gw_json_object_members() validated; *found is
+ * NULL when there is none.  NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_gw_claim_path(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_str_t *names, ngx_uint_t n, ngx_gw_json_member_t **found);
+
 ngx_int_t ngx_gw_claim_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     ngx_str_t *text);
 
