@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_auth_jwt.h"
 #include "ngx_gw_subrequest.h"
+#include "ngx_gw_require.h"
 
 
 /* the largest key file or fetched JWK Set */
@@ -51,12 +52,6 @@ typedef struct {
     ngx_msec_t                    failed;
     unsigned                      has_failed:1;
 } ngx_http_auth_jwt_key_request_t;
-
-
-typedef struct {
-    ngx_array_t                  *values;   /* of ngx_http_complex_value_t */
-    ngx_uint_t                    status;
-} ngx_http_auth_jwt_require_t;
 
 
 /* what auth_jwt_claim_set, auth_jwt_header_set, auth_jwt_claim_contains do */
@@ -177,8 +172,6 @@ static void ngx_http_auth_jwt_fetch_cleanup(void *data);
 static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_auth_jwt_required(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf);
 static ngx_int_t ngx_http_auth_jwt_let_in(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
@@ -214,8 +207,8 @@ static char *ngx_http_auth_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_auth_jwt_key_request(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void ngx_http_auth_jwt_key_request_cleanup(void *data);
-static char *ngx_http_auth_jwt_require_set(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+static char *ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -270,7 +263,7 @@ static ngx_command_t  ngx_http_auth_jwt_commands[] = {
     { ngx_string("auth_jwt_require"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
                         |NGX_CONF_1MORE,
-      ngx_http_auth_jwt_require_set,
+      ngx_http_auth_jwt_require,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -1230,7 +1223,7 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     switch (ctx->status) {
 
     case NGX_HTTP_AUTH_JWT_VALID:
-        rc = ngx_http_auth_jwt_required(r, ajcf);
+        rc = ngx_gw_require_check(r, ajcf->require, "auth_jwt");
 
         if (rc == NGX_OK) {
             return NGX_OK;
@@ -1263,44 +1256,6 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-}
-
-
-/* every value of every auth_jwt_require must be non-empty and not "0" */
-
-static ngx_int_t
-ngx_http_auth_jwt_required(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf)
-{
-    ngx_str_t                     value;
-    ngx_uint_t                    i, n;
-    ngx_http_complex_value_t     *cv;
-    ngx_http_auth_jwt_require_t  *require;
-
-    if (ajcf->require == NULL) {
-        return NGX_OK;
-    }
-
-    require = ajcf->require->elts;
-
-    for (i = 0; i < ajcf->require->nelts; i++) {
-        cv = require[i].values->elts;
-
-        for (n = 0; n < require[i].values->nelts; n++) {
-            if (ngx_http_complex_value(r, &cv[n], &value) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "auth_jwt: token does not satisfy "
-                              "\"auth_jwt_require %V\"", &cv[n].value);
-                return require[i].status;
-            }
-        }
-    }
-
-    return NGX_OK;
 }
 
 
@@ -1943,90 +1898,12 @@ ngx_http_auth_jwt_key_request_cleanup(void *data)
 }
 
 
-/* auth_jwt_require $value ... [error=401|403] */
-
 static char *
-ngx_http_auth_jwt_require_set(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_uint_t                         i, last;
-    ngx_http_complex_value_t          *cv;
-    ngx_http_auth_jwt_require_t       *require;
-    ngx_http_compile_complex_value_t   ccv;
-
-    value = cf->args->elts;
-
-    if (ajcf->require == NGX_CONF_UNSET_PTR) {
-        ajcf->require = ngx_array_create(cf->pool, 2,
-                                         sizeof(ngx_http_auth_jwt_require_t));
-        if (ajcf->require == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    require = ngx_array_push(ajcf->require);
-    if (require == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    require->status = NGX_HTTP_UNAUTHORIZED;
-    last = cf->args->nelts;
-
-    if (ngx_strncmp(value[last - 1].data, "error=", 6) == 0) {
-        if (ngx_strcmp(value[last - 1].data, "error=401") == 0) {
-            require->status = NGX_HTTP_UNAUTHORIZED;
-
-        } else if (ngx_strcmp(value[last - 1].data, "error=403") == 0) {
-            require->status = NGX_HTTP_FORBIDDEN;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": \"error=401\" or "
-                               "\"error=403\" expected", &value[last - 1]);
-            return NGX_CONF_ERROR;
-        }
-
-        last--;
-    }
-
-    if (last < 2) {
-        return "needs a value to check";
-    }
-
-    require->values = ngx_array_create(cf->pool, last - 1,
-                                       sizeof(ngx_http_complex_value_t));
-    if (require->values == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    for (i = 1; i < last; i++) {
-        if (value[i].data[0] != '$') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\": a variable expected",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        cv = ngx_array_push(require->values);
-        if (cv == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-        ccv.cf = cf;
-        ccv.value = &value[i];
-        ccv.complex_value = cv;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_gw_require_conf(cf, &ajcf->require);
 }
 
 
