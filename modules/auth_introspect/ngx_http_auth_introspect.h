@@ -183,8 +183,8 @@ struct ngx_http_auth_introspect_ctx_s {
     ngx_event_t                          wake;
     ngx_gw_capture_t                     capture;
     ngx_table_elt_t                     *challenge;
+    ngx_uint_t                           control_logged;
     unsigned                             read:1;
-    unsigned                             control_logged:1;
 };
 
 

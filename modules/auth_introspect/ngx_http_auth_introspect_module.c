@@ -40,8 +40,6 @@ static ngx_http_auth_introspect_ctx_t *ngx_http_auth_introspect_verdict(
     ngx_http_request_t *r);
 static void ngx_http_auth_introspect_cleanup(void *data);
 static ngx_int_t ngx_http_auth_introspect_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_auth_introspect_challenge(ngx_http_request_t *r,
-    ngx_http_auth_introspect_ctx_t *ctx, ngx_uint_t invalid);
 static ngx_int_t ngx_http_auth_introspect_let_in(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_introspect_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -475,20 +473,23 @@ ngx_http_auth_introspect_handler(ngx_http_request_t *r)
         ctx->denied = rc;
 
         if (rc == NGX_HTTP_UNAUTHORIZED) {
-            return ngx_http_auth_introspect_challenge(r, ctx, 1);
+            return ngx_gw_challenge_token(r, conf->realm, 1,
+                                          &ctx->challenge);
         }
 
         return rc;
 
     case NGX_HTTP_AUTH_INTROSPECT_MISSING:
-        return ngx_http_auth_introspect_challenge(r, ctx, 0);
+        return ngx_gw_challenge_token(r, conf->realm, 0,
+                                      &ctx->challenge);
 
     case NGX_HTTP_AUTH_INTROSPECT_MALFORMED:
     case NGX_HTTP_AUTH_INTROSPECT_INACTIVE:
     case NGX_HTTP_AUTH_INTROSPECT_EXPIRED:
     case NGX_HTTP_AUTH_INTROSPECT_NOT_YET_VALID:
     case NGX_HTTP_AUTH_INTROSPECT_INVALID_ANSWER:
-        return ngx_http_auth_introspect_challenge(r, ctx, 1);
+        return ngx_gw_challenge_token(r, conf->realm, 1,
+                                      &ctx->challenge);
 
     case NGX_HTTP_AUTH_INTROSPECT_UNAVAILABLE:
         return conf->fail;
@@ -502,36 +503,6 @@ ngx_http_auth_introspect_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-}
-
-
-/*
- * RFC 6750, 3: a request without a token learns only the realm; one with a
- * bad token also learns that it was the token.
- */
-
-static ngx_int_t
-ngx_http_auth_introspect_challenge(ngx_http_request_t *r,
-    ngx_http_auth_introspect_ctx_t *ctx, ngx_uint_t invalid)
-{
-    ngx_str_t         realm;
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_complex_value(r, ctx->conf->realm, &realm) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_gw_challenge(r, "Bearer", &realm,
-                         invalid ? ", error=\"invalid_token\"" : "");
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* dropped by ngx_http_auth_introspect_let_in() if the request gets in */
-
-    ctx->challenge = h;
-
-    return NGX_HTTP_UNAUTHORIZED;
 }
 
 
@@ -749,8 +720,8 @@ ngx_http_auth_introspect_status_variable(ngx_http_request_t *r,
 
 
 /*
- * A member as a variable, without a control character (see
- * ngx_gw_claim_variable()); name is the variable's, for the log.
+ * name is the variable's, for the log; never cached: a later read may be
+ * under another location's endpoint, see ngx_http_auth_introspect_check()
  */
 
 static ngx_int_t
@@ -758,48 +729,8 @@ ngx_http_auth_introspect_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_auth_introspect_ctx_t *ctx,
     ngx_gw_json_member_t *member, ngx_str_t *name)
 {
-    ngx_int_t  rc;
-    ngx_str_t  text;
-
-    if (member == NULL) {
-        v->not_found = 1;
-        v->no_cacheable = 1;
-
-        return NGX_OK;
-    }
-
-    rc = ngx_gw_claim_variable(r->pool, member, &text);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-
-        /* once a request: a value may be read many times */
-
-        if (!ctx->control_logged) {
-            ctx->control_logged = 1;
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "auth_introspect: $%V holds a control character: "
-                          "left empty", name);
-        }
-
-        ngx_str_set(&text, "");
-    }
-
-    /*
-     * never cached: a later read may be under another location's
-     * endpoint, see ngx_http_auth_introspect_check()
-     */
-
-    v->data = text.data;
-    v->len = text.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_gw_claim_value(r, v, member, name, "auth_introspect",
+                              ctx ? &ctx->control_logged : NULL);
 }
 
 
@@ -1148,6 +1079,7 @@ static char *
 ngx_http_auth_introspect_claim_contains(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
+    char                                 *rv;
     ngx_str_t                            *value, *name;
     ngx_uint_t                            i, n;
     ngx_http_variable_t                  *v;
@@ -1162,10 +1094,6 @@ ngx_http_auth_introspect_claim_contains(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (n < 4) {
-        return "needs a member and a value";
-    }
-
     value[1].data++;
     value[1].len--;
 
@@ -1175,22 +1103,12 @@ ngx_http_auth_introspect_claim_contains(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     cs->name = value[1];
-    cs->value = value[--n];
 
-    if (cs->value.len == 0) {
-        return "has an empty value";
+    rv = ngx_gw_claim_contains_conf(cf, &n, &cs->value, &cs->words);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
-
-    if (ngx_strlchr(cs->value.data, cs->value.data + cs->value.len, '$')) {
-        return "with variables is not supported";
-    }
-
-    /* "scope" is a string of values separated by spaces, as "scp" is */
-
-    name = &value[n - 1];
-
-    cs->words = (name->len == 5 && ngx_strncmp(name->data, "scope", 5) == 0)
-                || (name->len == 3 && ngx_strncmp(name->data, "scp", 3) == 0);
 
     if (ngx_array_init(&cs->path, cf->pool, n - 2, sizeof(ngx_str_t))
         != NGX_OK)

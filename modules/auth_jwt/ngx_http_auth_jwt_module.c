@@ -127,7 +127,7 @@ struct ngx_http_auth_jwt_ctx_s {
     ngx_http_auth_jwt_fetch_t        *fetches;
     ngx_uint_t                        pending;
     ngx_table_elt_t                  *challenge;
-    unsigned                          control_logged:1;
+    ngx_uint_t                        control_logged;
 };
 
 
@@ -173,9 +173,6 @@ static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_jwt_let_in(ngx_http_request_t *r);
-static ngx_int_t ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    ngx_uint_t invalid);
 static ngx_int_t ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
@@ -1232,20 +1229,23 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
         ctx->denied = rc;
 
         if (rc == NGX_HTTP_UNAUTHORIZED) {
-            return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 1);
+            return ngx_gw_challenge_token(r, ajcf->realm, 1,
+                                          &ctx->challenge);
         }
 
         return rc;
 
     case NGX_HTTP_AUTH_JWT_MISSING:
-        return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 0);
+        return ngx_gw_challenge_token(r, ajcf->realm, 0,
+                                      &ctx->challenge);
 
     case NGX_HTTP_AUTH_JWT_EXPIRED:
     case NGX_HTTP_AUTH_JWT_NOT_YET_VALID:
     case NGX_HTTP_AUTH_JWT_BAD_SIGNATURE:
     case NGX_HTTP_AUTH_JWT_NO_KEY:
     case NGX_HTTP_AUTH_JWT_MALFORMED:
-        return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 1);
+        return ngx_gw_challenge_token(r, ajcf->realm, 1,
+                                      &ctx->challenge);
 
     case NGX_HTTP_AUTH_JWT_UNCHECKED:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -1256,37 +1256,6 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-}
-
-
-/*
- * RFC 6750, 3: a request without a token learns only the realm; one with a
- * bad token also learns that it was the token.
- */
-
-static ngx_int_t
-ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    ngx_uint_t invalid)
-{
-    ngx_str_t         realm;
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_complex_value(r, ajcf->realm, &realm) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_gw_challenge(r, "Bearer", &realm,
-                         invalid ? ", error=\"invalid_token\"" : "");
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* dropped by ngx_http_auth_jwt_let_in() if the request gets in */
-
-    ctx->challenge = h;
-
-    return NGX_HTTP_UNAUTHORIZED;
 }
 
 
@@ -1469,55 +1438,18 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
 }
 
 
-/* name is the variable's, for the log */
+/*
+ * name is the variable's, for the log; never cached: a later read may be
+ * under another location's keys, see ngx_http_auth_jwt_check()
+ */
 
 static ngx_int_t
 ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
     ngx_gw_json_member_t *member, ngx_str_t *name)
 {
-    ngx_int_t  rc;
-    ngx_str_t  text;
-
-    if (member == NULL) {
-        v->not_found = 1;
-        v->no_cacheable = 1;
-
-        return NGX_OK;
-    }
-
-    rc = ngx_gw_claim_variable(r->pool, member, &text);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-
-        /* once a request: a value may be read many times */
-
-        if (!ctx->control_logged) {
-            ctx->control_logged = 1;
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "auth_jwt: $%V holds a control character: "
-                          "left empty", name);
-        }
-
-        ngx_str_set(&text, "");
-    }
-
-    /*
-     * never cached: a later read may be under another location's keys,
-     * see ngx_http_auth_jwt_check()
-     */
-
-    v->data = text.data;
-    v->len = text.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_gw_claim_value(r, v, member, name, "auth_jwt",
+                              ctx ? &ctx->control_logged : NULL);
 }
 
 
@@ -1915,6 +1847,7 @@ ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    char                           *rv;
     ngx_str_t                      *value, *name;
     ngx_uint_t                      i, n;
     ngx_http_variable_t            *v;
@@ -1941,29 +1874,11 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cs->header = (cmd->offset == NGX_HTTP_AUTH_JWT_SET_HEADER);
 
     if (cmd->offset == NGX_HTTP_AUTH_JWT_SET_CONTAINS) {
-        if (n < 4) {
-            return "needs a claim and a value";
+        rv = ngx_gw_claim_contains_conf(cf, &n, &cs->value, &cs->words);
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
-
-        cs->value = value[--n];
-
-        if (cs->value.len == 0) {
-            return "has an empty value";
-        }
-
-        if (ngx_strlchr(cs->value.data, cs->value.data + cs->value.len, '$'))
-        {
-            return "with variables is not supported";
-        }
-
-        /* OAuth's scope is a string of values separated by spaces */
-
-        name = &value[n - 1];
-
-        cs->words = (name->len == 5
-                     && ngx_strncmp(name->data, "scope", 5) == 0)
-                    || (name->len == 3
-                        && ngx_strncmp(name->data, "scp", 3) == 0);
     }
 
     if (ngx_array_init(&cs->path, cf->pool, n - 2, sizeof(ngx_str_t))

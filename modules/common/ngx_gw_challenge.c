@@ -85,6 +85,29 @@ ngx_gw_challenge(ngx_http_request_t *r, const char *scheme, ngx_str_t *realm,
 }
 
 
+ngx_int_t
+ngx_gw_challenge_token(ngx_http_request_t *r, ngx_http_complex_value_t *realm,
+    ngx_uint_t invalid, ngx_table_elt_t **challenge)
+{
+    ngx_str_t         text;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_complex_value(r, realm, &text) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_gw_challenge(r, "Bearer", &text,
+                         invalid ? ", error=\"invalid_token\"" : "");
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *challenge = h;
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
 void
 ngx_gw_challenge_bearer(ngx_http_request_t *r, ngx_str_t *token)
 {

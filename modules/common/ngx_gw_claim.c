@@ -7,6 +7,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 #include "ngx_gw_claim.h"
 
 
@@ -424,6 +425,84 @@ ngx_gw_claim_contains(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     }
 
     return 0;
+}
+
+
+char *
+ngx_gw_claim_contains_conf(ngx_conf_t *cf, ngx_uint_t *n, ngx_str_t *value,
+    ngx_uint_t *words)
+{
+    ngx_str_t  *args, *name;
+
+    args = cf->args->elts;
+
+    if (*n < 4) {
+        return "needs a claim and a value";
+    }
+
+    *value = args[--(*n)];
+
+    if (value->len == 0) {
+        return "has an empty value";
+    }
+
+    if (ngx_strlchr(value->data, value->data + value->len, '$')) {
+        return "with variables is not supported";
+    }
+
+    /* OAuth's scope is a string of values separated by spaces */
+
+    name = &args[*n - 1];
+
+    *words = (name->len == 5 && ngx_strncmp(name->data, "scope", 5) == 0)
+             || (name->len == 3 && ngx_strncmp(name->data, "scp", 3) == 0);
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_gw_claim_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    ngx_gw_json_member_t *member, ngx_str_t *name, const char *module,
+    ngx_uint_t *logged)
+{
+    ngx_int_t  rc;
+    ngx_str_t  text;
+
+    if (member == NULL) {
+        v->not_found = 1;
+        v->no_cacheable = 1;
+
+        return NGX_OK;
+    }
+
+    rc = ngx_gw_claim_variable(r->pool, member, &text);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+
+        /* once a request: a value may be read many times */
+
+        if (!*logged) {
+            *logged = 1;
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "%s: $%V holds a control character: left empty",
+                          module, name);
+        }
+
+        ngx_str_set(&text, "");
+    }
+
+    v->data = text.data;
+    v->len = text.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 

@@ -11,6 +11,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 #include "ngx_gw_json.h"
 #include "ngx_gw_hidden.h"
 
@@ -51,6 +52,26 @@ ngx_int_t ngx_gw_claim_json(ngx_pool_t *pool, ngx_str_t *json,
 /* 1 or 0, or NGX_ERROR */
 ngx_int_t ngx_gw_claim_contains(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words);
+
+/*
+ * The value of the claim_contains directives, "<directive> $variable
+ * name ... value", from cf->args: whether it is looked for among words
+ * (in "scope" and "scp", lists separated by spaces); *n becomes the
+ * number of arguments before it.  An error string, or NGX_CONF_OK.
+ */
+char *ngx_gw_claim_contains_conf(ngx_conf_t *cf, ngx_uint_t *n,
+    ngx_str_t *value, ngx_uint_t *words);
+
+/*
+ * A member as a variable gives it (never cached: a later read may be
+ * under another location's settings), not found when member is NULL.  A
+ * member with a control character is empty, with one info line a request
+ * ("<module>: $<name> holds a control character: left empty"), which
+ * *logged remembers.
+ */
+ngx_int_t ngx_gw_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_gw_json_member_t *member,
+    ngx_str_t *name, const char *module, ngx_uint_t *logged);
 
 NGX_GW_HIDDEN_END
 

@@ -217,7 +217,7 @@ invalid parameter "error=500": "error=401" or "error=403" expected
 --- config
 --- must_die
 --- error_log
-"auth_introspect_claim_contains" directive needs a member and a value
+"auth_introspect_claim_contains" directive needs a claim and a value
 
 
 
