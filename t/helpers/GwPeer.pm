@@ -166,7 +166,7 @@ sub introspection {
                    ext => { tenant => 'acme', roles => ['admin', 'ops'] } },
         bob => { %active, sub => 'bob', client_id => 'app-2',
                  scope => 'orders:read', aud => 'orders' },
-        soon => { %active, sub => 'soon', exp => $now + 2 },
+        soon => { %active, sub => 'soon', exp => $now + 3 },
         expired => { %active, sub => 'late', exp => $now - 60 },
         later => { %active, sub => 'early', nbf => $now + 600 },
         noexp => { active => JSON::PP::true, sub => 'noexp' },
