@@ -137,3 +137,24 @@ Test::More::is(scalar(grep { $_->[0] == 200
 GET /hits/t3
 --- response_body
 1
+
+
+
+=== TEST 4: an endpoint slower than the 5 seconds a mark holds: the other
+worker waits that long for the answer, then asks too; all are let in
+--- http_config
+    map $uri $tag { default "t4?delay=6"; }
+    auth_introspect_cache zone=tokens:1m valid=1h;
+--- init
+my (@status, %pids);
+for my $res (GwHttp::http_get_parallel(('/t?t=bob') x 20)) {
+    push @status, $res->[0];
+    $pids{$res->[1]{'x-pid'}}++ if $res->[1]{'x-pid'};
+}
+Test::More::is(scalar keys %pids, 2, 'both workers answered');
+Test::More::is(scalar(grep { $_ != 200 } @status), 0, 'all let in');
+--- request
+GET /hits/t4
+--- response_body
+2
+--- timeout: 30
