@@ -3,9 +3,9 @@
  * Asking the authorization server about a token (RFC 7662, 2.1): a POST
  * of "token=..." through a subrequest to the auth_introspect_request
  * location, whose proxy_pass, TLS and proxy_set_header do the transport
- * and the client's authentication; its answer read here; and the other
- * requests of the worker with the same token, which wait for that answer
- * rather than ask again.
+ * and the gateway's own authentication; its answer read here; and the
+ * other requests of the worker with the same token, which wait for that
+ * answer rather than ask again.
  */
 
 
