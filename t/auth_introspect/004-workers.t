@@ -19,22 +19,35 @@ GwPeer::start();
 
 $ENV{TEST_NGINX_CLIENT} = $CLIENT;
 
-# the token comes from ?t=, for GwHttp's parallel GETs
+# The protected location sits behind a "reuseport" listener, so that the
+# kernel spreads the connections over both workers; the token comes from
+# ?t=, for GwHttp's parallel GETs.
 add_block_preprocessor(sub {
     my $block = shift;
 
+    $block->set_value('http_config', ($block->http_config // '') . <<'HTTP');
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 reuseport;
+        server_name backend;
+
+        location /t {
+            auth_introspect "api" token=$arg_t;
+            auth_introspect_request /introspect;
+            add_header X-Sub $introspect_claim_sub always;
+            add_header X-Pid $pid always;
+            alias html/ok.txt;
+        }
+        location = /introspect {
+            internal;
+            proxy_set_header Authorization "$TEST_NGINX_CLIENT";
+            proxy_pass http://127.0.0.1:$TEST_NGINX_PEER_PORT/introspect/$tag;
+        }
+    }
+HTTP
+
     $block->set_value('config', <<'CONFIG') unless defined $block->config;
     location /t {
-        auth_introspect "api" token=$arg_t;
-        auth_introspect_request /introspect;
-        add_header X-Sub $introspect_claim_sub always;
-        add_header X-Pid $pid always;
-        alias html/ok.txt;
-    }
-    location = /introspect {
-        internal;
-        proxy_set_header Authorization "$TEST_NGINX_CLIENT";
-        proxy_pass http://127.0.0.1:$TEST_NGINX_PEER_PORT/introspect/$tag;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     location /hits/ {
         proxy_pass http://127.0.0.1:$TEST_NGINX_PEER_PORT;
