@@ -113,7 +113,7 @@ ngx_http_health_check_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     hmcf->shpool = shpool;
 
-    len = sizeof(" in health_check zone") + 1;
+    len = sizeof(" in health_check zone");
 
     shpool->log_ctx = ngx_slab_alloc(shpool, len);
     if (shpool->log_ctx == NULL) {
