@@ -3,7 +3,11 @@
  * Decoding a JWS in compact serialization (RFC 7515).  Nothing here trusts
  * the token: every part is checked strictly before the signature is, and
  * nothing is taken from it that verification depends on except the name of
- * the algorithm, which must then match the key.
+ * the algorithm, which must then match the key.  What its claims hold is
+ * read by modules/common/ngx_gw_claim.c.
+ *
+ * Base64url and the algorithms are the token's, and JWKs use them too:
+ * ngx_http_auth_jwt_keys.c calls down here, never the other way.
  */
 
 
@@ -37,6 +41,27 @@ static u_char  ngx_http_auth_jwt_base64url[256] = {
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77
 };
+
+
+static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
+    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, 0, 0, 0, NULL },
+    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, 1, 0, 0, NULL },
+    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, 2, 0, 0, NULL },
+    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 0, 0, NULL },
+    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 0, 0, NULL },
+    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 0, 0, NULL },
+    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 1, 0, NULL },
+    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 1, 0, NULL },
+    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 1, 0, NULL },
+    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, 0, 0, 32, "P-256" },
+    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, 1, 0, 48, "P-384" },
+    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, 2, 0, 66, "P-521" },
+    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NGX_HTTP_AUTH_JWT_NO_HASH,
+      0, 0, NULL }
+};
+
+#define ngx_http_auth_jwt_nalgs                                               \
+    (sizeof(ngx_http_auth_jwt_algs) / sizeof(ngx_http_auth_jwt_alg_t))
 
 
 /*
@@ -196,7 +221,7 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
         return NGX_DECLINED;
     }
 
-    if (ngx_gw_claim_text(pool, member, &alg) != NGX_OK) {
+    if (ngx_gw_json_member_text(pool, member, &alg) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -232,12 +257,55 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
             return NGX_DECLINED;
         }
 
-        if (ngx_gw_claim_text(pool, member, &token->kid) != NGX_OK) {
+        if (ngx_gw_json_member_text(pool, member, &token->kid)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
 
     return NGX_OK;
+}
+
+
+ngx_http_auth_jwt_alg_t *
+ngx_http_auth_jwt_alg(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
+        if (name->len == ngx_http_auth_jwt_algs[i].name.len
+            && ngx_strncmp(name->data, ngx_http_auth_jwt_algs[i].name.data,
+                           name->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_algs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the algorithm of keys on an EC curve: a curve has one */
+
+ngx_http_auth_jwt_alg_t *
+ngx_http_auth_jwt_alg_curve(ngx_str_t *crv)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
+        if (ngx_http_auth_jwt_algs[i].curve
+            && crv->len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
+            && ngx_strncmp(crv->data, ngx_http_auth_jwt_algs[i].curve,
+                           crv->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_algs[i];
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -14,7 +14,7 @@
 static ngx_int_t ngx_gw_claim_time(ngx_array_t *members, char *name,
     double *value, ngx_uint_t *present);
 static ngx_int_t ngx_gw_claim_array_text(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text, ngx_uint_t variable);
+    ngx_gw_json_member_t *member, ngx_str_t *text);
 static ngx_uint_t ngx_gw_claim_has_control(u_char *p, u_char *last);
 static size_t ngx_gw_claim_json_clean(u_char *dst, u_char *src, size_t len);
 
@@ -134,59 +134,10 @@ ngx_gw_claim_path(ngx_pool_t *pool, ngx_array_t *members, ngx_str_t *names,
 
 
 /*
- * A claim as nginx variables show it: strings unescaped, numbers and
- * booleans as sent, null empty, objects as JSON, arrays as their elements
- * (each shown the same way) joined by commas.
- */
-
-ngx_int_t
-ngx_gw_claim_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text)
-{
-    u_char  *p;
-
-    switch (member->type) {
-
-    case NGX_GW_JSON_STRING:
-
-        /* without escapes, the text inside the quotes is the value */
-
-        if (ngx_strlchr(member->value.data, member->value.data
-                                            + member->value.len, '\\')
-            == NULL)
-        {
-            text->data = member->value.data + 1;
-            text->len = member->value.len - 2;
-            return NGX_OK;
-        }
-
-        text->data = ngx_pnalloc(pool, member->value.len);
-        if (text->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_gw_json_unescape(text->data, member->value.data + 1,
-                                 member->value.len - 2);
-        text->len = p - text->data;
-        return NGX_OK;
-
-    case NGX_GW_JSON_NULL:
-        ngx_str_null(text);
-        return NGX_OK;
-
-    case NGX_GW_JSON_ARRAY:
-        return ngx_gw_claim_array_text(pool, member, text, 0);
-
-    default:
-        *text = member->value;
-        return NGX_OK;
-    }
-}
-
-
-/*
- * A member as a variable gives it, to headers, logs and services: the
- * text above, but never with a control character (C0, DEL or C1, Unicode's
+ * A claim as nginx variables show it, to headers, logs and services:
+ * strings unescaped, numbers and booleans as sent, null empty, objects as
+ * JSON, arrays as their elements (each shown the same way) joined by
+ * commas; but never with a control character (C0, DEL or C1, Unicode's
  * Cc), which a header or a log line would take for its end or worse.  A
  * string that holds one is NGX_DECLINED, and so is an array with such a
  * string, which would otherwise read as a shorter list: no text rather
@@ -202,7 +153,7 @@ ngx_gw_claim_variable(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     switch (member->type) {
 
     case NGX_GW_JSON_STRING:
-        if (ngx_gw_claim_text(pool, member, text) != NGX_OK) {
+        if (ngx_gw_json_member_text(pool, member, text) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -213,10 +164,10 @@ ngx_gw_claim_variable(ngx_pool_t *pool, ngx_gw_json_member_t *member,
         return ngx_gw_claim_json(pool, &member->value, text);
 
     case NGX_GW_JSON_ARRAY:
-        return ngx_gw_claim_array_text(pool, member, text, 1);
+        return ngx_gw_claim_array_text(pool, member, text);
 
     default:
-        return ngx_gw_claim_text(pool, member, text);
+        return ngx_gw_json_member_text(pool, member, text);
     }
 }
 
@@ -246,25 +197,21 @@ ngx_gw_claim_json(ngx_pool_t *pool, ngx_str_t *json, ngx_str_t *text)
 
 static ngx_int_t
 ngx_gw_claim_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text, ngx_uint_t variable)
+    ngx_str_t *text)
 {
-    u_char         *pos, *last, *start, *p, *element;
-    size_t          size;
-    ngx_int_t       rc;
-    ngx_uint_t      n;
-    ngx_gw_json_t   j;
+    u_char                  *p, *start;
+    size_t                   size;
+    ngx_uint_t               n;
+    ngx_gw_json_member_t     element;
+    ngx_gw_json_elements_t   elements;
 
     /*
      * the elements take no more room than the array did, but for the
      * escapes that ngx_gw_claim_json_clean() adds
      */
 
-    size = member->value.len;
-
-    if (variable) {
-        size = ngx_gw_claim_json_clean(NULL, member->value.data,
-                                       member->value.len);
-    }
+    size = ngx_gw_claim_json_clean(NULL, member->value.data,
+                                   member->value.len);
 
     text->data = ngx_pnalloc(pool, size);
     if (text->data == NULL) {
@@ -272,42 +219,26 @@ ngx_gw_claim_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     }
 
     p = text->data;
-    start = NULL;
     n = 0;
 
-    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
+    ngx_gw_json_elements_init(&elements, &member->value,
+                              NGX_GW_JSON_MAX_DEPTH);
 
-    pos = member->value.data;
-    last = pos + member->value.len;
-
-    for ( ;; ) {
-        rc = ngx_gw_json_next(&j, &pos, last);
-
-        if (rc != NGX_OK) {
-            break;
-        }
-
-        if (j.event == NGX_GW_JSON_VALUE_START && j.level == 1) {
-            start = j.mark;
-            continue;
-        }
-
-        if (j.event != NGX_GW_JSON_VALUE_END || j.level != 1) {
-            continue;
-        }
+    while (ngx_gw_json_element(&elements, &element) == NGX_OK) {
 
         if (n++) {
             *p++ = ',';
         }
 
-        element = p;
+        start = p;
 
-        switch (j.type) {
+        switch (element.type) {
 
         case NGX_GW_JSON_STRING:
-            p = ngx_gw_json_unescape(p, start + 1, j.mark - start - 2);
+            p = ngx_gw_json_unescape(p, element.value.data + 1,
+                                     element.value.len - 2);
 
-            if (variable && ngx_gw_claim_has_control(element, p)) {
+            if (ngx_gw_claim_has_control(start, p)) {
                 return NGX_DECLINED;
             }
 
@@ -318,15 +249,12 @@ ngx_gw_claim_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
 
         case NGX_GW_JSON_OBJECT:
         case NGX_GW_JSON_ARRAY:
-            if (variable) {
-                p += ngx_gw_claim_json_clean(p, start, j.mark - start);
-                break;
-            }
-
-            /* fall through */
+            p += ngx_gw_claim_json_clean(p, element.value.data,
+                                         element.value.len);
+            break;
 
         default:
-            p = ngx_cpymem(p, start, j.mark - start);
+            p = ngx_cpymem(p, element.value.data, element.value.len);
         }
     }
 
@@ -347,12 +275,13 @@ ngx_int_t
 ngx_gw_claim_contains(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     ngx_str_t *value, ngx_uint_t words)
 {
-    u_char         *pos, *last, *start, *buf, *p, *word;
-    ngx_str_t       text;
-    ngx_gw_json_t   j;
+    u_char                  *last, *p, *word;
+    ngx_str_t                text;
+    ngx_gw_json_member_t     element;
+    ngx_gw_json_elements_t   elements;
 
     if (member->type == NGX_GW_JSON_STRING) {
-        if (ngx_gw_claim_text(pool, member, &text) != NGX_OK) {
+        if (ngx_gw_json_member_text(pool, member, &text) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -384,41 +313,21 @@ ngx_gw_claim_contains(ngx_pool_t *pool, ngx_gw_json_member_t *member,
         return 0;
     }
 
-    /* each string element unescaped in turn, in room for the longest */
+    ngx_gw_json_elements_init(&elements, &member->value,
+                              NGX_GW_JSON_MAX_DEPTH);
 
-    buf = ngx_pnalloc(pool, member->value.len);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
+    while (ngx_gw_json_element(&elements, &element) == NGX_OK) {
 
-    start = NULL;
-
-    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
-
-    pos = member->value.data;
-    last = pos + member->value.len;
-
-    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
-
-        if (j.level != 1) {
+        if (element.type != NGX_GW_JSON_STRING) {
             continue;
         }
 
-        if (j.event == NGX_GW_JSON_VALUE_START) {
-            start = j.mark;
-            continue;
+        if (ngx_gw_json_member_text(pool, &element, &text) != NGX_OK) {
+            return NGX_ERROR;
         }
 
-        if (j.event != NGX_GW_JSON_VALUE_END
-            || j.type != NGX_GW_JSON_STRING)
-        {
-            continue;
-        }
-
-        p = ngx_gw_json_unescape(buf, start + 1, j.mark - start - 2);
-
-        if ((size_t) (p - buf) == value->len
-            && ngx_memcmp(buf, value->data, value->len) == 0)
+        if (text.len == value->len
+            && ngx_memcmp(text.data, value->data, value->len) == 0)
         {
             return 1;
         }

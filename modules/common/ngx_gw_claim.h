@@ -39,9 +39,6 @@ ngx_int_t ngx_gw_claim_clock(ngx_array_t *members,
 ngx_int_t ngx_gw_claim_path(ngx_pool_t *pool, ngx_array_t *members,
     ngx_str_t *names, ngx_uint_t n, ngx_gw_json_member_t **found);
 
-ngx_int_t ngx_gw_claim_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text);
-
 /* NGX_DECLINED: the member holds a control character, no text is had */
 ngx_int_t ngx_gw_claim_variable(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *text);

@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_gw_json.h"
+#include "ngx_gw_header.h"
 #include "ngx_http_json_filter.h"
 
 
@@ -25,6 +26,11 @@ typedef struct {
 } ngx_http_json_filter_loc_conf_t;
 
 
+/* json_deny and json_allow: what they remove must never be sent */
+#define ngx_http_json_filter_strict(jlcf)                                    \
+    ((jlcf)->allow != NULL || (jlcf)->deny != NULL)
+
+
 typedef struct {
     ngx_http_json_filter_sels_t    root;
     ngx_http_json_filter_stream_t *stream;      /* once trimming begins */
@@ -32,6 +38,7 @@ typedef struct {
     unsigned                       active:1;
     unsigned                       error_page:1;
     unsigned                       cut:1;        /* the body ended early */
+    unsigned                       refused:1;    /* a 502 in its place */
 
     ngx_buf_t                     *error_body;   /* sent instead of it all */
 
@@ -43,6 +50,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_json_filter_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_json_filter_whole_body(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_json_filter_range_header(ngx_table_elt_t *h);
 static ngx_int_t ngx_http_json_filter_selection(ngx_http_request_t *r,
     ngx_http_json_filter_loc_conf_t *jlcf, ngx_http_json_filter_ctx_t *ctx,
     const char **error);
@@ -51,6 +60,14 @@ static ngx_int_t ngx_http_json_filter_bad_fields(ngx_http_request_t *r,
 static ngx_buf_t *ngx_http_json_filter_error_body(ngx_http_request_t *r,
     const char *error);
 static ngx_int_t ngx_http_json_filter_header_filter(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_json_filter_listed(ngx_http_request_t *r,
+    ngx_http_json_filter_loc_conf_t *jlcf);
+static ngx_int_t ngx_http_json_filter_start(ngx_http_request_t *r,
+    ngx_http_json_filter_loc_conf_t *jlcf, ngx_http_json_filter_ctx_t **ctxp);
+static ngx_int_t ngx_http_json_filter_refuse(ngx_http_request_t *r,
+    ngx_http_json_filter_ctx_t *ctx);
+static ngx_uint_t ngx_http_json_filter_token(ngx_str_t *value);
+static void ngx_http_json_filter_trimmed_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_json_filter_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_json_filter_discard(ngx_chain_t *in);
@@ -186,6 +203,12 @@ ngx_http_json_filter_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_json_filter_module);
 
+    if (ngx_http_json_filter_strict(jlcf)
+        && ngx_http_json_filter_whole_body(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     switch (ngx_http_json_filter_selection(r, jlcf, ctx, &error)) {
 
     case NGX_OK:
@@ -197,6 +220,73 @@ ngx_http_json_filter_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+}
+
+
+/*
+ * Under json_deny or json_allow only a whole body can be trimmed, so Range
+ * and If-Range are not passed on, as proxy_cache does: the request gets a
+ * list of headers without them (a list cannot lose an element), the one
+ * proxy_pass and the other modules that pass a request on copy from.
+ * r->headers_in.range stays, for nginx's range filter: it still slices
+ * the responses that are not trimmed.
+ */
+
+static ngx_int_t
+ngx_http_json_filter_whole_body(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->headers_in.range == NULL && r->headers_in.if_range == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&headers, r->pool, 16, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_json_filter_range_header(&h[i])
+            && ngx_gw_header_copy(&headers, &h[i]) == NULL)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    r->headers_in.headers = headers;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_json_filter_range_header(ngx_table_elt_t *h)
+{
+    return (h->key.len == sizeof("Range") - 1
+            && ngx_strncasecmp(h->key.data, (u_char *) "Range",
+                               sizeof("Range") - 1) == 0)
+           || (h->key.len == sizeof("If-Range") - 1
+               && ngx_strncasecmp(h->key.data, (u_char *) "If-Range",
+                                  sizeof("If-Range") - 1) == 0);
 }
 
 
@@ -342,9 +432,7 @@ ngx_http_json_filter_error_body(ngx_http_request_t *r, const char *error)
 static ngx_int_t
 ngx_http_json_filter_header_filter(ngx_http_request_t *r)
 {
-    u_char                           *type;
-    size_t                            len;
-    const char                       *error;
+    ngx_uint_t                        status, strict, encoded;
     ngx_http_json_filter_ctx_t       *ctx;
     ngx_http_json_filter_loc_conf_t  *jlcf;
 
@@ -354,87 +442,95 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (r->headers_out.status != NGX_HTTP_OK || r->header_only
-        || r->method == NGX_HTTP_HEAD)
-    {
-        return ngx_http_next_header_filter(r);
-    }
-
-    len = r->headers_out.content_type_len;
-    type = r->headers_out.content_type.data;
-
-    if (ngx_http_test_content_type(r, &jlcf->types) == NULL
-        && !(jlcf->plus_json && len > 5
-             && ngx_strncasecmp(type + len - 5, (u_char *) "+json", 5) == 0))
-    {
-        return ngx_http_next_header_filter(r);
-    }
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_json_filter_module);
 
-    if (ctx == NULL) {
+    /* our own 400, or nginx's 502 in place of a response refused */
 
-        /* the precontent phase was skipped: a "return", say */
-
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_json_filter_ctx_t));
-        if (ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_json_filter_module);
-
-        switch (ngx_http_json_filter_selection(r, jlcf, ctx, &error)) {
-
-        case NGX_OK:
-            break;
-
-        case NGX_DECLINED:
-
-            /* the response is already on its way: it turns into the 400 */
-
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "json_filter: invalid fields: %s", error);
-
-            ctx->error_body = ngx_http_json_filter_error_body(r, error);
-            if (ctx->error_body == NULL) {
-                return NGX_ERROR;
-            }
-
-            r->headers_out.status = NGX_HTTP_BAD_REQUEST;
-            r->headers_out.content_length_n = ngx_buf_size(ctx->error_body);
-            ngx_str_set(&r->headers_out.content_type, "application/json");
-            r->headers_out.content_type_len = sizeof("application/json") - 1;
-            r->headers_out.content_type_lowcase = NULL;
-            ngx_http_clear_last_modified(r);
-            ngx_http_clear_etag(r);
-            ngx_http_clear_accept_ranges(r);
-
-            if (r->headers_out.content_length) {
-                r->headers_out.content_length->hash = 0;
-                r->headers_out.content_length = NULL;
-            }
-
-            return ngx_http_next_header_filter(r);
-
-        default:
-            return NGX_ERROR;
-        }
+    if (ctx && (ctx->error_page || ctx->refused)) {
+        return ngx_http_next_header_filter(r);
     }
 
-    if (ctx->error_page
-        || (ngx_http_json_sel_is_whole(ctx->root.fields)
-            && ngx_http_json_sel_is_whole(ctx->root.allow)
-            && ctx->root.deny == NULL))
+    status = r->headers_out.status;
+    strict = ngx_http_json_filter_strict(jlcf);
+
+    /* 1xx, 204 and 304 have no body */
+
+    if (status < NGX_HTTP_OK
+        || status == NGX_HTTP_NO_CONTENT
+        || status == NGX_HTTP_NOT_MODIFIED)
     {
         return ngx_http_next_header_filter(r);
     }
 
-    if (r->headers_out.content_encoding
-        && r->headers_out.content_encoding->value.len)
+    /* json_fields alone shapes the body of a 200 */
+
+    if (!strict
+        && (status != NGX_HTTP_OK || r->header_only
+            || r->method == NGX_HTTP_HEAD))
     {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (!ngx_http_json_filter_listed(r, jlcf)) {
+
+        /* the parts of a multipart/byteranges response may be JSON */
+
+        if (strict
+            && status == NGX_HTTP_PARTIAL_CONTENT
+            && r->headers_out.content_type.len
+               >= sizeof("multipart/byteranges") - 1
+            && ngx_strncasecmp(r->headers_out.content_type.data,
+                               (u_char *) "multipart/byteranges",
+                               sizeof("multipart/byteranges") - 1)
+               == 0)
+        {
+            return ngx_http_json_filter_refuse(r, ctx);
+        }
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    switch (ngx_http_json_filter_start(r, jlcf, &ctx)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return ngx_http_next_header_filter(r);
+
+    default:
+        return NGX_ERROR;
+    }
+
+    /* json_fields shapes a 200; json_deny and json_allow, every body */
+
+    if (status != NGX_HTTP_OK) {
+        ctx->root.fields = &ngx_http_json_sel_whole;
+    }
+
+    if (ngx_http_json_sel_is_whole(ctx->root.fields) && !strict) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    encoded = (r->headers_out.content_encoding
+               && r->headers_out.content_encoding->value.len);
+
+    if (strict && (status == NGX_HTTP_PARTIAL_CONTENT || encoded)) {
+        return ngx_http_json_filter_refuse(r, ctx);
+    }
+
+    if (encoded) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "json_filter: a compressed response passes untrimmed; "
                       "send the upstream \"Accept-Encoding\" \"\"");
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (r->header_only || r->method == NGX_HTTP_HEAD) {
+
+        /* json_deny or json_allow: the headers a GET would get */
+
+        ngx_http_json_filter_trimmed_headers(r);
         return ngx_http_next_header_filter(r);
     }
 
@@ -457,13 +553,187 @@ ngx_http_json_filter_header_filter(ngx_http_request_t *r)
 
     r->filter_need_in_memory = 1;
 
+    ngx_http_json_filter_trimmed_headers(r);
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_uint_t
+ngx_http_json_filter_listed(ngx_http_request_t *r,
+    ngx_http_json_filter_loc_conf_t *jlcf)
+{
+    size_t   len;
+    u_char  *type;
+
+    if (ngx_http_test_content_type(r, &jlcf->types) != NULL) {
+        return 1;
+    }
+
+    len = r->headers_out.content_type_len;
+    type = r->headers_out.content_type.data;
+
+    return jlcf->plus_json && len > 5
+           && ngx_strncasecmp(type + len - 5, (u_char *) "+json", 5) == 0;
+}
+
+
+/*
+ * The context, made here when the precontent phase was skipped (a
+ * "return", say).  NGX_DECLINED: the client's selection is bad, and the
+ * response turns into the 400.
+ */
+
+static ngx_int_t
+ngx_http_json_filter_start(ngx_http_request_t *r,
+    ngx_http_json_filter_loc_conf_t *jlcf, ngx_http_json_filter_ctx_t **ctxp)
+{
+    const char                  *error;
+    ngx_http_json_filter_ctx_t  *ctx;
+
+    if (*ctxp) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_json_filter_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_json_filter_module);
+    *ctxp = ctx;
+
+    switch (ngx_http_json_filter_selection(r, jlcf, ctx, &error)) {
+
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_DECLINED:
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    /* json_fields shapes only a 200: a bad selection spoils no other */
+
+    if (r->headers_out.status != NGX_HTTP_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "json_filter: invalid fields: %s", error);
+
+    ctx->error_body = ngx_http_json_filter_error_body(r, error);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_BAD_REQUEST;
+    r->headers_out.content_length_n = ngx_buf_size(ctx->error_body);
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+    ngx_http_clear_accept_ranges(r);
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Under json_deny or json_allow, a response that cannot be trimmed (a
+ * part of a body, a compressed one) is not sent: the status can still
+ * change, and nginx answers 502 in its place, error_page included, with
+ * none of its headers.
+ */
+
+static ngx_int_t
+ngx_http_json_filter_refuse(ngx_http_request_t *r,
+    ngx_http_json_filter_ctx_t *ctx)
+{
+    ngx_str_t  *encoding;
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_json_filter_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_json_filter_module);
+    }
+
+    if (r->headers_out.status == NGX_HTTP_PARTIAL_CONTENT) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "json_filter: a partial response (206) cannot be "
+                      "trimmed: 502 instead");
+
+    } else {
+        encoding = &r->headers_out.content_encoding->value;
+
+        if (ngx_http_json_filter_token(encoding)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "json_filter: a response compressed with \"%V\" "
+                          "cannot be trimmed: 502 instead; send the "
+                          "upstream \"Accept-Encoding\" \"\"", encoding);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "json_filter: a compressed response cannot be "
+                          "trimmed: 502 instead; send the upstream "
+                          "\"Accept-Encoding\" \"\"");
+        }
+    }
+
+    ctx->refused = 1;
+
+    ngx_http_clean_header(r);
+
+    return NGX_HTTP_BAD_GATEWAY;
+}
+
+
+/* a value from upstream that may go into the log as it is */
+
+static ngx_uint_t
+ngx_http_json_filter_token(ngx_str_t *value)
+{
+    size_t  i;
+
+    if (value->len > 32) {
+        return 0;
+    }
+
+    for (i = 0; i < value->len; i++) {
+        if (value->data[i] <= ' ' || value->data[i] >= 0x7f
+            || value->data[i] == '"' || value->data[i] == '\\')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* what the body will be is not known: no length, no ranges, a weak ETag */
+
+static void
+ngx_http_json_filter_trimmed_headers(ngx_http_request_t *r)
+{
+    r->allow_ranges = 0;
+
     if (r == r->main) {
         ngx_http_clear_content_length(r);
         ngx_http_clear_accept_ranges(r);
         ngx_http_weak_etag(r);
     }
-
-    return ngx_http_next_header_filter(r);
 }
 
 
