@@ -120,6 +120,15 @@ sub del {
     die "etcd: del $key: $status\n" unless $status == 200;
 }
 
+# the watchers etcd has, from its metrics
+sub watchers {
+    my ($status, undef, $body) = GwHttp::request('GET', '/metrics',
+        port => $PORT, host => '127.0.0.1');
+    die "etcd at port $PORT: no metrics\n" unless $status == 200;
+    my ($n) = $body =~ /^etcd_debugging_mvcc_watcher_total (\d+)$/m;
+    return $n // 0;
+}
+
 # every key under a prefix, and its value
 sub list {
     my $prefix = shift;
