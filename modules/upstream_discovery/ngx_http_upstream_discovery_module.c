@@ -441,6 +441,12 @@ ngx_http_upstream_discovery_answered(ngx_http_upstream_discovery_conf_t *dcf,
                           &dcf->upstream->host, dcf->failed, error, live);
         }
 
+        /* nginx would keep a timer less than 300ms away as it is */
+
+        if (dcf->timer.timer_set) {
+            ngx_del_timer(&dcf->timer);
+        }
+
         ngx_add_timer(&dcf->timer, delay);
 
         return;

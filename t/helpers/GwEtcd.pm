@@ -241,6 +241,7 @@ sub setup_cluster_block {
     my $leader = wait_leader() // die "the etcd cluster has no leader\n";
     my @others = grep { $_ != $leader } 0 .. $#MEMBERS;
     $ENV{TEST_NGINX_ETCD_MEMBERS} = endpoints();
+    $ENV{TEST_NGINX_ETCD_PORT} = $MEMBERS[0]{port};
     $ENV{TEST_NGINX_ETCD_LEADER_FIRST} = endpoints($leader, @others);
     $ENV{TEST_NGINX_ETCD_FOLLOWER_FIRST} = endpoints(@others, $leader);
 
@@ -311,6 +312,9 @@ sub wait_log {
 sub make_certificates {
     my $d = "$DIR/tls";
     mkdir $d;
+    # openssl draws its progress on stderr
+    open my $stderr, '>&', \*STDERR or die "$!\n";
+    open STDERR, '>', '/dev/null' or die "$!\n";
     for my $ca ('ca', 'other_ca') {
         system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
                '-days', '2', '-subj', "/CN=gw test $ca",
@@ -336,6 +340,7 @@ sub make_certificates {
                       '-extfile', "$d/$who.ext", '-out', "$d/$who.pem") == 0
             or die "openssl: the $who certificate failed\n";
     }
+    open STDERR, '>&', $stderr or die "$!\n";
     # the worker and etcd read them; the directory is the test's own
     chmod 0755, $DIR, $d;
     chmod 0644, glob "$d/*";
