@@ -613,24 +613,33 @@ ngx_http_upstream_discovery_keys_copy(ngx_pool_t *pool,
 
     *dst = *src;
 
+    if (!src->valid) {
+        ngx_memzero(&dst->instance, sizeof(dst->instance));
+
+        dst->key.data = ngx_pnalloc(pool, src->key.len);
+        if (dst->key.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(dst->key.data, src->key.data, src->key.len);
+
+        return NGX_OK;
+    }
+
+    /* the address first, aligned as a sockaddr must be */
+
     addr = &src->instance.addr;
 
-    p = ngx_pnalloc(pool, src->key.len
-                          + (src->valid ? addr->socklen + addr->name.len : 0));
+    p = ngx_palloc(pool, addr->socklen + src->key.len + addr->name.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    dst->key.data = p;
-    p = ngx_cpymem(p, src->key.data, src->key.len);
-
-    if (!src->valid) {
-        ngx_memzero(&dst->instance, sizeof(dst->instance));
-        return NGX_OK;
-    }
-
     dst->instance.addr.sockaddr = (struct sockaddr *) p;
     p = ngx_cpymem(p, addr->sockaddr, addr->socklen);
+
+    dst->key.data = p;
+    p = ngx_cpymem(p, src->key.data, src->key.len);
 
     dst->instance.addr.name.data = p;
     ngx_memcpy(p, addr->name.data, addr->name.len);

@@ -27,8 +27,11 @@ add_block_preprocessor(sub {
     $block->set_value('http_config', $block->http_config . GwEtcd::backends())
         if defined $block->http_config;
 
-    $block->set_value('no_error_log', ['[error]', '[warn]', '[crit]',
-                                       '[alert]'])
+    # until etcd first answers, an upstream without server lines has no
+    # peers: the waits for that answer see 502 and its error line
+    $block->set_value('no_error_log',
+                      [qr/\[error\] (?!.*no live upstreams while connecting)/,
+                       '[warn]', '[crit]', '[alert]'])
         unless defined $block->no_error_log || defined $block->error_log;
 });
 
@@ -116,10 +119,8 @@ GET /d/
 b2
 --- error_log eval
 qr/\[warn\] .*discovery: upstream "u2": etcd at 127\.0\.0\.1:\d+ failed: .+, trying 127\.0\.0\.1:\d+/
---- no_error_log
-[error]
-[crit]
-[alert]
+--- no_error_log eval
+[qr/\[error\] (?!.*no live upstreams while connecting)/, '[crit]', '[alert]']
 
 
 
@@ -146,10 +147,8 @@ Test::More::ok(GwEtcd::wait_tally('/d/', 4, 'b2 4'), 'and the next one');
 GET /d/
 --- response_body
 b2
---- no_error_log
-[error]
-[crit]
-[alert]
+--- no_error_log eval
+[qr/\[error\] (?!.*no live upstreams while connecting)/, '[crit]', '[alert]']
 
 
 
@@ -183,10 +182,8 @@ GET /d/
 --- response_body_like: ^b[12]$
 --- error_log eval
 qr/\[warn\] .*discovery: upstream "u4": etcd at 127\.0\.0\.1:\d+ failed: .+, trying 127\.0\.0\.1:\d+/
---- no_error_log
-[error]
-[crit]
-[alert]
+--- no_error_log eval
+[qr/\[error\] (?!.*no live upstreams while connecting)/, '[crit]', '[alert]']
 
 
 
