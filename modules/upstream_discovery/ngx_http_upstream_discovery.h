@@ -144,9 +144,11 @@ struct ngx_http_upstream_discovery_conf_s {
     ngx_str_t                             *failed;      /* the last one */
     ngx_uint_t                             tried;       /* failed in a row */
     uint64_t                               digest;      /* of keys */
+    ngx_msec_t                             created;     /* the watch */
     unsigned                               busy:1;      /* a sync */
     unsigned                               watching:1;
     unsigned                               fresh_token:1;
+    unsigned                               compacted:1; /* and synced */
 };
 
 

@@ -197,6 +197,7 @@ ngx_http_upstream_discovery_etcd_watch(ngx_http_upstream_discovery_conf_t *dcf)
     }
 
     dcf->watching = 1;
+    dcf->created = 0;
 
     ngx_http_upstream_discovery_start(dcf, &dcf->stream,
                                       NGX_HTTP_UPSTREAM_DISCOVERY_WATCH);
@@ -967,6 +968,25 @@ ngx_http_upstream_discovery_stream(ngx_event_t *rev)
         }
 
         if (rc == NGX_DONE) {
+
+            /*
+             * A watch that ran for an interval, closed by etcd (a member
+             * that stops, a proxy's idle timeout): read the list again,
+             * which fails if the member is gone.  One that ends sooner
+             * is a failure, lest nginx loop on it.
+             */
+
+            if (dcf->created
+                && ngx_current_msec - dcf->created >= dcf->interval)
+            {
+                ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                              "discovery: upstream \"%V\": the watch ended, "
+                              "reading the list again", &dcf->upstream->host);
+
+                ngx_http_upstream_discovery_resync(dcf);
+                return;
+            }
+
             ngx_http_upstream_discovery_fail(dcf, call->streaming
                                                   ? "the watch ended"
                                                   : "an incomplete answer");
@@ -1122,9 +1142,21 @@ ngx_http_upstream_discovery_result(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_gw_json_member_t                *m;
     ngx_http_upstream_discovery_keys_t  *keys;
 
+    /*
+     * The revision asked for is compacted: the keys are read anew, at a
+     * revision that cannot be.  Unless it was that revision: such an
+     * etcd would have nginx loop.
+     */
+
     m = ngx_gw_json_member(result, (u_char *) "compact_revision", 16);
 
     if (m) {
+        if (dcf->compacted) {
+            ngx_http_upstream_discovery_fail(dcf, "compacted again");
+            return NGX_ERROR;
+        }
+
+        dcf->compacted = 1;
         ngx_http_upstream_discovery_resync(dcf);
         return NGX_DONE;
     }
@@ -1162,9 +1194,14 @@ ngx_http_upstream_discovery_result(ngx_http_upstream_discovery_conf_t *dcf,
         }
 
         dcf->fresh_token = 0;
+        dcf->created = ngx_current_msec;
 
         return NGX_OK;
     }
+
+    /* etcd has written since: the watch works */
+
+    dcf->compacted = 0;
 
     m = ngx_gw_json_member(result, (u_char *) "events", 6);
 

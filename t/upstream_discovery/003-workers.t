@@ -224,3 +224,41 @@ qr/\[notice\] .*discovery: upstream "u4": etcd at 127\.0\.0\.1:$GwEtcd::PORT ans
 [warn]
 [crit]
 [alert]
+
+
+
+=== TEST 5: the workers killed: the master starts others, worker 0 among them watches again; the list served meanwhile
+--- http_config
+    upstream u5 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/w5/
+                  interval=10s;
+    }
+--- etcd
+/w5/a 127.0.0.1:$TEST_NGINX_B1_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u5/;
+    }
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+open my $pf, '<', $Test::Nginx::Util::PidFile or die "$!\n";
+my ($master) = <$pf> =~ /(\d+)/;
+close $pf;
+my @old = GwHttp::children($master);
+kill 'KILL', @old;
+Test::More::ok(GwEtcd::wait_until(sub {
+    my @now = GwHttp::children($master);
+    @now == 2 && !grep { my $o = $_; grep { $_ == $o } @now } @old }, 5),
+    'two new workers');
+Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 4)), 'b1 4',
+               'the list in the zone serves at once');
+GwEtcd::put('/w5/b', "127.0.0.1:$ENV{TEST_NGINX_B2_PORT}");
+Test::More::ok(GwEtcd::wait_until(sub { GwEtcd::bodies('/d/', 1)->{"b2\n"} }),
+               'a change is seen: worker 0 watches again');
+Test::More::ok(GwEtcd::wait_until(sub { GwEtcd::watchers() == 1 }),
+               'one watcher in etcd');
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
+--- no_error_log eval
+[qr/\[error\] (?!.*no live upstreams while connecting)/, '[crit]']
