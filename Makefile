@@ -72,6 +72,7 @@ BUILD_PACKAGES := gcc make nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
 # the suites: nginx itself, the Perl the runner and the tests use, the
 # servers the tests start, curl and openssl for t/gateway.t, promtool
 TEST_PACKAGES  := perl nginx-core libtest-base-perl libcrypt-jwt-perl \
+                  libnet-dns-perl \
                   valgrind redis-server etcd-server etcd-client prometheus \
                   curl openssl
 
