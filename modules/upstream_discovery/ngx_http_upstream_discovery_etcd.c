@@ -880,7 +880,15 @@ ngx_http_upstream_discovery_ranged(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_http_upstream_discovery_end(&dcf->unary);
 
     dcf->busy = 0;
-    dcf->tried = 0;
+
+    /*
+     * A read while the watch runs: both work, the failures are over.  A
+     * member that answers reads but ends every watch is still failing.
+     */
+
+    if (dcf->watching && dcf->created) {
+        dcf->tried = 0;
+    }
 
     dcf->answered(dcf, changed ? &instances : NULL, NULL);
 

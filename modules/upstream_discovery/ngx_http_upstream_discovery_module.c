@@ -452,19 +452,24 @@ ngx_http_upstream_discovery_answered(ngx_http_upstream_discovery_conf_t *dcf,
         return;
     }
 
+    /*
+     * An outage ends once a read succeeds while the watch runs: a member
+     * that answers reads but fails every watch keeps the list in step
+     * with its reads, and the outage is told once.
+     */
+
     ngx_shmtx_lock(&dcf->shpool->mutex);
 
     sh->member = dcf->member;
+    sh->backoff = dcf->interval;
 
-    if (sh->failing) {
+    if (sh->failing && dcf->tried == 0) {
         sh->failing = 0;
 
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "discovery: upstream \"%V\": etcd at %V answers again",
                       &dcf->upstream->host, &member[dcf->member].addr.name);
     }
-
-    sh->backoff = dcf->interval;
 
     ngx_shmtx_unlock(&dcf->shpool->mutex);
 
