@@ -47,6 +47,8 @@ static void ngx_http_upstream_discovery_write(ngx_event_t *wev);
 static void ngx_http_upstream_discovery_handshaked(ngx_connection_t *c,
     ngx_int_t rc, const char *error);
 #endif
+static ngx_http_upstream_discovery_call_t *
+    ngx_http_upstream_discovery_event(ngx_event_t *rev);
 static void ngx_http_upstream_discovery_read(ngx_event_t *rev);
 static void ngx_http_upstream_discovery_stream(ngx_event_t *rev);
 static ngx_int_t ngx_http_upstream_discovery_recv(ngx_connection_t *c,
@@ -522,6 +524,43 @@ ngx_http_upstream_discovery_handshaked(ngx_connection_t *c, ngx_int_t rc,
 #endif
 
 
+/*
+ * A read event's call, or NULL when it has ended: the worker quits (it
+ * closes idle connections, which these are), or etcd took too long.
+ */
+
+static ngx_http_upstream_discovery_call_t *
+ngx_http_upstream_discovery_event(ngx_event_t *rev)
+{
+    ngx_connection_t                    *c;
+    ngx_http_upstream_discovery_conf_t  *dcf;
+    ngx_http_upstream_discovery_call_t  *call;
+
+    c = rev->data;
+    call = c->data;
+    dcf = call->dcf;
+
+    if (c->close) {
+        if (call == &dcf->stream) {
+            dcf->watching = 0;
+
+        } else {
+            dcf->busy = 0;
+        }
+
+        ngx_http_upstream_discovery_end(call);
+        return NULL;
+    }
+
+    if (rev->timedout) {
+        ngx_http_upstream_discovery_fail(dcf, "timed out");
+        return NULL;
+    }
+
+    return call;
+}
+
+
 /* an authentication or a range: read until etcd closes */
 
 static void
@@ -535,20 +574,13 @@ ngx_http_upstream_discovery_read(ngx_event_t *rev)
     ngx_http_upstream_discovery_call_t  *call;
 
     c = rev->data;
-    call = c->data;
+    call = ngx_http_upstream_discovery_event(rev);
+
+    if (call == NULL) {
+        return;
+    }
+
     dcf = call->dcf;
-
-    if (c->close) {
-        /* the worker quits */
-        ngx_http_upstream_discovery_end(call);
-        dcf->busy = 0;
-        return;
-    }
-
-    if (rev->timedout) {
-        ngx_http_upstream_discovery_fail(dcf, "timed out");
-        return;
-    }
 
     rc = ngx_http_upstream_discovery_recv(c, call);
 
@@ -953,20 +985,13 @@ ngx_http_upstream_discovery_stream(ngx_event_t *rev)
     ngx_http_upstream_discovery_call_t  *call;
 
     c = rev->data;
-    call = c->data;
+    call = ngx_http_upstream_discovery_event(rev);
+
+    if (call == NULL) {
+        return;
+    }
+
     dcf = call->dcf;
-
-    if (c->close) {
-        /* the worker quits */
-        ngx_http_upstream_discovery_end(call);
-        dcf->watching = 0;
-        return;
-    }
-
-    if (rev->timedout) {
-        ngx_http_upstream_discovery_fail(dcf, "timed out");
-        return;
-    }
 
     for ( ;; ) {
         rc = ngx_http_upstream_discovery_recv(c, call);
