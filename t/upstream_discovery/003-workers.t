@@ -212,6 +212,8 @@ Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 6)), 'b3 6',
 GwEtcd::start();
 Test::More::ok(GwEtcd::wait_tally('/d/', 2, 'b1 1, b2 1', 12),
                'the list from etcd again');
+Test::More::ok(GwEtcd::wait_log(qr/etcd at 127\.0\.0\.1:\d+ answers again/, 12),
+               'etcd answers again');
 --- request
 GET /d/
 --- response_body_like: ^b[12]$
