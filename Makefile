@@ -105,7 +105,7 @@ endif
 .PHONY: all deps deps-build deps-test deps-fuzz deps-bench deps-matrix \
         deps-deb modules tools test \
         test-valgrind test-matrix check-binary style run run-cluster \
-        install uninstall deb test-deb bench fuzz clean
+        install uninstall deb test-deb bench bench-trim fuzz clean
 
 all: modules tools
 
@@ -281,6 +281,10 @@ bench: modules deps-bench
 	NGINX_BINARY=$(NGINX_BINARY) \
 	    BENCH_MODULES="$(abspath $(MODULE_SOS)) $(LUA_MODULES)" \
 	    SCENARIO=$(SCENARIO) bench/run
+
+# JSON trimming without nginx, fast and plain paths in turns
+bench-trim: modules
+	NGX_BUILD=$(NGX_BUILD) bash bench/trim/run
 
 # libFuzzer targets for the parsers (README, "Tests"), a fixed number of
 # inputs each (FUZZ_RUNS, default 200000)

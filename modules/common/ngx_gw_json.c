@@ -979,7 +979,11 @@ ngx_gw_json_neon_run(u_char *p, u_char *last)
 ngx_int_t
 ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
 {
-    u_char  *p, *q;
+    u_char   *p, *q;
+#if (NGX_GW_JSON_SSE2)
+    int       quote, stop;
+    __m128i   v;
+#endif
 
     p = *pos;
 
@@ -1022,9 +1026,49 @@ ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
         return NGX_DECLINED;
     }
 
+#if (NGX_GW_JSON_SSE2)
+
+    if (last - p > 16) {
+
+        /* the quote told from the other stops by its own mask: no load */
+
+        v = _mm_loadu_si128((const __m128i *) (p + 1));
+        quote = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        stop = quote
+               | _mm_movemask_epi8(
+                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+
+        if (stop == 0) {
+            q = ngx_gw_json_plain_run(p + 17, last);
+
+        } else if (quote & stop & -stop) {
+            q = p + 1 + __builtin_ctz(stop);
+            goto name;
+
+        } else {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        q = ngx_gw_json_plain_run(p + 1, last);
+    }
+
+#else
+
     q = ngx_gw_json_plain_run(p + 1, last);
 
-    if (q == last || *q != '"' || (size_t) (q - p - 1) > j->name_cap) {
+#endif
+
+    if (q == last || *q != '"') {
+        return NGX_DECLINED;
+    }
+
+#if (NGX_GW_JSON_SSE2)
+name:
+#endif
+
+    if ((size_t) (q - p - 1) > j->name_cap) {
         return NGX_DECLINED;
     }
 

@@ -317,18 +317,29 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
 }
 
 
+/* names are short: compared here, not by a call to memcmp() */
+
 static ngx_http_json_sel_t *
 ngx_http_json_filter_named(ngx_http_json_sel_t *sel, ngx_str_t *name)
 {
+    size_t                k;
     ngx_uint_t            i;
     ngx_http_json_sel_t  *member;
 
     member = sel->members->elts;
 
     for (i = 0; i < sel->members->nelts; i++) {
-        if (member[i].name.len == name->len
-            && ngx_memcmp(member[i].name.data, name->data, name->len) == 0)
-        {
+        if (member[i].name.len != name->len) {
+            continue;
+        }
+
+        for (k = 0; k < name->len; k++) {
+            if (member[i].name.data[k] != name->data[k]) {
+                break;
+            }
+        }
+
+        if (k == name->len) {
             return &member[i];
         }
     }
