@@ -29,6 +29,12 @@
  * strings, and the top-level members; ngx_gw_json_unescape() and
  * ngx_gw_json_object_members() (which refuses unpaired surrogates) are
  * checked against it.
+ *
+ * Then values are made quiet as json_filter and aggregate make them (the
+ * seed picks which), and the fast paths (ngx_gw_json_fast: the skipping
+ * of quiet values, the vector scans) must give the events and the verdict
+ * of the machine alone, whole, a byte at a time and cut in two at every
+ * offset.
  */
 
 
