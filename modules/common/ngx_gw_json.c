@@ -945,11 +945,13 @@ ngx_gw_json_avx2_run(u_char *p, u_char *last)
 
 #elif (NGX_GW_JSON_NEON)
 
+/* the stop found by its nibble in a 64-bit mask: NEON has no movemask */
+
 static u_char *
 ngx_gw_json_neon_run(u_char *p, u_char *last)
 {
+    uint64_t    mask;
     uint8x16_t  v, stop;
-    uint64x2_t  halves;
 
     while (last - p >= 16) {
         v = vld1q_u8(p);
@@ -959,10 +961,11 @@ ngx_gw_json_neon_run(u_char *p, u_char *last)
                         vorrq_u8(vcltq_u8(v, vdupq_n_u8(0x20)),
                                  vcgeq_u8(v, vdupq_n_u8(0x80))));
 
-        halves = vreinterpretq_u64_u8(stop);
+        mask = vget_lane_u64(vreinterpret_u64_u8(
+                   vshrn_n_u16(vreinterpretq_u16_u8(stop), 4)), 0);
 
-        if (vgetq_lane_u64(halves, 0) | vgetq_lane_u64(halves, 1)) {
-            break;
+        if (mask) {
+            return p + (__builtin_ctzll(mask) >> 2);
         }
 
         p += 16;
