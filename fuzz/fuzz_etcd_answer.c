@@ -6,14 +6,17 @@
  * headers, JSON, and each key's value, by ngx_http_upstream_discovery_parse().
  *
  * The input is a byte of flags, a byte that seeds the reads, and the
- * answer.  A poll is made with ngx_http_upstream_discovery_poll() and the
- * answer arrives through the event loop of ngx_fuzz_event.c, once whole
- * and once in pieces of 1 to 64 bytes, each its own read event, with the
- * bytes past those read poisoned.  Flag 0x02: etcd never closes, and the
- * poll times out.  Both runs must end the poll once, the same way; the
- * instances must be addresses with a port and a weight of 1 to 1000; an
- * answer taken is unchanged when it comes again; what the answer holds
- * never reaches the log raw.
+ * answer.  The request, made by
+ * ngx_http_upstream_discovery_etcd_request(), must be the range of the
+ * prefix, byte for byte; a poll is made with
+ * ngx_http_upstream_discovery_etcd_poll(), its end told to the handler in
+ * dcf->answered, and the answer arrives through the event loop of
+ * ngx_fuzz_event.c, once whole and once in pieces of 1 to 64 bytes, each
+ * its own read event, with the bytes past those read poisoned.  Flag
+ * 0x02: etcd never closes, and the poll times out.  Both runs must end the
+ * poll once, the same way; the instances must be addresses with a port and
+ * a weight of 1 to 1000; an answer taken is unchanged when it comes again;
+ * what the answer holds never reaches the log raw.
  *
  * Flag 0x01: the rest of the input is not an answer but instances, 8
  * bytes each (a form, four bytes of address, two of port, one of weight),
@@ -44,6 +47,15 @@
 /* a header this long makes the answer outgrow its first buffer */
 #define FZ_PADDING         16384
 
+/* the request of a poll under /services/api/ */
+#define FZ_REQUEST                                                            \
+    "POST /v3/kv/range HTTP/1.0\r\n"                                          \
+    "Host: 127.0.0.1:2379\r\n"                                                \
+    "Content-Type: application/json\r\n"                                      \
+    "Content-Length: 65\r\n\r\n"                                              \
+    "{\"key\":\"L3NlcnZpY2VzL2FwaS8=\","                                      \
+    "\"range_end\":\"L3NlcnZpY2VzL2FwaTA=\"}"
+
 
 typedef struct {
     u_char                  sockaddr[sizeof(struct sockaddr_in6)];
@@ -66,9 +78,11 @@ typedef struct {
 static fz_poll_t  *fz_poll;
 
 
-void
-ngx_http_upstream_discovery_answered(ngx_http_upstream_discovery_conf_t *dcf,
-    ngx_array_t *instances, const char *error)
+/* the poll's handler, as ngx_http_upstream_discovery_answered() is */
+
+static void
+fz_answered(ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances,
+    const char *error)
 {
     u_char                                  *p;
     ngx_uint_t                               i;
@@ -172,6 +186,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t closes,
     ngx_http_upstream_discovery_shctx_t *sh, fz_poll_t *poll)
 {
     ngx_uint_t                           i;
+    ngx_pool_t                          *pool;
     ngx_fuzz_peer_t                      peer;
     struct sockaddr_in                   sin;
     ngx_http_upstream_srv_conf_t         uscf;
@@ -191,15 +206,20 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t closes,
     dcf.etcd.socklen = sizeof(struct sockaddr_in);
     ngx_str_set(&dcf.etcd.name, "127.0.0.1:2379");
     ngx_str_set(&dcf.prefix, "/services/api/");
-    ngx_str_set(&dcf.request,
-                "POST /v3/kv/range HTTP/1.0\r\n"
-                "Host: 127.0.0.1:2379\r\n"
-                "Content-Type: application/json\r\n"
-                "Content-Length: 57\r\n\r\n"
-                "{\"key\":\"L3NlcnZpY2VzL2FwaS8=\","
-                "\"range_end\":\"L3NlcnZpY2VzL2FwaTA=\"}");
+    dcf.answered = fz_answered;
     dcf.interval = 1000;
     dcf.sh = sh;
+
+    /* the range of every key under the prefix, its ends in base64 */
+
+    pool = ngx_fuzz_pool();
+
+    ngx_fuzz_assert(ngx_http_upstream_discovery_etcd_request(pool, &dcf)
+                    == NGX_OK);
+    ngx_fuzz_assert(dcf.request.len == sizeof(FZ_REQUEST) - 1
+                    && ngx_memcmp(dcf.request.data, FZ_REQUEST,
+                                  dcf.request.len)
+                       == 0);
 
     ngx_memzero(&peer, sizeof(ngx_fuzz_peer_t));
     peer.data = answer;
@@ -211,7 +231,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t closes,
     ngx_memzero(poll, sizeof(fz_poll_t));
     fz_poll = poll;
 
-    ngx_http_upstream_discovery_poll(&dcf);
+    ngx_http_upstream_discovery_etcd_poll(&dcf);
 
     ngx_fuzz_assert(dcf.busy && poll->ends == 0);
 
@@ -237,6 +257,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t closes,
 
     ngx_fuzz_peer_set(NULL);
     free(peer.out);
+    ngx_destroy_pool(pool);
 }
 
 

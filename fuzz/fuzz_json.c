@@ -1,7 +1,7 @@
 
 /*
  * libFuzzer target for the resumable JSON tokenizer (ngx_gw_json.c) and
- * ngx_gw_json_object_members() (ngx_gw_json_object.c).
+ * what ngx_gw_json_object.c makes of a document in memory.
  *
  * Input: two control bytes, then the document.
  *
@@ -28,7 +28,10 @@
  * (the first byte no valid document can continue with), the unescaped
  * strings, and the top-level members; ngx_gw_json_unescape() and
  * ngx_gw_json_object_members() (which refuses unpaired surrogates) are
- * checked against it.
+ * checked against it.  Each member is found again by ngx_gw_json_member(),
+ * its text is checked as ngx_gw_json_member_text() promises, and an
+ * array's elements, walked by ngx_gw_json_element(), must be what lies
+ * between its brackets and commas.
  *
  * Then values are made quiet as json_filter and aggregate make them (the
  * seed picks which), and the fast paths (ngx_gw_json_fast: the skipping
@@ -1281,6 +1284,109 @@ fz_check_value(ngx_gw_json_member_t *member, size_t max_depth)
 }
 
 
+/* what is between two elements, or an element and a bracket: commas */
+
+static void
+fz_check_gap(u_char *p, u_char *last, ngx_uint_t commas)
+{
+    for ( /* void */ ; p < last; p++) {
+        if (*p == ',') {
+            ngx_fuzz_assert(commas-- == 1);
+            continue;
+        }
+
+        ngx_fuzz_assert(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n');
+    }
+
+    ngx_fuzz_assert(commas == 0);
+}
+
+
+/*
+ * The elements of an array member, walked by ngx_gw_json_element(): the
+ * values between its brackets, in order, with one comma between each two
+ * and only whitespace besides, each alone a document of its type.
+ */
+
+static void
+fz_check_elements(ngx_gw_json_member_t *member, size_t max_depth)
+{
+    u_char                  *prev, *last;
+    ngx_int_t                rc;
+    ngx_uint_t               n;
+    ngx_gw_json_member_t     element;
+    ngx_gw_json_elements_t   elements;
+
+    ngx_gw_json_elements_init(&elements, &member->value, max_depth);
+
+    prev = member->value.data + 1;
+    last = member->value.data + member->value.len - 1;
+    n = 0;
+
+    for ( ;; ) {
+        rc = ngx_gw_json_element(&elements, &element);
+
+        if (rc != NGX_OK) {
+            break;
+        }
+
+        ngx_fuzz_assert(element.name.len == 0 && element.name.data == NULL);
+        ngx_fuzz_assert(element.value.data >= prev && element.value.len > 0
+                        && element.value.data + element.value.len <= last);
+
+        fz_check_gap(prev, element.value.data, n++ ? 1 : 0);
+        fz_check_value(&element, max_depth);
+
+        prev = element.value.data + element.value.len;
+    }
+
+    ngx_fuzz_assert(rc == NGX_DONE);
+    ngx_fuzz_assert(*last == ']');
+    fz_check_gap(prev, last, 0);
+}
+
+
+/* the lookup finds each member, and its text is as ngx_gw_json.h says */
+
+static void
+fz_check_member_text(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_gw_json_member_t *member)
+{
+    u_char     *buf, *end;
+    ngx_str_t   text;
+
+    ngx_fuzz_assert(ngx_gw_json_member(members, member->name.data,
+                                       member->name.len)
+                    == member);
+
+    ngx_fuzz_assert(ngx_gw_json_member_text(pool, member, &text) == NGX_OK);
+
+    switch (member->type) {
+
+    case NGX_GW_JSON_STRING:
+        buf = malloc(member->value.len);
+        ngx_fuzz_assert(buf != NULL);
+
+        end = ngx_gw_json_unescape(buf, member->value.data + 1,
+                                   member->value.len - 2);
+
+        ngx_fuzz_assert(text.len == (size_t) (end - buf));
+        ngx_fuzz_assert(text.len == 0 || memcmp(text.data, buf, text.len) == 0);
+
+        free(buf);
+        break;
+
+    case NGX_GW_JSON_NULL:
+        ngx_fuzz_assert(text.len == 0 && text.data == NULL);
+        break;
+
+    default:
+        ngx_fuzz_assert(text.data == member->value.data
+                        && text.len == member->value.len);
+    }
+}
+
+
 static void
 fz_check_object_members(fz_ref_t *ref, int valid, const u_char *data,
     size_t len, size_t max_depth)
@@ -1328,6 +1434,11 @@ fz_check_object_members(fz_ref_t *ref, int valid, const u_char *data,
         ngx_fuzz_assert(got[i].value.len == want[i].end - want[i].start);
 
         fz_check_value(&got[i], max_depth);
+        fz_check_member_text(pool, members, &got[i]);
+
+        if (got[i].type == NGX_GW_JSON_ARRAY) {
+            fz_check_elements(&got[i], max_depth);
+        }
     }
 
 done:

@@ -5,12 +5,16 @@
  *
  * The input is a byte of shape, a byte of timing and what Redis answers.
  * The shape byte gives the calls (its top five bits, plus one) and the
- * keys of each (its low three bits, plus one); the calls are made with
+ * keys of each (its low three bits, plus one); the calls are sent with
  * ngx_http_rate_limit_redis_call(), and the answer arrives, through the
  * event loop of ngx_fuzz_event.c, once whole and once in pieces of 1 to
  * 64 bytes, each its own read event, with the bytes past those read
  * poisoned.  If the timing byte is odd, Redis closes the connection after
- * its answer.  Each run must give each call what a reader of RESP would:
+ * its answer.  Each call is made by
+ * ngx_http_rate_limit_redis_call_create() from the limits of a request,
+ * one of them on a zone not in Redis, and must hold the others' keys and
+ * arguments in RESP, byte for byte.  Each run must give each call what a
+ * reader of RESP would:
  *
  *   - an array of 3 integers a key: the call succeeds with those numbers;
  *   - an error: the call fails, the connection stays; a first NOSCRIPT
@@ -44,6 +48,10 @@
 #define FZ_LINE       1024
 #define FZ_BUF        16384
 #define FZ_INT_MAX    (INT64_MAX - 8)
+
+
+/* the limits' keys */
+static const char  fz_digits[] = "0123456789";
 
 
 typedef enum {
@@ -344,6 +352,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
     ngx_uint_t calls, ngx_uint_t keys, fz_outcome_t *expect)
 {
     u_char                       *p;
+    u_char                        args[FZ_MAX_KEYS * 64];
     size_t                        size;
     ngx_int_t                     rc;
     ngx_uint_t                    i, k;
@@ -351,7 +360,9 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
     fz_outcome_t                  got;
     ngx_fuzz_peer_t               peer;
     ngx_http_rate_limit_call_t   *call;
+    ngx_http_rate_limit_zone_t    zone, local;
     ngx_http_rate_limit_redis_t  *rd;
+    ngx_http_rate_limit_check_t   checks[FZ_MAX_KEYS + 1];
 
     pool = ngx_fuzz_pool();
 
@@ -374,35 +385,62 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
 
     ngx_memzero(&got, sizeof(fz_outcome_t));
 
-    /* the keys and arguments, as the module writes them */
-    size = keys * (sizeof("$3\r\nk:0\r\n") - 1
-                   + 4 * (sizeof("$1\r\n1\r\n") - 1));
+    /*
+     * limits on the zone "k:", keyed "0", "1", ..., of an interval of 1us,
+     * a burst of 2 and a cost of 1, and a limit on a zone in this nginx,
+     * which the call leaves out
+     */
+
+    ngx_memzero(&zone, sizeof(ngx_http_rate_limit_zone_t));
+    zone.redis = rd;
+    ngx_str_set(&zone.redis_key, "k:");
+
+    ngx_memzero(&local, sizeof(ngx_http_rate_limit_zone_t));
+    ngx_str_set(&local.redis_key, "local:");
+
+    ngx_memzero(checks, sizeof(checks));
+
+    for (i = 0, k = 0; i <= keys; i++) {
+        if (i == keys / 2) {
+            checks[i].zone = &local;
+            checks[i].key.data = (u_char *) "L";
+
+        } else {
+            checks[i].zone = &zone;
+            checks[i].key.data = (u_char *) &fz_digits[k++];
+        }
+
+        checks[i].key.len = 1;
+        checks[i].interval = 1;
+        checks[i].burst = 2;
+        checks[i].cost = 1;
+    }
+
+    /* the keys and arguments the call must hold */
+
+    p = args;
+
+    for (k = 0; k < keys; k++) {
+        p = ngx_sprintf(p, "$3\r\nk:%ui\r\n", k);
+    }
+
+    for (k = 0; k < keys; k++) {
+        p = ngx_cpymem(p, "$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n",
+                       4 * (sizeof("$1\r\n1\r\n") - 1));
+    }
+
+    size = p - args;
 
     for (i = 0; i < calls; i++) {
-        call = ngx_alloc(sizeof(ngx_http_rate_limit_call_t) + size,
-                         &ngx_fuzz_log);
+        call = ngx_http_rate_limit_redis_call_create(rd, checks, keys + 1,
+                                                     &ngx_fuzz_log);
         ngx_fuzz_assert(call != NULL);
+        ngx_fuzz_assert(call->redis == rd && call->n == keys);
+        ngx_fuzz_assert(call->args.len == size
+                        && ngx_memcmp(call->args.data, args, size) == 0);
 
-        ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
-        call->redis = rd;
         call->handler = fz_answered;
         call->data = &got.call[i];
-        call->n = keys;
-        call->args.data = (u_char *) (call + 1);
-
-        p = call->args.data;
-
-        for (k = 0; k < keys; k++) {
-            p = ngx_sprintf(p, "$3\r\nk:%ui\r\n", k);
-        }
-
-        for (k = 0; k < keys; k++) {
-            p = ngx_cpymem(p, "$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n",
-                           4 * (sizeof("$1\r\n1\r\n") - 1));
-        }
-
-        call->args.len = p - call->args.data;
-        ngx_fuzz_assert(call->args.len == size);
 
         rc = ngx_http_rate_limit_redis_call(call, 1000);
         ngx_fuzz_assert(rc == NGX_AGAIN);

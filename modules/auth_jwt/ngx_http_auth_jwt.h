@@ -122,10 +122,19 @@ typedef struct {
 } ngx_http_auth_jwt_cache_t;
 
 
+/*
+ * The files call one another one way only: the module calls the others,
+ * keys.c calls token.c (base64url, the algorithms), and token.c and
+ * cache.c call none of them.
+ */
+
 NGX_GW_HIDDEN_BEGIN
 
+/* ngx_http_auth_jwt_token.c */
 ngx_int_t ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst,
     ngx_str_t *src);
+ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg(ngx_str_t *name);
+ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg_curve(ngx_str_t *crv);
 ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason);
 ngx_int_t ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
@@ -133,10 +142,6 @@ ngx_int_t ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
 ngx_http_auth_jwt_status_e ngx_http_auth_jwt_clock_check(
     ngx_http_auth_jwt_clock_t *clock, time_t now, time_t leeway,
     const char **reason);
-ngx_gw_json_member_t *ngx_http_auth_jwt_member(ngx_array_t *members,
-    u_char *name, size_t len);
-ngx_int_t ngx_http_auth_jwt_member_text(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text);
 ngx_int_t ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *text);
 ngx_int_t ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
@@ -144,10 +149,8 @@ ngx_int_t ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
 ngx_int_t ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words);
 
+/* ngx_http_auth_jwt_keys.c */
 ngx_int_t ngx_http_auth_jwt_crypto_init(ngx_pool_t *pool);
-ngx_int_t ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n,
-    u_char *digest);
-ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg(ngx_str_t *name);
 ngx_array_t *ngx_http_auth_jwt_keys_create(ngx_pool_t *pool);
 ngx_int_t ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
@@ -155,6 +158,9 @@ ngx_int_t ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
 ngx_int_t ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token,
     ngx_array_t *keys, ngx_log_t *log, ngx_uint_t *tried);
 
+/* ngx_http_auth_jwt_cache.c */
+ngx_int_t ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n,
+    u_char *digest);
 ngx_int_t ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
     ngx_http_auth_jwt_cache_t *cache);
 ngx_http_auth_jwt_cached_t *ngx_http_auth_jwt_cache_lookup(

@@ -55,54 +55,13 @@ static ngx_int_t ngx_http_auth_jwt_ecdsa_der(ngx_http_auth_jwt_token_t *token,
     u_char *der, size_t *len);
 
 
-static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
-    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, 0, 0, 0, NULL },
-    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, 1, 0, 0, NULL },
-    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, 2, 0, 0, NULL },
-    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 0, 0, NULL },
-    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 0, 0, NULL },
-    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 0, 0, NULL },
-    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 1, 0, NULL },
-    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 1, 0, NULL },
-    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 1, 0, NULL },
-    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, 0, 0, 32, "P-256" },
-    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, 1, 0, 48, "P-384" },
-    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, 2, 0, 66, "P-521" },
-    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NGX_HTTP_AUTH_JWT_NO_HASH,
-      0, 0, NULL }
-};
-
-#define ngx_http_auth_jwt_nalgs                                               \
-    (sizeof(ngx_http_auth_jwt_algs) / sizeof(ngx_http_auth_jwt_alg_t))
-
-
 /*
- * SHA-256, -384, -512, fetched once rather than by name on every use, and
- * the context that hashes tokens for the verified-token cache; shared by
- * the configurations that use them and freed with the last one, before
- * nginx unloads the module.
+ * SHA-256, -384, -512, fetched once rather than by name on every use;
+ * shared by the configurations that use them and freed with the last one,
+ * before nginx unloads the module.
  */
 static EVP_MD      *ngx_http_auth_jwt_md[3];
 static ngx_uint_t   ngx_http_auth_jwt_crypto_users;
-
-
-ngx_http_auth_jwt_alg_t *
-ngx_http_auth_jwt_alg(ngx_str_t *name)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
-        if (name->len == ngx_http_auth_jwt_algs[i].name.len
-            && ngx_strncmp(name->data, ngx_http_auth_jwt_algs[i].name.data,
-                           name->len)
-               == 0)
-        {
-            return &ngx_http_auth_jwt_algs[i];
-        }
-    }
-
-    return NULL;
-}
 
 
 ngx_int_t
@@ -150,37 +109,6 @@ ngx_http_auth_jwt_crypto_cleanup(void *data)
 }
 
 
-/* SHA-256 over several pieces */
-
-ngx_int_t
-ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n, u_char *digest)
-{
-    ngx_uint_t  i;
-    SHA256_CTX  sha;
-
-    /*
-     * SHA256_Init() and not EVP: on every request of a cached token, and
-     * EVP's provider machinery in OpenSSL 3 costs several times the hash
-     */
-
-    if (SHA256_Init(&sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (SHA256_Update(&sha, parts[i].data, parts[i].len) != 1) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (SHA256_Final(digest, &sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /*
  * Adds the signature keys of a JWKS document (or of a single JWK) to keys.
  * Keys for other uses and of unknown types are skipped, as RFC 7517 asks,
@@ -193,13 +121,11 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
     const char **error)
 {
-    u_char                   *pos, *last, *start;
     ngx_int_t                 rc;
-    ngx_str_t                 element;
     ngx_uint_t                n;
     ngx_array_t               members;
-    ngx_gw_json_t             j;
-    ngx_gw_json_member_t     *member;
+    ngx_gw_json_member_t     *member, element;
+    ngx_gw_json_elements_t    elements;
 
     if (ngx_array_init(&members, pool, 4, sizeof(ngx_gw_json_member_t))
         != NGX_OK)
@@ -213,13 +139,13 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    member = ngx_http_auth_jwt_member(&members, (u_char *) "keys", 4);
+    member = ngx_gw_json_member(&members, (u_char *) "keys", 4);
 
     if (member == NULL) {
 
         /* a single JWK */
 
-        if (ngx_http_auth_jwt_member(&members, (u_char *) "kty", 3) == NULL) {
+        if (ngx_gw_json_member(&members, (u_char *) "kty", 3) == NULL) {
             *error = "neither a JWK Set nor a JWK";
             return NGX_ERROR;
         }
@@ -240,34 +166,19 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    ngx_gw_json_init(&j, NGX_HTTP_AUTH_JWT_MAX_DEPTH, NULL, 0);
-
-    pos = member->value.data;
-    last = pos + member->value.len;
-    start = NULL;
+    ngx_gw_json_elements_init(&elements, &member->value,
+                              NGX_HTTP_AUTH_JWT_MAX_DEPTH);
     n = 0;
 
-    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
+    while (ngx_gw_json_element(&elements, &element) == NGX_OK) {
 
-        if (j.level != 1) {
-            continue;
+        if (element.type != NGX_GW_JSON_OBJECT) {
+            *error = "a member of \"keys\" is not an object";
+            return NGX_ERROR;
         }
 
-        if (j.event == NGX_GW_JSON_VALUE_START) {
-            if (j.type != NGX_GW_JSON_OBJECT) {
-                *error = "a member of \"keys\" is not an object";
-                return NGX_ERROR;
-            }
-
-            start = j.mark;
-            continue;
-        }
-
-        element.data = start;
-        element.len = j.mark - start;
-
-        rc = ngx_http_auth_jwt_jwk_add(pool, log, level, &element, keys,
-                                       error);
+        rc = ngx_http_auth_jwt_jwk_add(pool, log, level, &element.value,
+                                       keys, error);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
@@ -588,11 +499,11 @@ static ngx_int_t
 ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
     ngx_http_auth_jwt_key_t *key, const char **error)
 {
-    u_char           *point;
-    ngx_str_t         crv, x, y;
-    ngx_uint_t        i;
-    OSSL_PARAM_BLD   *bld;
-    EVP_PKEY_CTX     *ctx;
+    u_char                   *point;
+    ngx_str_t                 crv, x, y;
+    OSSL_PARAM_BLD           *bld;
+    EVP_PKEY_CTX             *ctx;
+    ngx_http_auth_jwt_alg_t  *alg;
 
     if (ngx_http_auth_jwt_jwk_string(pool, members, "crv", &crv) != NGX_OK
         || crv.data == NULL
@@ -603,37 +514,27 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
-        if (ngx_http_auth_jwt_algs[i].curve
-            && crv.len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
-            && ngx_strncmp(crv.data, ngx_http_auth_jwt_algs[i].curve, crv.len)
-               == 0)
-        {
-            break;
-        }
-    }
+    alg = ngx_http_auth_jwt_alg_curve(&crv);
 
-    if (i == ngx_http_auth_jwt_nalgs) {
+    if (alg == NULL) {
         *error = "EC JWK on an unsupported curve";
         return NGX_DECLINED;
     }
 
-    if (key->alg && key->alg != &ngx_http_auth_jwt_algs[i]) {
+    if (key->alg && key->alg != alg) {
         *error = "EC JWK \"alg\" does not fit its \"crv\"";
         return NGX_ERROR;
     }
 
     /* "x" and "y" are exactly the field size long (RFC 7518, 6.2.1.2) */
 
-    if (x.len != ngx_http_auth_jwt_algs[i].ec_half
-        || y.len != ngx_http_auth_jwt_algs[i].ec_half)
-    {
+    if (x.len != alg->ec_half || y.len != alg->ec_half) {
         *error = "EC JWK coordinates of the wrong length";
         return NGX_DECLINED;
     }
 
     /* a curve has one algorithm: pinning it keeps ES256 keys to ES256 */
-    key->alg = &ngx_http_auth_jwt_algs[i];
+    key->alg = alg;
 
     point = ngx_pnalloc(pool, 1 + x.len + y.len);
     if (point == NULL) {
@@ -648,7 +549,7 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
 
     if (bld
         && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-                                           ngx_http_auth_jwt_algs[i].curve, 0)
+                                           alg->curve, 0)
         && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
                                             point, 1 + x.len + y.len))
     {
@@ -727,8 +628,7 @@ ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
 {
     ngx_gw_json_member_t  *member;
 
-    member = ngx_http_auth_jwt_member(members, (u_char *) name,
-                                      ngx_strlen(name));
+    member = ngx_gw_json_member(members, (u_char *) name, ngx_strlen(name));
     if (member == NULL) {
         ngx_str_null(value);
         return NGX_OK;
@@ -738,7 +638,7 @@ ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    return ngx_http_auth_jwt_member_text(pool, member, value);
+    return ngx_gw_json_member_text(pool, member, value);
 }
 
 

@@ -1412,9 +1412,9 @@ ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_auth_jwt_member_value(r, v, ctx,
-               ngx_http_auth_jwt_member(&token->claims,
-                                        name->data + sizeof("jwt_claim_") - 1,
-                                        name->len - sizeof("jwt_claim_") + 1),
+               ngx_gw_json_member(&token->claims,
+                                  name->data + sizeof("jwt_claim_") - 1,
+                                  name->len - sizeof("jwt_claim_") + 1),
                name);
 }
 
@@ -1440,9 +1440,9 @@ ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_auth_jwt_member_value(r, v, ctx,
-               ngx_http_auth_jwt_member(&token->header,
-                                        name->data + sizeof("jwt_header_") - 1,
-                                        name->len - sizeof("jwt_header_") + 1),
+               ngx_gw_json_member(&token->header,
+                                  name->data + sizeof("jwt_header_") - 1,
+                                  name->len - sizeof("jwt_header_") + 1),
                name);
 }
 
@@ -1546,8 +1546,7 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
     name = cs->path.elts;
 
     for (i = 0; /* void */; i++) {
-        member = ngx_http_auth_jwt_member(members, name[i].data,
-                                          name[i].len);
+        member = ngx_gw_json_member(members, name[i].data, name[i].len);
 
         if (member == NULL || i == cs->path.nelts - 1) {
             break;

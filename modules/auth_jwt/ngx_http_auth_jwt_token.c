@@ -4,6 +4,9 @@
  * Nothing here trusts the token: every part is checked strictly before the
  * signature is, and nothing is taken from it that verification depends on
  * except the name of the algorithm, which must then match the key.
+ *
+ * Base64url and the algorithms are the token's, and JWKs use them too:
+ * ngx_http_auth_jwt_keys.c calls down here, never the other way.
  */
 
 
@@ -19,7 +22,7 @@ static ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
 static ngx_int_t ngx_http_auth_jwt_time_claim(ngx_array_t *claims,
     char *name, double *value, ngx_uint_t *present);
 static ngx_int_t ngx_http_auth_jwt_array_text(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text, ngx_uint_t variable);
+    ngx_gw_json_member_t *member, ngx_str_t *text);
 static ngx_uint_t ngx_http_auth_jwt_has_control(u_char *p, u_char *last);
 static size_t ngx_http_auth_jwt_json_clean(u_char *dst, u_char *src,
     size_t len);
@@ -44,6 +47,27 @@ static u_char  ngx_http_auth_jwt_base64url[256] = {
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77
 };
+
+
+static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
+    { ngx_string("HS256"), NGX_HTTP_AUTH_JWT_OCT, 0, 0, 0, NULL },
+    { ngx_string("HS384"), NGX_HTTP_AUTH_JWT_OCT, 1, 0, 0, NULL },
+    { ngx_string("HS512"), NGX_HTTP_AUTH_JWT_OCT, 2, 0, 0, NULL },
+    { ngx_string("RS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 0, 0, NULL },
+    { ngx_string("RS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 0, 0, NULL },
+    { ngx_string("RS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 0, 0, NULL },
+    { ngx_string("PS256"), NGX_HTTP_AUTH_JWT_RSA, 0, 1, 0, NULL },
+    { ngx_string("PS384"), NGX_HTTP_AUTH_JWT_RSA, 1, 1, 0, NULL },
+    { ngx_string("PS512"), NGX_HTTP_AUTH_JWT_RSA, 2, 1, 0, NULL },
+    { ngx_string("ES256"), NGX_HTTP_AUTH_JWT_EC, 0, 0, 32, "P-256" },
+    { ngx_string("ES384"), NGX_HTTP_AUTH_JWT_EC, 1, 0, 48, "P-384" },
+    { ngx_string("ES512"), NGX_HTTP_AUTH_JWT_EC, 2, 0, 66, "P-521" },
+    { ngx_string("EdDSA"), NGX_HTTP_AUTH_JWT_OKP, NGX_HTTP_AUTH_JWT_NO_HASH,
+      0, 0, NULL }
+};
+
+#define ngx_http_auth_jwt_nalgs                                               \
+    (sizeof(ngx_http_auth_jwt_algs) / sizeof(ngx_http_auth_jwt_alg_t))
 
 
 /*
@@ -196,14 +220,14 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     token->signing_input.data = raw->data;
     token->signing_input.len = dot[1] - raw->data;
 
-    member = ngx_http_auth_jwt_member(&token->header, (u_char *) "alg", 3);
+    member = ngx_gw_json_member(&token->header, (u_char *) "alg", 3);
 
     if (member == NULL || member->type != NGX_GW_JSON_STRING) {
         *reason = "no \"alg\" string in header";
         return NGX_DECLINED;
     }
 
-    if (ngx_http_auth_jwt_member_text(pool, member, &alg) != NGX_OK) {
+    if (ngx_gw_json_member_text(pool, member, &alg) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -224,14 +248,14 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
      * (RFC 7515, 4.1.11); "b64" is only valid when listed there.
      */
 
-    if (ngx_http_auth_jwt_member(&token->header, (u_char *) "crit", 4)) {
+    if (ngx_gw_json_member(&token->header, (u_char *) "crit", 4)) {
         *reason = "unsupported \"crit\" header";
         return NGX_DECLINED;
     }
 
     ngx_str_null(&token->kid);
 
-    member = ngx_http_auth_jwt_member(&token->header, (u_char *) "kid", 3);
+    member = ngx_gw_json_member(&token->header, (u_char *) "kid", 3);
 
     if (member) {
         if (member->type != NGX_GW_JSON_STRING) {
@@ -239,7 +263,7 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
             return NGX_DECLINED;
         }
 
-        if (ngx_http_auth_jwt_member_text(pool, member, &token->kid)
+        if (ngx_gw_json_member_text(pool, member, &token->kid)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -247,6 +271,47 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     }
 
     return NGX_OK;
+}
+
+
+ngx_http_auth_jwt_alg_t *
+ngx_http_auth_jwt_alg(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
+        if (name->len == ngx_http_auth_jwt_algs[i].name.len
+            && ngx_strncmp(name->data, ngx_http_auth_jwt_algs[i].name.data,
+                           name->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_algs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the algorithm of keys on an EC curve: a curve has one */
+
+ngx_http_auth_jwt_alg_t *
+ngx_http_auth_jwt_alg_curve(ngx_str_t *crv)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_auth_jwt_nalgs; i++) {
+        if (ngx_http_auth_jwt_algs[i].curve
+            && crv->len == ngx_strlen(ngx_http_auth_jwt_algs[i].curve)
+            && ngx_strncmp(crv->data, ngx_http_auth_jwt_algs[i].curve,
+                           crv->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_algs[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -343,8 +408,7 @@ ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
     time_t                 seconds;
     ngx_gw_json_member_t  *member;
 
-    member = ngx_http_auth_jwt_member(claims, (u_char *) name,
-                                      ngx_strlen(name));
+    member = ngx_gw_json_member(claims, (u_char *) name, ngx_strlen(name));
     if (member == NULL) {
         *present = 0;
         return NGX_OK;
@@ -384,80 +448,11 @@ ngx_http_auth_jwt_time_claim(ngx_array_t *claims, char *name, double *value,
 }
 
 
-ngx_gw_json_member_t *
-ngx_http_auth_jwt_member(ngx_array_t *members, u_char *name, size_t len)
-{
-    ngx_uint_t             i;
-    ngx_gw_json_member_t  *member;
-
-    member = members->elts;
-
-    for (i = 0; i < members->nelts; i++) {
-        if (member[i].name.len == len
-            && ngx_memcmp(member[i].name.data, name, len) == 0)
-        {
-            return &member[i];
-        }
-    }
-
-    return NULL;
-}
-
-
 /*
- * A claim as nginx variables show it: strings unescaped, numbers and
- * booleans as sent, null empty, objects as JSON, arrays as their elements
- * (each shown the same way) joined by commas.
- */
-
-ngx_int_t
-ngx_http_auth_jwt_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text)
-{
-    u_char  *p;
-
-    switch (member->type) {
-
-    case NGX_GW_JSON_STRING:
-
-        /* without escapes, the text inside the quotes is the value */
-
-        if (ngx_strlchr(member->value.data, member->value.data
-                                            + member->value.len, '\\')
-            == NULL)
-        {
-            text->data = member->value.data + 1;
-            text->len = member->value.len - 2;
-            return NGX_OK;
-        }
-
-        text->data = ngx_pnalloc(pool, member->value.len);
-        if (text->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_gw_json_unescape(text->data, member->value.data + 1,
-                                 member->value.len - 2);
-        text->len = p - text->data;
-        return NGX_OK;
-
-    case NGX_GW_JSON_NULL:
-        ngx_str_null(text);
-        return NGX_OK;
-
-    case NGX_GW_JSON_ARRAY:
-        return ngx_http_auth_jwt_array_text(pool, member, text, 0);
-
-    default:
-        *text = member->value;
-        return NGX_OK;
-    }
-}
-
-
-/*
- * A member as a variable gives it, to headers, logs and services: the
- * text above, but never with a control character (C0, DEL or C1, Unicode's
+ * A claim as nginx variables show it, to headers, logs and services:
+ * strings unescaped, numbers and booleans as sent, null empty, objects as
+ * JSON, arrays as their elements (each shown the same way) joined by
+ * commas; but never with a control character (C0, DEL or C1, Unicode's
  * Cc), which a header or a log line would take for its end or worse.  A
  * string that holds one is NGX_DECLINED, and so is an array with such a
  * string, which would otherwise read as a shorter list: no text rather
@@ -473,7 +468,7 @@ ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
     switch (member->type) {
 
     case NGX_GW_JSON_STRING:
-        if (ngx_http_auth_jwt_member_text(pool, member, text) != NGX_OK) {
+        if (ngx_gw_json_member_text(pool, member, text) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -485,10 +480,10 @@ ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
         return ngx_http_auth_jwt_json_text(pool, &member->value, text);
 
     case NGX_GW_JSON_ARRAY:
-        return ngx_http_auth_jwt_array_text(pool, member, text, 1);
+        return ngx_http_auth_jwt_array_text(pool, member, text);
 
     default:
-        return ngx_http_auth_jwt_member_text(pool, member, text);
+        return ngx_gw_json_member_text(pool, member, text);
     }
 }
 
@@ -519,25 +514,21 @@ ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
 
 static ngx_int_t
 ngx_http_auth_jwt_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
-    ngx_str_t *text, ngx_uint_t variable)
+    ngx_str_t *text)
 {
-    u_char         *pos, *last, *start, *p, *element;
-    size_t          size;
-    ngx_int_t       rc;
-    ngx_uint_t      n;
-    ngx_gw_json_t   j;
+    u_char                  *p, *start;
+    size_t                   size;
+    ngx_uint_t               n;
+    ngx_gw_json_member_t     element;
+    ngx_gw_json_elements_t   elements;
 
     /*
      * the elements take no more room than the array did, but for the
      * escapes that ngx_http_auth_jwt_json_clean() adds
      */
 
-    size = member->value.len;
-
-    if (variable) {
-        size = ngx_http_auth_jwt_json_clean(NULL, member->value.data,
-                                            member->value.len);
-    }
+    size = ngx_http_auth_jwt_json_clean(NULL, member->value.data,
+                                        member->value.len);
 
     text->data = ngx_pnalloc(pool, size);
     if (text->data == NULL) {
@@ -545,42 +536,26 @@ ngx_http_auth_jwt_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
     }
 
     p = text->data;
-    start = NULL;
     n = 0;
 
-    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
+    ngx_gw_json_elements_init(&elements, &member->value,
+                              NGX_GW_JSON_MAX_DEPTH);
 
-    pos = member->value.data;
-    last = pos + member->value.len;
-
-    for ( ;; ) {
-        rc = ngx_gw_json_next(&j, &pos, last);
-
-        if (rc != NGX_OK) {
-            break;
-        }
-
-        if (j.event == NGX_GW_JSON_VALUE_START && j.level == 1) {
-            start = j.mark;
-            continue;
-        }
-
-        if (j.event != NGX_GW_JSON_VALUE_END || j.level != 1) {
-            continue;
-        }
+    while (ngx_gw_json_element(&elements, &element) == NGX_OK) {
 
         if (n++) {
             *p++ = ',';
         }
 
-        element = p;
+        start = p;
 
-        switch (j.type) {
+        switch (element.type) {
 
         case NGX_GW_JSON_STRING:
-            p = ngx_gw_json_unescape(p, start + 1, j.mark - start - 2);
+            p = ngx_gw_json_unescape(p, element.value.data + 1,
+                                     element.value.len - 2);
 
-            if (variable && ngx_http_auth_jwt_has_control(element, p)) {
+            if (ngx_http_auth_jwt_has_control(start, p)) {
                 return NGX_DECLINED;
             }
 
@@ -591,15 +566,12 @@ ngx_http_auth_jwt_array_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
 
         case NGX_GW_JSON_OBJECT:
         case NGX_GW_JSON_ARRAY:
-            if (variable) {
-                p += ngx_http_auth_jwt_json_clean(p, start, j.mark - start);
-                break;
-            }
-
-            /* fall through */
+            p += ngx_http_auth_jwt_json_clean(p, element.value.data,
+                                              element.value.len);
+            break;
 
         default:
-            p = ngx_cpymem(p, start, j.mark - start);
+            p = ngx_cpymem(p, element.value.data, element.value.len);
         }
     }
 
@@ -620,12 +592,13 @@ ngx_int_t
 ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words)
 {
-    u_char         *pos, *last, *start, *buf, *p, *word;
-    ngx_str_t       text;
-    ngx_gw_json_t   j;
+    u_char                  *last, *p, *word;
+    ngx_str_t                text;
+    ngx_gw_json_member_t     element;
+    ngx_gw_json_elements_t   elements;
 
     if (member->type == NGX_GW_JSON_STRING) {
-        if (ngx_http_auth_jwt_member_text(pool, member, &text) != NGX_OK) {
+        if (ngx_gw_json_member_text(pool, member, &text) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -657,41 +630,21 @@ ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
         return 0;
     }
 
-    /* each string element unescaped in turn, in room for the longest */
+    ngx_gw_json_elements_init(&elements, &member->value,
+                              NGX_GW_JSON_MAX_DEPTH);
 
-    buf = ngx_pnalloc(pool, member->value.len);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
+    while (ngx_gw_json_element(&elements, &element) == NGX_OK) {
 
-    start = NULL;
-
-    ngx_gw_json_init(&j, NGX_GW_JSON_MAX_DEPTH, NULL, 0);
-
-    pos = member->value.data;
-    last = pos + member->value.len;
-
-    while (ngx_gw_json_next(&j, &pos, last) == NGX_OK) {
-
-        if (j.level != 1) {
+        if (element.type != NGX_GW_JSON_STRING) {
             continue;
         }
 
-        if (j.event == NGX_GW_JSON_VALUE_START) {
-            start = j.mark;
-            continue;
+        if (ngx_gw_json_member_text(pool, &element, &text) != NGX_OK) {
+            return NGX_ERROR;
         }
 
-        if (j.event != NGX_GW_JSON_VALUE_END
-            || j.type != NGX_GW_JSON_STRING)
-        {
-            continue;
-        }
-
-        p = ngx_gw_json_unescape(buf, start + 1, j.mark - start - 2);
-
-        if ((size_t) (p - buf) == value->len
-            && ngx_memcmp(buf, value->data, value->len) == 0)
+        if (text.len == value->len
+            && ngx_memcmp(text.data, value->data, value->len) == 0)
         {
             return 1;
         }

@@ -162,6 +162,40 @@ typedef struct {
 ngx_int_t ngx_gw_json_object_members(ngx_pool_t *pool, ngx_str_t *doc,
     ngx_uint_t max_depth, ngx_array_t *members, const char **error);
 
+/* the member of that name in what ngx_gw_json_object_members() listed */
+ngx_gw_json_member_t *ngx_gw_json_member(ngx_array_t *members, u_char *name,
+    size_t len);
+
+/*
+ * A member's value as text: a string unescaped (in place when it holds no
+ * escape), null empty with no data, any other value as sent.  NGX_ERROR
+ * means out of memory.
+ */
+ngx_int_t ngx_gw_json_member_text(ngx_pool_t *pool,
+    ngx_gw_json_member_t *member, ngx_str_t *text);
+
+
+/*
+ * The elements of an array held in memory, one at a time and with no
+ * memory of their own: each as a member without a name, its value as sent.
+ */
+typedef struct {
+    ngx_gw_json_t         json;
+    u_char               *pos;
+    u_char               *last;
+} ngx_gw_json_elements_t;
+
+
+void ngx_gw_json_elements_init(ngx_gw_json_elements_t *elements,
+    ngx_str_t *array, ngx_uint_t max_depth);
+
+/*
+ * NGX_OK: *element is the next element; NGX_DONE: the array has ended;
+ * NGX_ERROR: elements->json.error says why.
+ */
+ngx_int_t ngx_gw_json_element(ngx_gw_json_elements_t *elements,
+    ngx_gw_json_member_t *element);
+
 /*
  * Unescapes the text between the quotes of a string the tokenizer accepted
  * (an unpaired surrogate becomes the three bytes of its code point); dst

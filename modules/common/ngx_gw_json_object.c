@@ -1,7 +1,7 @@
 
 /*
- * A JSON object held in memory, validated and split into its top-level
- * members.
+ * JSON held in memory: an object validated and split into its top-level
+ * members, what those members hold, and the elements of an array.
  */
 
 
@@ -202,4 +202,132 @@ ngx_gw_json_name_cmp(const void *one, const void *two)
     }
 
     return ngx_memcmp(a->data, b->data, a->len);
+}
+
+
+ngx_gw_json_member_t *
+ngx_gw_json_member(ngx_array_t *members, u_char *name, size_t len)
+{
+    ngx_uint_t             i;
+    ngx_gw_json_member_t  *member;
+
+    member = members->elts;
+
+    for (i = 0; i < members->nelts; i++) {
+        if (member[i].name.len == len
+            && ngx_memcmp(member[i].name.data, name, len) == 0)
+        {
+            return &member[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_gw_json_member_text(ngx_pool_t *pool, ngx_gw_json_member_t *member,
+    ngx_str_t *text)
+{
+    u_char  *p;
+
+    switch (member->type) {
+
+    case NGX_GW_JSON_STRING:
+
+        /* without escapes, the text inside the quotes is the value */
+
+        if (ngx_strlchr(member->value.data, member->value.data
+                                            + member->value.len, '\\')
+            == NULL)
+        {
+            text->data = member->value.data + 1;
+            text->len = member->value.len - 2;
+            return NGX_OK;
+        }
+
+        text->data = ngx_pnalloc(pool, member->value.len);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_gw_json_unescape(text->data, member->value.data + 1,
+                                 member->value.len - 2);
+        text->len = p - text->data;
+        return NGX_OK;
+
+    case NGX_GW_JSON_NULL:
+        ngx_str_null(text);
+        return NGX_OK;
+
+    default:
+        *text = member->value;
+        return NGX_OK;
+    }
+}
+
+
+void
+ngx_gw_json_elements_init(ngx_gw_json_elements_t *elements, ngx_str_t *array,
+    ngx_uint_t max_depth)
+{
+    ngx_gw_json_init(&elements->json, max_depth, NULL, 0);
+
+    elements->pos = array->data;
+    elements->last = array->data + array->len;
+}
+
+
+ngx_int_t
+ngx_gw_json_element(ngx_gw_json_elements_t *elements,
+    ngx_gw_json_member_t *element)
+{
+    ngx_int_t       rc;
+    ngx_gw_json_t  *j;
+
+    j = &elements->json;
+
+    for ( ;; ) {
+        rc = ngx_gw_json_next(j, &elements->pos, elements->last);
+
+        if (rc == NGX_AGAIN) {
+            /* the array is cut short */
+            (void) ngx_gw_json_finish(j);
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (j->level == 0) {
+
+            if (j->event == NGX_GW_JSON_VALUE_END) {
+                return NGX_DONE;
+            }
+
+            if (j->type != NGX_GW_JSON_ARRAY) {
+                j->error = "not an array";
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (j->event == NGX_GW_JSON_VALUE_START) {
+            ngx_str_null(&element->name);
+            element->type = j->type;
+            element->value.data = j->mark;
+
+            /* the tokenizer checks what is inside, and tells its end only */
+
+            j->quiet = 1;
+            j->quiet_level = 1;
+            continue;
+        }
+
+        element->value.len = j->mark - element->value.data;
+
+        return NGX_OK;
+    }
 }

@@ -69,7 +69,7 @@ struct ngx_http_rate_limit_call_s {
     ngx_event_t                   done;
     ngx_uint_t                    n;
     ngx_str_t                     args;         /* keys, arguments: RESP */
-    int64_t                       reply[3 * 8];
+    int64_t                       reply[3 * 8]; /* admitted, fill, wait */
     unsigned                      eval:1;
     unsigned                      failed:1;
 };
@@ -120,6 +120,9 @@ void ngx_http_rate_limit_values(ngx_http_rate_limit_check_t *check,
     uint64_t fill, uint64_t wait);
 ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
     ngx_str_t *addr);
+ngx_http_rate_limit_call_t *ngx_http_rate_limit_redis_call_create(
+    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_check_t *checks,
+    ngx_uint_t n, ngx_log_t *log);
 ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout);
 void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);

@@ -107,7 +107,6 @@ static ngx_int_t ngx_http_rate_limit_conclude(ngx_http_request_t *r,
 static ngx_int_t ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
-static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
 static ngx_int_t ngx_http_rate_limit_redis_down(
     ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
     ngx_http_rate_limit_redis_t *rd);
@@ -527,78 +526,28 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
 {
-    u_char                        *p;
-    size_t                         len;
-    ngx_uint_t                     i, k;
+    ngx_uint_t                     i;
     ngx_pool_cleanup_t            *cln;
     ngx_http_rate_limit_call_t    *call;
-    ngx_http_rate_limit_zone_t    *zone;
     ngx_http_rate_limit_redis_t   *rd;
 
     rd = NULL;
-    len = 0;
-    k = 0;
 
     for (i = 0; i < n; i++) {
-        zone = checks[i].zone;
-
-        if (zone->redis == NULL || (rd && zone->redis != rd)) {
-            continue;
+        if (checks[i].zone->redis) {
+            rd = checks[i].zone->redis;
+            break;
         }
-
-        rd = zone->redis;
-        k++;
-
-        len += 2 * sizeof("$20\r\n\r\n") + zone->redis_key.len
-               + checks[i].key.len
-               + 4 * sizeof("$20\r\n18446744073709551616\r\n");
     }
 
-    /* the call outlives the request if Redis is slow: its own memory */
-
-    call = ngx_alloc(sizeof(ngx_http_rate_limit_call_t) + len,
-                     r->connection->log);
+    call = ngx_http_rate_limit_redis_call_create(rd, checks, n,
+                                                 r->connection->log);
     if (call == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
-
-    call->redis = rd;
     call->handler = ngx_http_rate_limit_redis_answered;
     call->data = r;
-    call->n = k;
-    call->args.data = (u_char *) (call + 1);
-
-    p = call->args.data;
-
-    for (i = 0; i < n; i++) {
-        zone = checks[i].zone;
-
-        if (zone->redis != rd) {
-            continue;
-        }
-
-        p = ngx_sprintf(p, "$%uz\r\n%V",
-                        zone->redis_key.len + checks[i].key.len,
-                        &zone->redis_key);
-        p = ngx_cpymem(p, checks[i].key.data, checks[i].key.len);
-        *p++ = CR;
-        *p++ = LF;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (checks[i].zone->redis != rd) {
-            continue;
-        }
-
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].interval);
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].burst);
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].cost);
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].dry_run);
-    }
-
-    call->args.len = p - call->args.data;
 
     /* the checks wait in the request's memory */
 
@@ -632,21 +581,6 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     }
 
     return NGX_AGAIN;
-}
-
-
-static u_char *
-ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v)
-{
-    u_char  num[NGX_INT64_LEN], *last;
-
-    last = ngx_sprintf(num, "%uL", v);
-    p = ngx_sprintf(p, "$%uz\r\n", (size_t) (last - num));
-    p = ngx_cpymem(p, num, last - num);
-    *p++ = CR;
-    *p++ = LF;
-
-    return p;
 }
 
 

@@ -56,6 +56,7 @@ static ngx_str_t  ngx_http_rate_limit_redis_script = ngx_string(
     "return res");
 
 
+static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
 static void ngx_http_rate_limit_redis_connect(ngx_http_rate_limit_redis_t *rd);
 static void ngx_http_rate_limit_redis_write(ngx_event_t *wev);
 static void ngx_http_rate_limit_redis_read(ngx_event_t *rev);
@@ -113,6 +114,104 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *addr)
     ngx_queue_init(&rd->waiting);
 
     return rd;
+}
+
+
+/*
+ * A call of the script for the limits among checks whose zones are on rd:
+ * KEYS are each zone's prefix and the limit's key, ARGV the four numbers of
+ * each limit.  The call has memory of its own, in which they are written
+ * in RESP: it outlives the request if Redis is slow.  The caller sets its
+ * handler and data, and frees it with ngx_free() unless
+ * ngx_http_rate_limit_redis_call() queued it.
+ */
+
+ngx_http_rate_limit_call_t *
+ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n, ngx_log_t *log)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_uint_t                   i, k;
+    ngx_http_rate_limit_zone_t  *zone;
+    ngx_http_rate_limit_call_t  *call;
+
+    len = 0;
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        zone = checks[i].zone;
+
+        if (zone->redis != rd) {
+            continue;
+        }
+
+        k++;
+
+        len += 2 * sizeof("$20\r\n\r\n") + zone->redis_key.len
+               + checks[i].key.len
+               + 4 * sizeof("$20\r\n18446744073709551616\r\n");
+    }
+
+    call = ngx_alloc(sizeof(ngx_http_rate_limit_call_t) + len, log);
+    if (call == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
+
+    call->redis = rd;
+    call->n = k;
+    call->args.data = (u_char *) (call + 1);
+
+    p = call->args.data;
+
+    for (i = 0; i < n; i++) {
+        zone = checks[i].zone;
+
+        if (zone->redis != rd) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "$%uz\r\n%V",
+                        zone->redis_key.len + checks[i].key.len,
+                        &zone->redis_key);
+        p = ngx_cpymem(p, checks[i].key.data, checks[i].key.len);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (checks[i].zone->redis != rd) {
+            continue;
+        }
+
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].interval);
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].burst);
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].cost);
+        p = ngx_http_rate_limit_redis_arg(p, checks[i].dry_run);
+    }
+
+    call->args.len = p - call->args.data;
+
+    return call;
+}
+
+
+/* a number as a bulk string */
+
+static u_char *
+ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v)
+{
+    u_char  num[NGX_INT64_LEN], *last;
+
+    last = ngx_sprintf(num, "%uL", v);
+    p = ngx_sprintf(p, "$%uz\r\n", (size_t) (last - num));
+    p = ngx_cpymem(p, num, last - num);
+    *p++ = CR;
+    *p++ = LF;
+
+    return p;
 }
 
 
@@ -271,7 +370,8 @@ ngx_http_rate_limit_redis_connect(ngx_http_rate_limit_redis_t *rd)
 
 /*
  * EVALSHA sha n key ... arg ..., or EVAL with the script itself after a
- * NOSCRIPT; the keys and arguments were written by the caller, in RESP.
+ * NOSCRIPT; the keys and arguments are those of
+ * ngx_http_rate_limit_redis_call_create().
  */
 
 static ngx_int_t

@@ -52,11 +52,24 @@ typedef struct {
 } ngx_http_upstream_discovery_instance_t;
 
 
-typedef struct {
+typedef struct ngx_http_upstream_discovery_conf_s
+    ngx_http_upstream_discovery_conf_t;
+
+/*
+ * The end of a poll: the instances listed, or instances NULL with the
+ * error that failed it, or with none when nothing changed.
+ */
+typedef void (*ngx_http_upstream_discovery_handler_pt)(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances,
+    const char *error);
+
+
+struct ngx_http_upstream_discovery_conf_s {
     ngx_http_upstream_srv_conf_t          *upstream;
     ngx_addr_t                             etcd;
     ngx_str_t                              prefix;
     ngx_str_t                              request;     /* to etcd, whole */
+    ngx_http_upstream_discovery_handler_pt answered;    /* a poll's end */
     ngx_msec_t                             interval;
     ngx_shm_zone_t                        *shm_zone;
     ngx_http_upstream_discovery_shctx_t   *sh;
@@ -70,23 +83,31 @@ typedef struct {
     ngx_pool_t                            *pool;
     uint64_t                               digest;      /* of the answer */
     unsigned                               busy:1;
-} ngx_http_upstream_discovery_conf_t;
+};
 
+
+/*
+ * The etcd client, ngx_http_upstream_discovery_etcd.c, which calls nothing
+ * in the module's other file: another store would be a sibling file with
+ * the same three functions.  The directive sets etcd, prefix and answered.
+ */
 
 NGX_GW_HIDDEN_BEGIN
 
-/* starts a poll; its end calls ngx_http_upstream_discovery_apply() */
-void ngx_http_upstream_discovery_poll(ngx_http_upstream_discovery_conf_t *dcf);
+/* the range request every poll sends, made once, in the configuration */
+ngx_int_t ngx_http_upstream_discovery_etcd_request(ngx_pool_t *pool,
+    ngx_http_upstream_discovery_conf_t *dcf);
 
-/* an answer: the instances, NGX_DECLINED if unchanged, or NGX_ERROR */
-ngx_int_t ngx_http_upstream_discovery_parse(
-    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *response,
-    ngx_array_t *instances, const char **error);
+/*
+ * starts a poll, which ends with a call of dcf->answered(), from the event
+ * loop or at once if the connection cannot be made
+ */
+void ngx_http_upstream_discovery_etcd_poll(
+    ngx_http_upstream_discovery_conf_t *dcf);
 
-/* instances NULL: etcd failed with error, or nothing changed (no error) */
-void ngx_http_upstream_discovery_answered(
-    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances,
-    const char *error);
+/* the worker exits: a poll in flight goes, its end untold */
+void ngx_http_upstream_discovery_etcd_close(
+    ngx_http_upstream_discovery_conf_t *dcf);
 
 NGX_GW_HIDDEN_END
 

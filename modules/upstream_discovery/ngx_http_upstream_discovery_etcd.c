@@ -2,7 +2,8 @@
 /*
  * The etcd side: one range request on nginx's event loop per poll, over
  * HTTP/1.0 so that the answer comes whole, ended by the connection's
- * close, and its JSON read into a list of instances.
+ * close, and its JSON read into a list of instances for the poll's
+ * handler, dcf->answered().
  */
 
 
@@ -21,6 +22,9 @@ static void ngx_http_upstream_discovery_write(ngx_event_t *wev);
 static void ngx_http_upstream_discovery_read(ngx_event_t *rev);
 static void ngx_http_upstream_discovery_done(
     ngx_http_upstream_discovery_conf_t *dcf, const char *error);
+static ngx_int_t ngx_http_upstream_discovery_parse(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *response,
+    ngx_array_t *instances, const char **error);
 static ngx_int_t ngx_http_upstream_discovery_kv(
     ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *kv,
     ngx_array_t *instances);
@@ -30,12 +34,86 @@ static ngx_int_t ngx_http_upstream_discovery_string(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_uint_t base64, ngx_str_t *text);
 static ngx_int_t ngx_http_upstream_discovery_revision(
     ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *members);
-static ngx_gw_json_member_t *ngx_http_upstream_discovery_member(
-    ngx_array_t *members, char *name);
+
+
+/*
+ * POST /v3/kv/range of every key that starts with the prefix: etcd's JSON
+ * gateway takes the key and the end of the range in base64.
+ */
+
+ngx_int_t
+ngx_http_upstream_discovery_etcd_request(ngx_pool_t *pool,
+    ngx_http_upstream_discovery_conf_t *dcf)
+{
+    u_char     *p;
+    size_t      b64;
+    ngx_str_t   body, t, key, end;
+
+    key = dcf->prefix;
+
+    end.len = key.len;
+    end.data = ngx_pnalloc(pool, end.len);
+    if (end.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(end.data, key.data, key.len);
+    end.data[end.len - 1]++;
+
+    b64 = ngx_base64_encoded_length(key.len);
+
+    dcf->request.data = ngx_pnalloc(pool,
+                                    sizeof("POST /v3/kv/range HTTP/1.0" CRLF
+                                           "Host: " CRLF
+                                           "Content-Type: application/json"
+                                           CRLF
+                                           "Content-Length: " CRLF CRLF
+                                           "{\"key\":\"\",\"range_end\":\"\"}")
+                                    + dcf->etcd.name.len + NGX_SIZE_T_LEN
+                                    + 2 * b64);
+    if (dcf->request.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    body.data = ngx_pnalloc(pool, 2 * b64 + sizeof("{\"key\":\"\","
+                                                   "\"range_end\":\"\"}"));
+    if (body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(body.data, "{\"key\":\"", sizeof("{\"key\":\"") - 1);
+
+    t.data = p;
+    ngx_encode_base64(&t, &key);
+    p += t.len;
+
+    p = ngx_cpymem(p, "\",\"range_end\":\"",
+                   sizeof("\",\"range_end\":\"") - 1);
+
+    t.data = p;
+    ngx_encode_base64(&t, &end);
+    p += t.len;
+
+    p = ngx_cpymem(p, "\"}", 2);
+
+    body.len = p - body.data;
+
+    p = ngx_sprintf(dcf->request.data,
+                    "POST /v3/kv/range HTTP/1.0" CRLF
+                    "Host: %V" CRLF
+                    "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF CRLF
+                    "%V",
+                    &dcf->etcd.name, body.len, &body);
+
+    dcf->request.len = p - dcf->request.data;
+
+    return NGX_OK;
+}
 
 
 void
-ngx_http_upstream_discovery_poll(ngx_http_upstream_discovery_conf_t *dcf)
+ngx_http_upstream_discovery_etcd_poll(ngx_http_upstream_discovery_conf_t *dcf)
 {
     ngx_int_t                rc;
     ngx_msec_t               timeout;
@@ -90,6 +168,26 @@ ngx_http_upstream_discovery_poll(ngx_http_upstream_discovery_conf_t *dcf)
 
     if (rc == NGX_OK) {
         ngx_http_upstream_discovery_write(c->write);
+    }
+}
+
+
+/*
+ * A poll's connection and memory go; its end is told by the caller, if at
+ * all: a worker that exits does not tell it.
+ */
+
+void
+ngx_http_upstream_discovery_etcd_close(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    if (dcf->pc.connection) {
+        ngx_close_connection(dcf->pc.connection);
+        dcf->pc.connection = NULL;
+    }
+
+    if (dcf->pool) {
+        ngx_destroy_pool(dcf->pool);
+        dcf->pool = NULL;
     }
 }
 
@@ -221,9 +319,7 @@ ngx_http_upstream_discovery_read(ngx_event_t *rev)
     ngx_close_connection(c);
     dcf->pc.connection = NULL;
 
-    ngx_http_upstream_discovery_answered(dcf,
-                                         (rc == NGX_OK) ? &instances : NULL,
-                                         NULL);
+    dcf->answered(dcf, (rc == NGX_OK) ? &instances : NULL, NULL);
 
     ngx_destroy_pool(dcf->pool);
     dcf->pool = NULL;
@@ -231,21 +327,15 @@ ngx_http_upstream_discovery_read(ngx_event_t *rev)
 }
 
 
+/* a failed poll: its errors are static strings, which outlive its pool */
+
 static void
 ngx_http_upstream_discovery_done(ngx_http_upstream_discovery_conf_t *dcf,
     const char *error)
 {
-    if (dcf->pc.connection) {
-        ngx_close_connection(dcf->pc.connection);
-        dcf->pc.connection = NULL;
-    }
+    ngx_http_upstream_discovery_etcd_close(dcf);
 
-    ngx_http_upstream_discovery_answered(dcf, NULL, error);
-
-    if (dcf->pool) {
-        ngx_destroy_pool(dcf->pool);
-        dcf->pool = NULL;
-    }
+    dcf->answered(dcf, NULL, error);
 
     dcf->busy = 0;
 }
@@ -254,19 +344,20 @@ ngx_http_upstream_discovery_done(ngx_http_upstream_discovery_conf_t *dcf,
 /*
  * "HTTP/1.x 200 ...", headers, then {"header": {...}, "kvs": [{"key":
  * base64, "value": base64, ...}, ...], "count": "2"}; without "kvs",
- * nothing is under the prefix.
+ * nothing is under the prefix.  NGX_OK: the instances; NGX_DECLINED:
+ * nothing changed since the list was made; NGX_ERROR: *error says why.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_str_t *response, ngx_array_t *instances, const char **error)
 {
-    u_char                *p, *last, *start;
-    ngx_int_t              rc;
-    ngx_str_t              body, kv;
-    ngx_gw_json_t          json;
-    ngx_array_t            members;
-    ngx_gw_json_member_t  *kvs;
+    u_char                  *p, *last;
+    ngx_int_t                rc;
+    ngx_str_t                body;
+    ngx_array_t              members;
+    ngx_gw_json_member_t    *kvs, kv;
+    ngx_gw_json_elements_t   elements;
 
     p = response->data;
     last = p + response->len;
@@ -311,7 +402,7 @@ ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
         return NGX_ERROR;
     }
 
-    kvs = ngx_http_upstream_discovery_member(&members, "kvs");
+    kvs = ngx_gw_json_member(&members, (u_char *) "kvs", 3);
 
     /*
      * etcd's revision moves with a write to any key; the keys under the
@@ -339,54 +430,27 @@ ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
 
     /* each element of the array, an object, is read on its own */
 
-    ngx_gw_json_init(&json, 16, NULL, 0);
-    json.quiet = 0;
-
-    p = kvs->value.data;
-    last = p + kvs->value.len;
-    start = NULL;
+    ngx_gw_json_elements_init(&elements, &kvs->value, 16);
 
     for ( ;; ) {
-        rc = ngx_gw_json_next(&json, &p, last);
+        rc = ngx_gw_json_element(&elements, &kv);
+
+        if (rc == NGX_DONE) {
+            return NGX_OK;
+        }
 
         if (rc == NGX_ERROR) {
-            *error = json.error;
+            *error = elements.json.error;
             return NGX_ERROR;
         }
 
-        if (rc != NGX_OK) {
-            break;
-        }
-
-        if (json.level != 1) {
-            continue;
-        }
-
-        if (json.event == NGX_GW_JSON_VALUE_START) {
-            start = json.mark;
-
-            /* its insides are read by ngx_gw_json_object_members() */
-
-            json.quiet = 1;
-            json.quiet_level = 1;
-            continue;
-        }
-
-        if (json.event == NGX_GW_JSON_VALUE_END && start) {
-            kv.data = start;
-            kv.len = json.mark - start;
-            start = NULL;
-
-            if (ngx_http_upstream_discovery_kv(dcf, &kv, instances)
-                != NGX_OK)
-            {
-                *error = "no memory";
-                return NGX_ERROR;
-            }
+        if (ngx_http_upstream_discovery_kv(dcf, &kv.value, instances)
+            != NGX_OK)
+        {
+            *error = "no memory";
+            return NGX_ERROR;
         }
     }
-
-    return NGX_OK;
 }
 
 
@@ -414,10 +478,10 @@ ngx_http_upstream_discovery_kv(ngx_http_upstream_discovery_conf_t *dcf,
     if (ngx_gw_json_object_members(dcf->pool, kv, 16, &members, &error)
             != NGX_OK
         || ngx_http_upstream_discovery_string(dcf->pool,
-               ngx_http_upstream_discovery_member(&members, "key"), 1, &key)
+               ngx_gw_json_member(&members, (u_char *) "key", 3), 1, &key)
            != NGX_OK
         || ngx_http_upstream_discovery_string(dcf->pool,
-               ngx_http_upstream_discovery_member(&members, "value"), 1,
+               ngx_gw_json_member(&members, (u_char *) "value", 5), 1,
                &value)
            != NGX_OK)
     {
@@ -484,14 +548,14 @@ ngx_http_upstream_discovery_value(ngx_pool_t *pool, ngx_str_t *value,
             || ngx_gw_json_object_members(pool, value, 4, &members, &error)
                != NGX_OK
             || ngx_http_upstream_discovery_string(pool,
-                   ngx_http_upstream_discovery_member(&members, "host"), 0,
+                   ngx_gw_json_member(&members, (u_char *) "host", 4), 0,
                    &host)
                != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        m = ngx_http_upstream_discovery_member(&members, "port");
+        m = ngx_gw_json_member(&members, (u_char *) "port", 4);
 
         if (m == NULL || m->type != NGX_GW_JSON_NUMBER) {
             return NGX_ERROR;
@@ -503,7 +567,7 @@ ngx_http_upstream_discovery_value(ngx_pool_t *pool, ngx_str_t *value,
             return NGX_ERROR;
         }
 
-        m = ngx_http_upstream_discovery_member(&members, "weight");
+        m = ngx_gw_json_member(&members, (u_char *) "weight", 6);
 
         if (m) {
             n = (m->type == NGX_GW_JSON_NUMBER)
@@ -577,22 +641,13 @@ static ngx_int_t
 ngx_http_upstream_discovery_string(ngx_pool_t *pool,
     ngx_gw_json_member_t *member, ngx_uint_t base64, ngx_str_t *text)
 {
-    u_char     *p;
-    ngx_str_t   raw;
+    ngx_str_t  raw;
 
-    if (member == NULL || member->type != NGX_GW_JSON_STRING) {
+    if (member == NULL || member->type != NGX_GW_JSON_STRING
+        || ngx_gw_json_member_text(pool, member, &raw) != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    p = ngx_pnalloc(pool, member->value.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    raw.data = p;
-    raw.len = ngx_gw_json_unescape(p, member->value.data + 1,
-                                   member->value.len - 2)
-              - p;
 
     if (!base64) {
         *text = raw;
@@ -621,7 +676,7 @@ ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
     const char            *error;
     ngx_gw_json_member_t  *m;
 
-    m = ngx_http_upstream_discovery_member(members, "header");
+    m = ngx_gw_json_member(members, (u_char *) "header", 6);
 
     if (m == NULL || m->type != NGX_GW_JSON_OBJECT
         || ngx_array_init(&header, dcf->pool, 8,
@@ -634,33 +689,11 @@ ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
         return NGX_ERROR;
     }
 
-    m = ngx_http_upstream_discovery_member(&header, "revision");
+    m = ngx_gw_json_member(&header, (u_char *) "revision", 8);
 
     if (m == NULL || m->type != NGX_GW_JSON_STRING || m->value.len < 3) {
         return NGX_ERROR;
     }
 
     return NGX_OK;
-}
-
-
-static ngx_gw_json_member_t *
-ngx_http_upstream_discovery_member(ngx_array_t *members, char *name)
-{
-    size_t                 len;
-    ngx_uint_t             i;
-    ngx_gw_json_member_t  *m;
-
-    len = ngx_strlen(name);
-    m = members->elts;
-
-    for (i = 0; i < members->nelts; i++) {
-        if (m[i].name.len == len
-            && ngx_strncmp(m[i].name.data, name, len) == 0)
-        {
-            return &m[i];
-        }
-    }
-
-    return NULL;
 }

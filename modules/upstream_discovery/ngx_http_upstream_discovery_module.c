@@ -37,6 +37,9 @@ static ngx_http_upstream_discovery_peer_t *ngx_http_upstream_discovery_alloc(
     ngx_str_t *server);
 static ngx_int_t ngx_http_upstream_discovery_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+static void ngx_http_upstream_discovery_answered(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances,
+    const char *error);
 static void ngx_http_upstream_discovery_apply(
     ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances);
 static ngx_http_upstream_discovery_peer_t *ngx_http_upstream_discovery_place(
@@ -143,7 +146,8 @@ ngx_http_upstream_discovery_init_upstream(ngx_conf_t *cf,
 
 /*
  * A zone kept across a reload keeps its list; a new one starts with the
- * server lines, until etcd first answers.
+ * server lines, until etcd first answers.  The upstream's peer.data is
+ * the list, for other modules (ngx_gw_upstream.h).
  */
 
 static ngx_int_t
@@ -163,6 +167,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (odcf) {
         dcf->sh = odcf->sh;
         dcf->shpool = odcf->shpool;
+        dcf->upstream->peer.data = &dcf->sh->peers;
 
         /* another prefix: its list is read even if etcd did not change */
 
@@ -180,6 +185,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         dcf->sh = dcf->shpool->data;
+        dcf->upstream->peer.data = &dcf->sh->peers;
         return NGX_OK;
     }
 
@@ -191,6 +197,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     dcf->sh = sh;
     dcf->shpool->data = sh;
+    dcf->upstream->peer.data = &sh->peers;
 
     sh->peers.shpool = dcf->shpool;
     sh->peers.name = &sh->name;
@@ -372,9 +379,9 @@ ngx_http_upstream_discovery_init_peer(ngx_http_request_t *r,
 }
 
 
-/* etcd's answer, or its failure */
+/* etcd's answer, or its failure: the end of every poll */
 
-void
+static void
 ngx_http_upstream_discovery_answered(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_array_t *instances, const char *error)
 {
@@ -700,7 +707,7 @@ ngx_http_upstream_discovery_timer(ngx_event_t *ev)
     ngx_add_timer(ev, dcf->interval);
 
     if (poll) {
-        ngx_http_upstream_discovery_poll(dcf);
+        ngx_http_upstream_discovery_etcd_poll(dcf);
     }
 }
 
@@ -768,15 +775,7 @@ ngx_http_upstream_discovery_exit_process(ngx_cycle_t *cycle)
     dcfs = dmcf->upstreams.elts;
 
     for (i = 0; i < dmcf->upstreams.nelts; i++) {
-        if (dcfs[i]->pc.connection) {
-            ngx_close_connection(dcfs[i]->pc.connection);
-            dcfs[i]->pc.connection = NULL;
-        }
-
-        if (dcfs[i]->pool) {
-            ngx_destroy_pool(dcfs[i]->pool);
-            dcfs[i]->pool = NULL;
-        }
+        ngx_http_upstream_discovery_etcd_close(dcfs[i]);
     }
 }
 
@@ -832,10 +831,8 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upstream_discovery_conf_t *dcf = conf;
 
-    u_char                                    *p;
-    size_t                                     b64;
     ssize_t                                    size;
-    ngx_str_t                                 *value, s, t, zone, key, end;
+    ngx_str_t                                 *value, s, zone;
     ngx_url_t                                  u;
     ngx_uint_t                                 i;
     ngx_http_upstream_server_t                *us;
@@ -937,66 +934,9 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    /* the range: every key that starts with the prefix */
-
-    key = dcf->prefix;
-
-    end.len = key.len;
-    end.data = ngx_pnalloc(cf->pool, end.len);
-    if (end.data == NULL) {
+    if (ngx_http_upstream_discovery_etcd_request(cf->pool, dcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-
-    ngx_memcpy(end.data, key.data, key.len);
-    end.data[end.len - 1]++;
-
-    b64 = ngx_base64_encoded_length(key.len);
-
-    dcf->request.data = ngx_pnalloc(cf->pool,
-                                    sizeof("POST /v3/kv/range HTTP/1.0" CRLF
-                                           "Host: " CRLF
-                                           "Content-Type: application/json"
-                                           CRLF
-                                           "Content-Length: " CRLF CRLF
-                                           "{\"key\":\"\",\"range_end\":\"\"}")
-                                    + dcf->etcd.name.len + NGX_SIZE_T_LEN
-                                    + 2 * b64);
-    if (dcf->request.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    s.data = ngx_pnalloc(cf->pool, 2 * b64 + sizeof("{\"key\":\"\","
-                                                    "\"range_end\":\"\"}"));
-    if (s.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_cpymem(s.data, "{\"key\":\"", sizeof("{\"key\":\"") - 1);
-
-    t.data = p;
-    ngx_encode_base64(&t, &key);
-    p += t.len;
-
-    p = ngx_cpymem(p, "\",\"range_end\":\"",
-                   sizeof("\",\"range_end\":\"") - 1);
-
-    t.data = p;
-    ngx_encode_base64(&t, &end);
-    p += t.len;
-
-    p = ngx_cpymem(p, "\"}", 2);
-
-    s.len = p - s.data;
-
-    p = ngx_sprintf(dcf->request.data,
-                    "POST /v3/kv/range HTTP/1.0" CRLF
-                    "Host: %V" CRLF
-                    "Content-Type: application/json" CRLF
-                    "Content-Length: %uz" CRLF CRLF
-                    "%V",
-                    &dcf->etcd.name, s.len, &s);
-
-    dcf->request.len = p - dcf->request.data;
 
     /* the zone is named after the upstream unless named here */
 
@@ -1025,6 +965,7 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dcf->shm_zone->init = ngx_http_upstream_discovery_init_zone;
     dcf->shm_zone->data = dcf;
     dcf->upstream = uscf;
+    dcf->answered = ngx_http_upstream_discovery_answered;
 
     dmcf = ngx_http_conf_get_module_main_conf(cf,
                                             ngx_http_upstream_discovery_module);
