@@ -2,11 +2,13 @@
 
 # The tables, plots and shapes of bench/scaling/run, from its raw.tsv:
 #
-#   report.pl RAW RESULTS_DIR HZ NGINX_VERSION RUNS DURATION
+#   report.pl RAW RUNS RESULTS_DIR HZ
 #
 # raw.tsv: curve x scenario role requests duration_us p50_us p99_us ticks
 # rss_kb hwm_kb shm_kb extra, a line per scenario and round; role is
 # "point" or "base" (the point's baseline, measured in the same run).
+# RUNS: curve date load machine nginx rounds, a line per curve, for when
+# and where its rows were measured.
 # Writes RESULTS_DIR/<curve>.tsv, <curve>.gp and <curve>.png (gnuplot),
 # and README.md with every table and the shape of each curve: the slope of
 # its cost against its work on a log-log scale, read as flat, sublinear,
@@ -16,17 +18,26 @@ use strict;
 use warnings;
 use POSIX qw(floor);
 
-my ($raw, $dir, $hz, $version, $runs, $duration) = @ARGV;
-die "usage: $0 RAW DIR HZ VERSION RUNS DURATION\n" unless defined $duration;
+my ($raw, $runs_tsv, $dir, $hz) = @ARGV;
+die "usage: $0 RAW RUNS DIR HZ\n" unless defined $hz;
 
-my (%rows, @order);
+my (%rows, %run);
+my @order = qw(json-size json-kept rate-local rate-redis api-keys jwt
+               agg-parts agg-size);
+
+open my $rh, '<', $runs_tsv or die "$runs_tsv: $!\n";
+while (<$rh>) {
+    chomp;
+    my ($curve, @f) = split /\t/;
+    $run{$curve} = \@f;
+}
+close $rh;
 
 open my $fh, '<', $raw or die "$raw: $!\n";
 while (<$fh>) {
     chomp;
     my ($curve, $x, $name, $role, $req, $dur, $p50, $p99, $ticks, $rss,
         $hwm, $shm, $extra) = split /\t/;
-    push @order, $curve unless $rows{$curve};
     push @{ $rows{$curve}{$x}{$role} }, {
         rps   => $req / ($dur / 1e6),
         us    => $req ? $ticks / $hz * 1e6 / $req : 0,
@@ -256,17 +267,20 @@ my @md = (
     "# Scaling curves",
     "",
     "How each cost grows with its work, made by `make bench-scaling`",
-    "(bench/scaling/run) with $version: one nginx worker on CPU 0, wrk on",
-    "CPU 1, every point a fresh nginx with the point and its baseline",
-    "measured interleaved ($runs round(s) of $duration each). Absolute numbers",
-    "depend on the machine and its load; the shapes are the result. A shape",
-    "is the slope of the cost against the work on a log-log scale, between",
-    "the first and the last point (x^1: linear; x^0: flat).",
+    "(bench/scaling/run): one nginx worker on CPU 0, wrk on CPU 1, every",
+    "point a fresh nginx with the point and its baseline measured",
+    "interleaved. Absolute numbers depend on the machine and its load (each",
+    "curve says when, on what and under which load average it was",
+    "measured); the shapes are the result. A shape is the slope of the cost",
+    "against the work on a log-log scale, between the first and the last",
+    "point (x^1: linear; x^0: flat). The measured rows are in",
+    "[raw.tsv](raw.tsv), the runs in [runs.tsv](runs.tsv).",
     "",
 );
 
 for my $curve (@order) {
     my $sp = $spec{$curve} or next;
+    next unless $rows{$curve};
     my @xs = sort { $a <=> $b } keys %{ $rows{$curve} };
     my @st = map { stat_of($curve, $_) } @xs;
 
@@ -277,10 +291,10 @@ for my $curve (@order) {
     }
     close $tsv;
 
-    # gnuplot: the columns named in plot, against the first
+    # gnuplot, run in DIR: the columns named in plot, against the first
     open my $gp, '>', "$dir/$curve.gp" or die "$dir/$curve.gp: $!\n";
     print $gp "set terminal png size 900,540\n";
-    print $gp "set output '$dir/$curve.png'\n";
+    print $gp "set output '$curve.png'\n";
     print $gp "set title '$sp->{title}' noenhanced\n";
     print $gp "set xlabel '$sp->{xlabel}'\n";
     print $gp "set logscale x\n" if $sp->{logx};
@@ -290,11 +304,12 @@ for my $curve (@order) {
     }
     print $gp "set key outside bottom center horizontal\nset grid\n";
     print $gp "plot ", join(", ", map {
-        "'$dir/$curve.tsv' using 1:$_->[0] with linespoints lw 2 title '$_->[1]' axes x1$_->[2]"
+        "'$curve.tsv' using 1:$_->[0] with linespoints lw 2 title '$_->[1]' axes x1$_->[2]"
     } @{ $sp->{plot} }), "\n";
     close $gp;
 
-    system('gnuplot', "$dir/$curve.gp") == 0
+    system('sh', '-c', 'cd "$1" && gnuplot "$2"', 'gnuplot', $dir,
+           "$curve.gp") == 0
         or warn "gnuplot failed for $curve\n";
 
     # the shapes
@@ -308,7 +323,11 @@ for my $curve (@order) {
                            [ map { $st[$_]{$key} } @i ]);
     }
 
-    push @md, "## $sp->{title}", "", "![$curve]($curve.png)", "";
+    my $r = $run{$curve} || [ ('?') x 5 ];
+    push @md, "## $sp->{title}", "",
+         "Measured $r->[0] on $r->[2], load average $r->[1] at the start;",
+         "$r->[3], $r->[4] round(s) a point.", "",
+         "![$curve]($curve.png)", "";
     push @md, "| " . join(" | ", map { $_->[0] } @{ $sp->{cols} }) . " |";
     push @md, "|" . ("---|" x @{ $sp->{cols} });
     for my $i (0 .. $#xs) {
