@@ -6,6 +6,7 @@
  * another: the writers and the reader take its pieces from here.
  *
  *   $jwt_status        one status word: VALID, MISSING, EXPIRED, ...
+ *   $introspect_status one status word: VALID, INACTIVE, UNAVAILABLE, ...
  *   $rate_limit_zones  "zone:STATUS[:evicted][:redis_failed]" per limit,
  *                      in configuration order, ", " between them
  *   $aggregate_parts   "part:OUTCOME" per part, ", " between them
@@ -21,6 +22,7 @@
 
 
 #define NGX_GW_DECISION_JWT_STATUS        "jwt_status"
+#define NGX_GW_DECISION_INTROSPECT_STATUS "introspect_status"
 #define NGX_GW_DECISION_RATE_LIMIT_ZONES  "rate_limit_zones"
 #define NGX_GW_DECISION_AGGREGATE_PARTS   "aggregate_parts"
 
