@@ -3,11 +3,9 @@
  * Token-bucket rate limiting: what the module's files share.
  *
  * The files call one another in one direction only: the module's
- * directives and phase handler, then the Redis deployments of redis=
- * (redis_conf.c: one server, Sentinel's primary in sentinel.c, a Cluster
- * in cluster.c), then their connections (redis.c), which read RESP
- * (resp.c) and speak TLS (redis_ssl.c).  What goes back up, a failure or a
- * redirect, goes through the handlers the owner of a connection sets.
+ * directives and phase handler, then the Redis deployment of redis=
+ * (redis_conf.c: one server), then its connection (redis.c), which reads
+ * RESP (resp.c) and speaks TLS (redis_ssl.c).
  */
 
 
@@ -26,8 +24,6 @@
 /* each zone is locked for the decision; a few per location is plenty */
 #define NGX_HTTP_RATE_LIMIT_MAX_LIMITS     8
 
-#define NGX_HTTP_RATE_LIMIT_CLUSTER_SLOTS  16384
-
 
 /* a bucket: GCRA keeps one theoretical arrival time (TAT) per key */
 typedef struct {
@@ -35,13 +31,7 @@ typedef struct {
     u_char                          dummy;
     u_short                         len;
     ngx_queue_t                     queue;
-    uint64_t                        tat;        /* us; the zone's own */
-
-    /*
-     * us; the TAT of the key in Redis is at least this: what Redis
-     * answered when it rejected the key, from before it decided
-     */
-    uint64_t                        known;
+    uint64_t                        tat;        /* us */
     u_char                          data[1];
 } ngx_http_rate_limit_node_t;
 
@@ -59,39 +49,13 @@ typedef struct ngx_http_rate_limit_call_s   ngx_http_rate_limit_call_t;
 
 typedef void (*ngx_http_rate_limit_call_pt)(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
-typedef void (*ngx_http_rate_limit_link_pt)(ngx_http_rate_limit_link_t *link);
-
-/*
- * A complete reply on a control connection: NGX_OK, read on; NGX_DONE, the
- * handler closed the connection; NGX_ERROR, it failed it.
- */
-typedef ngx_int_t (*ngx_http_rate_limit_reply_pt)(
-    ngx_http_rate_limit_link_t *link, u_char *p, u_char *last);
-
-/* a call's keys moved: NGX_OK, the owner took the call; NGX_ERROR, not */
-typedef ngx_int_t (*ngx_http_rate_limit_redirect_pt)(
-    ngx_http_rate_limit_call_t *call, ngx_uint_t ask, ngx_uint_t slot,
-    ngx_str_t *addr);
-
-/* NGX_AGAIN: queued, its handler will run; NGX_DECLINED: not queued */
-typedef ngx_int_t (*ngx_http_rate_limit_submit_pt)(
-    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call);
-
-typedef void (*ngx_http_rate_limit_redis_pt)(ngx_http_rate_limit_redis_t *rd);
-
-
-typedef enum {
-    NGX_HTTP_RATE_LIMIT_REDIS_SERVER = 0,   /* host:port, unix:, redis:// */
-    NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL,
-    NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER
-} ngx_http_rate_limit_redis_mode_e;
 
 
 typedef enum {
     NGX_HTTP_RATE_LIMIT_LINK_CLOSED = 0,
     NGX_HTTP_RATE_LIMIT_LINK_CONNECTING,
     NGX_HTTP_RATE_LIMIT_LINK_TLS,
-    NGX_HTTP_RATE_LIMIT_LINK_SETUP,         /* AUTH, SELECT, ROLE answered */
+    NGX_HTTP_RATE_LIMIT_LINK_SETUP,         /* AUTH, SELECT answered */
     NGX_HTTP_RATE_LIMIT_LINK_READY
 } ngx_http_rate_limit_link_state_e;
 
@@ -99,8 +63,7 @@ typedef enum {
 /* what a connection's setup asks, in order */
 typedef enum {
     NGX_HTTP_RATE_LIMIT_SETUP_AUTH = 1,
-    NGX_HTTP_RATE_LIMIT_SETUP_SELECT,
-    NGX_HTTP_RATE_LIMIT_SETUP_ROLE
+    NGX_HTTP_RATE_LIMIT_SETUP_SELECT
 } ngx_http_rate_limit_setup_e;
 
 
@@ -120,9 +83,7 @@ struct ngx_http_rate_limit_redis_s {
     ngx_str_t                       uri;        /* as written */
     ngx_str_t                       password_file;
     ngx_str_t                       name;       /* for logs: no password */
-    ngx_uint_t                      mode;
-    ngx_array_t                     servers;    /* server_t */
-    ngx_str_t                       master;     /* Sentinel's name for it */
+    ngx_array_t                     servers;    /* server_t: one */
     ngx_str_t                       auth;       /* AUTH in RESP, or empty */
     ngx_str_t                       select;     /* SELECT in RESP, or empty */
     u_char                          sha1[40];   /* of the script */
@@ -133,19 +94,13 @@ struct ngx_http_rate_limit_redis_s {
     ngx_flag_t                      tls;
     ngx_flag_t                      verify;
 
-    ngx_http_rate_limit_submit_pt   submit;
-    ngx_http_rate_limit_redirect_pt redirect;   /* Cluster's MOVED and ASK */
-    ngx_http_rate_limit_redis_pt    close;      /* the worker exits */
-
-    ngx_http_rate_limit_link_t     *link;       /* one server's connection */
-    void                           *data;       /* Sentinel's, Cluster's */
+    ngx_http_rate_limit_link_t     *link;       /* the server's connection */
 };
 
 
 /* one connection of a worker to one server */
 struct ngx_http_rate_limit_link_s {
     ngx_http_rate_limit_redis_t    *redis;
-    const char                     *role;       /* "", "primary", "node"... */
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
     ngx_str_t                       name;       /* "address:port" */
@@ -157,23 +112,14 @@ struct ngx_http_rate_limit_link_s {
     ngx_connection_t               *connection;
     ngx_buf_t                       out;
     ngx_buf_t                       in;
-    size_t                          in_max;     /* the longest reply read */
     ngx_queue_t                     unsent;     /* calls not written yet */
     ngx_queue_t                     waiting;    /* written, as answered */
     ngx_uint_t                      state;
     ngx_uint_t                      setup;      /* setup replies read */
     ngx_uint_t                      nsetup;
-    u_char                          setups[4];
-    ngx_uint_t                      index;      /* among Cluster's nodes */
+    u_char                          setups[2];
 
-    /* a control connection: its commands after the setup, its replies */
-    ngx_str_t                       commands;
-    ngx_http_rate_limit_reply_pt    reply;
-
-    ngx_http_rate_limit_link_pt     failed;     /* the owner hears of it */
-    void                           *data;       /* the owner's */
-
-    ngx_event_t                     timer;      /* setup, control replies */
+    ngx_event_t                     timer;      /* TCP, TLS, the setup */
     ngx_event_t                     retry;      /* no connecting until then */
     ngx_msec_t                      backoff;
 
@@ -182,15 +128,12 @@ struct ngx_http_rate_limit_link_s {
 #endif
 
     unsigned                        down:1;     /* logged, not answered yet */
-    unsigned                        control:1;
-    unsigned                        sentinel:1; /* no AUTH, no SELECT */
-    unsigned                        role_check:1;
 };
 
 
 /*
- * A request's limits whose keys are on one deployment (and, in a Cluster,
- * in one slot): outlives the request.  Its handler always runs from a
+ * A request's limits whose keys are on one deployment: outlives the
+ * request.  Its handler always runs from a
  * posted event of its own, never from within the function that queues it
  * or from another call's I/O.
  */
@@ -202,20 +145,15 @@ struct ngx_http_rate_limit_call_s {
     void                           *data;       /* NULL: nobody waits */
     ngx_event_t                     timer;
     ngx_event_t                     done;
-    uint64_t                        start;      /* us, before Redis decides */
-    ngx_uint_t                      slot;
     ngx_uint_t                      n;          /* keys */
     ngx_uint_t                      batch;      /* calls its reply answers */
     ngx_uint_t                      batch_keys;
-    ngx_uint_t                      redirects;
     ngx_str_t                       keys;       /* KEYS, RESP */
     ngx_str_t                       argv;       /* its part of ARGV, RESP */
     u_char                          index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     int64_t                         reply[3 * NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     unsigned                        sent:1;
     unsigned                        eval:1;
-    unsigned                        asking:1;   /* ASKING first */
-    unsigned                        asked:1;    /* its +OK read */
     unsigned                        failed:1;
 };
 
@@ -273,45 +211,22 @@ ngx_int_t ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone,
 /* rejected: another limit rejected the request already, charge nothing */
 void ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected);
-ngx_uint_t ngx_http_rate_limit_known(ngx_http_rate_limit_check_t *checks,
-    ngx_uint_t n, uint64_t now);
-void ngx_http_rate_limit_learn(ngx_http_rate_limit_check_t *check,
-    uint64_t tat, uint64_t now);
 void ngx_http_rate_limit_values(ngx_http_rate_limit_check_t *check,
     uint64_t fill, uint64_t wait);
 
 /* ngx_http_rate_limit_redis_conf.c */
 ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
     ngx_str_t *uri, ngx_str_t *password_file);
-char *ngx_http_rate_limit_redis_check(ngx_conf_t *cf,
-    ngx_http_rate_limit_redis_t *rd, ngx_str_t *prefix, ngx_str_t *zone);
-ngx_uint_t ngx_http_rate_limit_redis_slot(ngx_http_rate_limit_zone_t *zone,
-    ngx_str_t *key);
-
-/* ngx_http_rate_limit_sentinel.c */
-ngx_int_t ngx_http_rate_limit_sentinel_init(ngx_conf_t *cf,
-    ngx_http_rate_limit_redis_t *rd);
-
-/* ngx_http_rate_limit_cluster.c */
-ngx_int_t ngx_http_rate_limit_cluster_init(ngx_conf_t *cf,
-    ngx_http_rate_limit_redis_t *rd);
-ngx_uint_t ngx_http_rate_limit_cluster_slot(ngx_str_t *prefix,
-    ngx_str_t *key);
 
 /* ngx_http_rate_limit_redis.c: calls */
 void ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd);
 ngx_http_rate_limit_call_t *ngx_http_rate_limit_redis_call_create(
     ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_check_t *checks,
-    u_char *index, ngx_uint_t n, ngx_uint_t slot, ngx_log_t *log);
+    u_char *index, ngx_uint_t n, ngx_log_t *log);
 ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout);
 void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);
 void ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd);
-ngx_int_t ngx_http_rate_limit_redis_server_submit(
-    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call);
-void ngx_http_rate_limit_redis_server_close(ngx_http_rate_limit_redis_t *rd);
-void ngx_http_rate_limit_call_hold(ngx_http_rate_limit_call_t *call,
-    ngx_queue_t *queue);
 void ngx_http_rate_limit_call_done(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
 void ngx_http_rate_limit_calls_fail(ngx_queue_t *queue);
@@ -319,16 +234,14 @@ void ngx_http_rate_limit_calls_free(ngx_queue_t *queue);
 
 /* ngx_http_rate_limit_redis.c: connections */
 ngx_http_rate_limit_link_t *ngx_http_rate_limit_link_create(
-    ngx_http_rate_limit_redis_t *rd, const char *role, ngx_pool_t *pool);
+    ngx_http_rate_limit_redis_t *rd, ngx_pool_t *pool);
 void ngx_http_rate_limit_link_address(ngx_http_rate_limit_link_t *link,
     struct sockaddr *sockaddr, socklen_t socklen, ngx_str_t *host);
 ngx_int_t ngx_http_rate_limit_link_send(ngx_http_rate_limit_link_t *link,
     ngx_http_rate_limit_call_t *call);
 ngx_int_t ngx_http_rate_limit_link_connect(ngx_http_rate_limit_link_t *link);
-void ngx_http_rate_limit_link_idle(ngx_http_rate_limit_link_t *link);
 void ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
     const char *why, ngx_str_t *text);
-void ngx_http_rate_limit_link_drop(ngx_http_rate_limit_link_t *link);
 void ngx_http_rate_limit_link_close(ngx_http_rate_limit_link_t *link);
 
 /* ngx_http_rate_limit_resp.c */
@@ -336,9 +249,6 @@ ngx_int_t ngx_http_rate_limit_resp_end(u_char *p, u_char *last,
     u_char **end);
 ngx_int_t ngx_http_rate_limit_resp_next(u_char **p, u_char *last,
     ngx_http_rate_limit_resp_t *v);
-ngx_int_t ngx_http_rate_limit_resp_skip(u_char **p, u_char *last);
-ngx_int_t ngx_http_rate_limit_resp_address(ngx_str_t *host, ngx_int_t port,
-    ngx_sockaddr_t *sa, socklen_t *socklen);
 
 /* ngx_http_rate_limit_redis_ssl.c */
 #if (NGX_SSL)

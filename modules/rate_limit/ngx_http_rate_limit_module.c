@@ -526,10 +526,8 @@ ngx_http_rate_limit_conclude(ngx_http_request_t *r,
 
 
 /*
- * The limits whose zones are in Redis: if what Redis said of a key
- * rejects the request already, it is rejected here, without asking Redis;
- * otherwise they go there, in one call for each deployment (and in a
- * Cluster, each slot), and the request waits for every answer.
+ * The limits whose zones are in Redis go there, in one call for each
+ * deployment, and the request waits for every answer.
  */
 
 static ngx_int_t
@@ -538,26 +536,14 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
 {
     u_char                        index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
-    uint64_t                      now;
     ngx_int_t                     rc;
-    ngx_uint_t                    i, k, g, ngroups, slot;
-    ngx_uint_t                    slots[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_uint_t                    i, k, g, ngroups;
     ngx_uint_t                    group[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_pool_cleanup_t           *cln;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_redis_t  *rd[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
 
-    now = ngx_http_rate_limit_now();
-
-    if (ngx_http_rate_limit_known(checks, n, now)) {
-        for (i = 0; i < n; i++) {
-            checks[i].in_redis = (checks[i].zone->redis != NULL);
-        }
-
-        return ngx_http_rate_limit_redis_decided(r, rlcf, state, checks, n);
-    }
-
-    /* the calls: one for each deployment and slot */
+    /* the calls: one for each deployment */
 
     ngroups = 0;
 
@@ -566,17 +552,14 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
             continue;
         }
 
-        slot = ngx_http_rate_limit_redis_slot(checks[i].zone, &checks[i].key);
-
         for (g = 0; g < ngroups; g++) {
-            if (rd[g] == checks[i].zone->redis && slots[g] == slot) {
+            if (rd[g] == checks[i].zone->redis) {
                 break;
             }
         }
 
         if (g == ngroups) {
             rd[g] = checks[i].zone->redis;
-            slots[g] = slot;
             ngroups++;
         }
 
@@ -608,7 +591,7 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
         }
 
         call = ngx_http_rate_limit_redis_call_create(rd[g], state->checks,
-                                                     index, k, slots[g],
+                                                     index, k,
                                                      r->connection->log);
         if (call == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -731,15 +714,13 @@ ngx_http_rate_limit_redis_gone(void *data)
 
 /*
  * A call's answer, or its failure, from a posted event: once the last one
- * is in, the request goes on as after any event of its own.  A key Redis
- * rejected is remembered in its zone, with when Redis will take it again.
+ * is in, the request goes on as after any event of its own.
  */
 
 static void
 ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
 {
-    uint64_t                         now;
     int64_t                         *reply;
     ngx_uint_t                       i, k;
     ngx_connection_t                *c;
@@ -760,8 +741,6 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
 
     state->waiting--;
 
-    now = ngx_http_rate_limit_now();
-
     for (k = 0; k < call->n; k++) {
         check = &state->checks[call->index[k]];
 
@@ -776,10 +755,6 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
         check->admitted = (reply[0] == 1);
         ngx_http_rate_limit_values(check, (reply[1] > 0) ? reply[1] : 0,
                                    (reply[2] > 0) ? reply[2] : 0);
-
-        if (!check->admitted && reply[1] > 0) {
-            ngx_http_rate_limit_learn(check, call->start + reply[1], now);
-        }
     }
 
     if (state->waiting) {
@@ -1392,7 +1367,6 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_rate_limit_main_conf_t *rlmcf = conf;
 
-    char                              *rv;
     ssize_t                            size;
     ngx_int_t                          burst;
     ngx_str_t                         *value, name, s, prefix, redis;
@@ -1545,18 +1519,10 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        /*
-         * each Redis key: prefix, zone name, ":", then the request's key
-         * (in braces in a Cluster)
-         */
+        /* each Redis key: prefix, zone name, ":", then the request's key */
 
         if (prefix.len == 0) {
             ngx_str_set(&prefix, "rate_limit:");
-        }
-
-        rv = ngx_http_rate_limit_redis_check(cf, zone->redis, &prefix, &name);
-        if (rv != NGX_CONF_OK) {
-            return rv;
         }
 
         zone->redis_key.len = prefix.len + name.len + 1;
@@ -1594,8 +1560,8 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * Zones naming the same Redis deployment (the same redis= and
- * redis_password_file=) share it: one connection to each server, and one
- * call for all of a request's limits there (in a Cluster, in one slot).
+ * redis_password_file=) share it: one connection to its server, and one
+ * call for all of a request's limits there.
  */
 
 static ngx_http_rate_limit_redis_t *

@@ -3,12 +3,11 @@
  * Buckets in Redis, for limits shared by several nginx instances: the
  * script that decides, the calls that carry a request's limits to it, and
  * the connections they go on.  One connection per worker and server,
- * driven by nginx's event loop: TCP, TLS, then the setup (AUTH, SELECT,
- * ROLE), then the calls, pipelined; the calls queued during one turn of
- * the event loop go in one write, and those on one key slot in one
- * script call.  A failure fails every call waiting on the connection,
- * with one error line for each outage, and the connection is tried again
- * after a backoff.
+ * driven by nginx's event loop: TCP, TLS, then the setup (AUTH, SELECT),
+ * then the calls, pipelined; the calls queued during one turn of the
+ * event loop go in one write, and in one script call.  A failure fails
+ * every call waiting on the connection, with one error line for each
+ * outage, and the connection is tried again after a backoff.
  */
 
 
@@ -25,10 +24,7 @@
 #define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX  5000
 #define NGX_HTTP_RATE_LIMIT_REDIS_BUF          16384
 
-/* a control connection reads a Cluster's slot map: it may be long */
-#define NGX_HTTP_RATE_LIMIT_REDIS_CONTROL_BUF  (1024 * 1024)
-
-/* TCP, TLS and the setup; a control connection's replies */
+/* TCP, TLS and the setup */
 #define NGX_HTTP_RATE_LIMIT_REDIS_SETUP_TIME   1000
 
 /*
@@ -95,7 +91,6 @@ static ngx_str_t  ngx_http_rate_limit_redis_lua = ngx_string(
     "return res");
 
 
-static uint64_t ngx_http_rate_limit_redis_now(void);
 static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
 static size_t ngx_http_rate_limit_call_size(ngx_http_rate_limit_call_t *call);
 static void ngx_http_rate_limit_call_timeout(ngx_event_t *ev);
@@ -118,8 +113,6 @@ static void ngx_http_rate_limit_link_read(ngx_event_t *rev);
 static ngx_int_t ngx_http_rate_limit_link_parse(
     ngx_http_rate_limit_link_t *link);
 static ngx_int_t ngx_http_rate_limit_link_parse_setup(
-    ngx_http_rate_limit_link_t *link);
-static ngx_int_t ngx_http_rate_limit_link_parse_control(
     ngx_http_rate_limit_link_t *link);
 static ngx_int_t ngx_http_rate_limit_link_parse_calls(
     ngx_http_rate_limit_link_t *link);
@@ -152,46 +145,32 @@ ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd)
 }
 
 
-static uint64_t
-ngx_http_rate_limit_redis_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000000 + tp->msec * 1000;
-}
-
-
 /*
- * A call of the script for the limits checks[index[0..n-1]], all on rd
- * and, in a Cluster, in slot: KEYS are each zone's prefix and the limit's
- * key (in braces in a Cluster: the hash tag, see
- * ngx_http_rate_limit_redis_slot()), its part of ARGV the number of keys
- * and the four numbers of each limit.  The call has memory of its own, in
- * which they are written in RESP: it outlives the request if Redis is
- * slow.  The caller sets its handler and data, and frees it with
+ * A call of the script for the limits checks[index[0..n-1]], all on rd:
+ * KEYS are each zone's prefix and the limit's key, its part of ARGV the
+ * number of keys and the four numbers of each limit.  The call has memory
+ * of its own, in which they are written in RESP: it outlives the request
+ * if Redis is slow.  The caller sets its handler and data, and frees it with
  * ngx_free() unless ngx_http_rate_limit_redis_call() queued it.
  */
 
 ngx_http_rate_limit_call_t *
 ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
     ngx_http_rate_limit_check_t *checks, u_char *index, ngx_uint_t n,
-    ngx_uint_t slot, ngx_log_t *log)
+    ngx_log_t *log)
 {
     u_char                       *p;
-    size_t                        len, tag;
+    size_t                        len;
     ngx_uint_t                    i;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_check_t  *check;
 
-    tag = (rd->mode == NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER) ? 2 : 0;
     len = sizeof("$20\r\n8\r\n");
 
     for (i = 0; i < n; i++) {
         check = &checks[index[i]];
 
-        len += sizeof("$20\r\n\r\n") + check->zone->redis_key.len + tag
+        len += sizeof("$20\r\n\r\n") + check->zone->redis_key.len
                + check->key.len
                + 4 * sizeof("$20\r\n18446744073709551616\r\n");
     }
@@ -205,7 +184,6 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
 
     call->redis = rd;
     call->n = n;
-    call->slot = slot;
     ngx_memcpy(call->index, index, n);
 
     p = (u_char *) (call + 1);
@@ -215,18 +193,10 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
         check = &checks[index[i]];
 
         p = ngx_sprintf(p, "$%uz\r\n%V",
-                        check->zone->redis_key.len + tag + check->key.len,
+                        check->zone->redis_key.len + check->key.len,
                         &check->zone->redis_key);
 
-        if (tag) {
-            *p++ = '{';
-        }
-
         p = ngx_cpymem(p, check->key.data, check->key.len);
-
-        if (tag) {
-            *p++ = '}';
-        }
 
         *p++ = CR;
         *p++ = LF;
@@ -296,9 +266,7 @@ ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     call->timer.log = ngx_cycle->log;
     ngx_add_timer(&call->timer, timeout);
 
-    call->start = ngx_http_rate_limit_redis_now();
-
-    if (call->redis->submit(call->redis, call) != NGX_AGAIN) {
+    if (ngx_http_rate_limit_link_send(call->redis->link, call) != NGX_AGAIN) {
         ngx_del_timer(&call->timer);
         return NGX_DECLINED;
     }
@@ -324,36 +292,7 @@ ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call)
 void
 ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
 {
-    rd->close(rd);
-}
-
-
-/* one server's calls go on its one connection */
-
-ngx_int_t
-ngx_http_rate_limit_redis_server_submit(ngx_http_rate_limit_redis_t *rd,
-    ngx_http_rate_limit_call_t *call)
-{
-    return ngx_http_rate_limit_link_send(rd->link, call);
-}
-
-
-void
-ngx_http_rate_limit_redis_server_close(ngx_http_rate_limit_redis_t *rd)
-{
     ngx_http_rate_limit_link_close(rd->link);
-}
-
-
-/* a call waits in its owner's queue (for a primary, for a slot map) */
-
-void
-ngx_http_rate_limit_call_hold(ngx_http_rate_limit_call_t *call,
-    ngx_queue_t *queue)
-{
-    call->link = NULL;
-    call->sent = 0;
-    ngx_queue_insert_tail(queue, &call->queue);
 }
 
 
@@ -464,7 +403,7 @@ ngx_http_rate_limit_call_finish(ngx_event_t *ev)
 
 ngx_http_rate_limit_link_t *
 ngx_http_rate_limit_link_create(ngx_http_rate_limit_redis_t *rd,
-    const char *role, ngx_pool_t *pool)
+    ngx_pool_t *pool)
 {
     ngx_http_rate_limit_link_t  *link;
 
@@ -474,8 +413,6 @@ ngx_http_rate_limit_link_create(ngx_http_rate_limit_redis_t *rd,
     }
 
     link->redis = rd;
-    link->role = role;
-    link->in_max = NGX_HTTP_RATE_LIMIT_REDIS_BUF;
 
     ngx_queue_init(&link->unsent);
     ngx_queue_init(&link->waiting);
@@ -589,9 +526,6 @@ ngx_http_rate_limit_link_connect(ngx_http_rate_limit_link_t *link)
     link->out.last = link->out.start;
     link->in.pos = link->in.start;
     link->in.last = link->in.start;
-
-    link->in_max = link->control ? NGX_HTTP_RATE_LIMIT_REDIS_CONTROL_BUF
-                                 : NGX_HTTP_RATE_LIMIT_REDIS_BUF;
 
     link->log = *ngx_cycle->log;
     link->log.action = "connecting to redis";
@@ -709,7 +643,7 @@ ngx_http_rate_limit_link_handshaked(ngx_connection_t *c)
 #endif
 
 
-/* the setup: AUTH, SELECT and, for Sentinel's primary, ROLE */
+/* the setup: AUTH and SELECT */
 
 static void
 ngx_http_rate_limit_link_secured(ngx_http_rate_limit_link_t *link)
@@ -724,20 +658,14 @@ ngx_http_rate_limit_link_secured(ngx_http_rate_limit_link_t *link)
     link->state = NGX_HTTP_RATE_LIMIT_LINK_SETUP;
     link->nsetup = 0;
 
-    if (rd->auth.len && !link->sentinel) {
+    if (rd->auth.len) {
         b->last = ngx_cpymem(b->last, rd->auth.data, rd->auth.len);
         link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_AUTH;
     }
 
-    if (rd->select.len && !link->control && !link->sentinel) {
+    if (rd->select.len) {
         b->last = ngx_cpymem(b->last, rd->select.data, rd->select.len);
         link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_SELECT;
-    }
-
-    if (link->role_check) {
-        b->last = ngx_cpymem(b->last, "*1\r\n$4\r\nROLE\r\n",
-                             sizeof("*1\r\n$4\r\nROLE\r\n") - 1);
-        link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_ROLE;
     }
 
     if (link->nsetup == 0) {
@@ -754,33 +682,12 @@ ngx_http_rate_limit_link_ready(ngx_http_rate_limit_link_t *link)
 {
     link->state = NGX_HTTP_RATE_LIMIT_LINK_READY;
 
-    if (link->control) {
-
-        /* its commands; the timer waits for their replies */
-
-        link->out.last = ngx_cpymem(link->out.last, link->commands.data,
-                                    link->commands.len);
-        ngx_http_rate_limit_link_flush(link);
-        return;
-    }
-
     if (link->timer.timer_set) {
         ngx_del_timer(&link->timer);
     }
 
     if (!ngx_queue_empty(&link->unsent)) {
         ngx_http_rate_limit_link_flush(link);
-    }
-}
-
-
-/* a control connection has its replies: no timer any more */
-
-void
-ngx_http_rate_limit_link_idle(ngx_http_rate_limit_link_t *link)
-{
-    if (link->timer.timer_set) {
-        ngx_del_timer(&link->timer);
     }
 }
 
@@ -886,10 +793,9 @@ ngx_http_rate_limit_link_write(ngx_event_t *wev)
 
 
 /*
- * The calls not written yet go into the buffer, as many as it takes: those
- * on one slot together, in one script call, up to BATCH_KEYS keys; a call
- * after ASK alone, after ASKING.  Their order among the calls waiting is
- * the order of the replies.
+ * The calls not written yet go into the buffer, as many as it takes,
+ * together in one script call, up to BATCH_KEYS keys.  Their order among
+ * the calls waiting is the order of the replies.
  */
 
 static ngx_int_t
@@ -928,15 +834,13 @@ ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
         keys = first->n;
 
         for (q = ngx_queue_next(q);
-             !first->asking && q != ngx_queue_sentinel(&link->unsent);
+             q != ngx_queue_sentinel(&link->unsent);
              q = next)
         {
             next = ngx_queue_next(q);
             call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
 
-            if (call->slot != first->slot || call->eval != first->eval
-                || call->asking)
-            {
+            if (call->eval != first->eval) {
                 continue;
             }
 
@@ -963,7 +867,7 @@ ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
 
 
 /*
- * [ASKING] EVALSHA sha keys key... groups argv..., or EVAL with the script
+ * EVALSHA sha keys key... groups argv..., or EVAL with the script
  * itself after a NOSCRIPT: the keys and arguments of each call of the
  * batch, which goes to the calls waiting
  */
@@ -982,12 +886,6 @@ ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
 
     for (i = 0; i < n; i++) {
         argc += 1 + 4 * batch[i]->n;
-    }
-
-    if (batch[0]->asking) {
-        p = ngx_cpymem(p, "*1\r\n$6\r\nASKING\r\n",
-                       sizeof("*1\r\n$6\r\nASKING\r\n") - 1);
-        batch[0]->asked = 0;
     }
 
     if (batch[0]->eval) {
@@ -1030,8 +928,6 @@ ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
 static void
 ngx_http_rate_limit_link_read(ngx_event_t *rev)
 {
-    u_char                      *p;
-    size_t                       size;
     ssize_t                      n;
     ngx_buf_t                   *b;
     ngx_connection_t            *c;
@@ -1061,26 +957,6 @@ ngx_http_rate_limit_link_read(ngx_event_t *rev)
             if (b->pos > b->start) {
                 b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
                 b->pos = b->start;
-
-            } else if ((size_t) (b->end - b->start) < link->in_max) {
-
-                /* a long reply on a control connection: a slot map */
-
-                size = ngx_min(2 * (size_t) (b->end - b->start),
-                               link->in_max);
-
-                p = ngx_alloc(size, ngx_cycle->log);
-                if (p == NULL) {
-                    ngx_http_rate_limit_link_fail(link, "no memory", NULL);
-                    return;
-                }
-
-                ngx_memcpy(p, b->start, b->last - b->start);
-                b->pos = p;
-                b->last = p + (b->last - b->start);
-                ngx_free(b->start);
-                b->start = p;
-                b->end = p + size;
 
             } else {
                 ngx_http_rate_limit_link_fail(link, "sent a reply too long",
@@ -1130,8 +1006,7 @@ ngx_http_rate_limit_link_parse(ngx_http_rate_limit_link_t *link)
             break;
 
         case NGX_HTTP_RATE_LIMIT_LINK_READY:
-            rc = link->control ? ngx_http_rate_limit_link_parse_control(link)
-                               : ngx_http_rate_limit_link_parse_calls(link);
+            rc = ngx_http_rate_limit_link_parse_calls(link);
             break;
 
         default:
@@ -1150,8 +1025,8 @@ ngx_http_rate_limit_link_parse(ngx_http_rate_limit_link_t *link)
 
 
 /*
- * The replies to the setup, in order: AUTH and SELECT say +OK, ROLE says
- * "master".  NGX_AGAIN: the setup is over, more may follow.
+ * The replies to the setup, in order: AUTH and SELECT say +OK.  NGX_AGAIN:
+ * the setup is over, more may follow.
  */
 
 static ngx_int_t
@@ -1160,7 +1035,7 @@ ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
     u_char                      *p, *end;
     ngx_int_t                    rc;
     ngx_uint_t                   kind;
-    ngx_http_rate_limit_resp_t   v, role;
+    ngx_http_rate_limit_resp_t   v;
 
     while (link->in.pos < link->in.last) {
 
@@ -1185,34 +1060,12 @@ ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
         if (v.type == '-') {
             ngx_http_rate_limit_link_fail(link,
                     (kind == NGX_HTTP_RATE_LIMIT_SETUP_AUTH) ? "refused AUTH:"
-                    : (kind == NGX_HTTP_RATE_LIMIT_SETUP_SELECT)
-                      ? "refused SELECT:" : "refused ROLE:", &v.text);
+                                                            : "refused SELECT:",
+                    &v.text);
             return NGX_ERROR;
         }
 
-        if (kind == NGX_HTTP_RATE_LIMIT_SETUP_ROLE) {
-
-            /* never a replica: its writes, if it takes any, are lost */
-
-            if (v.type != '*' || v.n < 1
-                || ngx_http_rate_limit_resp_next(&p, end, &role) != NGX_OK
-                || role.type != '$')
-            {
-                ngx_http_rate_limit_link_fail(link, "sent an invalid reply",
-                                              NULL);
-                return NGX_ERROR;
-            }
-
-            if (role.text.len != 6
-                || ngx_strncmp(role.text.data, "master", 6) != 0)
-            {
-                ngx_http_rate_limit_link_fail(link,
-                                              "is not the primary, its ROLE is",
-                                              &role.text);
-                return NGX_ERROR;
-            }
-
-        } else if (v.type != '+') {
+        if (v.type != '+') {
             ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
             return NGX_ERROR;
         }
@@ -1232,58 +1085,12 @@ ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
 }
 
 
-/* a control connection's replies go to its owner, each once complete */
-
-static ngx_int_t
-ngx_http_rate_limit_link_parse_control(ngx_http_rate_limit_link_t *link)
-{
-    u_char     *p, *end;
-    ngx_int_t   rc;
-
-    while (link->in.pos < link->in.last) {
-
-        rc = ngx_http_rate_limit_resp_end(link->in.pos, link->in.last, &end);
-
-        if (rc == NGX_AGAIN) {
-            return NGX_OK;
-        }
-
-        if (rc == NGX_ERROR) {
-            ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
-            return NGX_ERROR;
-        }
-
-        p = link->in.pos;
-        link->in.pos = end;
-
-        link->down = 0;
-
-        rc = link->reply(link, p, end);
-
-        if (rc == NGX_ERROR) {
-            ngx_http_rate_limit_link_fail(link, "sent an unexpected reply",
-                                          NULL);
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DONE || link->connection == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    link->in.pos = link->in.start;
-    link->in.last = link->in.start;
-
-    return NGX_OK;
-}
-
-
 /* the complete replies read so far go to their calls, in order */
 
 static ngx_int_t
 ngx_http_rate_limit_link_parse_calls(ngx_http_rate_limit_link_t *link)
 {
-    u_char                      *p, *end;
+    u_char                      *end;
     ngx_int_t                    rc;
     ngx_uint_t                   i, n;
     ngx_str_t                    error;
@@ -1300,30 +1107,6 @@ ngx_http_rate_limit_link_parse_calls(ngx_http_rate_limit_link_t *link)
 
         q = ngx_queue_head(&link->waiting);
         head = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
-
-        if (head->asking && !head->asked) {
-
-            /* ASKING's +OK before the call's own reply */
-
-            p = link->in.pos;
-            end = ngx_strlchr(p, link->in.last, LF);
-
-            if (end == NULL) {
-                if (link->in.last - p > 1024) {
-                    goto invalid;
-                }
-
-                return NGX_OK;
-            }
-
-            if (end - p != 4 || ngx_strncmp(p, "+OK\r", 4) != 0) {
-                goto invalid;
-            }
-
-            link->in.pos = end + 1;
-            head->asked = 1;
-            continue;
-        }
 
         rc = ngx_http_rate_limit_link_reply(head, link->in.pos,
                                             link->in.last, &end, &error);
@@ -1483,11 +1266,10 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
 
 /*
  * An error reply to a batch: NOSCRIPT sends it again with the script
- * itself; Cluster's MOVED and ASK send its calls where their keys are; an
- * error of the whole server (a replica's READONLY, LOADING, CLUSTERDOWN,
- * a password refused...) fails the connection, with one line for the
- * outage; any other fails the calls (a key of another type, a script
- * error), with a line.  NGX_ERROR: the connection is closed.
+ * itself; an error of the whole server (a replica's READONLY, LOADING,
+ * CLUSTERDOWN, a password refused...) fails the connection, with one line
+ * for the outage; any other fails the calls (a key of another type, a
+ * script error), with a line.  NGX_ERROR: the connection is closed.
  */
 
 static ngx_int_t
@@ -1497,8 +1279,8 @@ ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
     u_char                       *p, *last;
     size_t                        size;
     ngx_buf_t                    *b;
-    ngx_str_t                     word, addr;
-    ngx_uint_t                    i, n, ask, slot, keys;
+    ngx_str_t                     word;
+    ngx_uint_t                    i, n, keys;
     ngx_queue_t                  *q;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_redis_t  *rd;
@@ -1566,50 +1348,6 @@ ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
         return (link->connection == NULL) ? NGX_ERROR : NGX_OK;
     }
 
-    if (rd->redirect
-        && ((word.len == 5 && ngx_strncmp(word.data, "MOVED", 5) == 0)
-            || (word.len == 3 && ngx_strncmp(word.data, "ASK", 3) == 0)))
-    {
-        /* "MOVED 3999 127.0.0.1:6381" */
-
-        ask = (word.len == 3);
-
-        while (p < last && *p == ' ') { p++; }
-
-        slot = 0;
-        for ( /* void */ ; p < last && *p >= '0' && *p <= '9'; p++) {
-            slot = slot * 10 + (*p - '0');
-
-            if (slot >= NGX_HTTP_RATE_LIMIT_CLUSTER_SLOTS) {
-                break;
-            }
-        }
-
-        if (p == last || *p != ' ' || slot != head->slot) {
-            ngx_http_rate_limit_link_fail(link, "sent an invalid redirect:",
-                                          error);
-            return NGX_ERROR;
-        }
-
-        addr.data = p + 1;
-        addr.len = last - addr.data;
-
-        for (i = 0; i < n; i++) {
-            q = ngx_queue_head(&link->waiting);
-            call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
-            ngx_queue_remove(q);
-
-            call->link = NULL;
-            call->sent = 0;
-
-            if (rd->redirect(call, ask, slot, &addr) != NGX_OK) {
-                ngx_http_rate_limit_call_done(call, NGX_ERROR);
-            }
-        }
-
-        return NGX_OK;
-    }
-
     for (i = 0; down[i].len; i++) {
         if (word.len == down[i].len
             && ngx_strncmp(word.data, down[i].data, word.len) == 0)
@@ -1619,16 +1357,9 @@ ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
         }
     }
 
-    if (link->role[0]) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" %s %V answered \"%V\"",
-                      &rd->name, link->role, &link->name, error);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" answered \"%V\"",
-                      &rd->name, error);
-    }
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rate_limit: redis \"%V\" answered \"%V\"",
+                  &rd->name, error);
 
     for (i = 0; i < n; i++) {
         q = ngx_queue_head(&link->waiting);
@@ -1652,16 +1383,9 @@ ngx_http_rate_limit_link_answered(ngx_http_rate_limit_link_t *link)
 
     link->down = 0;
 
-    if (link->role[0]) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" %s %V answers again",
-                      &link->redis->name, link->role, &link->name);
-
-    } else {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" answers again",
-                      &link->redis->name);
-    }
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "rate_limit: redis \"%V\" answers again",
+                  &link->redis->name);
 }
 
 
@@ -1674,8 +1398,8 @@ ngx_http_rate_limit_link_timeout(ngx_event_t *ev)
         "timed out",                            /* closed: not reached */
         "timed out connecting",
         "timed out in the TLS handshake",
-        "timed out in the setup (AUTH, SELECT, ROLE)",
-        "timed out"                             /* a control reply */
+        "timed out in the setup (AUTH, SELECT)",
+        "timed out"                             /* ready: not reached */
     };
 
     link = ev->data;
@@ -1686,27 +1410,20 @@ ngx_http_rate_limit_link_timeout(ngx_event_t *ev)
 
 /*
  * The connection is dropped, every call waiting on it fails, and a new
- * one is tried after a backoff; its owner hears of it (Sentinel asks for
- * the primary again, a Cluster for its slot map).  One line for each
- * outage, not each request; a control connection's at warn, its owner
- * says when it gives up.
+ * one is tried after a backoff.  One line for each outage, not each
+ * request.
  */
 
 void
 ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
     const char *why, ngx_str_t *text)
 {
-    ngx_uint_t                    level;
     ngx_str_t                     quoted;
-    const char                   *retry;
     ngx_http_rate_limit_redis_t  *rd;
 
     rd = link->redis;
 
     if (!link->down) {
-        level = link->control ? NGX_LOG_WARN : NGX_LOG_ERR;
-        retry = link->control ? "" : "; retrying with backoff";
-
         if (text) {
             quoted = *text;
 
@@ -1714,19 +1431,10 @@ ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
             ngx_str_set(&quoted, "");
         }
 
-        if (link->role[0]) {
-            ngx_log_error(level, ngx_cycle->log, 0,
-                          "rate_limit: redis \"%V\" %s %V %s%s%V%s%s",
-                          &rd->name, link->role, &link->name, why,
-                          text ? " \"" : "", &quoted, text ? "\"" : "",
-                          retry);
-
-        } else {
-            ngx_log_error(level, ngx_cycle->log, 0,
-                          "rate_limit: redis \"%V\" %s%s%V%s%s",
-                          &rd->name, why, text ? " \"" : "", &quoted,
-                          text ? "\"" : "", retry);
-        }
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rate_limit: redis \"%V\" %s%s%V%s; retrying with "
+                      "backoff", &rd->name, why, text ? " \"" : "", &quoted,
+                      text ? "\"" : "");
 
         link->down = 1;
         link->backoff = NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN;
@@ -1740,7 +1448,7 @@ ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
 
     /* until the backoff is over, new calls are declined at once */
 
-    if (!link->control && !link->retry.timer_set) {
+    if (!link->retry.timer_set) {
         link->retry.handler = ngx_http_rate_limit_link_retry;
         link->retry.data = link;
         link->retry.log = ngx_cycle->log;
@@ -1750,10 +1458,6 @@ ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
 
     ngx_http_rate_limit_calls_fail(&link->waiting);
     ngx_http_rate_limit_calls_fail(&link->unsent);
-
-    if (link->failed) {
-        link->failed(link);
-    }
 }
 
 
@@ -1766,26 +1470,7 @@ ngx_http_rate_limit_link_retry(ngx_event_t *ev)
 }
 
 
-/*
- * The server is another one now (Sentinel's primary): the connection is
- * closed, its calls fail, and the next call connects at once
- */
-
-void
-ngx_http_rate_limit_link_drop(ngx_http_rate_limit_link_t *link)
-{
-    ngx_http_rate_limit_link_close_connection(link);
-
-    if (link->retry.timer_set) {
-        ngx_del_timer(&link->retry);
-    }
-
-    ngx_http_rate_limit_calls_fail(&link->waiting);
-    ngx_http_rate_limit_calls_fail(&link->unsent);
-}
-
-
-/* the worker exits, or a control connection is done */
+/* the worker exits */
 
 void
 ngx_http_rate_limit_link_close(ngx_http_rate_limit_link_t *link)

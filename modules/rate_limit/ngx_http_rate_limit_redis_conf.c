@@ -5,11 +5,8 @@
  *   host:port, unix:/path
  *   redis://[user[:password]@]host:port[/db]
  *   rediss://...                                       the same, in TLS
- *   redis-sentinel://[user[:password]@]host:port[,host:port...]/master
- *   redis-cluster://[user[:password]@]host:port[,host:port...]
  *
- * and rediss-sentinel:// and rediss-cluster://, TLS to every server.  The
- * user and the password are percent-decoded, go to AUTH, and never to a
+ * The user and the password are percent-decoded, go to AUTH, and never to a
  * log line: the deployment's name in logs leaves the password out.  A
  * password may also come from a file (redis_password_file=), which the
  * master reads.
@@ -28,25 +25,28 @@
 
 typedef struct {
     ngx_str_t                       scheme;
-    ngx_uint_t                      mode;
     ngx_uint_t                      tls;
-    ngx_uint_t                      port;
 } ngx_http_rate_limit_redis_scheme_t;
 
 
 static ngx_http_rate_limit_redis_scheme_t  ngx_http_rate_limit_redis_schemes[]
     = {
-    { ngx_string("redis://"), NGX_HTTP_RATE_LIMIT_REDIS_SERVER, 0, 6379 },
-    { ngx_string("rediss://"), NGX_HTTP_RATE_LIMIT_REDIS_SERVER, 1, 6379 },
-    { ngx_string("redis-sentinel://"), NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL, 0,
-      26379 },
-    { ngx_string("rediss-sentinel://"), NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL, 1,
-      26379 },
-    { ngx_string("redis-cluster://"), NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER, 0,
-      6379 },
-    { ngx_string("rediss-cluster://"), NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER, 1,
-      6379 },
-    { ngx_null_string, 0, 0, 0 }
+    { ngx_string("redis://"), 0 },
+    { ngx_string("rediss://"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * Deployments this module does not speak to: a clear "not supported" at
+ * nginx -t, not an address that fails to parse
+ */
+static ngx_str_t  ngx_http_rate_limit_redis_unsupported[] = {
+    ngx_string("redis-sentinel://"),
+    ngx_string("rediss-sentinel://"),
+    ngx_string("redis-cluster://"),
+    ngx_string("rediss-cluster://"),
+    ngx_null_string
 };
 
 
@@ -70,10 +70,23 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
     char                                *err;
     u_char                               num[NGX_INT_T_LEN];
     ngx_str_t                            user, password, args[3];
+    ngx_str_t                           *un;
     ngx_uint_t                           db, n;
     ngx_http_rate_limit_server_t        *server;
     ngx_http_rate_limit_redis_t         *rd;
     ngx_http_rate_limit_redis_scheme_t  *s;
+
+    for (un = ngx_http_rate_limit_redis_unsupported; un->len; un++) {
+        if (uri->len >= un->len
+            && ngx_strncasecmp(uri->data, un->data, un->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rate_limit_zone: \"%V\" is not supported, "
+                               "only redis:// and rediss://, one server",
+                               un);
+            return NULL;
+        }
+    }
 
     rd = ngx_pcalloc(cf->pool, sizeof(ngx_http_rate_limit_redis_t));
     if (rd == NULL) {
@@ -89,8 +102,6 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
 
     rd->uri = *uri;
     rd->password_file = *password_file;
-    rd->submit = ngx_http_rate_limit_redis_server_submit;
-    rd->close = ngx_http_rate_limit_redis_server_close;
 
     ngx_str_null(&user);
     ngx_str_null(&password);
@@ -113,7 +124,6 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
         err = ngx_http_rate_limit_redis_server(cf, rd, uri, 6379);
 
     } else {
-        rd->mode = s->mode;
         rd->tls = s->tls;
 
         err = ngx_http_rate_limit_redis_uri(cf, rd, s, &user, &password, &db);
@@ -187,32 +197,14 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
 
     ngx_http_rate_limit_redis_script(rd);
 
-    switch (rd->mode) {
-
-    case NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL:
-        if (ngx_http_rate_limit_sentinel_init(cf, rd) != NGX_OK) {
-            return NULL;
-        }
-
-        break;
-
-    case NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER:
-        if (ngx_http_rate_limit_cluster_init(cf, rd) != NGX_OK) {
-            return NULL;
-        }
-
-        break;
-
-    default:
-        rd->link = ngx_http_rate_limit_link_create(rd, "", cf->pool);
-        if (rd->link == NULL) {
-            return NULL;
-        }
-
-        server = rd->servers.elts;
-        ngx_http_rate_limit_link_address(rd->link, server->addr.sockaddr,
-                                         server->addr.socklen, &server->host);
+    rd->link = ngx_http_rate_limit_link_create(rd, cf->pool);
+    if (rd->link == NULL) {
+        return NULL;
     }
+
+    server = rd->servers.elts;
+    ngx_http_rate_limit_link_address(rd->link, server->addr.sockaddr,
+                                     server->addr.socklen, &server->host);
 
     return rd;
 }
@@ -313,7 +305,7 @@ ngx_http_rate_limit_redis_uri(ngx_conf_t *cf, ngx_http_rate_limit_redis_t *rd,
                    "\"unix:/path\"";
         }
 
-        err = ngx_http_rate_limit_redis_server(cf, rd, &host, s->port);
+        err = ngx_http_rate_limit_redis_server(cf, rd, &host, 6379);
         if (err != NGX_CONF_OK) {
             return err;
         }
@@ -336,36 +328,17 @@ ngx_http_rate_limit_redis_uri(ngx_conf_t *cf, ngx_http_rate_limit_redis_t *rd,
         rest.len--;
     }
 
-    switch (s->mode) {
+    if (rd->servers.nelts > 1) {
+        return "more than one host";
+    }
 
-    case NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL:
-        if (rest.len == 0 || ngx_strlchr(rest.data, last, '/')) {
-            return "no master name: \"/name\" expected after the sentinels";
+    if (rest.len) {
+        n = ngx_atoi(rest.data, rest.len);
+        if (n == NGX_ERROR) {
+            return "an invalid database: a number expected after \"/\"";
         }
 
-        rd->master = rest;
-        break;
-
-    case NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER:
-        if (rest.len && !(rest.len == 1 && rest.data[0] == '0')) {
-            return "a database: a Cluster has only database 0";
-        }
-
-        break;
-
-    default:
-        if (rd->servers.nelts > 1) {
-            return "more than one host: Sentinel or Cluster";
-        }
-
-        if (rest.len) {
-            n = ngx_atoi(rest.data, rest.len);
-            if (n == NGX_ERROR) {
-                return "an invalid database: a number expected after \"/\"";
-            }
-
-            *db = n;
-        }
+        *db = n;
     }
 
     return NGX_CONF_OK;
@@ -550,42 +523,3 @@ ngx_http_rate_limit_redis_command(ngx_conf_t *cf, ngx_str_t *out,
     return NGX_OK;
 }
 
-
-/*
- * In a Cluster, a zone's keys are spread over the slots by the request's
- * key, which is their hash tag: "prefix" "zone:" "{key}".  A brace in the
- * prefix or the zone's name would make its own tag and pin every key of
- * the zone to one node.
- */
-
-char *
-ngx_http_rate_limit_redis_check(ngx_conf_t *cf,
-    ngx_http_rate_limit_redis_t *rd, ngx_str_t *prefix, ngx_str_t *zone)
-{
-    if (rd->mode != NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER) {
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strlchr(prefix->data, prefix->data + prefix->len, '{')
-        || ngx_strlchr(zone->data, zone->data + zone->len, '{'))
-    {
-        return "has a \"{\" in \"redis_prefix=\" or the zone's name: in a "
-               "Cluster it would pin every key of the zone to one node";
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* the slot of a limit's key: 0 but in a Cluster */
-
-ngx_uint_t
-ngx_http_rate_limit_redis_slot(ngx_http_rate_limit_zone_t *zone,
-    ngx_str_t *key)
-{
-    if (zone->redis->mode != NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER) {
-        return 0;
-    }
-
-    return ngx_http_rate_limit_cluster_slot(&zone->redis_key, key);
-}

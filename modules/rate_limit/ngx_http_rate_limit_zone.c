@@ -27,11 +27,8 @@ static void ngx_http_rate_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_rate_limit_node_t *ngx_http_rate_limit_lookup(
     ngx_http_rate_limit_zone_t *zone, uint32_t hash, ngx_str_t *key);
-static void ngx_http_rate_limit_lock(ngx_http_rate_limit_check_t *checks,
-    ngx_uint_t n, ngx_uint_t redis, ngx_slab_pool_t **pools, ngx_uint_t *m);
-static ngx_http_rate_limit_node_t *ngx_http_rate_limit_node_get(
-    ngx_http_rate_limit_check_t *check, ngx_http_rate_limit_node_t *rl,
-    uint64_t now);
+static void ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
+    ngx_http_rate_limit_node_t *rl, uint64_t now);
 static void ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
     ngx_http_rate_limit_node_t *rl);
 static void ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
@@ -145,7 +142,7 @@ ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(zone->shpool->log_ctx, " in rate_limit_zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    /* a full zone drops buckets instead: see ngx_http_rate_limit_node_get() */
+    /* a full zone drops buckets instead: see ngx_http_rate_limit_charge() */
     zone->shpool->log_nomem = 0;
 
     return NGX_OK;
@@ -156,21 +153,37 @@ ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
  * Decides on every limit of one request at once.  Each zone is locked once,
  * all of them in address order, so workers checking the same zones never
  * wait on each other in a cycle; and the request takes tokens from its
- * buckets only if none of the enforced limits rejects it.  A zone in
- * Redis decides here when Redis cannot: from the bucket of this nginx or,
- * if it is fuller, from what Redis said of the key.
+ * buckets only if none of the enforced limits rejects it.
  */
 
 void
 ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected)
 {
-    uint64_t                     cap, fill, need, tat;
+    uint64_t                     cap, fill, need;
     ngx_uint_t                   i, k, m, reject;
-    ngx_slab_pool_t             *pools[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
-    ngx_http_rate_limit_node_t  *nodes[NGX_HTTP_RATE_LIMIT_MAX_LIMITS], *rl;
+    ngx_slab_pool_t             *pools[8], *pool;
+    ngx_http_rate_limit_node_t  *nodes[8];
 
-    ngx_http_rate_limit_lock(checks, n, 0, pools, &m);
+    m = 0;
+
+    for (i = 0; i < n; i++) {
+        pool = checks[i].zone->shpool;
+
+        for (k = 0; k < m && pools[k] < pool; k++) { /* void */ }
+
+        if (k < m && pools[k] == pool) {
+            continue;
+        }
+
+        ngx_memmove(&pools[k + 1], &pools[k], (m - k) * sizeof(void *));
+        pools[k] = pool;
+        m++;
+    }
+
+    for (k = 0; k < m; k++) {
+        ngx_shmtx_lock(&pools[k]->mutex);
+    }
 
     reject = rejected;
 
@@ -178,10 +191,7 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
         nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
                                               &checks[i].key);
 
-        rl = nodes[i];
-        tat = rl ? ngx_max(rl->tat, rl->known) : 0;
-
-        fill = (tat > now) ? tat - now : 0;
+        fill = (nodes[i] && nodes[i]->tat > now) ? nodes[i]->tat - now : 0;
         cap = (checks[i].burst + 1) * checks[i].interval;
         need = checks[i].cost * checks[i].interval;
 
@@ -209,135 +219,13 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     if (!reject) {
         for (i = 0; i < n; i++) {
             if (checks[i].admitted && checks[i].cost) {
-                rl = ngx_http_rate_limit_node_get(&checks[i], nodes[i], now);
-
-                if (rl) {
-                    rl->tat = checks[i].tat;
-                }
+                ngx_http_rate_limit_charge(&checks[i], nodes[i], now);
             }
         }
     }
 
     for (k = m; k; k--) {
         ngx_shmtx_unlock(&pools[k - 1]->mutex);
-    }
-}
-
-
-/*
- * Before Redis is asked: the limits in Redis as what Redis said of their
- * keys makes them.  Its TAT for a key can only have grown since, so a
- * request those values reject, Redis would reject too: 1 if an enforced
- * limit rejects it, and the request need not go to Redis.  The other
- * limits' values are those of a bucket at least as empty as Redis's.
- */
-
-ngx_uint_t
-ngx_http_rate_limit_known(ngx_http_rate_limit_check_t *checks, ngx_uint_t n,
-    uint64_t now)
-{
-    uint64_t                     cap, fill, need;
-    ngx_uint_t                   i, k, m, reject;
-    ngx_slab_pool_t             *pools[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
-    ngx_http_rate_limit_node_t  *rl;
-
-    ngx_http_rate_limit_lock(checks, n, 1, pools, &m);
-
-    reject = 0;
-
-    for (i = 0; i < n; i++) {
-        if (checks[i].zone->redis == NULL) {
-            continue;
-        }
-
-        rl = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
-                                        &checks[i].key);
-
-        fill = (rl && rl->known > now) ? rl->known - now : 0;
-        cap = (checks[i].burst + 1) * checks[i].interval;
-        need = checks[i].cost * checks[i].interval;
-
-        checks[i].admitted = (fill + need <= cap || need == 0);
-
-        if (checks[i].admitted) {
-            ngx_http_rate_limit_values(&checks[i], fill + need, 0);
-
-        } else {
-            ngx_http_rate_limit_values(&checks[i], fill, fill + need - cap);
-
-            if (!checks[i].dry_run) {
-                reject = 1;
-            }
-        }
-    }
-
-    for (k = m; k; k--) {
-        ngx_shmtx_unlock(&pools[k - 1]->mutex);
-    }
-
-    return reject;
-}
-
-
-/*
- * What Redis said of a key it rejected: its TAT is at least tat (the time
- * the call was made, which is before Redis decided, plus the fill it
- * answered), in the zone's shared memory for every worker
- */
-
-void
-ngx_http_rate_limit_learn(ngx_http_rate_limit_check_t *check, uint64_t tat,
-    uint64_t now)
-{
-    ngx_http_rate_limit_zone_t  *zone;
-    ngx_http_rate_limit_node_t  *rl;
-
-    zone = check->zone;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    rl = ngx_http_rate_limit_lookup(zone, check->hash, &check->key);
-    rl = ngx_http_rate_limit_node_get(check, rl, now);
-
-    if (rl && rl->known < tat) {
-        rl->known = tat;
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-}
-
-
-/* the pools of the checks' zones (of those in Redis only) locked */
-
-static void
-ngx_http_rate_limit_lock(ngx_http_rate_limit_check_t *checks, ngx_uint_t n,
-    ngx_uint_t redis, ngx_slab_pool_t **pools, ngx_uint_t *m)
-{
-    ngx_uint_t        i, k;
-    ngx_slab_pool_t  *pool;
-
-    *m = 0;
-
-    for (i = 0; i < n; i++) {
-        if (redis && checks[i].zone->redis == NULL) {
-            continue;
-        }
-
-        pool = checks[i].zone->shpool;
-
-        for (k = 0; k < *m && pools[k] < pool; k++) { /* void */ }
-
-        if (k < *m && pools[k] == pool) {
-            continue;
-        }
-
-        ngx_memmove(&pools[k + 1], &pools[k], (*m - k) * sizeof(void *));
-        pools[k] = pool;
-        (*m)++;
-    }
-
-    for (k = 0; k < *m; k++) {
-        ngx_shmtx_lock(&pools[k]->mutex);
     }
 }
 
@@ -400,14 +288,13 @@ ngx_http_rate_limit_lookup(ngx_http_rate_limit_zone_t *zone, uint32_t hash,
 
 
 /*
- * The key's bucket, made if it has none, the most recently used.  A full
- * zone first drops idle buckets (full again, so nothing is lost), then, if
- * it must, the least recently used bucket still in use.  NULL: the zone
- * cannot hold even one, the key stays unlimited.
+ * Stores the request's new TAT, making the bucket if the key has none.  A
+ * full zone first drops idle buckets (full again, so nothing is lost),
+ * then, if it must, the least recently used bucket still in use.
  */
 
-static ngx_http_rate_limit_node_t *
-ngx_http_rate_limit_node_get(ngx_http_rate_limit_check_t *check,
+static void
+ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
     ngx_http_rate_limit_node_t *rl, uint64_t now)
 {
     size_t                       size;
@@ -418,9 +305,10 @@ ngx_http_rate_limit_node_get(ngx_http_rate_limit_check_t *check,
     zone = check->zone;
 
     if (rl) {
+        rl->tat = check->tat;
         ngx_queue_remove(&rl->queue);
         ngx_queue_insert_head(&zone->sh->queue, &rl->queue);
-        return rl;
+        return;
     }
 
     size = offsetof(ngx_rbtree_node_t, color)
@@ -442,8 +330,6 @@ ngx_http_rate_limit_node_get(ngx_http_rate_limit_check_t *check,
         q = ngx_queue_last(&zone->sh->queue);
         rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
 
-        /* what Redis said of a key is only a shortcut: Redis has it */
-
         if (rl->tat > now) {
             check->dropped_live = 1;
         }
@@ -454,7 +340,8 @@ ngx_http_rate_limit_node_get(ngx_http_rate_limit_check_t *check,
     }
 
     if (node == NULL) {
-        return NULL;
+        /* the zone cannot hold even one bucket: the key stays unlimited */
+        return;
     }
 
     node->key = check->hash;
@@ -462,14 +349,11 @@ ngx_http_rate_limit_node_get(ngx_http_rate_limit_check_t *check,
     rl = ngx_http_rate_limit_node(node);
 
     rl->len = (u_short) check->key.len;
-    rl->tat = 0;
-    rl->known = 0;
+    rl->tat = check->tat;
     ngx_memcpy(rl->data, check->key.data, check->key.len);
 
     ngx_rbtree_insert(&zone->sh->rbtree, node);
     ngx_queue_insert_head(&zone->sh->queue, &rl->queue);
-
-    return rl;
 }
 
 
@@ -488,11 +372,10 @@ ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
 
 
 /*
- * Drops the buckets full since idle_since among the n least recently used
- * (and whose key Redis said nothing of since), passing over the others.
- * One for each new bucket keeps the zone lean; a bucket full for a short
- * while stays, so a busy key is not dropped and made again on every
- * request.  A full zone drops every full bucket.
+ * Drops the buckets full since idle_since among the n least recently used,
+ * passing over the others.  One for each new bucket keeps the zone lean; a
+ * bucket full for a short while stays, so a busy key is not dropped and
+ * made again on every request.  A full zone drops every full bucket.
  */
 
 static void
@@ -508,7 +391,7 @@ ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
         prev = ngx_queue_prev(q);
         rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
 
-        if (rl->tat <= idle_since && rl->known <= idle_since) {
+        if (rl->tat <= idle_since) {
             ngx_http_rate_limit_free(zone, rl);
         }
 

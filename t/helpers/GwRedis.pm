@@ -7,8 +7,7 @@ package GwRedis;
 # connections on cue, a second nginx sharing it.  And the deployments
 # operators run, each server started by the test on free ports: servers
 # with other options (a password, ACL users, TLS with certificates of a
-# CA made here), a primary with a replica and three sentinels, a
-# three-primary cluster.
+# CA made here).
 
 use strict;
 use warnings;

@@ -356,7 +356,7 @@ qr/\[emerg\] .*invalid redis address "redis:\/\/127\.0\.0\.1\/x": an invalid dat
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid redis address "[^"]+": more than one host: Sentinel or Cluster/
+qr/\[emerg\] .*invalid redis address "[^"]+": more than one host in /
 
 
 
@@ -371,25 +371,25 @@ qr/\[emerg\] .*invalid redis address "[^"]+": a query or a fragment/
 
 
 
-=== TEST 19: Sentinel without a master's name, a Cluster with a database
+=== TEST 19: Sentinel is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=a:1m rate=10r/m
-                    redis=redis-sentinel://127.0.0.1:26379;
+                    redis=redis-sentinel://127.0.0.1:26379/mymaster;
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid redis address "redis-sentinel:\/\/127\.0\.0\.1:26379": no master name/
+qr/\[emerg\] .*rate_limit_zone: "redis-sentinel:\/\/" is not supported, only redis:\/\/ and rediss:\/\/, one server in /
 
 
 
-=== TEST 20: a Cluster with a database
+=== TEST 20: Cluster is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=a:1m rate=10r/m
-                    redis=redis-cluster://127.0.0.1:7000/2;
+                    redis=redis-cluster://127.0.0.1:7000,127.0.0.1:7001;
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid redis address "[^"]+": a database: a Cluster has only database 0/
+qr/\[emerg\] .*rate_limit_zone: "redis-cluster:\/\/" is not supported, only redis:\/\/ and rediss:\/\/, one server in /
 
 
 
