@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make run-cluster`: Redis on 127.0.0.1:6390, etcd on 127.0.0.1:2379 with
 # the mock services registered in it, the mock services themselves, two
-# gateway instances on 8091 and 8092 sharing Redis and following etcd, and
+# gateway instances on 8091 and 8092 sharing Redis, following etcd and
+# checking the instances it lists, and
 # a load balancer on 8090 in front of them, all in the foreground under
 # build/cluster/ (Ctrl-C stops everything).  The mock services take the
 # ports of `make run`'s: stop that first.
@@ -82,6 +83,7 @@ for name in a b; do
     cat > "$dir/nginx.conf" <<CONF
 load_module $modules/ngx_http_rate_limit_module.so;
 load_module $modules/ngx_http_upstream_discovery_module.so;
+load_module $modules/ngx_http_health_check_module.so;
 worker_processes 2;
 error_log logs/error.log info;
 pid logs/nginx.pid;
@@ -137,6 +139,18 @@ base64):
   sleep 2; users         # weight 2: twice as many requests go to 9111
   del /services/users/users-1
   sleep 2; users         # removed: 9111 only
+  put /services/users/users-3 127.0.0.1:9103
+                         # the orders service, which answers 404 to /users/
+  put /services/users/users-4 127.0.0.1:9199
+                         # nothing listens there
+  sleep 2; users         # etcd lists them, their checks fail: 9111 only,
+                         # and not one request went to them (mandatory)
+  curl -s http://127.0.0.1:8091/upstreams
+                         # the instances as gateway a's checks see them
+  grep 'health check' build/cluster/a/logs/error.log
+                         # "... server 127.0.0.1:9103 is down: status 404
+                         # does not pass match "users_ok"", and connect()
+                         # failed (111: Connection refused) for 9199
   curl -s $etcd/v3/kv/range \\
       -d "{\\"key\\":\\"\$(b64 /services/)\\",\\"range_end\\":\\"\$(b64 /services0)\\"}"
                          # all the registered instances (or, with Debian's

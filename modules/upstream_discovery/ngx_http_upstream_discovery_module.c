@@ -146,7 +146,8 @@ ngx_http_upstream_discovery_init_upstream(ngx_conf_t *cf,
 
 /*
  * A zone kept across a reload keeps its list; a new one starts with the
- * server lines, until etcd first answers.
+ * server lines, until etcd first answers.  The upstream's peer.data is
+ * the list, for other modules (ngx_gw_upstream.h).
  */
 
 static ngx_int_t
@@ -166,6 +167,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (odcf) {
         dcf->sh = odcf->sh;
         dcf->shpool = odcf->shpool;
+        dcf->upstream->peer.data = &dcf->sh->peers;
 
         /* another prefix: its list is read even if etcd did not change */
 
@@ -183,6 +185,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         dcf->sh = dcf->shpool->data;
+        dcf->upstream->peer.data = &dcf->sh->peers;
         return NGX_OK;
     }
 
@@ -194,6 +197,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     dcf->sh = sh;
     dcf->shpool->data = sh;
+    dcf->upstream->peer.data = &sh->peers;
 
     sh->peers.shpool = dcf->shpool;
     sh->peers.name = &sh->name;
