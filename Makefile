@@ -8,7 +8,8 @@
 #                        build against nginx 1.30 (README, "Supported nginx
 #                        versions")
 #   make run             start the example gateway on 127.0.0.1:8080
-#   make bench           wrk benchmarks (bench/README.md)
+#   make bench           wrk benchmarks (bench/README.md); bench-scaling:
+#                        how each cost grows (bench/results/)
 #   make deb             one Debian package per module in build/deb
 #                        (packaging/README.md)
 #   make test-deb        as root: installs, checks and purges them
@@ -72,13 +73,17 @@ BUILD_PACKAGES := gcc make nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
 # the suites: nginx itself, the Perl the runner and the tests use, the
 # servers the tests start, curl and openssl for t/gateway.t, promtool
 TEST_PACKAGES  := perl nginx-core libtest-base-perl libcrypt-jwt-perl \
-                  valgrind redis-server etcd-server prometheus curl openssl
+                  libnet-dns-perl \
+                  valgrind redis-server etcd-server etcd-client prometheus \
+                  curl openssl
 
 # versions/fetch: Debian's source packages and the 1.26.3 build
 MATRIX_PACKAGES := dpkg-dev patch xz-utils
 
-# wrk, and the Lua peer of the JSON trimming benchmark
-BENCH_PACKAGES := wrk libnginx-mod-http-lua lua-cjson
+# wrk, the Lua peer of the JSON trimming benchmark, Redis and gnuplot for
+# the scaling curves
+BENCH_PACKAGES := wrk libnginx-mod-http-lua lua-cjson redis-server \
+                  gnuplot-nox
 
 # make deb: Debian's packaging tools, and lintian to check what they make
 DEB_PACKAGES   := dpkg-dev debhelper lintian
@@ -105,7 +110,8 @@ endif
 .PHONY: all deps deps-build deps-test deps-fuzz deps-bench deps-matrix \
         deps-deb modules tools test \
         test-valgrind test-matrix check-binary style run run-cluster \
-        install uninstall deb test-deb bench fuzz clean
+        install uninstall deb test-deb bench bench-trim bench-scaling \
+        fuzz clean
 
 all: modules tools
 
@@ -281,6 +287,15 @@ bench: modules deps-bench
 	NGINX_BINARY=$(NGINX_BINARY) \
 	    BENCH_MODULES="$(abspath $(MODULE_SOS)) $(LUA_MODULES)" \
 	    SCENARIO=$(SCENARIO) bench/run
+
+# JSON trimming without nginx, fast and plain paths in turns
+bench-trim: modules
+	NGX_BUILD=$(NGX_BUILD) bash bench/trim/run
+
+# how each cost grows with its work: tables and plots in bench/results/
+bench-scaling: modules deps-bench
+	NGINX_BINARY=$(NGINX_BINARY) \
+	    BENCH_MODULES="$(abspath $(MODULE_SOS))" bench/scaling/run
 
 # libFuzzer targets for the parsers (README, "Tests"), a fixed number of
 # inputs each (FUZZ_RUNS, default 200000)

@@ -61,6 +61,16 @@ conf.examples/certs/gateway.crt).  Ctrl-C stops it.  From another terminal:
   curl -i -H "X-API-Key: gk_demo-partner-acme-key-never-use-in-production" \\
       http://127.0.0.1:8080/orders/             # a partner's API key instead
                                                 # of a token: 600 a minute
+  curl -i -H "Authorization: Bearer gto_demo-orders-app-7e3f21c9" \\
+      http://127.0.0.1:8080/orders/             # an application's opaque
+                                                # token, asked of the mock
+                                                # authorization server once,
+                                                # then kept for 5 minutes
+  curl -i -H "Authorization: Bearer gto_demo-billing-app-2b81d4f0" \\
+      http://127.0.0.1:8080/orders/             # 401: its scope is
+                                                # billing:read
+  curl -i -H "Authorization: Bearer gto_demo-revoked-5c0a9e17" \\
+      http://127.0.0.1:8080/orders/             # 401: not active
   curl -i -H "Authorization: Bearer \$FREE" -d '{"amount":10}' \\
       http://127.0.0.1:8080/payments/           # 201; add ?fail=1 for 503
   curl -H "Authorization: Bearer \$FREE" http://127.0.0.1:8080/notifications/
@@ -84,12 +94,14 @@ conf.examples/certs/gateway.crt).  Ctrl-C stops it.  From another terminal:
   curl -k --http2 -i -H "Authorization: Bearer \$FREE" \\
       https://127.0.0.1:8443/users/7            # the same over TLS and HTTP/2
   curl http://127.0.0.1:9145/metrics            # Prometheus metrics: all of
-                                                # the above by route, JWT
-                                                # status, zone and part
+                                                # the above by route, JWT and
+                                                # introspection status, zone
+                                                # and part
 
 The tokens are valid for a day and signed with the demo keys in
 conf.examples/keys: never use those keys for real.  Mint your own with
-build/tools/gateway-token (see the README).
+build/tools/gateway-token (see the README).  The gto_demo-... tokens are
+opaque, fixed in conf.examples/mock-services.conf, and as public.
 
 Logs: build/run/logs/error.log and access.log.$where  Config:
 conf.examples/gateway.conf (the services: conf.examples/mock-services.conf).

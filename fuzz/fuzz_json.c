@@ -32,6 +32,12 @@
  * its text is checked as ngx_gw_json_member_text() promises, and an
  * array's elements, walked by ngx_gw_json_element(), must be what lies
  * between its brackets and commas.
+ *
+ * Then values are made quiet as json_filter and aggregate make them (the
+ * seed picks which), and the fast paths (ngx_gw_json_fast: the skipping
+ * of quiet values, the vector scans) must give the events and the verdict
+ * of the machine alone, whole, a byte at a time and cut in two at every
+ * offset.
  */
 
 
@@ -40,6 +46,10 @@
 #include "ngx_gw_json.h"
 #include "ngx_fuzz.h"
 
+
+/* inputs up to this long are cut in two at every offset, longer ones at
+ * the first offsets only */
+#define FZ_EVERY_CUT  1024
 
 #define FZ_NAME_NULL  ((size_t) -1)        /* no name buffer at all */
 #define FZ_NAME_DOC   ((size_t) -2)        /* as long as the document */
@@ -905,12 +915,20 @@ fz_check_event(fz_run_t *run, fz_vec_t *stack, ngx_gw_json_t *j,
 }
 
 
+/*
+ * quiet: 0, every event is told; else bit k % 32 of it makes the value
+ * that the k-th VALUE_START or MEMBER_NAME begins quiet, as json_filter
+ * and aggregate ask (events inside are then not checked against the
+ * stack of open values, which they skip).
+ */
+
 static void
 fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
-    size_t cap, int in_input, int lone, const size_t *cuts, size_t ncuts)
+    size_t cap, int in_input, int lone, const size_t *cuts, size_t ncuts,
+    uint32_t quiet)
 {
     u_char         *buf, *pos, *last, *name_buf;
-    size_t          base, i, end, name_cap;
+    size_t          base, i, end, name_cap, k;
     ngx_int_t       rc;
     fz_vec_t        stack;
     fz_event_t     *ev;
@@ -934,6 +952,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
     }
 
     base = 0;
+    k = 0;
 
     for (i = 0; i <= ncuts; i++) {
         end = (i < ncuts) ? cuts[i] : len;
@@ -970,7 +989,18 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
                     fz_append(&run->names, j.name.data, j.name.len);
                 }
 
-                fz_check_event(run, &stack, &j, doc);
+                if (!quiet) {
+                    fz_check_event(run, &stack, &j, doc);
+                    continue;
+                }
+
+                if (j.event != NGX_GW_JSON_VALUE_END
+                    && (quiet >> (k++ % 32) & 1))
+                {
+                    j.quiet = 1;
+                    j.quiet_level = j.level;
+                }
+
                 continue;
             }
 
@@ -981,7 +1011,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
             }
 
             if (rc == NGX_DONE) {
-                ngx_fuzz_assert(j.depth == 0 && stack.nelts == 0);
+                ngx_fuzz_assert(j.depth == 0 && (quiet || stack.nelts == 0));
 
                 if (pos == last) {
                     break;
@@ -1012,7 +1042,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
 
         /* a top-level number ends with the document, without an event */
 
-        if (stack.nelts == 1) {
+        if (!quiet && stack.nelts == 1) {
             ngx_fuzz_assert(*(ngx_uint_t *) stack.elts == NGX_GW_JSON_NUMBER);
 
             ev = fz_push(&run->events);
@@ -1022,7 +1052,7 @@ fz_tokenize(fz_run_t *run, const u_char *doc, size_t len, size_t max_depth,
             stack.nelts = 0;
         }
 
-        ngx_fuzz_assert(stack.nelts == 0);
+        ngx_fuzz_assert(quiet || stack.nelts == 0);
 
         /* done is done: finishing again, or more whitespace, changes none */
         ngx_fuzz_assert(ngx_gw_json_finish(&j) == NGX_DONE);
@@ -1446,7 +1476,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t        len, max_depth, cap, i, n, *cuts;
     uint32_t      state;
     fz_ref_t      ref, strict;
-    fz_run_t      whole, split;
+    uint32_t      quiet;
+    fz_run_t      whole, split, plain;
     const u_char *doc;
 
     if (size < 2) {
@@ -1465,7 +1496,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     valid = (fz_ref_parse(&ref, doc, len, max_depth, lone) == 0);
 
     fz_tokenize(&whole, doc, len, max_depth, cap, in_input, lone,
-                NULL, 0);
+                NULL, 0, 0);
     fz_compare_ref(&whole, &ref, valid,
                    cap == FZ_NAME_NULL ? 0 : cap == FZ_NAME_DOC ? len : cap);
     fz_check_unescape(&ref, whole.events.nelts, doc);
@@ -1482,7 +1513,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
-                cuts, len + 2);
+                cuts, len + 2, 0);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
@@ -1496,7 +1527,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
-                cuts, n);
+                cuts, n, 0);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
@@ -1505,10 +1536,47 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cuts[0] = data[1] % (len + 1);
 
     fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
-                cuts, 1);
+                cuts, 1, 0);
     fz_compare_runs(&whole, &split);
     fz_run_free(&split);
 
+    /*
+     * Quiet values: the fast paths (ngx_gw_json_skip() and the vector
+     * scans) must give what the machine alone gives, the same events and
+     * the same error at the same byte, whole, a byte at a time, and in two
+     * pieces cut at every offset
+     */
+
+    quiet = fz_random(&state) | 1;
+
+    ngx_gw_json_fast = 0;
+    fz_tokenize(&plain, doc, len, max_depth, cap, in_input, lone,
+                NULL, 0, quiet);
+    ngx_gw_json_fast = 1;
+
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
+                NULL, 0, quiet);
+    fz_compare_runs(&plain, &split);
+    fz_run_free(&split);
+
+    for (i = 0; i <= len; i++) {
+        cuts[i] = i;
+    }
+
+    fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
+                cuts, len + 1, quiet);
+    fz_compare_runs(&plain, &split);
+    fz_run_free(&split);
+
+    for (i = 1; i < len && i <= FZ_EVERY_CUT; i++) {
+        cuts[0] = i;
+        fz_tokenize(&split, doc, len, max_depth, cap, in_input, lone,
+                    cuts, 1, quiet);
+        fz_compare_runs(&plain, &split);
+        fz_run_free(&split);
+    }
+
+    fz_run_free(&plain);
     free(cuts);
 
     if (lone) {

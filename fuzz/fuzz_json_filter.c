@@ -18,7 +18,10 @@
  *     valid JSON, never "broken";
  *   - deny paths cut a broken body short (strict): what goes out is then
  *     the start of what json_fields' pass-through would send, nothing of
- *     the rest.
+ *     the rest;
+ *   - the fast paths (ngx_gw_json_fast) give the same bytes and verdict
+ *     as the plain ones, strict and loose, whole and cut in two at every
+ *     offset.
  */
 
 
@@ -30,9 +33,15 @@
 #include "ngx_fuzz.h"
 
 
+/* inputs up to this long are cut in two at every offset */
+#define FZ_EVERY_CUT  1024
+
+
+/* seed 0 and cut 0: the whole document; cut: two pieces cut there */
+
 static size_t
 fz_filter(ngx_pool_t *pool, ngx_http_json_filter_sels_t *sels, u_char *doc,
-    size_t len, uint32_t seed, ngx_uint_t loose, u_char *out,
+    size_t len, uint32_t seed, size_t cut, ngx_uint_t loose, u_char *out,
     ngx_uint_t *broken)
 {
     u_char                         *p, *piece;
@@ -40,8 +49,11 @@ fz_filter(ngx_pool_t *pool, ngx_http_json_filter_sels_t *sels, u_char *doc,
     ngx_buf_t                       b;
     ngx_http_json_filter_stream_t  *st;
 
-    /* not cleared, as in the module: the stream must not read garbage */
-    st = ngx_palloc(pool, sizeof(ngx_http_json_filter_stream_t));
+    /*
+     * not cleared, as in the module: the stream must not read garbage;
+     * from the heap, as the runs of one input are many
+     */
+    st = malloc(sizeof(ngx_http_json_filter_stream_t));
     ngx_fuzz_assert(st != NULL);
 
     ngx_fuzz_assert(ngx_http_json_filter_stream_init(st, sels, pool,
@@ -61,7 +73,10 @@ fz_filter(ngx_pool_t *pool, ngx_http_json_filter_sels_t *sels, u_char *doc,
 
         /* seed 0: the whole document; else pieces of 1 to 16 bytes */
 
-        if (seed == 0) {
+        if (cut) {
+            n = (p == doc) ? ngx_min(cut, len) : (size_t) (doc + len - p);
+
+        } else if (seed == 0) {
             n = doc + len - p;
 
         } else {
@@ -101,6 +116,7 @@ fz_filter(ngx_pool_t *pool, ngx_http_json_filter_sels_t *sels, u_char *doc,
     ngx_fuzz_assert(b.last <= b.end);
     total += b.last - b.pos;
     *broken = st->broken;
+    free(st);
 
     return total;
 }
@@ -143,11 +159,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char                       *doc, *whole, *split, *loose;
-    size_t                        sel_len, len, n1, n2, n3;
+    size_t                        sel_len, len, n1, n2, n3, cut;
     uint32_t                      seed;
     ngx_str_t                     text;
     ngx_pool_t                   *pool;
-    ngx_uint_t                    broken1, broken2, broken3, deny;
+    ngx_uint_t                    broken1, broken2, broken3, deny,
+                                  loose_run;
     const char                   *error;
     ngx_http_json_sel_t          *sel;
     ngx_http_json_filter_sels_t   sels;
@@ -197,9 +214,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     loose = malloc(len + 2 * NGX_HTTP_JSON_FILTER_PENDING);
     ngx_fuzz_assert(whole != NULL && split != NULL && loose != NULL);
 
-    n1 = fz_filter(pool, &sels, doc, len, 0, 0, whole, &broken1);
-    n2 = fz_filter(pool, &sels, doc, len, seed, 0, split, &broken2);
-    n3 = fz_filter(pool, &sels, doc, len, seed, 1, loose, &broken3);
+    n1 = fz_filter(pool, &sels, doc, len, 0, 0, 0, whole, &broken1);
+    n2 = fz_filter(pool, &sels, doc, len, seed, 0, 0, split, &broken2);
+    n3 = fz_filter(pool, &sels, doc, len, seed, 0, 1, loose, &broken3);
 
     ngx_fuzz_assert(n1 == n2);
     ngx_fuzz_assert(memcmp(whole, split, n1) == 0);
@@ -213,6 +230,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fz_valid(doc, len)) {
         ngx_fuzz_assert(!broken1);
         ngx_fuzz_assert(fz_valid(whole, n1));
+    }
+
+    /*
+     * The fast paths (the members loop, the tokenizer's skipping and
+     * vector scans) against the plain ones: the same bytes and the same
+     * verdict, whole and cut in two at every offset (the first
+     * FZ_EVERY_CUT of a longer input), strict and loose
+     */
+
+    for (loose_run = 0; loose_run < 2; loose_run++) {
+        ngx_gw_json_fast = 0;
+        n2 = fz_filter(pool, &sels, doc, len, 0, 0, loose_run, split,
+                       &broken2);
+        ngx_gw_json_fast = 1;
+
+        n3 = fz_filter(pool, &sels, doc, len, 0, 0, loose_run, loose,
+                       &broken3);
+        ngx_fuzz_assert(n2 == n3 && broken2 == broken3);
+        ngx_fuzz_assert(memcmp(split, loose, n2) == 0);
+
+        for (cut = 1; cut < len && cut <= FZ_EVERY_CUT; cut++) {
+            n3 = fz_filter(pool, &sels, doc, len, 0, cut, loose_run, loose,
+                           &broken3);
+            ngx_fuzz_assert(n2 == n3 && broken2 == broken3);
+            ngx_fuzz_assert(memcmp(split, loose, n2) == 0);
+        }
     }
 
     free(whole);

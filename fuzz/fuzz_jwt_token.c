@@ -6,8 +6,8 @@
  * The input is a raw token, as a client would send it: it goes to
  * ngx_http_auth_jwt_token_decode(), and a token that decodes has every
  * header member and claim shown as the variables show them, with
- * ngx_http_auth_jwt_member_variable() (never a control character), and
- * its times read with ngx_http_auth_jwt_token_clock() and checked with
+ * ngx_gw_claim_variable() (never a control character), and its times
+ * read with ngx_gw_claim_clock() and checked with
  * ngx_http_auth_jwt_clock_check() at several times.  The input is
  * also decoded as base64url alone and must be the canonical encoding of
  * what comes out, re-encoded here, exactly when it is accepted.
@@ -143,7 +143,7 @@ fz_check_members(ngx_pool_t *pool, ngx_array_t *members)
     member = members->elts;
 
     for (i = 0; i < members->nelts; i++) {
-        rc = ngx_http_auth_jwt_member_variable(pool, &member[i], &text);
+        rc = ngx_gw_claim_variable(pool, &member[i], &text);
 
         ngx_fuzz_assert(rc == NGX_OK || rc == NGX_DECLINED);
 
@@ -191,7 +191,7 @@ fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
 {
     size_t                      i;
     ngx_int_t                   rc;
-    ngx_http_auth_jwt_clock_t   clock;
+    ngx_gw_claim_clock_t        clock;
     ngx_http_auth_jwt_status_e  status;
     ngx_str_t                   token_raw, text;
     ngx_pool_t                 *pool;
@@ -273,7 +273,7 @@ fz_check_token(u_char *raw, size_t len, ngx_str_t *parts)
     fz_check_members(pool, &token.claims);
 
     reason = NULL;
-    rc = ngx_http_auth_jwt_token_clock(&token, &clock, &reason);
+    rc = ngx_gw_claim_clock(&token.claims, &clock, &reason);
     ngx_fuzz_assert(rc == NGX_OK || (rc == NGX_DECLINED && reason));
 
     for (i = 0; rc == NGX_OK && i < sizeof(times) / sizeof(times[0]); i++) {

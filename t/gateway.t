@@ -5,7 +5,7 @@
 #
 # This file does not use Test::Nginx: Test::Nginx writes an nginx.conf of
 # its own, and the point here is the file operators copy. It needs the
-# example's ports (8080, 8443, 9101-9106, 9145) free, curl with HTTP/2,
+# example's ports (8080, 8443, 9101-9107, 9145) free, curl with HTTP/2,
 # openssl, promtool, and build/tools/gateway-token for the tokens.
 
 use strict;
@@ -25,7 +25,7 @@ my $root = getcwd;
 my $conf = "$root/conf.examples/gateway.conf";
 my $tool = $ENV{TEST_GATEWAY_TOKEN} // "$root/build/tools/gateway-token";
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my @ports = (8080, 8443, 9101 .. 9106, 9145);
+my @ports = (8080, 8443, 9101 .. 9107, 9145);
 
 plan skip_all => 'the example gateway does not run under valgrind'
     if $ENV{TEST_NGINX_USE_VALGRIND};
@@ -267,6 +267,23 @@ for my $proto (qw(h1 h2)) {
                            headers => ['X-API-Key: guessed']);
     is($st, 200, "$proto: a token is enough there");
 
+    # applications: an opaque token, asked of the authorization server
+    # (the mock on 9107), whose scope must allow reading orders
+    ($st, $h, $body) = req($proto, '/orders/',
+                           token => 'gto_demo-orders-app-7e3f21c9');
+    is($st, 200, "$proto: orders with an application's opaque token");
+    like($body, qr/"user":"erin","partner":"","client":"orders-app"/,
+         "$proto: its user and client reach the service");
+    ($st, $h, $body) = req($proto, '/orders/',
+                           token => 'gto_demo-orders-app-7e3f21c9');
+    is($h->{'ratelimit-limit'}, 300, "$proto: the application's limit");
+    ($st, $h) = req($proto, '/orders/', token => 'gto_demo-billing-app-2b81d4f0');
+    is($st, 401, "$proto: an opaque token without the scope");
+    ($st, $h) = req($proto, '/orders/', token => 'gto_demo-revoked-5c0a9e17');
+    is($st, 401, "$proto: an opaque token the server says is not active");
+    like($h->{'www-authenticate'} // '', qr/error="invalid_token"/,
+         "$proto: said to be invalid");
+
     ($st, $h, $body) = req($proto, '/payments/', token => $tok{free},
                            method => 'POST', data => '{"amount":1}');
     is($st, 201, "$proto: a payment");
@@ -332,6 +349,12 @@ like($metrics, qr/^gateway_jwt_requests_total\{route="admin",status="require_fai
      'refused admins counted');
 like($metrics, qr/^gateway_rate_limit_requests_total\{zone="login_per_ip",status="rejected"\} 1$/m,
      'the rejected login counted');
+like($metrics, qr/^gateway_introspect_requests_total\{route="orders",status="valid"\} 4$/m,
+     'opaque tokens let in counted');
+like($metrics, qr/^gateway_introspect_requests_total\{route="orders",status="inactive"\} 2$/m,
+     'inactive opaque tokens counted');
+like($metrics, qr/^gateway_introspect_requests_total\{route="orders",status="require_failed"\} 2$/m,
+     'opaque tokens without the scope counted');
 like($metrics, qr/^gateway_aggregate_parts_total\{route="product-page",part="reviews",outcome="status"\} 2$/m,
      'the slow part counted');
 is(GwMetrics::promtool($metrics), "promtool exit 0\n", 'promtool accepts it');

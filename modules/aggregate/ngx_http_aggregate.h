@@ -21,6 +21,11 @@ typedef struct {
     ngx_str_t                        name;
     ngx_http_complex_value_t         uri;
     ngx_flag_t                       required;
+
+    /* a URI without variables, checked once: the path and the arguments */
+    unsigned                         checked:1;
+    ngx_str_t                        path;
+    ngx_str_t                        args;
 } ngx_http_aggregate_part_conf_t;
 
 

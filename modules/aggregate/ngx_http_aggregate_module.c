@@ -45,6 +45,8 @@ static char *ngx_http_aggregate_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_aggregate_part(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_aggregate_check_uri(ngx_conf_t *cf,
+    ngx_http_aggregate_part_conf_t *part);
 static ngx_int_t ngx_http_aggregate_init(ngx_conf_t *cf);
 
 
@@ -277,6 +279,12 @@ ngx_http_aggregate_start_part(ngx_http_request_t *r,
     ngx_http_request_t          *sr;
     ngx_http_post_subrequest_t  *ps;
 
+    if (part->conf->checked) {
+        uri = part->conf->path;
+        args = part->conf->args;
+        goto start;
+    }
+
     if (ngx_http_complex_value(r, &part->conf->uri, &uri) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -296,6 +304,8 @@ ngx_http_aggregate_start_part(ngx_http_request_t *r,
         part->outcome = NGX_HTTP_AGGREGATE_UNSAFE_URI;
         return NGX_OK;
     }
+
+start:
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     if (ps == NULL) {
@@ -882,6 +892,10 @@ ngx_http_aggregate_part(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_aggregate_check_uri(cf, part) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (cf->args->nelts == 4) {
         if (ngx_strcmp(value[3].data, "required") != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -894,6 +908,54 @@ ngx_http_aggregate_part(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A URI without variables is split and checked once, as each request
+ * would: ngx_http_parse_unsafe_uri() reads the request only to log and
+ * to unescape, so a URI with "%" in it, or one it refuses, is left to
+ * each request, which logs it as it always did.
+ */
+
+static ngx_int_t
+ngx_http_aggregate_check_uri(ngx_conf_t *cf,
+    ngx_http_aggregate_part_conf_t *part)
+{
+    ngx_str_t            uri, args;
+    ngx_uint_t           flags;
+    ngx_connection_t     c;
+    ngx_http_request_t   r;
+
+    part->checked = 0;
+
+    if (part->uri.lengths != NULL
+        || part->uri.value.len == 0 || part->uri.value.data[0] != '/'
+        || ngx_strlchr(part->uri.value.data,
+                       part->uri.value.data + part->uri.value.len, '%'))
+    {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&c, sizeof(ngx_connection_t));
+    ngx_memzero(&r, sizeof(ngx_http_request_t));
+    c.log = cf->log;
+    r.connection = &c;
+    r.pool = cf->pool;
+
+    uri = part->uri.value;
+    ngx_str_null(&args);
+    flags = 0;
+
+    if (ngx_http_parse_unsafe_uri(&r, &uri, &args, &flags) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    part->path = uri;
+    part->args = args;
+    part->checked = 1;
+
+    return NGX_OK;
 }
 
 

@@ -439,8 +439,25 @@ ngx_http_aggregate_headers(ngx_http_aggregate_ctx_t *ctx, ngx_uint_t complete)
 
     for (i = 0; i < ctx->nparts; i++) {
         part = &ctx->parts[i];
-        p = ngx_sprintf(p, "%s%V=%ui", i ? ", " : "", &part->conf->name,
-                        part->status);
+
+        if (i) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, part->conf->name.data, part->conf->name.len);
+        *p++ = '=';
+
+        /* the three digits of a status without a round of ngx_sprintf() */
+
+        if (part->status >= 100 && part->status <= 999) {
+            *p++ = (u_char) ('0' + part->status / 100);
+            *p++ = (u_char) ('0' + part->status / 10 % 10);
+            *p++ = (u_char) ('0' + part->status % 10);
+
+        } else {
+            p = ngx_sprintf(p, "%ui", part->status);
+        }
     }
 
     value.len = p - value.data;

@@ -11,19 +11,13 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-
-/* as in ngx_event_openssl.h, for SHA256_Init(): see the module */
-#ifndef OPENSSL_SUPPRESS_DEPRECATED
-#define OPENSSL_SUPPRESS_DEPRECATED
-#endif
-
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include "ngx_gw_challenge.h"
+#include "ngx_gw_sha256.h"
 #include "ngx_gw_hidden.h"
 
 
-#define NGX_HTTP_AUTH_API_KEY_DIGEST_LEN  32
+#define NGX_HTTP_AUTH_API_KEY_DIGEST_LEN  NGX_GW_SHA256_LEN
 
 /* longer keys are refused before they are hashed */
 #define NGX_HTTP_AUTH_API_KEY_MAX_KEY     4096

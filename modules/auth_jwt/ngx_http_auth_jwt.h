@@ -11,15 +11,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-
-/* as in ngx_event_openssl.h, for SHA256_Init(): see the digest */
-#ifndef OPENSSL_SUPPRESS_DEPRECATED
-#define OPENSSL_SUPPRESS_DEPRECATED
-#endif
-
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include "ngx_gw_json.h"
+#include "ngx_gw_claim.h"
+#include "ngx_gw_sha256.h"
 #include "ngx_gw_challenge.h"
 #include "ngx_gw_hidden.h"
 #include "ngx_gw_subrequest.h"
@@ -35,7 +30,7 @@
 #define NGX_HTTP_AUTH_JWT_MAX_TOKEN  16384
 #define NGX_HTTP_AUTH_JWT_MAX_DEPTH  16
 
-#define NGX_HTTP_AUTH_JWT_DIGEST_LEN  32
+#define NGX_HTTP_AUTH_JWT_DIGEST_LEN  NGX_GW_SHA256_LEN
 
 
 typedef enum {
@@ -101,21 +96,12 @@ typedef enum {
 } ngx_http_auth_jwt_status_e;
 
 
-/* a token's "exp" and "nbf", checked on every request */
-typedef struct {
-    double                     exp;
-    double                     nbf;
-    unsigned                   has_exp:1;
-    unsigned                   has_nbf:1;
-} ngx_http_auth_jwt_clock_t;
-
-
 typedef struct {
     ngx_rbtree_node_t          node;       /* key: the digest's first bytes */
     ngx_queue_t                queue;      /* in lru or free */
     u_char                     digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     time_t                     expires;
-    ngx_http_auth_jwt_clock_t  clock;
+    ngx_gw_claim_clock_t       clock;      /* checked on every request */
 } ngx_http_auth_jwt_cached_t;
 
 
@@ -285,17 +271,9 @@ ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg(ngx_str_t *name);
 ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg_curve(ngx_str_t *crv);
 ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason);
-ngx_int_t ngx_http_auth_jwt_token_clock(ngx_http_auth_jwt_token_t *token,
-    ngx_http_auth_jwt_clock_t *clock, const char **reason);
 ngx_http_auth_jwt_status_e ngx_http_auth_jwt_clock_check(
-    ngx_http_auth_jwt_clock_t *clock, time_t now, time_t leeway,
+    ngx_gw_claim_clock_t *clock, time_t now, time_t leeway,
     const char **reason);
-ngx_int_t ngx_http_auth_jwt_member_variable(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *text);
-ngx_int_t ngx_http_auth_jwt_json_text(ngx_pool_t *pool, ngx_str_t *json,
-    ngx_str_t *text);
-ngx_int_t ngx_http_auth_jwt_member_contains(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_str_t *value, ngx_uint_t words);
 
 /* ngx_http_auth_jwt_keys.c */
 ngx_int_t ngx_http_auth_jwt_crypto_init(ngx_pool_t *pool);
@@ -307,14 +285,12 @@ ngx_int_t ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token,
     ngx_array_t *keys, ngx_log_t *log, ngx_uint_t *tried);
 
 /* ngx_http_auth_jwt_cache.c */
-ngx_int_t ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n,
-    u_char *digest);
 ngx_int_t ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
     ngx_http_auth_jwt_cache_t *cache);
 ngx_http_auth_jwt_cached_t *ngx_http_auth_jwt_cache_lookup(
     ngx_http_auth_jwt_cache_t *cache, u_char *digest, time_t now);
 void ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires, ngx_http_auth_jwt_clock_t *clock);
+    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock);
 
 /* ngx_http_auth_jwt_source.c */
 ngx_http_auth_jwt_key_source_t *ngx_http_auth_jwt_source_conf(ngx_conf_t *cf,

@@ -80,7 +80,7 @@ ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
 
 void
 ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires, ngx_http_auth_jwt_clock_t *clock)
+    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock)
 {
     ngx_queue_t                 *q;
     ngx_http_auth_jwt_cached_t  *entry;
@@ -112,37 +112,6 @@ ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
     entry->clock = *clock;
 
     ngx_rbtree_insert(&cache->rbtree, &entry->node);
-}
-
-
-/* an entry's digest: SHA-256 over several pieces, the token and its keys */
-
-ngx_int_t
-ngx_http_auth_jwt_digest(ngx_str_t *parts, ngx_uint_t n, u_char *digest)
-{
-    ngx_uint_t  i;
-    SHA256_CTX  sha;
-
-    /*
-     * SHA256_Init() and not EVP: on every request of a cached token, and
-     * EVP's provider machinery in OpenSSL 3 costs several times the hash
-     */
-
-    if (SHA256_Init(&sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (SHA256_Update(&sha, parts[i].data, parts[i].len) != 1) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (SHA256_Final(digest, &sha) != 1) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

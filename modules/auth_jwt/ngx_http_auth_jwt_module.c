@@ -11,15 +11,10 @@
 #include "ngx_gw_conf.h"
 #include "ngx_gw_decision.h"
 #include "ngx_gw_subrequest.h"
+#include "ngx_gw_require.h"
 
 
 typedef struct ngx_http_auth_jwt_ctx_s    ngx_http_auth_jwt_ctx_t;
-
-
-typedef struct {
-    ngx_array_t                  *values;   /* of ngx_http_complex_value_t */
-    ngx_uint_t                    status;
-} ngx_http_auth_jwt_require_t;
 
 
 /* what auth_jwt_claim_set, auth_jwt_header_set, auth_jwt_claim_contains do */
@@ -76,10 +71,10 @@ struct ngx_http_auth_jwt_ctx_s {
     unsigned                          read:1;
     unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
-    ngx_http_auth_jwt_clock_t         clock;
+    ngx_gw_claim_clock_t              clock;
     ngx_http_auth_jwt_keys_t          keys;
     ngx_table_elt_t                  *challenge;
-    unsigned                          control_logged:1;
+    ngx_uint_t                        control_logged;
 };
 
 
@@ -108,12 +103,7 @@ static ngx_int_t ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
 static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_auth_jwt_required(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf);
 static ngx_int_t ngx_http_auth_jwt_let_in(ngx_http_request_t *r);
-static ngx_int_t ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    ngx_uint_t invalid);
 static ngx_int_t ngx_http_auth_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_header_variable(ngx_http_request_t *r,
@@ -150,8 +140,8 @@ static char *ngx_http_auth_jwt_key_source(ngx_conf_t *cf,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t type, ngx_str_t *value);
 static char *ngx_http_auth_jwt_key_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_auth_jwt_require_set(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+static char *ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -214,7 +204,7 @@ static ngx_command_t  ngx_http_auth_jwt_commands[] = {
     { ngx_string("auth_jwt_require"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
                         |NGX_CONF_1MORE,
-      ngx_http_auth_jwt_require_set,
+      ngx_http_auth_jwt_require,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -561,7 +551,7 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         parts[1].len = n * sizeof(uint64_t);
         parts[2] = ctx->raw;
 
-        if (ngx_http_auth_jwt_digest(parts, 3, digest) != NGX_OK) {
+        if (ngx_gw_sha256(parts, 3, digest) != NGX_OK) {
             return NGX_HTTP_AUTH_JWT_ERROR;
         }
 
@@ -658,7 +648,7 @@ ngx_http_auth_jwt_decode(ngx_http_request_t *r,
 
     ctx->decoded = 1;
 
-    if (ngx_http_auth_jwt_token_clock(&ctx->token, &ctx->clock, reason)
+    if (ngx_gw_claim_clock(&ctx->token.claims, &ctx->clock, reason)
         != NGX_OK)
     {
         return NGX_HTTP_AUTH_JWT_MALFORMED;
@@ -695,39 +685,11 @@ static ngx_int_t
 ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value)
 {
-    u_char           *p, *last;
-    ngx_table_elt_t  *authorization;
-
     if (ajcf->token) {
         return ngx_http_complex_value(r, ajcf->token, value);
     }
 
-    ngx_str_null(value);
-
-    authorization = r->headers_in.authorization;
-
-    if (authorization == NULL
-        || authorization->value.len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(authorization->value.data, (u_char *) "Bearer ",
-                           sizeof("Bearer ") - 1)
-           != 0)
-    {
-        return NGX_OK;
-    }
-
-    p = authorization->value.data + sizeof("Bearer ") - 1;
-    last = authorization->value.data + authorization->value.len;
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    value->data = p;
-    value->len = last - p;
+    ngx_gw_challenge_bearer(r, value);
 
     return NGX_OK;
 }
@@ -799,7 +761,7 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     switch (ctx->status) {
 
     case NGX_HTTP_AUTH_JWT_VALID:
-        rc = ngx_http_auth_jwt_required(r, ajcf);
+        rc = ngx_gw_require_check(r, ajcf->require, "auth_jwt");
 
         if (rc == NGX_OK) {
             return NGX_OK;
@@ -808,20 +770,23 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
         ctx->denied = rc;
 
         if (rc == NGX_HTTP_UNAUTHORIZED) {
-            return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 1);
+            return ngx_gw_challenge_token(r, ajcf->realm, 1,
+                                          &ctx->challenge);
         }
 
         return rc;
 
     case NGX_HTTP_AUTH_JWT_MISSING:
-        return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 0);
+        return ngx_gw_challenge_token(r, ajcf->realm, 0,
+                                      &ctx->challenge);
 
     case NGX_HTTP_AUTH_JWT_EXPIRED:
     case NGX_HTTP_AUTH_JWT_NOT_YET_VALID:
     case NGX_HTTP_AUTH_JWT_BAD_SIGNATURE:
     case NGX_HTTP_AUTH_JWT_NO_KEY:
     case NGX_HTTP_AUTH_JWT_MALFORMED:
-        return ngx_http_auth_jwt_challenge(r, ajcf, ctx, 1);
+        return ngx_gw_challenge_token(r, ajcf->realm, 1,
+                                      &ctx->challenge);
 
     case NGX_HTTP_AUTH_JWT_UNCHECKED:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -832,75 +797,6 @@ ngx_http_auth_jwt_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-}
-
-
-/* every value of every auth_jwt_require must be non-empty and not "0" */
-
-static ngx_int_t
-ngx_http_auth_jwt_required(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf)
-{
-    ngx_str_t                     value;
-    ngx_uint_t                    i, n;
-    ngx_http_complex_value_t     *cv;
-    ngx_http_auth_jwt_require_t  *require;
-
-    if (ajcf->require == NULL) {
-        return NGX_OK;
-    }
-
-    require = ajcf->require->elts;
-
-    for (i = 0; i < ajcf->require->nelts; i++) {
-        cv = require[i].values->elts;
-
-        for (n = 0; n < require[i].values->nelts; n++) {
-            if (ngx_http_complex_value(r, &cv[n], &value) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "auth_jwt: token does not satisfy "
-                              "\"auth_jwt_require %V\"", &cv[n].value);
-                return require[i].status;
-            }
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * RFC 6750, 3: a request without a token learns only the realm; one with a
- * bad token also learns that it was the token.
- */
-
-static ngx_int_t
-ngx_http_auth_jwt_challenge(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
-    ngx_uint_t invalid)
-{
-    ngx_str_t         realm;
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_complex_value(r, ajcf->realm, &realm) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_gw_challenge(r, "Bearer", &realm,
-                         invalid ? ", error=\"invalid_token\"" : "");
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* dropped by ngx_http_auth_jwt_let_in() if the request gets in */
-
-    ctx->challenge = h;
-
-    return NGX_HTTP_UNAUTHORIZED;
 }
 
 
@@ -1035,8 +931,7 @@ ngx_http_auth_jwt_contains_variable(ngx_http_request_t *r,
     rc = 0;
 
     if (member) {
-        rc = ngx_http_auth_jwt_member_contains(r->pool, member, &cs->value,
-                                               cs->words);
+        rc = ngx_gw_claim_contains(r->pool, member, &cs->value, cs->words);
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
@@ -1061,11 +956,6 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
     ngx_http_auth_jwt_claim_set_t *cs, ngx_http_auth_jwt_ctx_t **pctx,
     ngx_gw_json_member_t **found)
 {
-    ngx_str_t                  *name;
-    ngx_uint_t                  i;
-    const char                 *error;
-    ngx_array_t                *members;
-    ngx_gw_json_member_t       *member;
     ngx_http_auth_jwt_ctx_t    *ctx;
     ngx_http_auth_jwt_token_t  *token;
 
@@ -1083,91 +973,24 @@ ngx_http_auth_jwt_claim_path(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    members = cs->header ? &token->header : &token->claims;
-    name = cs->path.elts;
-
-    for (i = 0; /* void */; i++) {
-        member = ngx_gw_json_member(members, name[i].data, name[i].len);
-
-        if (member == NULL || i == cs->path.nelts - 1) {
-            break;
-        }
-
-        if (member->type != NGX_GW_JSON_OBJECT) {
-            return NGX_OK;
-        }
-
-        members = ngx_array_create(r->pool, 8, sizeof(ngx_gw_json_member_t));
-        if (members == NULL) {
-            return NGX_ERROR;
-        }
-
-        /* the token was validated whole, so this cannot fail on syntax */
-
-        if (ngx_gw_json_object_members(r->pool, &member->value,
-                                       NGX_HTTP_AUTH_JWT_MAX_DEPTH, members,
-                                       &error)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    *found = member;
-
-    return NGX_OK;
+    return ngx_gw_claim_path(r->pool,
+                             cs->header ? &token->header : &token->claims,
+                             cs->path.elts, cs->path.nelts, found);
 }
 
 
-/* name is the variable's, for the log */
+/*
+ * name is the variable's, for the log; never cached: a later read may be
+ * under another location's keys, see ngx_http_auth_jwt_check()
+ */
 
 static ngx_int_t
 ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
     ngx_gw_json_member_t *member, ngx_str_t *name)
 {
-    ngx_int_t  rc;
-    ngx_str_t  text;
-
-    if (member == NULL) {
-        v->not_found = 1;
-        v->no_cacheable = 1;
-
-        return NGX_OK;
-    }
-
-    rc = ngx_http_auth_jwt_member_variable(r->pool, member, &text);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-
-        /* once a request: a value may be read many times */
-
-        if (!ctx->control_logged) {
-            ctx->control_logged = 1;
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "auth_jwt: $%V holds a control character: "
-                          "left empty", name);
-        }
-
-        ngx_str_set(&text, "");
-    }
-
-    /*
-     * never cached: a later read may be under another location's keys,
-     * see ngx_http_auth_jwt_check()
-     */
-
-    v->data = text.data;
-    v->len = text.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_gw_claim_value(r, v, member, name, "auth_jwt",
+                              ctx ? &ctx->control_logged : NULL);
 }
 
 
@@ -1766,91 +1589,14 @@ ngx_http_auth_jwt_key_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-
 /* auth_jwt_require $value ... [error=401|403] */
 
 static char *
-ngx_http_auth_jwt_require_set(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_uint_t                         i, last;
-    ngx_http_complex_value_t          *cv;
-    ngx_http_auth_jwt_require_t       *require;
-    ngx_http_compile_complex_value_t   ccv;
-
-    value = cf->args->elts;
-
-    if (ajcf->require == NGX_CONF_UNSET_PTR) {
-        ajcf->require = ngx_array_create(cf->pool, 2,
-                                         sizeof(ngx_http_auth_jwt_require_t));
-        if (ajcf->require == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    require = ngx_array_push(ajcf->require);
-    if (require == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    require->status = NGX_HTTP_UNAUTHORIZED;
-    last = cf->args->nelts;
-
-    if (ngx_strncmp(value[last - 1].data, "error=", 6) == 0) {
-        if (ngx_strcmp(value[last - 1].data, "error=401") == 0) {
-            require->status = NGX_HTTP_UNAUTHORIZED;
-
-        } else if (ngx_strcmp(value[last - 1].data, "error=403") == 0) {
-            require->status = NGX_HTTP_FORBIDDEN;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": \"error=401\" or "
-                               "\"error=403\" expected", &value[last - 1]);
-            return NGX_CONF_ERROR;
-        }
-
-        last--;
-    }
-
-    if (last < 2) {
-        return "needs a value to check";
-    }
-
-    require->values = ngx_array_create(cf->pool, last - 1,
-                                       sizeof(ngx_http_complex_value_t));
-    if (require->values == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    for (i = 1; i < last; i++) {
-        if (value[i].data[0] != '$') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\": a variable expected",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        cv = ngx_array_push(require->values);
-        if (cv == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-        ccv.cf = cf;
-        ccv.value = &value[i];
-        ccv.complex_value = cv;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_gw_require_conf(cf, &ajcf->require);
 }
 
 
@@ -1862,6 +1608,7 @@ ngx_http_auth_jwt_require_set(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *
 ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    char                           *rv;
     ngx_str_t                      *value, *name;
     ngx_uint_t                      i, n;
     ngx_http_variable_t            *v;
@@ -1888,29 +1635,11 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cs->header = (cmd->offset == NGX_HTTP_AUTH_JWT_SET_HEADER);
 
     if (cmd->offset == NGX_HTTP_AUTH_JWT_SET_CONTAINS) {
-        if (n < 4) {
-            return "needs a claim and a value";
+        rv = ngx_gw_claim_contains_conf(cf, &n, &cs->value, &cs->words);
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
-
-        cs->value = value[--n];
-
-        if (cs->value.len == 0) {
-            return "has an empty value";
-        }
-
-        if (ngx_strlchr(cs->value.data, cs->value.data + cs->value.len, '$'))
-        {
-            return "with variables is not supported";
-        }
-
-        /* OAuth's scope is a string of values separated by spaces */
-
-        name = &value[n - 1];
-
-        cs->words = (name->len == 5
-                     && ngx_strncmp(name->data, "scope", 5) == 0)
-                    || (name->len == 3
-                        && ngx_strncmp(name->data, "scp", 3) == 0);
     }
 
     if (ngx_array_init(&cs->path, cf->pool, n - 2, sizeof(ngx_str_t))

@@ -1,6 +1,7 @@
 
 /*
- * WWW-Authenticate challenges, as the gateway's access modules send them.
+ * WWW-Authenticate challenges, as the gateway's access modules send them,
+ * and the bearer tokens they ask for.
  */
 
 
@@ -81,6 +82,64 @@ ngx_gw_challenge(ngx_http_request_t *r, const char *scheme, ngx_str_t *realm,
 #endif
 
     return h;
+}
+
+
+ngx_int_t
+ngx_gw_challenge_token(ngx_http_request_t *r, ngx_http_complex_value_t *realm,
+    ngx_uint_t invalid, ngx_table_elt_t **challenge)
+{
+    ngx_str_t         text;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_complex_value(r, realm, &text) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_gw_challenge(r, "Bearer", &text,
+                         invalid ? ", error=\"invalid_token\"" : "");
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *challenge = h;
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+void
+ngx_gw_challenge_bearer(ngx_http_request_t *r, ngx_str_t *token)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *authorization;
+
+    ngx_str_null(token);
+
+    authorization = r->headers_in.authorization;
+
+    if (authorization == NULL
+        || authorization->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(authorization->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1)
+           != 0)
+    {
+        return;
+    }
+
+    p = authorization->value.data + sizeof("Bearer ") - 1;
+    last = authorization->value.data + authorization->value.len;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    token->data = p;
+    token->len = last - p;
 }
 
 

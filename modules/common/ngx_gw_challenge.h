@@ -1,6 +1,7 @@
 
 /*
- * WWW-Authenticate challenges, as the gateway's access modules send them.
+ * WWW-Authenticate challenges, as the gateway's access modules send them,
+ * and the bearer tokens they ask for.
  */
 
 
@@ -26,6 +27,22 @@ NGX_GW_HIDDEN_BEGIN
  */
 ngx_table_elt_t *ngx_gw_challenge(ngx_http_request_t *r, const char *scheme,
     ngx_str_t *realm, const char *params);
+
+/*
+ * RFC 6750, 3: "Bearer realm=..." for a request without a token, with
+ * error="invalid_token" for one whose token was refused: NGX_HTTP_
+ * UNAUTHORIZED, the challenge in *challenge for the caller to drop if the
+ * request gets in, or 500 when the realm or the header could not be had.
+ */
+ngx_int_t ngx_gw_challenge_token(ngx_http_request_t *r,
+    ngx_http_complex_value_t *realm, ngx_uint_t invalid,
+    ngx_table_elt_t **challenge);
+
+/*
+ * The token of "Authorization: Bearer <token>" (RFC 6750, 2.1; the scheme
+ * in any case, spaces around the token dropped), or an empty one.
+ */
+void ngx_gw_challenge_bearer(ngx_http_request_t *r, ngx_str_t *token);
 
 /*
  * The arguments of "<directive> realm [<name>=$variable] | off", name

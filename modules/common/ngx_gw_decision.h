@@ -8,6 +8,7 @@
  *   $jwt_status        one status word: VALID, MISSING, EXPIRED, ...,
  *                      then for keys of an auth_jwt_key_zone
  *                      "[:stale_keys][:key_wait]"
+ *   $introspect_status one status word: VALID, INACTIVE, UNAVAILABLE, ...
  *   $jwt_key_fetches   "ok:N, failed:N": the fetches of the
  *                      auth_jwt_key_zone since it was made, read when
  *                      metrics are scraped
@@ -27,6 +28,7 @@
 
 #define NGX_GW_DECISION_JWT_STATUS        "jwt_status"
 #define NGX_GW_DECISION_JWT_KEY_FETCHES   "jwt_key_fetches"
+#define NGX_GW_DECISION_INTROSPECT_STATUS "introspect_status"
 #define NGX_GW_DECISION_RATE_LIMIT_ZONES  "rate_limit_zones"
 #define NGX_GW_DECISION_AGGREGATE_PARTS   "aggregate_parts"
 

@@ -8,6 +8,14 @@
 #include <ngx_core.h>
 #include "ngx_gw_json.h"
 
+#if (defined __x86_64__ && (defined __GNUC__ || defined __clang__))
+#include <immintrin.h>
+#define NGX_GW_JSON_SSE2  1
+#elif (defined __aarch64__ && defined __ARM_NEON)
+#include <arm_neon.h>
+#define NGX_GW_JSON_NEON  1
+#endif
+
 
 enum {
     sw_value = 0,
@@ -63,6 +71,14 @@ ngx_gw_json_quiet(ngx_gw_json_t *j)
 
 
 static ngx_inline u_char *ngx_gw_json_plain_run(u_char *p, u_char *last);
+static u_char *ngx_gw_json_swar_run(u_char *p, u_char *last);
+#if (NGX_GW_JSON_SSE2)
+static u_char *ngx_gw_json_sse2_run(u_char *p, u_char *last);
+static u_char *ngx_gw_json_avx2_run(u_char *p, u_char *last)
+    __attribute__((target("avx2")));
+#elif (NGX_GW_JSON_NEON)
+static u_char *ngx_gw_json_neon_run(u_char *p, u_char *last);
+#endif
 static ngx_int_t ngx_gw_json_open(ngx_gw_json_t *j, u_char *p,
     ngx_uint_t object);
 static ngx_int_t ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p);
@@ -86,6 +102,15 @@ static const u_char  ngx_gw_json_plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 };
 
+ngx_uint_t  ngx_gw_json_fast = 1;
+
+
+/* the vector scan of strings, chosen once for the CPU at hand */
+typedef u_char *(*ngx_gw_json_run_pt)(u_char *p, u_char *last);
+
+static ngx_gw_json_run_pt  ngx_gw_json_vector_run;
+
+
 static const u_char  ngx_gw_json_true[] = "rue";
 static const u_char  ngx_gw_json_false[] = "alse";
 static const u_char  ngx_gw_json_null[] = "ull";
@@ -96,6 +121,19 @@ ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth, u_char *name_buf,
     size_t name_cap)
 {
     ngx_memzero(j, sizeof(ngx_gw_json_t));
+
+    if (ngx_gw_json_vector_run == NULL) {
+#if (NGX_GW_JSON_SSE2)
+        __builtin_cpu_init();
+        ngx_gw_json_vector_run = __builtin_cpu_supports("avx2")
+                                 ? ngx_gw_json_avx2_run
+                                 : ngx_gw_json_sse2_run;
+#elif (NGX_GW_JSON_NEON)
+        ngx_gw_json_vector_run = ngx_gw_json_neon_run;
+#else
+        ngx_gw_json_vector_run = ngx_gw_json_swar_run;
+#endif
+    }
 
     j->max_depth = ngx_min(max_depth, NGX_GW_JSON_MAX_DEPTH);
     j->name.data = name_buf;
@@ -108,8 +146,24 @@ ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth, u_char *name_buf,
 ngx_int_t
 ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
 {
-    u_char     *p, *start, ch, hex;
+    u_char     *p, *start, *skipped, ch, hex;
     ngx_int_t   rc;
+
+    skipped = NULL;
+
+    if (ngx_gw_json_fast) {
+
+        if (j->quiet) {
+            if (ngx_gw_json_skip(j, pos, last) == NGX_OK) {
+                return NGX_OK;
+            }
+
+            skipped = *pos;
+
+        } else if (ngx_gw_json_next_name(j, pos, last) == NGX_OK) {
+            return NGX_OK;
+        }
+    }
 
     for (p = *pos; p < last; p++) {
 
@@ -211,6 +265,29 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
             return ngx_gw_json_error(j, pos, p, "\":\" expected");
 
         case sw_after_value:
+
+            /* the fast path again, where it gave up or from a string */
+
+            if (j->quiet && ngx_gw_json_fast && p != skipped) {
+                *pos = p;
+
+                if (ngx_gw_json_skip(j, pos, last) == NGX_OK) {
+                    return NGX_OK;
+                }
+
+                p = *pos;
+                skipped = p;
+
+                if (p == last) {
+                    goto again;
+                }
+
+                ch = *p;
+
+                if (j->state != sw_after_value) {
+                    goto reread;
+                }
+            }
 
             switch (ch) {
             case ' ': case '\t': case '\r': case '\n':
@@ -713,11 +790,59 @@ ngx_gw_json_finish(ngx_gw_json_t *j)
 
 
 /*
- * The end of a run of plain string characters.  Eight bytes are looked at
- * together while none of them is a quote, a backslash, a control
- * character or non-ASCII (the "has a zero byte" test of each); the bytes
- * after that, one at a time.
+ * The end of a run of plain string characters: the first quote,
+ * backslash, control character or non-ASCII byte.  The fast path looks at
+ * 16 or 32 bytes together while that many are left, the rest is looked at
+ * eight bytes at a time and then one by one.
  */
+
+static ngx_inline u_char *
+ngx_gw_json_plain_run(u_char *p, u_char *last)
+{
+#if (NGX_GW_JSON_SSE2)
+    int      mask;
+    __m128i  v;
+#endif
+
+    if (ngx_gw_json_fast) {
+
+#if (NGX_GW_JSON_SSE2)
+
+        /* most strings end within 16 bytes: that look needs no call */
+
+        if (last - p >= 16) {
+            v = _mm_loadu_si128((const __m128i *) p);
+
+            mask = _mm_movemask_epi8(
+                       _mm_or_si128(
+                           _mm_or_si128(
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                           _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+            if (mask) {
+                return p + __builtin_ctz(mask);
+            }
+
+            p += 16;
+        }
+
+#endif
+
+        p = ngx_gw_json_vector_run(p, last);
+
+        /* what stopped it, unless too few bytes were left for a vector */
+
+        if (last - p >= 16) {
+            return p;
+        }
+    }
+
+    return ngx_gw_json_swar_run(p, last);
+}
+
+
+/* eight bytes while none of them stops the run (the "has a zero byte"
+ * test of each kind) */
 
 #define ngx_gw_json_ones    0x0101010101010101ULL
 #define ngx_gw_json_highs   0x8080808080808080ULL
@@ -725,8 +850,8 @@ ngx_gw_json_finish(ngx_gw_json_t *j)
 #define ngx_gw_json_zero_in(x)                                               \
     (((x) - ngx_gw_json_ones) & ~(x) & ngx_gw_json_highs)
 
-static ngx_inline u_char *
-ngx_gw_json_plain_run(u_char *p, u_char *last)
+static u_char *
+ngx_gw_json_swar_run(u_char *p, u_char *last)
 {
     uint64_t  v;
 
@@ -749,6 +874,627 @@ ngx_gw_json_plain_run(u_char *p, u_char *last)
     }
 
     return p;
+}
+
+
+#if (NGX_GW_JSON_SSE2)
+
+/*
+ * A signed compare with 0x20 catches control characters and the bytes
+ * from 0x80 on (negative) at once.  Only whole vectors within the input
+ * are read.
+ */
+
+static u_char *
+ngx_gw_json_sse2_run(u_char *p, u_char *last)
+{
+    int      mask;
+    __m128i  v, quote, backslash, space;
+
+    quote = _mm_set1_epi8('"');
+    backslash = _mm_set1_epi8('\\');
+    space = _mm_set1_epi8(0x20);
+
+    while (last - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        mask = _mm_movemask_epi8(
+                   _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                             _mm_cmpeq_epi8(v, backslash)),
+                                _mm_cmplt_epi8(v, space)));
+        if (mask) {
+            return p + __builtin_ctz(mask);
+        }
+
+        p += 16;
+    }
+
+    return p;
+}
+
+
+/* compiled for AVX2 alone, called only where the CPU has it */
+
+static u_char *
+ngx_gw_json_avx2_run(u_char *p, u_char *last)
+{
+    int      mask;
+    __m256i  v, quote, backslash, space;
+
+    quote = _mm256_set1_epi8('"');
+    backslash = _mm256_set1_epi8('\\');
+    space = _mm256_set1_epi8(0x20);
+
+    while (last - p >= 32) {
+        v = _mm256_loadu_si256((const __m256i *) p);
+
+        mask = _mm256_movemask_epi8(
+                   _mm256_or_si256(
+                       _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
+                                       _mm256_cmpeq_epi8(v, backslash)),
+                       _mm256_cmpgt_epi8(space, v)));
+        if (mask) {
+            return p + __builtin_ctz(mask);
+        }
+
+        p += 32;
+    }
+
+    return ngx_gw_json_sse2_run(p, last);
+}
+
+#elif (NGX_GW_JSON_NEON)
+
+/* the stop found by its nibble in a 64-bit mask: NEON has no movemask */
+
+static u_char *
+ngx_gw_json_neon_run(u_char *p, u_char *last)
+{
+    uint64_t    mask;
+    uint8x16_t  v, stop;
+
+    while (last - p >= 16) {
+        v = vld1q_u8(p);
+
+        stop = vorrq_u8(vorrq_u8(vceqq_u8(v, vdupq_n_u8('"')),
+                                 vceqq_u8(v, vdupq_n_u8('\\'))),
+                        vorrq_u8(vcltq_u8(v, vdupq_n_u8(0x20)),
+                                 vcgeq_u8(v, vdupq_n_u8(0x80))));
+
+        mask = vget_lane_u64(vreinterpret_u64_u8(
+                   vshrn_n_u16(vreinterpretq_u16_u8(stop), 4)), 0);
+
+        if (mask) {
+            return p + (__builtin_ctzll(mask) >> 2);
+        }
+
+        p += 16;
+    }
+
+    return p;
+}
+
+#endif
+
+
+/* see ngx_gw_json.h: the machine's MEMBER_NAME without its steps */
+
+ngx_int_t
+ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
+{
+    u_char   *p, *q;
+#if (NGX_GW_JSON_SSE2)
+    int       quote, stop;
+    __m128i   v;
+#endif
+
+    p = *pos;
+
+    switch (j->state) {
+
+    case sw_after_value:
+
+        if (j->depth == 0 || !ngx_gw_json_in_object(j)) {
+            return NGX_DECLINED;
+        }
+
+        while (p < last && *p <= ' '
+               && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        {
+            p++;
+        }
+
+        if (p == last || *p != ',') {
+            return NGX_DECLINED;
+        }
+
+        p++;
+        break;
+
+    case sw_name_or_object_end:
+    case sw_name:
+        break;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    while (p < last && *p <= ' '
+           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    {
+        p++;
+    }
+
+    if (p == last || *p != '"') {
+        return NGX_DECLINED;
+    }
+
+#if (NGX_GW_JSON_SSE2)
+
+    if (last - p > 16) {
+
+        /* the quote told from the other stops by its own mask: no load */
+
+        v = _mm_loadu_si128((const __m128i *) (p + 1));
+        quote = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        stop = quote
+               | _mm_movemask_epi8(
+                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+
+        if (stop == 0) {
+            q = ngx_gw_json_plain_run(p + 17, last);
+
+        } else if (quote & stop & -stop) {
+            q = p + 1 + __builtin_ctz(stop);
+            goto name;
+
+        } else {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        q = ngx_gw_json_plain_run(p + 1, last);
+    }
+
+#else
+
+    q = ngx_gw_json_plain_run(p + 1, last);
+
+#endif
+
+    if (q == last || *q != '"') {
+        return NGX_DECLINED;
+    }
+
+#if (NGX_GW_JSON_SSE2)
+name:
+#endif
+
+    if ((size_t) (q - p - 1) > j->name_cap) {
+        return NGX_DECLINED;
+    }
+
+    if (j->name_in_input) {
+        j->name.data = p + 1;
+
+    } else if (q - p - 1) {
+
+        /* where the machine writes it: a caller may move name.data */
+        ngx_memcpy(j->name.data, p + 1, q - p - 1);
+    }
+
+    j->name.len = q - p - 1;
+    j->name_truncated = 0;
+    j->after_string = sw_colon;
+    j->state = sw_colon;
+    j->event = NGX_GW_JSON_MEMBER_NAME;
+    j->level = j->depth;
+    j->mark = q + 1;
+
+    *pos = q + 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The inside of a quiet value, where nobody listens to events: whole
+ * tokens are checked as the state machine checks them, but in a loop of
+ * their own, with strings scanned by the vector run.  Anything it does not
+ * take on (a token cut by the end of the input, an escape it does not
+ * check, a byte that is an error) stops it at the start of that token, in
+ * the state the machine would have there, and the machine goes on from
+ * it: errors are found by the machine, at the same byte.  NGX_OK: the
+ * quiet value ended, its VALUE_END is in j; NGX_AGAIN: *pos and j->state
+ * say where to go on.
+ */
+
+ngx_int_t
+ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last)
+{
+    u_char      *p, *q, ch, lo, hi;
+    uint64_t     bit;
+    uint32_t     cp;
+    ngx_uint_t   state, depth, n, i;
+    const char  *literal;
+
+    p = *pos;
+    state = j->state;
+    depth = j->depth;
+
+    /* inside a token the machine goes on, even where it is whitespace */
+
+    switch (state) {
+    case sw_value:
+    case sw_value_or_array_end:
+    case sw_name_or_object_end:
+    case sw_name:
+    case sw_colon:
+    case sw_after_value:
+        break;
+    default:
+        return NGX_AGAIN;
+    }
+
+    for ( ;; ) {
+
+        while (p < last && *p <= ' '
+               && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        {
+            p++;
+        }
+
+        if (p == last) {
+            goto stop;
+        }
+
+        ch = *p;
+
+        switch (state) {
+
+        case sw_after_value:
+
+            if (depth == 0) {
+                goto stop;
+            }
+
+            if (ch == ',') {
+                p++;
+                state = (j->objects[(depth - 1) / 64] >> ((depth - 1) % 64)
+                         & 1) ? sw_name : sw_value;
+                continue;
+            }
+
+            if (ch == ((j->objects[(depth - 1) / 64] >> ((depth - 1) % 64)
+                        & 1) ? '}' : ']'))
+            {
+                goto close;
+            }
+
+            goto stop;
+
+        case sw_colon:
+
+            if (ch != ':') {
+                goto stop;
+            }
+
+            p++;
+            state = sw_value;
+            continue;
+
+        case sw_name_or_object_end:
+
+            if (ch == '}') {
+                goto close;
+            }
+
+            /* fall through */
+
+        case sw_name:
+
+            if (ch != '"') {
+                goto stop;
+            }
+
+            break;
+
+        case sw_value_or_array_end:
+
+            if (ch == ']') {
+                goto close;
+            }
+
+            /* fall through */
+
+        case sw_value:
+
+            switch (ch) {
+
+            case '{':
+            case '[':
+                if (depth >= j->max_depth) {
+                    goto stop;
+                }
+
+                bit = (uint64_t) 1 << (depth % 64);
+
+                if (ch == '{') {
+                    j->objects[depth / 64] |= bit;
+                    state = sw_name_or_object_end;
+
+                } else {
+                    j->objects[depth / 64] &= ~bit;
+                    state = sw_value_or_array_end;
+                }
+
+                depth++;
+                p++;
+                continue;
+
+            case '"':
+                break;
+
+            case 't':
+            case 'n':
+                literal = (ch == 't') ? "true" : "null";
+
+                if (last - p < 4 || ngx_memcmp(p, literal, 4) != 0) {
+                    goto stop;
+                }
+
+                j->type = (ch == 't') ? NGX_GW_JSON_TRUE : NGX_GW_JSON_NULL;
+                q = p + 4;
+                goto value_end;
+
+            case 'f':
+                if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
+                    goto stop;
+                }
+
+                j->type = NGX_GW_JSON_FALSE;
+                q = p + 5;
+                goto value_end;
+
+            default:
+
+                /* a number, and the byte after it must be here */
+
+                q = p;
+
+                if (*q == '-') {
+                    q++;
+                }
+
+                if (q < last && *q == '0') {
+                    q++;
+
+                } else if (q < last && *q >= '1' && *q <= '9') {
+                    do { q++; } while (q < last && *q >= '0' && *q <= '9');
+
+                } else {
+                    goto stop;
+                }
+
+                if (q < last && *q == '.') {
+                    q++;
+
+                    if (q == last || *q < '0' || *q > '9') {
+                        goto stop;
+                    }
+
+                    do { q++; } while (q < last && *q >= '0' && *q <= '9');
+                }
+
+                if (q < last && (*q == 'e' || *q == 'E')) {
+                    q++;
+
+                    if (q < last && (*q == '+' || *q == '-')) {
+                        q++;
+                    }
+
+                    if (q == last || *q < '0' || *q > '9') {
+                        goto stop;
+                    }
+
+                    do { q++; } while (q < last && *q >= '0' && *q <= '9');
+                }
+
+                if (q == last
+                    || !(*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'
+                         || *q == ',' || *q == ']' || *q == '}'))
+                {
+                    goto stop;
+                }
+
+                j->type = NGX_GW_JSON_NUMBER;
+
+                /* the byte after a number is the next token's */
+
+                if (depth == j->quiet_level) {
+                    j->event = NGX_GW_JSON_VALUE_END;
+                    j->level = depth;
+                    j->mark = q;
+                    j->quiet = 0;
+                    j->state = sw_after_value;
+                    j->depth = depth;
+                    *pos = q;
+                    return NGX_OK;
+                }
+
+                p = q;
+                state = sw_after_value;
+                continue;
+            }
+
+            break;
+
+        default:
+            goto stop;
+        }
+
+        /* a string, a name or a value, whole or not at all */
+
+        q = p + 1;
+
+        for ( ;; ) {
+            q = ngx_gw_json_plain_run(q, last);
+
+            if (q == last) {
+                goto stop;
+            }
+
+            ch = *q;
+
+            if (ch == '"') {
+                break;
+            }
+
+            if (ch == '\\') {
+                if (last - q < 2) {
+                    goto stop;
+                }
+
+                switch (q[1]) {
+                case '"': case '\\': case '/': case 'b': case 'f':
+                case 'n': case 'r': case 't':
+                    q += 2;
+                    continue;
+
+                case 'u':
+                    break;
+
+                default:
+                    goto stop;
+                }
+
+                /* pairs of surrogates are left to the machine */
+
+                if (last - q < 6) {
+                    goto stop;
+                }
+
+                cp = 0;
+
+                for (i = 2; i < 6; i++) {
+                    ch = q[i];
+
+                    if (ch >= '0' && ch <= '9') {
+                        cp = (cp << 4) | (ch - '0');
+
+                    } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
+                        cp = (cp << 4) | ((ch | 0x20) - 'a' + 10);
+
+                    } else {
+                        goto stop;
+                    }
+                }
+
+                if (cp >= 0xd800 && cp <= 0xdfff && !j->lone_surrogates) {
+                    goto stop;
+                }
+
+                /* a lone surrogate's next byte: any the string may hold */
+
+                q += 6;
+                continue;
+            }
+
+            if (ch < 0x80) {
+                goto stop;
+            }
+
+            /* UTF-8, the ranges of the machine, whole characters only */
+
+            lo = 0x80;
+            hi = 0xbf;
+
+            if (ch >= 0xc2 && ch <= 0xdf) {
+                n = 1;
+
+            } else if (ch >= 0xe0 && ch <= 0xef) {
+                n = 2;
+                lo = (ch == 0xe0) ? 0xa0 : 0x80;
+                hi = (ch == 0xed) ? 0x9f : 0xbf;
+
+            } else if (ch >= 0xf0 && ch <= 0xf4) {
+                n = 3;
+                lo = (ch == 0xf0) ? 0x90 : 0x80;
+                hi = (ch == 0xf4) ? 0x8f : 0xbf;
+
+            } else {
+                goto stop;
+            }
+
+            if ((size_t) (last - q) <= n || q[1] < lo || q[1] > hi) {
+                goto stop;
+            }
+
+            for (i = 2; i <= n; i++) {
+                if (q[i] < 0x80 || q[i] > 0xbf) {
+                    goto stop;
+                }
+            }
+
+            q += n + 1;
+        }
+
+        /* q is at the closing quote */
+
+        if (state == sw_name || state == sw_name_or_object_end) {
+            p = q + 1;
+            state = sw_colon;
+            continue;
+        }
+
+        j->type = NGX_GW_JSON_STRING;
+        q++;
+
+    value_end:
+
+        if (depth == j->quiet_level) {
+            j->event = NGX_GW_JSON_VALUE_END;
+            j->level = depth;
+            j->mark = q;
+            j->quiet = 0;
+            j->state = sw_after_value;
+            j->depth = depth;
+            *pos = q;
+            return NGX_OK;
+        }
+
+        p = q;
+        state = sw_after_value;
+        continue;
+
+    close:
+
+        depth--;
+        p++;
+
+        if (depth == j->quiet_level) {
+            j->event = NGX_GW_JSON_VALUE_END;
+            j->type = (ch == '}') ? NGX_GW_JSON_OBJECT : NGX_GW_JSON_ARRAY;
+            j->level = depth;
+            j->mark = p;
+            j->quiet = 0;
+            j->state = sw_after_value;
+            j->depth = depth;
+            *pos = p;
+            return NGX_OK;
+        }
+
+        state = sw_after_value;
+    }
+
+stop:
+
+    j->state = state;
+    j->depth = depth;
+    *pos = p;
+
+    return NGX_AGAIN;
 }
 
 

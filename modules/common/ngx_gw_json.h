@@ -99,6 +99,15 @@ typedef struct {
 NGX_GW_HIDDEN_BEGIN
 
 /*
+ * Set (the default), the tokenizer takes its fast paths: strings scanned
+ * 16 or 32 bytes at a time (SSE2, AVX2 where the CPU has it), and the
+ * inside of a quiet value skipped without the state machine.  Events,
+ * marks, errors and their positions are the same either way: the fuzz
+ * targets clear it to compare the two.
+ */
+extern ngx_uint_t  ngx_gw_json_fast;
+
+/*
  * name_buf receives member names (name_cap bytes at most; a longer name
  * sets name_truncated); it may be NULL when names do not matter.
  */
@@ -111,6 +120,24 @@ void ngx_gw_json_init(ngx_gw_json_t *j, ngx_uint_t max_depth,
  * further call accepts); NGX_ERROR: j->error says why.
  */
 ngx_int_t ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last);
+
+/*
+ * The fast path of ngx_gw_json_next() for the next member's name: when
+ * the separator and the name are all in the input and the name has
+ * nothing to unescape, NGX_OK and the MEMBER_NAME event that
+ * ngx_gw_json_next() would give; else NGX_DECLINED, and nothing is
+ * consumed.
+ */
+ngx_int_t ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos,
+    u_char *last);
+
+/*
+ * The fast path of ngx_gw_json_next() inside a quiet value: NGX_OK and
+ * the VALUE_END that ends it, or NGX_AGAIN where ngx_gw_json_next() must
+ * go on from *pos (the end of the input, a token cut by it, or one that
+ * the machine checks itself, errors included).
+ */
+ngx_int_t ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last);
 
 /*
  * End of input: NGX_DONE if the document is complete (a top-level number

@@ -42,11 +42,20 @@ ngx_int_t
 ngx_gw_subrequest_own_headers(ngx_http_request_t *sr,
     ngx_uint_t credentials)
 {
-    ngx_uint_t         i;
+    ngx_uint_t         i, n;
     ngx_list_part_t   *part;
     ngx_table_elt_t   *h;
 
-    if (ngx_list_init(&sr->headers_in.headers, sr->pool, 16,
+    /* room for what the parent has, not more: a part is made per request */
+
+    n = 0;
+
+    for (part = &sr->parent->headers_in.headers.part; part; part = part->next)
+    {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&sr->headers_in.headers, sr->pool, ngx_max(n, 1),
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
@@ -215,7 +224,13 @@ ngx_gw_capture_room(ngx_http_request_t *sr, ngx_gw_capture_t *cap,
         want = 2 * have;
     }
 
-    want = ngx_min(ngx_max(want, 4096), cap->max);
+    /* an announced length is taken as it is: most parts are small */
+
+    if (sr->headers_out.content_length_n < 0 || cap->buf) {
+        want = ngx_max(want, 4096);
+    }
+
+    want = ngx_min(want, cap->max);
 
     b = ngx_create_temp_buf(sr->pool, want);
     if (b == NULL) {

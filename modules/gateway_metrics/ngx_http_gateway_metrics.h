@@ -30,6 +30,7 @@ typedef enum {
     NGX_HTTP_GATEWAY_METRICS_EVICTIONS,        /* zone */
     NGX_HTTP_GATEWAY_METRICS_REDIS_FAILURES,   /* zone */
     NGX_HTTP_GATEWAY_METRICS_PARTS,            /* route, part, outcome */
+    NGX_HTTP_GATEWAY_METRICS_INTROSPECT,       /* route, status */
     NGX_HTTP_GATEWAY_METRICS_FAMILIES
 } ngx_http_gateway_metrics_family_e;
 

@@ -20,6 +20,7 @@ typedef enum {
     NGX_HTTP_GATEWAY_METRICS_RATE_LIMIT_ZONES,
     NGX_HTTP_GATEWAY_METRICS_AGGREGATE_PARTS,
     NGX_HTTP_GATEWAY_METRICS_JWT_KEY_FETCHES,
+    NGX_HTTP_GATEWAY_METRICS_INTROSPECT_STATUS,
     NGX_HTTP_GATEWAY_METRICS_SOURCES
 } ngx_http_gateway_metrics_source_e;
 
@@ -48,8 +49,9 @@ static void ngx_http_gateway_metrics_observe(ngx_atomic_t *histogram,
     ngx_http_gateway_metrics_buckets_t *buckets, ngx_msec_int_t ms);
 static ngx_msec_int_t ngx_http_gateway_metrics_upstream_time(
     ngx_http_request_t *r);
-static void ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
-    ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route);
+static void ngx_http_gateway_metrics_count_status(ngx_http_request_t *r,
+    ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route,
+    ngx_uint_t source, ngx_uint_t family);
 static void ngx_http_gateway_metrics_count_rate_limit(ngx_http_request_t *r,
     ngx_http_gateway_metrics_main_conf_t *gmcf);
 static void ngx_http_gateway_metrics_count_parts(ngx_http_request_t *r,
@@ -150,7 +152,8 @@ static ngx_str_t  ngx_http_gateway_metrics_source_names[] = {
     ngx_string(NGX_GW_DECISION_JWT_STATUS),
     ngx_string(NGX_GW_DECISION_RATE_LIMIT_ZONES),
     ngx_string(NGX_GW_DECISION_AGGREGATE_PARTS),
-    ngx_string(NGX_GW_DECISION_JWT_KEY_FETCHES)
+    ngx_string(NGX_GW_DECISION_JWT_KEY_FETCHES),
+    ngx_string(NGX_GW_DECISION_INTROSPECT_STATUS)
 };
 
 
@@ -211,7 +214,17 @@ ngx_http_gateway_metrics_log_handler(ngx_http_request_t *r)
     }
 
     if (gmcf->sources[NGX_HTTP_GATEWAY_METRICS_JWT_STATUS] != NGX_ERROR) {
-        ngx_http_gateway_metrics_count_jwt(r, gmcf, &route);
+        ngx_http_gateway_metrics_count_status(r, gmcf, &route,
+                                        NGX_HTTP_GATEWAY_METRICS_JWT_STATUS,
+                                        NGX_HTTP_GATEWAY_METRICS_JWT);
+    }
+
+    if (gmcf->sources[NGX_HTTP_GATEWAY_METRICS_INTROSPECT_STATUS]
+        != NGX_ERROR)
+    {
+        ngx_http_gateway_metrics_count_status(r, gmcf, &route,
+                                  NGX_HTTP_GATEWAY_METRICS_INTROSPECT_STATUS,
+                                  NGX_HTTP_GATEWAY_METRICS_INTROSPECT);
     }
 
     if (gmcf->sources[NGX_HTTP_GATEWAY_METRICS_RATE_LIMIT_ZONES]
@@ -358,19 +371,22 @@ ngx_http_gateway_metrics_upstream_time(ngx_http_request_t *r)
 }
 
 
-/* "VALID", "VALID:stale_keys:key_wait" (ngx_gw_decision.h) */
+/*
+ * a status word of one module: $jwt_status, $introspect_status; then
+ * $jwt_status's flags: "VALID:stale_keys:key_wait" (ngx_gw_decision.h)
+ */
 
 static void
-ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
-    ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route)
+ngx_http_gateway_metrics_count_status(ngx_http_request_t *r,
+    ngx_http_gateway_metrics_main_conf_t *gmcf, ngx_str_t *route,
+    ngx_uint_t source, ngx_uint_t family)
 {
     u_char                      low[NGX_GW_DECISION_WORD_LEN];
     u_char                     *p, *last;
     ngx_str_t                   labels[2], flag;
     ngx_http_variable_value_t  *v;
 
-    v = ngx_http_gateway_metrics_source(r, gmcf,
-                                        NGX_HTTP_GATEWAY_METRICS_JWT_STATUS);
+    v = ngx_http_gateway_metrics_source(r, gmcf, source);
     if (v == NULL) {
         return;
     }
@@ -384,11 +400,9 @@ ngx_http_gateway_metrics_count_jwt(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_gateway_metrics_increment(gmcf->zone,
-                                       NGX_HTTP_GATEWAY_METRICS_JWT,
-                                       labels, 2);
+    ngx_http_gateway_metrics_increment(gmcf->zone, family, labels, 2);
 
-    while (p < last) {
+    while (family == NGX_HTTP_GATEWAY_METRICS_JWT && p < last) {
         p = ngx_http_gateway_metrics_field(p, last, &flag);
 
         if (flag.len == sizeof(NGX_GW_DECISION_STALE_KEYS) - 1

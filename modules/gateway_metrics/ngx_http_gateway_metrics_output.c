@@ -63,7 +63,7 @@ static u_char *ngx_http_gateway_metrics_reserve(
 
 static char  *ngx_http_gateway_metrics_route_labels[] = { "route", NULL };
 static char  *ngx_http_gateway_metrics_result_labels[] = { "result", NULL };
-static char  *ngx_http_gateway_metrics_jwt_labels[] = {
+static char  *ngx_http_gateway_metrics_status_labels[] = {
     "route", "status", NULL };
 static char  *ngx_http_gateway_metrics_limit_labels[] = {
     "zone", "status", NULL };
@@ -130,7 +130,12 @@ static ngx_http_gateway_metrics_metric_t  ngx_http_gateway_metrics_metrics[] = {
     { ngx_string("gateway_jwt_requests_total"),
       "Requests checked by auth_jwt, by $jwt_status.",
       "counter", NGX_HTTP_GATEWAY_METRICS_JWT, 0,
-      ngx_http_gateway_metrics_jwt_labels },
+      ngx_http_gateway_metrics_status_labels },
+
+    { ngx_string("gateway_introspect_requests_total"),
+      "Requests checked by auth_introspect, by $introspect_status.",
+      "counter", NGX_HTTP_GATEWAY_METRICS_INTROSPECT, 0,
+      ngx_http_gateway_metrics_status_labels },
 
     { ngx_string("gateway_jwt_stale_keys_total"),
       "Requests auth_jwt checked with keys kept past auth_jwt_key_cache "

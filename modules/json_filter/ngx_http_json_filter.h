@@ -72,6 +72,15 @@ typedef struct {
 
 typedef struct {
     ngx_http_json_filter_view_t   view;
+
+    /*
+     * of an object whose members one node's names decide alone: the
+     * json_fields node that keeps them, or the json_deny node that drops
+     * them; NULL: the sets decide
+     */
+    ngx_http_json_sel_t          *simple;
+    unsigned                      simple_deny:1;
+
     unsigned                      object:1;
     unsigned                      kept:1;       /* a member was kept */
 } ngx_http_json_filter_level_t;

@@ -12,6 +12,11 @@
 #include "ngx_http_json_filter.h"
 
 
+static ngx_int_t ngx_http_json_filter_members(
+    ngx_http_json_filter_stream_t *st, u_char **pos, u_char *last,
+    u_char **from);
+static ngx_http_json_sel_t *ngx_http_json_filter_named(
+    ngx_http_json_sel_t *sel, ngx_str_t *name);
 static void ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st);
 static void ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st,
     ngx_uint_t level);
@@ -95,7 +100,15 @@ ngx_http_json_filter_stream_feed(ngx_http_json_filter_stream_t *st,
     p = pos;
 
     while (!st->broken) {
-        rc = ngx_gw_json_next(&st->json, &p, last);
+        rc = NGX_DECLINED;
+
+        if (ngx_gw_json_fast && st->mode == NGX_HTTP_JSON_FILTER_HOLD) {
+            rc = ngx_http_json_filter_members(st, &p, last, &from);
+        }
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_gw_json_next(&st->json, &p, last);
+        }
 
         /* the bytes up to the event, or up to where the tokenizer stopped */
 
@@ -161,6 +174,177 @@ ngx_http_json_filter_stream_end(ngx_http_json_filter_stream_t *st)
     }
 
     ngx_http_json_filter_copy_run(st);
+}
+
+
+/*
+ * The members of an object one after another, as long as each is decided
+ * at its name and its value is skipped or kept whole: the tokenizer's
+ * events, and what the feed loop does with them, without a round of the
+ * loop for each.  It stops where the loop must take over, in the state
+ * the loop would have there: NGX_DECLINED, the loop goes on from *pos;
+ * else the tokenizer's answer for the loop to handle.
+ */
+
+static ngx_int_t
+ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
+    u_char **pos, u_char *last, u_char **from)
+{
+    u_char                        *p, *start, *c;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_uint_t                     state, l, keep;
+    ngx_gw_json_t                 *j;
+    ngx_http_json_sel_t           *m;
+    ngx_http_json_filter_level_t  *level;
+
+    j = &st->json;
+    p = *pos;
+
+    for ( ;; ) {
+
+        /* the separator and the name: held, as the loop would hold them */
+
+        state = j->state;
+        start = p;
+
+        if (st->quiet || *from != p || st->pending_len || st->hold_start
+            || ngx_gw_json_next_name(j, &p, last) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        l = j->level;
+        level = &st->levels[l];
+        len = j->mark - start;
+
+        if (level->simple == NULL
+            || len > NGX_HTTP_JSON_FILTER_PENDING)
+        {
+            /* the loop's own way, or too long a name: it finds it again */
+
+            if (len > NGX_HTTP_JSON_FILTER_PENDING) {
+                j->state = state;
+                return NGX_DECLINED;
+            }
+
+            ngx_http_json_filter_hold(st, start, len);
+            *from = j->mark;
+            *pos = p;
+
+            ngx_http_json_filter_event(st);
+
+            if (!st->quiet) {
+                return NGX_DECLINED;
+            }
+
+            goto value;
+        }
+
+        m = ngx_http_json_filter_named(level->simple, &j->name);
+
+        if (m && !ngx_http_json_sel_is_whole(m)) {
+
+            /* kept in part: the loop opens it */
+
+            ngx_http_json_filter_hold(st, start, len);
+            *from = j->mark;
+            *pos = p;
+
+            ngx_http_json_filter_event(st);
+
+            return NGX_DECLINED;
+        }
+
+        keep = level->simple_deny ? (m == NULL) : (m != NULL);
+
+        *from = j->mark;
+        *pos = p;
+
+        if (keep) {
+
+            /* the first member kept goes without the comma before it */
+
+            if (!level->kept) {
+                for (c = start; *c != ',' && *c != '"'; c++) {
+                    /* void */
+                }
+
+                if (*c == ',') {
+                    ngx_http_json_filter_emit(st, start, c - start);
+                    start = c + 1;
+                }
+
+                level->kept = 1;
+            }
+
+            ngx_http_json_filter_emit(st, start, j->mark - start);
+            st->mode = NGX_HTTP_JSON_FILTER_EMIT;
+
+        } else {
+            st->mode = NGX_HTTP_JSON_FILTER_DROP;
+        }
+
+        ngx_http_json_filter_quiet(st, l);
+
+    value:
+
+        /* the value: dropped or copied whole */
+
+        rc = ngx_gw_json_skip(j, &p, last);
+
+        if (rc != NGX_OK) {
+            rc = ngx_gw_json_next(j, &p, last);
+        }
+
+        *pos = p;
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (st->mode == NGX_HTTP_JSON_FILTER_EMIT) {
+            ngx_http_json_filter_emit(st, *from, j->mark - *from);
+        }
+
+        *from = j->mark;
+
+        /* its end, as ngx_http_json_filter_event() takes it */
+
+        st->quiet = 0;
+        st->mode = NGX_HTTP_JSON_FILTER_HOLD;
+    }
+}
+
+
+/* names are short: compared here, not by a call to memcmp() */
+
+static ngx_http_json_sel_t *
+ngx_http_json_filter_named(ngx_http_json_sel_t *sel, ngx_str_t *name)
+{
+    size_t                k;
+    ngx_uint_t            i;
+    ngx_http_json_sel_t  *member;
+
+    member = sel->members->elts;
+
+    for (i = 0; i < sel->members->nelts; i++) {
+        if (member[i].name.len != name->len) {
+            continue;
+        }
+
+        for (k = 0; k < name->len; k++) {
+            if (member[i].name.data[k] != name->data[k]) {
+                break;
+            }
+        }
+
+        if (k == name->len) {
+            return &member[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -248,6 +432,26 @@ ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st)
         level->view = view;
         level->object = (st->json.type == NGX_GW_JSON_OBJECT);
         level->kept = 0;
+        level->simple = NULL;
+        level->simple_deny = 0;
+
+        if (level->object && ngx_http_json_sel_set_is_whole(&view.allow)) {
+
+            if (view.deny.n == 0 && view.fields.n == 1
+                && !ngx_http_json_sel_set_is_whole(&view.fields)
+                && view.fields.node[0]->wildcard == NULL)
+            {
+                level->simple = view.fields.node[0];
+
+            } else if (view.deny.n == 1
+                       && ngx_http_json_sel_set_is_whole(&view.fields)
+                       && !ngx_http_json_sel_set_is_whole(&view.deny)
+                       && view.deny.node[0]->wildcard == NULL)
+            {
+                level->simple = view.deny.node[0];
+                level->simple_deny = 1;
+            }
+        }
 
         if (level->object) {
             ngx_http_json_filter_emit(st, st->json.mark, 1);

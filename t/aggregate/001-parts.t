@@ -549,3 +549,27 @@ aggregate:
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 23: a part URI without variables is checked as one with them: an unsafe one fails its part on each request, and one with arguments keeps them
+--- config
+    location = /page {
+        aggregate_part bad /_svc/../secret;
+        aggregate_part args /_svc/a?x=1&y=%32;
+        aggregate_part plain /_svc/b?z=3;
+    }
+    location /_svc/ {
+        internal;
+        default_type application/json;
+        return 200 '{"uri":"$uri","args":"$args"}';
+    }
+--- request
+GET /page
+--- error_code: 200
+--- response_headers
+X-Aggregate-Parts: bad=502, args=200, plain=200
+--- response_body chomp
+{"bad":null,"args":{"uri":"/_svc/a","args":"x=1&y=%32"},"plain":{"uri":"/_svc/b","args":"z=3"}}
+--- error_log
+aggregate: part "bad" has an unsafe URI "/_svc/../secret"

@@ -18,8 +18,15 @@ package GwPeer;
 #                      (hs) or rsa.json (rsa) of t/data/jwt, or 500 (fail)
 #   /mode/TAG/MODE     sets the mode of /jwks/TAG (also mode(TAG, MODE)
 #                      here); not counted
+#   /introspect/TAG[?delay=S][&status=N]
+#                      an OAuth 2.0 authorization server's introspection
+#                      endpoint (RFC 7662), S seconds late: the answer for
+#                      the token of the POSTed form, from introspection()
+#                      below, or status N; 401 without the client
+#                      credentials $CLIENT (Basic gateway:s3cret); counted
 #   /hits/TAG          how many /keys/TAG, /fail/TAG, /flaky/TAG, /jwks/TAG
-#                      it was asked (also hits(TAG) here)
+#                      and /introspect/TAG it was asked (also hits(TAG)
+#                      here)
 
 use strict;
 use warnings;
@@ -28,7 +35,14 @@ use IO::Select ();
 use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
+use JSON::PP ();
 use GwJwt qw($JWT_DATA);
+
+use Exporter 'import';
+our @EXPORT_OK = qw($CLIENT);
+
+# what the gateway's introspection location sends as Authorization
+our $CLIENT = 'Basic Z2F0ZXdheTpzM2NyZXQ=';
 
 my ($pid, $parent);
 
@@ -86,10 +100,19 @@ sub serve {
         }
 
         my ($line, @lines) = split /\r\n/, $head;
-        my ($uri) = ($line // '') =~ m{^\S+ (\S+)};
+        my ($method, $uri) = ($line // '') =~ m{^(\S+) (\S+)};
         $uri //= '';
 
+        # the body, after the head, as long as Content-Length says
+        my ($len) = $head =~ /\r\nContent-Length: *(\d+)/i;
+        my $body_in = $head =~ s/^.*?\r\n\r\n//sr;
+        while (defined $len && length $body_in < $len) {
+            last unless IO::Select->new($c)->can_read(5);
+            last unless sysread $c, $body_in, 4096, length $body_in;
+        }
+
         my ($status, $body) = (200, '');
+        my $type = 'text/plain';
 
         if ($uri =~ m{^/echo}) {
             $body = join '', map {
@@ -115,6 +138,16 @@ sub serve {
         } elsif ($uri =~ m{^/flaky/(\w+)}) {
             ($status, $body) = $hits{$1}++ ? (200, $jwks) : (500, "failed\n");
 
+        } elsif ($uri =~ m{^/introspect/(\w+)(?:\?(.*))?}) {
+            my ($tag, %arg) = ($1, map { split /=/, $_, 2 } split /&/, $2 // '');
+            $hits{$tag}++;
+            Time::HiRes::sleep($arg{delay}) if $arg{delay};
+            $type = 'application/json';
+            ($status, $body) = $arg{status} ? ($arg{status}, "failed\n")
+                : !grep({ $_ eq "Authorization: $CLIENT" } @lines)
+                ? (401, qq({"error":"invalid_client"}))
+                : (200, introspection($method, $body_in, @lines));
+
         } elsif ($uri =~ m{^/hits/(\w+)}) {
             $body = ($hits{$1} // 0) . "\n";
 
@@ -122,11 +155,68 @@ sub serve {
             ($status, $body) = (404, "not found\n");
         }
 
-        syswrite $c, "HTTP/1.0 $status X\r\nContent-Type: text/plain\r\n"
+        syswrite $c, "HTTP/1.0 $status X\r\nContent-Type: $type\r\n"
                      . 'Content-Length: ' . length($body) . "\r\n"
                      . "Connection: close\r\n\r\n$body";
         close $c;
     }
+}
+
+# The authorization server's answer for the token of a form: it knows a
+# few tokens by name, and the others are not active.  "echo..." tokens
+# answer with what the request was, to check what the gateway sends.
+sub introspection {
+    my ($method, $form, @lines) = @_;
+    my $now = time;
+    my %form = map { my ($k, $v) = split /=/, $_, 2;
+                     ($k => ($v // '') =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ger) }
+               split /&/, $form;
+    my $token = $form{token} // '';
+    my $json = JSON::PP->new->canonical;
+
+    my %active = (active => JSON::PP::true, iss => 'https://as.example',
+                  iat => $now, exp => $now + 3600, token_type => 'Bearer');
+
+    my %answer = (
+        alice => { %active, sub => 'alice', client_id => 'app-1',
+                   username => 'alice', scope => 'orders:read orders:write',
+                   aud => ['orders', 'billing'],
+                   ext => { tenant => 'acme', roles => ['admin', 'ops'] } },
+        bob => { %active, sub => 'bob', client_id => 'app-2',
+                 scope => 'orders:read', aud => 'orders' },
+        soon => { %active, sub => 'soon', exp => $now + 3 },
+        expired => { %active, sub => 'late', exp => $now - 60 },
+        later => { %active, sub => 'early', nbf => $now + 600 },
+        noexp => { active => JSON::PP::true, sub => 'noexp' },
+        crlf => { %active, sub => "eve\r\nX-Injected: 1", name => 'Eve' },
+        nul => { %active, sub => "a\0b", roles => ['user', "ad\nmin"] },
+        big => { %active, sub => 'big', pad => 'x' x 15000 },
+        big2 => { %active, sub => 'big2', pad => 'y' x 15000 },
+        huge => { %active, sub => 'huge', pad => 'x' x 100000 },
+    );
+
+    my %raw = (
+        malformed => '{"active":true,"sub":"m"',
+        noactive => '{"sub":"x","exp":' . ($now + 60) . '}',
+        activestr => '{"active":"true","sub":"x"}',
+        badexp => '{"active":true,"exp":"tomorrow"}',
+        dup => '{"active":true,"active":false}',
+        empty => '',
+        html => '<html>denied</html>',
+    );
+
+    return $raw{$token} if exists $raw{$token};
+
+    if ($token =~ /^echo/) {
+        my @names = sort map { /^([^:]+):/ ? $1 : () } @lines;
+        return $json->encode({ %active, sub => $token, method => $method,
+                               form => $form, headers => join(',', @names),
+                               content_type => (map { /^Content-Type: (.*)/i
+                                                      ? $1 : () } @lines)[0]
+                                               // '' });
+    }
+
+    return $json->encode($answer{$token} // { active => JSON::PP::false });
 }
 
 # how many times /keys/TAG and /fail/TAG were asked so far

@@ -212,3 +212,29 @@ $::F{'many.deny.json'}
 [(substr $::F{'many.fields.json'}, 0, -1) x 3]
 --- error_code eval
 [200, 200, 200]
+
+
+
+=== TEST 8: what is kept of an unbuffered upstream's reads goes out as they come, not held for more
+# the upstream sends its first 24 elements at once and the rest at 40
+# bytes a second: each read comes with a flush, and the client has the
+# kept part of the first ones long before the end
+--- config
+    location /t {
+        json_fields items/id;
+        proxy_buffering off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/many.json;
+    }
+    location /backend/ {
+        default_type application/json;
+        sendfile off;
+        limit_rate_after 4k;
+        limit_rate 40;
+        alias $TEST_NGINX_JF_DATA/;
+    }
+--- request
+GET /t HTTP/1.0
+--- timeout: 1.5
+--- abort
+--- response_body_like: ^\{"items":\[\{"id":1\},\{"id":2\},\{"id":3\},.*\{"id":20\}
+--- error_code: 200
