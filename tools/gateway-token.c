@@ -6,7 +6,8 @@
  *
  * Exit status: 0 with the token and a newline on stdout; 1 when the key
  * cannot be used or signing failed; 2 for a usage error.  Each error is one
- * line on stderr, and no token is printed then.
+ * line on stderr, and no token is printed then.  A secret shorter than its
+ * hash signs, with a warning line on stderr.
  */
 
 
@@ -149,9 +150,9 @@ static const char  gw_token_usage[] =
 "  --key FILE    RS*: an RSA private key in PEM, 2048 bits or more;\n"
 "                ES*: an EC private key in PEM, on P-256 for ES256, P-384\n"
 "                for ES384, P-521 for ES512;\n"
-"                HS*: the secret, the file's bytes less a trailing newline,\n"
-"                at least 32, 48 or 64 bytes; or a JWK Set (JSON with\n"
-"                \"keys\"), whose oct key --kid names\n"
+"                HS*: the secret, the file's bytes less a trailing newline\n"
+"                (shorter than 32, 48 or 64 bytes: a warning); or a JWK\n"
+"                Set (JSON with \"keys\"), whose oct key --kid names\n"
 "  --kid KID     the header's \"kid\" (and the key taken from a JWK Set)\n"
 "  --ttl TIME    seconds, or a number with s, m, h or d (default 1h):\n"
 "                \"iat\" is now and \"exp\" now + TIME; 0: no \"exp\"\n"
@@ -640,11 +641,17 @@ gw_token_key(gw_token_conf_t *conf, jwt_t *jwt)
     if (conf->alg->type == 0) {
         rc = gw_token_secret(conf, data, &len);
 
-        if (rc == GW_TOKEN_OK && len < conf->alg->hash) {
-            gw_token_error("--key %s: a secret of %zu bytes, %s needs at "
-                           "least %zu (RFC 7518, 3.2)", conf->key, len,
-                           conf->alg->name, conf->alg->hash);
+        if (rc == GW_TOKEN_OK && len == 0) {
+            gw_token_error("--key %s: an empty secret", conf->key);
             rc = GW_TOKEN_FAILED;
+        }
+
+        /* auth_jwt takes short secrets, as NGINX Plus does, and warns */
+
+        if (rc == GW_TOKEN_OK && len < conf->alg->hash) {
+            gw_token_error("warning: --key %s: a secret of %zu bytes; RFC "
+                           "7518, 3.2 asks for at least %zu for %s",
+                           conf->key, len, conf->alg->hash, conf->alg->name);
         }
 
         if (rc == GW_TOKEN_OK

@@ -29,8 +29,9 @@ static ngx_int_t ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool,
     ngx_array_t *members, char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_auth_jwt_jwk_bytes(ngx_pool_t *pool,
     ngx_array_t *members, char *name, ngx_str_t *value);
-static ngx_int_t ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool,
-    ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *kid_log, ngx_array_t *members,
+    ngx_http_auth_jwt_key_t *key, const char **error);
 static ngx_int_t ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool,
     ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
 static ngx_int_t ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool,
@@ -293,7 +294,8 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
     }
 
     if (key->kty == NGX_HTTP_AUTH_JWT_OCT) {
-        rc = ngx_http_auth_jwt_jwk_oct(pool, &members, key, error);
+        rc = ngx_http_auth_jwt_jwk_oct(pool, log, level, &kid_log, &members,
+                                       key, error);
 
     } else if (key->kty == NGX_HTTP_AUTH_JWT_RSA) {
         rc = ngx_http_auth_jwt_jwk_rsa(pool, &members, key, error);
@@ -385,19 +387,34 @@ ngx_http_auth_jwt_log_text(ngx_pool_t *pool, ngx_str_t *text, ngx_str_t *buf)
 
 
 static ngx_int_t
-ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
-    ngx_http_auth_jwt_key_t *key, const char **error)
+ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t level,
+    ngx_str_t *kid_log, ngx_array_t *members, ngx_http_auth_jwt_key_t *key,
+    const char **error)
 {
-    size_t       min;
     EVP_MAC     *mac;
     ngx_str_t    k;
-    ngx_uint_t   i;
+    ngx_uint_t   i, first, warn;
     OSSL_PARAM   params[2];
     const char  *digests[] = { "SHA256", "SHA384", "SHA512" };
+
+    static const char  *asks_any[] = {
+        "32 bytes for HS256, 48 for HS384, 64 for HS512",
+        "48 bytes for HS384, 64 for HS512",
+        "64 bytes for HS512"
+    };
+
+    static const char  *asks_one[] = {
+        "32 bytes for HS256", "48 bytes for HS384", "64 bytes for HS512"
+    };
 
     if (ngx_http_auth_jwt_jwk_bytes(pool, members, "k", &k) != NGX_OK) {
         *error = "oct JWK without a base64url \"k\"";
         return NGX_ERROR;
+    }
+
+    if (k.len == 0) {
+        *error = "oct JWK with an empty \"k\"";
+        return NGX_DECLINED;
     }
 
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -406,15 +423,9 @@ ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    /*
-     * RFC 7518, 3.2: the key must be at least as long as the hash, so a
-     * short secret simply cannot be used with the longer hashes.
-     */
-
     for (i = 0; i < 3; i++) {
-        min = 32 + 16 * i;
 
-        if (k.len < min || (key->alg && key->alg->hash != i)) {
+        if (key->alg && key->alg->hash != i) {
             continue;
         }
 
@@ -440,11 +451,33 @@ ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    if (key->hmac[0] == NULL && key->hmac[1] == NULL && key->hmac[2] == NULL)
-    {
-        *error = "oct JWK shorter than its algorithm's hash";
-        return NGX_DECLINED;
+    /*
+     * RFC 7518, 3.2 asks for a key at least as long as the hash; NGINX
+     * Plus takes shorter ones, and so does this module, with a warning.
+     * The first hash the key falls short of, and all after it.
+     */
+
+    first = key->alg ? key->alg->hash : 0;
+
+    while (first < 3 && k.len >= 32 + 16 * first) {
+        first++;
     }
+
+    if (first == 3 || (key->alg && first != key->alg->hash)) {
+        return NGX_OK;
+    }
+
+    /*
+     * a warning when a key file is loaded; a fetched set is parsed at
+     * each fetch, and its lines stay at its level
+     */
+
+    warn = (level == NGX_LOG_INFO) ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+    ngx_log_error(warn, log, 0,
+                  "auth_jwt: JWK \"%V\" is an HMAC key of %uz bytes; "
+                  "RFC 7518, 3.2 asks for %s", kid_log, k.len,
+                  key->alg ? asks_one[first] : asks_any[first]);
 
     return NGX_OK;
 }
@@ -842,7 +875,7 @@ ngx_http_auth_jwt_verify_hmac(ngx_http_auth_jwt_key_t *key,
     ctx = key->hmac[token->alg->hash];
 
     if (ctx == NULL) {
-        /* the secret is shorter than this algorithm's hash */
+        /* the key's "alg" is another */
         return NGX_DECLINED;
     }
 
