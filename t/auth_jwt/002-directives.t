@@ -544,7 +544,7 @@ qr/invalid key file "\S+rsa\.pem": not an object/
 --- must_die
 --- error_log eval
 [qr/auth_jwt: skipped JWK "rsa1024": RSA JWK shorter than 2048 bits/,
- qr/invalid key file "\S+rsa1024\.json": no signature keys in "keys"/]
+ qr/invalid key file "\S+rsa1024\.json": no usable keys in "keys"/]
 
 
 
@@ -604,7 +604,7 @@ Plus's do; one pinned to HS384 serves only HS384
 --- must_die
 --- error_log eval
 [qr/auth_jwt: skipped JWK "e": oct JWK with an empty "k"/,
- qr/invalid key file "\S+empty\.json": no signature keys in "keys"/]
+ qr/invalid key file "\S+empty\.json": no usable keys in "keys"/]
 
 
 
@@ -653,16 +653,90 @@ qr/JWK "alg" does not fit its "kty"/
 
 
 
-=== TEST 27: encrypted tokens are not supported yet
+=== TEST 27: auth_jwt_type encrypted with key files that decrypt nothing
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type encrypted;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/rsa.json;
+    }
+--- must_die
+--- error_log eval
+qr/"auth_jwt" in \S+nginx\.conf:\d+ with "auth_jwt_type encrypted" has no decryption key in its key files/
+
+
+
+=== TEST 27a: auth_jwt_type nested needs signature keys too
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type nested;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+    }
+--- must_die
+--- error_log eval
+qr/"auth_jwt" in \S+nginx\.conf:\d+ with "auth_jwt_type nested" has no signature key in its key files/
+
+
+
+=== TEST 27b: auth_jwt_type signed with decryption keys only
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_key_file ../html/enc.json;
+    }
+--- user_files
+>>> enc.json
+{"keys": [{"kty": "oct", "kid": "e", "use": "enc", "k": "MDEyMzQ1Njc4OWFiY2RlZg"}]}
+--- must_die
+--- error_log eval
+qr/"auth_jwt" in \S+nginx\.conf:\d+ with "auth_jwt_type signed" has no signature key in its key files/
+
+
+
+=== TEST 27c: auth_jwt_type takes signed, encrypted or nested, once
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type jwe;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+    }
+--- must_die
+--- error_log
+invalid value "jwe": "signed", "encrypted" or "nested" expected
+
+
+
+=== TEST 27d: auth_jwt_type given twice
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type encrypted;
+        auth_jwt_type nested;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+    }
+--- must_die
+--- error_log
+"auth_jwt_type" directive is duplicate
+
+
+
+=== TEST 27e: with a key request, the keys are known only when fetched
 --- config
     location /t {
         auth_jwt "api";
         auth_jwt_type encrypted;
         auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        auth_jwt_key_request /_keys;
+        alias html/ok.txt;
     }
---- must_die
---- error_log
-"auth_jwt_type encrypted" is not supported: only signed tokens (JWS) are
+    location = /_keys {
+        internal;
+        return 404;
+    }
+--- request
+GET /t
+--- error_code: 401
 
 
 
@@ -725,6 +799,7 @@ ok
 >>> keys.json
 {"keys": [
   {"kty": "RSA", "use": "enc", "kid": "e1", "n": "AQAB", "e": "AQAB"},
+  {"kty": "oct", "use": "wrap", "kid": "w1", "k": "AQAB"},
   {"kty": "XYZ", "kid": "x1"},
   {"kty": "oct", "kid": "hs",
    "k": "Z2F0ZXdheS10ZXN0LXNlY3JldDowMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYg"}
@@ -733,7 +808,8 @@ ok
 "GET /t?t=$::tok{HS384}"
 --- error_code: 200
 --- error_log
-auth_jwt: skipped JWK "e1" with "use" "enc"
+auth_jwt: skipped JWK "e1": RSA JWK for encryption without its private part
+auth_jwt: skipped JWK "w1" with "use" "wrap"
 auth_jwt: skipped JWK "x1" of unknown "kty" "XYZ"
 
 
