@@ -67,7 +67,7 @@ $tok{rfc7518} = jwe_seal('A128GCM',
     decode_base64url('VqqN6vgjbSBcIijNcacQGg'), '');
 
 $tok{expired} = jwe('dir', 'A256GCM', { sub => 'a', exp => $now - 10 });
-$tok{not_yet} = jwe('A256KW', 'A256GCM', { sub => 'a', nbf => $now + 600 });
+$tok{not_yet} = jwe('A256KW', 'A256GCM', { sub => 'a', nbf => $now + 86400 });
 $tok{nested_expired} = nested('RS256', 'RSA-OAEP', 'A256GCM',
                               { sub => 'a', exp => $now - 10 });
 $tok{no_kid} = jwe('RSA-OAEP-256', 'A128GCM',
@@ -270,7 +270,7 @@ an expired nested token; the leeway admits the expired one
         auth_jwt "api" token=$arg_t;
         auth_jwt_type encrypted;
         auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
-        auth_jwt_leeway 1m;
+        auth_jwt_leeway 1h;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
