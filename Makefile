@@ -73,7 +73,9 @@ BUILD_PACKAGES := gcc make nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
 # the suites: nginx itself, the Perl the runner and the tests use, the
 # servers the tests start, curl and openssl for t/gateway.t, promtool
 TEST_PACKAGES  := perl nginx-core libtest-base-perl libcrypt-jwt-perl \
-                  valgrind redis-server etcd-server prometheus curl openssl
+                  libnet-dns-perl \
+                  valgrind redis-server etcd-server etcd-client prometheus \
+                  curl openssl
 
 # versions/fetch: Debian's source packages and the 1.26.3 build
 MATRIX_PACKAGES := dpkg-dev patch xz-utils

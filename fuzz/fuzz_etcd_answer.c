@@ -1,15 +1,16 @@
 
 /*
  * libFuzzer target for what upstream_discovery reads from etcd
- * (ngx_http_upstream_discovery_etcd.c): the HTTP/1.0 answer to a range
- * request, read until etcd closes the connection, then its status line,
- * headers, JSON, and each key's value, by ngx_http_upstream_discovery_parse().
+ * (ngx_http_upstream_discovery_etcd.c and _keys.c): the HTTP/1.0 answer
+ * to a range request, read until etcd closes the connection, then its
+ * status line, headers, JSON, and each key's value; or, flag 0x08, the
+ * stream of a watch.
  *
  * The input is a byte of flags, a byte that seeds the reads, and the
- * answer.  The request, made by
- * ngx_http_upstream_discovery_etcd_request(), must be the range of the
- * prefix, byte for byte; a poll is made with
- * ngx_http_upstream_discovery_etcd_poll(), its end told to the handler in
+ * answer.  The request, made from what
+ * ngx_http_upstream_discovery_etcd_init() prepares, must be the range of
+ * the prefix, byte for byte; a sync is made with
+ * ngx_http_upstream_discovery_etcd_sync(), its end told to the handler in
  * dcf->answered, and the answer arrives through the event loop of
  * ngx_fuzz_event.c, once whole and once in pieces of 1 to 64 bytes, each
  * its own read event, with the bytes past those read poisoned.  Flag
@@ -26,6 +27,16 @@
  * the instances must be exactly the valid ones, in order.  Flag 0x04
  * adds a header of 16 KB, so the answer outgrows the module's first
  * buffer.
+ *
+ * Flag 0x08: a range of two instances at revision 10 is read first, then
+ * the rest of the input is the answer to the watch that follows, which
+ * must ask from revision 11: once whole, once in pieces, the changes it
+ * tells (every list of instances, the last error) must be the same, and
+ * each list valid.  A watch that ends syncs again or fails; the peer
+ * then refuses, so that the run ends.  With 0x01 too, the records are
+ * events (0x40 in the first byte: a delete; the key is one of eight),
+ * written as etcd writes them, and the last list must be that of a
+ * model of the keys.
  */
 
 
@@ -40,6 +51,7 @@
 #define FZ_STRUCTURED      0x01
 #define FZ_NEVER_CLOSES    0x02
 #define FZ_PADDED          0x04
+#define FZ_WATCH           0x08
 
 #define FZ_RECORD          8
 #define FZ_MAX_RECORDS     32
@@ -47,7 +59,7 @@
 /* a header this long makes the answer outgrow its first buffer */
 #define FZ_PADDING         16384
 
-/* the request of a poll under /services/api/ */
+/* the request of a sync under /services/api/ */
 #define FZ_REQUEST                                                            \
     "POST /v3/kv/range HTTP/1.0\r\n"                                          \
     "Host: 127.0.0.1:2379\r\n"                                                \
@@ -55,6 +67,28 @@
     "Content-Length: 65\r\n\r\n"                                              \
     "{\"key\":\"L3NlcnZpY2VzL2FwaS8=\","                                      \
     "\"range_end\":\"L3NlcnZpY2VzL2FwaTA=\"}"
+
+/* the watch that follows a range at revision 10 */
+#define FZ_WATCH_REQUEST                                                      \
+    "POST /v3/watch HTTP/1.0\r\n"                                             \
+    "Host: 127.0.0.1:2379\r\n"                                                \
+    "Grpc-Metadata-hasleader: true\r\n"                                       \
+    "Content-Type: application/json\r\n"                                      \
+    "Content-Length: 129\r\n\r\n"                                             \
+    "{\"create_request\":{\"key\":\"L3NlcnZpY2VzL2FwaS8=\","                  \
+    "\"range_end\":\"L3NlcnZpY2VzL2FwaTA=\",\"start_revision\":\"11\","        \
+    "\"progress_notify\":true}}"
+
+/* the range before a watch: /services/api/a and /b */
+#define FZ_WATCH_RANGE                                                        \
+    "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"              \
+    "{\"header\":{\"revision\":\"10\"},\"kvs\":["                              \
+    "{\"key\":\"L3NlcnZpY2VzL2FwaS9h\",\"mod_revision\":\"5\","               \
+    "\"value\":\"MTAuMC4wLjE6ODA=\"},"                                         \
+    "{\"key\":\"L3NlcnZpY2VzL2FwaS9i\",\"mod_revision\":\"9\","               \
+    "\"value\":\"MTAuMC4wLjI6ODA=\"}],\"count\":\"2\"}"
+
+#define FZ_KEYS            8
 
 
 typedef struct {
@@ -67,6 +101,8 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t              ends;       /* answered() calls */
+    ngx_uint_t              lists;      /* of them, with instances */
+    uint32_t                crc;        /* of every list told */
     ngx_uint_t              listed;     /* with instances */
     const char             *error;
     ngx_uint_t              n;
@@ -99,6 +135,15 @@ fz_answered(ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances,
         return;
     }
 
+    /* a watch tells a list for each change: the last one is kept */
+
+    for (i = 0; i < fz_poll->n; i++) {
+        free(fz_poll->instance[i].name.data);
+    }
+
+    free(fz_poll->instance);
+
+    fz_poll->lists++;
     fz_poll->listed = 1;
     fz_poll->digest = dcf->digest;
     fz_poll->n = instances->nelts;
@@ -125,6 +170,10 @@ fz_answered(ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *instances,
         {
             ngx_fuzz_assert(*p > 0x20 && *p < 0x7f);
         }
+
+        fz_poll->crc = ngx_crc32_long(in[i].addr.name.data,
+                                      in[i].addr.name.len)
+                       ^ (fz_poll->crc * 31 + in[i].weight);
 
         ngx_memcpy(fi->sockaddr, in[i].addr.sockaddr, in[i].addr.socklen);
         fi->socklen = in[i].addr.socklen;
@@ -159,6 +208,8 @@ fz_same(fz_poll_t *a, fz_poll_t *b)
     ngx_uint_t  i;
 
     ngx_fuzz_assert(a->ends == b->ends);
+    ngx_fuzz_assert(a->lists == b->lists);
+    ngx_fuzz_assert(a->crc == b->crc);
     ngx_fuzz_assert(a->listed == b->listed);
     ngx_fuzz_assert((a->error == NULL) == (b->error == NULL));
     ngx_fuzz_assert(a->error == NULL || strcmp(a->error, b->error) == 0);
@@ -181,79 +232,175 @@ fz_same(fz_poll_t *a, fz_poll_t *b)
 }
 
 
+/* a discovery as the directive makes it, with one member */
+
+static void
+fz_conf(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_srv_conf_t *uscf,
+    ngx_http_upstream_discovery_member_t *member, struct sockaddr_in *sin,
+    ngx_http_upstream_discovery_shctx_t *sh, ngx_pool_t *pool)
+{
+    ngx_conf_t  cf;
+
+    ngx_memzero(uscf, sizeof(ngx_http_upstream_srv_conf_t));
+    ngx_str_set(&uscf->host, "backend");
+
+    ngx_memzero(sin, sizeof(struct sockaddr_in));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(2379);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    ngx_memzero(member, sizeof(ngx_http_upstream_discovery_member_t));
+    member->addr.sockaddr = (struct sockaddr *) sin;
+    member->addr.socklen = sizeof(struct sockaddr_in);
+    ngx_str_set(&member->addr.name, "127.0.0.1:2379");
+    ngx_str_set(&member->host, "127.0.0.1");
+
+    ngx_memzero(dcf, sizeof(ngx_http_upstream_discovery_conf_t));
+    dcf->upstream = uscf;
+    dcf->members.elts = member;
+    dcf->members.nelts = 1;
+    dcf->members.size = sizeof(ngx_http_upstream_discovery_member_t);
+    ngx_str_set(&dcf->prefix, "/services/api/");
+    dcf->answered = fz_answered;
+    dcf->interval = 1000;
+    dcf->sh = sh;
+
+    /* the range of every key under the prefix, its ends in base64 */
+
+    ngx_memzero(&cf, sizeof(ngx_conf_t));
+    cf.pool = pool;
+
+    ngx_fuzz_assert(ngx_http_upstream_discovery_etcd_init(&cf, dcf)
+                    == NGX_OK);
+}
+
+
+/* the peer answers what the client sent, and closes, or never does */
+
+static void
+fz_exchange(ngx_fuzz_peer_t *peer, u_char *answer, size_t len,
+    uint32_t seed, ngx_uint_t closes, ngx_uint_t once)
+{
+    ngx_memzero(peer, sizeof(ngx_fuzz_peer_t));
+    peer->data = answer;
+    peer->len = len;
+    peer->seed = seed;
+    peer->close = closes;
+    peer->once = once;
+    ngx_fuzz_peer_set(peer);
+}
+
+
 static void
 fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t closes,
     ngx_http_upstream_discovery_shctx_t *sh, fz_poll_t *poll)
 {
-    ngx_uint_t                           i;
-    ngx_pool_t                          *pool;
-    ngx_fuzz_peer_t                      peer;
-    struct sockaddr_in                   sin;
-    ngx_http_upstream_srv_conf_t         uscf;
-    ngx_http_upstream_discovery_conf_t   dcf;
-
-    ngx_memzero(&uscf, sizeof(ngx_http_upstream_srv_conf_t));
-    ngx_str_set(&uscf.host, "backend");
-
-    ngx_memzero(&sin, sizeof(struct sockaddr_in));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(2379);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    ngx_memzero(&dcf, sizeof(ngx_http_upstream_discovery_conf_t));
-    dcf.upstream = &uscf;
-    dcf.etcd.sockaddr = (struct sockaddr *) &sin;
-    dcf.etcd.socklen = sizeof(struct sockaddr_in);
-    ngx_str_set(&dcf.etcd.name, "127.0.0.1:2379");
-    ngx_str_set(&dcf.prefix, "/services/api/");
-    dcf.answered = fz_answered;
-    dcf.interval = 1000;
-    dcf.sh = sh;
-
-    /* the range of every key under the prefix, its ends in base64 */
+    ngx_uint_t                             i;
+    ngx_pool_t                            *pool;
+    ngx_fuzz_peer_t                        peer;
+    struct sockaddr_in                     sin;
+    ngx_http_upstream_srv_conf_t           uscf;
+    ngx_http_upstream_discovery_conf_t     dcf;
+    ngx_http_upstream_discovery_member_t   member;
 
     pool = ngx_fuzz_pool();
 
-    ngx_fuzz_assert(ngx_http_upstream_discovery_etcd_request(pool, &dcf)
-                    == NGX_OK);
-    ngx_fuzz_assert(dcf.request.len == sizeof(FZ_REQUEST) - 1
-                    && ngx_memcmp(dcf.request.data, FZ_REQUEST,
-                                  dcf.request.len)
-                       == 0);
+    fz_conf(&dcf, &uscf, &member, &sin, sh, pool);
 
-    ngx_memzero(&peer, sizeof(ngx_fuzz_peer_t));
-    peer.data = answer;
-    peer.len = len;
-    peer.seed = seed;
-    peer.close = closes;
-    ngx_fuzz_peer_set(&peer);
+    fz_exchange(&peer, answer, len, seed, closes, 0);
 
     ngx_memzero(poll, sizeof(fz_poll_t));
     fz_poll = poll;
 
-    ngx_http_upstream_discovery_etcd_poll(&dcf);
+    ngx_http_upstream_discovery_etcd_sync(&dcf);
 
     ngx_fuzz_assert(dcf.busy && poll->ends == 0);
 
     ngx_fuzz_peer_run(&peer);
 
-    ngx_fuzz_assert(peer.sent == dcf.request.len);
-    ngx_fuzz_assert(ngx_memcmp(peer.out, dcf.request.data, peer.sent) == 0);
+    ngx_fuzz_assert(peer.sent == sizeof(FZ_REQUEST) - 1
+                    && ngx_memcmp(peer.out, FZ_REQUEST, peer.sent) == 0);
 
-    /* an answer never closed: the poll's timer ends it */
+    /* an answer never closed: the sync's timer ends it */
 
     for (i = 0; ngx_fuzz_timer_expire(); i++) {
         ngx_fuzz_assert(i == 0 && !closes);
     }
 
     ngx_fuzz_assert(poll->ends == 1);
-    ngx_fuzz_assert(!dcf.busy && dcf.pool == NULL);
+    ngx_fuzz_assert(!dcf.busy && dcf.unary.pool == NULL);
     ngx_fuzz_assert(peer.connection == NULL);
     ngx_fuzz_assert(ngx_fuzz_timers() == 0);
 
     if (!closes) {
         ngx_fuzz_assert(poll->error && strcmp(poll->error, "timed out") == 0);
     }
+
+    /* a range read keeps its keys, for the watch */
+    ngx_fuzz_assert((dcf.keys != NULL) == (poll->error == NULL));
+
+    ngx_http_upstream_discovery_etcd_close(&dcf);
+
+    ngx_fuzz_peer_set(NULL);
+    free(peer.out);
+    ngx_destroy_pool(pool);
+}
+
+
+/*
+ * The range of two instances, then the watch: what it tells until it
+ * ends, and the run stops there.
+ */
+
+static void
+fz_watch(u_char *stream, size_t len, uint32_t seed, fz_poll_t *poll)
+{
+    ngx_pool_t                            *pool;
+    ngx_fuzz_peer_t                        peer;
+    struct sockaddr_in                     sin;
+    ngx_http_upstream_srv_conf_t           uscf;
+    ngx_http_upstream_discovery_conf_t     dcf;
+    ngx_http_upstream_discovery_shctx_t    sh;
+    ngx_http_upstream_discovery_member_t   member;
+
+    pool = ngx_fuzz_pool();
+
+    ngx_memzero(&sh, sizeof(ngx_http_upstream_discovery_shctx_t));
+    fz_conf(&dcf, &uscf, &member, &sin, &sh, pool);
+
+    ngx_memzero(poll, sizeof(fz_poll_t));
+    fz_poll = poll;
+
+    fz_exchange(&peer, (u_char *) FZ_WATCH_RANGE, sizeof(FZ_WATCH_RANGE) - 1,
+                0, 1, 0);
+    ngx_http_upstream_discovery_etcd_sync(&dcf);
+    ngx_fuzz_peer_run(&peer);
+    free(peer.out);
+
+    ngx_fuzz_assert(poll->ends == 1 && poll->lists == 1 && poll->n == 2);
+    ngx_fuzz_assert(dcf.keys && dcf.keys->revision == 10);
+
+    /* the watch; a sync it starts is refused */
+
+    fz_exchange(&peer, stream, len, seed, 1, 1);
+
+    ngx_http_upstream_discovery_etcd_watch(&dcf);
+    ngx_fuzz_assert(dcf.watching);
+
+    ngx_fuzz_peer_run(&peer);
+
+    ngx_fuzz_assert(peer.sent == sizeof(FZ_WATCH_REQUEST) - 1
+                    && ngx_memcmp(peer.out, FZ_WATCH_REQUEST, peer.sent)
+                       == 0);
+
+    /* the stream closed: the watch ended, by a failure or a sync */
+
+    ngx_fuzz_assert(!dcf.watching && peer.connection == NULL);
+    ngx_fuzz_assert(poll->ends >= 2 && poll->error != NULL);
+    ngx_fuzz_assert(!dcf.busy && ngx_fuzz_timers() == 0);
+
+    ngx_http_upstream_discovery_etcd_close(&dcf);
 
     ngx_fuzz_peer_set(NULL);
     free(peer.out);
@@ -431,15 +578,23 @@ fz_compose(const u_char *data, size_t size, ngx_uint_t padded,
             *p++ = ',';
         }
 
-        len = ngx_sprintf(key, "/services/api/%ui", i) - key;
+        /* etcd lists keys in order: these are listed as written */
+        len = ngx_sprintf(key, "/services/api/%02ui", i) - key;
 
         p = ngx_cpymem(p, "{\"key\":", sizeof("{\"key\":") - 1);
         p = fz_base64(p, key, len, rec[0] & 0x08);
 
         if (rec[0] & 0x10) {
-            p = ngx_sprintf(p, ",\"create_revision\":\"%ui\","
-                            "\"mod_revision\":\"%ui\",\"version\":\"1\"",
-                            i + 2, i + 2);
+            p = ngx_sprintf(p, ",\"create_revision\":\"%ui\"", i + 2);
+        }
+
+        /* etcd gives every key the revision of its last write */
+
+        p = ngx_sprintf(p, ",\"mod_revision\":\"%ui\"", i + 2);
+
+        if (rec[0] & 0x10) {
+            p = ngx_cpymem(p, ",\"version\":\"1\"",
+                           sizeof(",\"version\":\"1\"") - 1);
         }
 
         len = fz_value(rec, value, &expect[*nexpect]);
@@ -489,6 +644,127 @@ fz_compose(const u_char *data, size_t size, ngx_uint_t padded,
 }
 
 
+/*
+ * Events from the records: a put of an instance's value, or a delete,
+ * of one of eight keys, each at the next revision; the model says what
+ * the last list must be, the keys in etcd's order.
+ */
+
+static size_t
+fz_compose_events(const u_char *data, size_t size, u_char *stream,
+    fz_instance_t *model, ngx_uint_t *present)
+{
+    u_char         *p, key[32], value[128], rec[FZ_RECORD];
+    size_t          len;
+    ngx_uint_t      i, k, n;
+    fz_instance_t   expect;
+
+    /* the range's two keys sort after the eight: "a" > "7" */
+
+    p = ngx_cpymem(stream, "HTTP/1.0 200 OK\r\n\r\n",
+                   sizeof("HTTP/1.0 200 OK\r\n\r\n") - 1);
+    p = ngx_sprintf(p, "{\"result\":{\"header\":{\"revision\":\"10\"},"
+                    "\"created\":true}}\n");
+
+    n = ngx_min(size / FZ_RECORD, (size_t) FZ_MAX_RECORDS);
+
+    for (i = 0; i < n; i++) {
+        ngx_memcpy(rec, data + i * FZ_RECORD, FZ_RECORD);
+        k = rec[7] % FZ_KEYS;
+
+        len = ngx_sprintf(key, "/services/api/%ui", k) - key;
+
+        p = ngx_sprintf(p, "{\"result\":{\"header\":{\"revision\":\"%ui\"},"
+                        "\"events\":[{", 11 + i);
+
+        if (rec[0] & 0x40) {
+            p = ngx_cpymem(p, "\"type\":\"DELETE\",\"kv\":{\"key\":",
+                           sizeof("\"type\":\"DELETE\",\"kv\":{\"key\":") - 1);
+            p = fz_base64(p, key, len, rec[0] & 0x08);
+            p = ngx_sprintf(p, ",\"mod_revision\":\"%ui\"}}]}}\n", 11 + i);
+            present[k] = 0;
+            continue;
+        }
+
+        len = ngx_sprintf(key, "/services/api/%ui", k) - key;
+
+        p = ngx_cpymem(p, "\"kv\":{\"key\":", sizeof("\"kv\":{\"key\":") - 1);
+        p = fz_base64(p, key, len, rec[0] & 0x08);
+        p = ngx_sprintf(p, ",\"mod_revision\":\"%ui\",\"value\":", 11 + i);
+
+        len = fz_value(rec, value, &expect);
+        p = fz_base64(p, value, len, rec[0] & 0x08);
+        p = ngx_cpymem(p, "}}]}}\n", sizeof("}}]}}\n") - 1);
+
+        /* an invalid value is a key without an instance */
+        present[k] = expect.socklen ? 1 : 0;
+        model[k] = expect;
+    }
+
+    return p - stream;
+}
+
+
+/* flag 0x08: the watch, whole and in pieces */
+
+static int
+fz_watch_input(const uint8_t *data, size_t size)
+{
+    u_char          *stream;
+    size_t           len;
+    ngx_uint_t       i, k, present[FZ_KEYS];
+    fz_poll_t        whole, split;
+    fz_instance_t    model[FZ_KEYS];
+
+    ngx_memzero(present, sizeof(present));
+
+    if (data[0] & FZ_STRUCTURED) {
+        stream = malloc(256 + FZ_MAX_RECORDS * 1024);
+        ngx_fuzz_assert(stream != NULL);
+
+        len = fz_compose_events(data + 2, size - 2, stream, model, present);
+
+    } else {
+        len = size - 2;
+        stream = ngx_fuzz_dup(data + 2, len);
+    }
+
+    fz_watch(stream, len, 0, &whole);
+    fz_watch(stream, len, data[1] | 0x100, &split);
+
+    fz_same(&whole, &split);
+
+    if (data[0] & FZ_STRUCTURED) {
+        ngx_fuzz_assert(whole.error
+                        && strcmp(whole.error, "the watch ended") == 0);
+
+        /* the eight keys in order, then the range's two */
+
+        for (i = 0, k = 0; k < FZ_KEYS; k++) {
+            if (!present[k]) {
+                continue;
+            }
+
+            ngx_fuzz_assert(i < whole.n);
+            ngx_fuzz_assert(whole.instance[i].socklen == model[k].socklen);
+            ngx_fuzz_assert(ngx_memcmp(whole.instance[i].sockaddr,
+                                       model[k].sockaddr, model[k].socklen)
+                            == 0);
+            ngx_fuzz_assert(whole.instance[i].weight == model[k].weight);
+            i++;
+        }
+
+        ngx_fuzz_assert(whole.n == i + 2);
+    }
+
+    fz_free(&whole);
+    fz_free(&split);
+    free(stream);
+
+    return 0;
+}
+
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -513,6 +789,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 2) {
         return 0;
+    }
+
+    if (data[0] & FZ_WATCH) {
+        return fz_watch_input(data, size);
     }
 
     closes = !(data[0] & FZ_NEVER_CLOSES);
@@ -570,3 +850,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     return 0;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/* no member speaks TLS here: ngx_http_upstream_discovery_ssl.c is not in */
+
+void
+ngx_http_upstream_discovery_ssl_handshake(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_connection_t *c,
+    ngx_http_upstream_discovery_member_t *member,
+    ngx_http_upstream_discovery_ssl_handler_pt handler)
+{
+    ngx_fuzz_assert(0 && "a TLS handshake");
+}
+
+
+void
+ngx_http_upstream_discovery_ssl_close(ngx_connection_t *c)
+{
+    ngx_fuzz_assert(c->ssl == NULL);
+}
+
+
+void
+ngx_http_upstream_discovery_ssl_forget(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    ngx_fuzz_assert(0 && "a TLS session");
+}
+
+#endif

@@ -120,7 +120,7 @@ ngx_event_connect_peer(ngx_peer_connection_t *pc)
 
     peer = ngx_fuzz_peer;
 
-    if (peer == NULL) {
+    if (peer == NULL || (peer->once && peer->connects)) {
         return NGX_DECLINED;
     }
 

@@ -23,6 +23,7 @@ typedef struct {
     size_t                  len;
     uint32_t                seed;       /* 0: all of it in one read */
     unsigned                close:1;    /* then the server closes */
+    unsigned                once:1;     /* then it refuses connections */
 
     /* what happened */
     size_t                  pos;        /* of the answer, read */

@@ -1,7 +1,9 @@
 #!/bin/sh
-# `make run-cluster`: Redis on 127.0.0.1:6390, etcd on 127.0.0.1:2379 with
-# the mock services registered in it, the mock services themselves, two
-# gateway instances on 8091 and 8092 sharing Redis and following etcd, and
+# `make run-cluster`: Redis on 127.0.0.1:6390, an etcd cluster of three
+# members (clients on 127.0.0.1:2379, 2389 and 2399, peers on 2380, 2390
+# and 2400) with the mock services registered in it, the mock services
+# themselves, two gateway instances on 8091 and 8092 sharing Redis,
+# following etcd and checking the instances it lists, and
 # a load balancer on 8090 in front of them, all in the foreground under
 # build/cluster/ (Ctrl-C stops everything).  The mock services take the
 # ports of `make run`'s: stop that first.
@@ -13,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 modules=${MODULES_DIR:-$root/build/modules}
 run=$root/build/cluster
-etcd=http://127.0.0.1:2379
+# the gateways ask 2379 first; this script and its examples, another member
+etcd=http://127.0.0.1:2389
 
 for tool in redis-server etcd curl; do
     command -v $tool >/dev/null \
@@ -35,26 +38,40 @@ redis-server --port 6390 --bind 127.0.0.1 --save "" --appendonly no \
              --dir "$run/redis" >"$run/redis/redis.log" 2>&1 &
 pids="$pids $!"
 
-# a fresh data directory: each run starts with the registrations below
-rm -rf "$run/etcd/data"
-etcd --name default --data-dir "$run/etcd/data" \
-     --listen-client-urls http://127.0.0.1:2379 \
-     --advertise-client-urls http://127.0.0.1:2379 \
-     --listen-peer-urls http://127.0.0.1:2380 \
-     --initial-advertise-peer-urls http://127.0.0.1:2380 \
-     --initial-cluster default=http://127.0.0.1:2380 \
-     >"$run/etcd/etcd.log" 2>&1 &
-pids="$pids $!"
+# fresh data directories: each run starts with the registrations below
+rm -rf "$run/etcd"
+mkdir -p "$run/etcd"
+cluster=m0=http://127.0.0.1:2380,m1=http://127.0.0.1:2390,m2=http://127.0.0.1:2400
+
+start_member() {
+    n=$1
+    client=http://127.0.0.1:$((2379 + 10 * n))
+    peer=http://127.0.0.1:$((2380 + 10 * n))
+    etcd --name m$n --data-dir "$run/etcd/m$n" \
+         --listen-client-urls $client --advertise-client-urls $client \
+         --listen-peer-urls $peer --initial-advertise-peer-urls $peer \
+         --initial-cluster $cluster --initial-cluster-state new \
+         --initial-cluster-token gateway-run-cluster \
+         >>"$run/etcd/m$n.log" 2>&1 &
+    echo $! > "$run/etcd/m$n.pid"
+}
+
+for n in 0 1 2; do
+    start_member $n
+    pids="$pids $!"
+done
 
 b64() {
     printf %s "$1" | base64 | tr -d '\n'
 }
 
 i=0
-until curl -sf -o /dev/null "$etcd/health"; do
+# a write goes through once the members have elected a leader
+until curl -sf -o /dev/null "$etcd/v3/kv/put" \
+           -d "{\"key\":\"$(b64 /run-cluster)\",\"value\":\"$(b64 up)\"}"; do
     i=$((i + 1))
-    [ $i -lt 100 ] || { echo "run-cluster: etcd does not answer," \
-                             "see $run/etcd/etcd.log" >&2; exit 1; }
+    [ $i -lt 200 ] || { echo "run-cluster: etcd does not answer," \
+                             "see $run/etcd/m*.log" >&2; exit 1; }
     sleep 0.1
 done
 
@@ -82,6 +99,7 @@ for name in a b; do
     cat > "$dir/nginx.conf" <<CONF
 load_module $modules/ngx_http_rate_limit_module.so;
 load_module $modules/ngx_http_upstream_discovery_module.so;
+load_module $modules/ngx_http_health_check_module.so;
 worker_processes 2;
 error_log logs/error.log info;
 pid logs/nginx.pid;
@@ -102,9 +120,9 @@ pids="$pids $!"
 
 cat <<TRY
 
-Redis on 127.0.0.1:6390, etcd on 127.0.0.1:2379, gateways on 8091 and 8092,
-the load balancer on http://127.0.0.1:8090 (Ctrl-C stops them all).  Try,
-from another terminal:
+Redis on 127.0.0.1:6390, etcd's three members on 127.0.0.1:2379, 2389 and
+2399, gateways on 8091 and 8092, the load balancer on http://127.0.0.1:8090
+(Ctrl-C stops them all).  Try, from another terminal:
 
   for i in \$(seq 12); do curl -s -o /dev/null \\
       -w '%{http_code} %header{x-instance} %header{ratelimit-remaining}\\n' \\
@@ -132,17 +150,34 @@ base64):
 
   users                  # users-1, 127.0.0.1:9101, through both gateways
   put /services/users/users-2 127.0.0.1:9111
-  sleep 2; users         # registered: 9101 and 9111 in turn
+  sleep 2; users         # registered (the watch brings it at once) and
+                         # checked: 9101 and 9111 in turn (mandatory: no
+                         # requests before its first check passed)
   put /services/users/users-2 '{"host":"127.0.0.1","port":9111,"weight":2}'
-  sleep 2; users         # weight 2: twice as many requests go to 9111
+  users                  # weight 2: twice as many requests go to 9111
+  kill \$(cat $run/etcd/m0.pid)
+                         # the member the gateways watch through stops:
+                         # they move to another (a warning in their logs)
   del /services/users/users-1
-  sleep 2; users         # removed: 9111 only
+  users                  # removed: 9111 only
+  put /services/users/users-3 127.0.0.1:9103
+                         # the orders service, which answers 404 to /users/
+  put /services/users/users-4 127.0.0.1:9199
+                         # nothing listens there
+  sleep 2; users         # etcd lists them, their checks fail: 9111 only,
+                         # and not one request went to them (mandatory)
+  curl -s http://127.0.0.1:8091/upstreams
+                         # the instances as gateway a's checks see them
+  grep 'health check' build/cluster/a/logs/error.log
+                         # "... server 127.0.0.1:9103 is down: status 404
+                         # does not pass match "users_ok"", and connect()
+                         # failed (111: Connection refused) for 9199
   curl -s $etcd/v3/kv/range \\
       -d "{\\"key\\":\\"\$(b64 /services/)\\",\\"range_end\\":\\"\$(b64 /services0)\\"}"
                          # all the registered instances (or, with Debian's
                          # etcd-client: etcdctl get --prefix /services/)
 
-Logs: build/cluster/{a,b,lb,services}/logs/error.log, build/cluster/etcd/etcd.log.
+Logs: build/cluster/{a,b,lb,services}/logs/error.log, build/cluster/etcd/m*.log.
 
 TRY
 

@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_gateway_metrics.h"
+#include "ngx_gw_health.h"
 
 
 #define NGX_HTTP_GATEWAY_METRICS_CHUNK  16384
@@ -46,6 +47,8 @@ static ngx_int_t ngx_http_gateway_metrics_requests(
 static ngx_int_t ngx_http_gateway_metrics_histograms(
     ngx_http_gateway_metrics_writer_t *w,
     ngx_http_gateway_metrics_metric_t *metric);
+static ngx_int_t ngx_http_gateway_metrics_health(
+    ngx_http_gateway_metrics_writer_t *w, ngx_gw_health_table_t *table);
 static u_char *ngx_http_gateway_metrics_head(
     ngx_http_gateway_metrics_writer_t *w,
     ngx_http_gateway_metrics_metric_t *metric,
@@ -158,6 +161,7 @@ ngx_http_gateway_metrics_output(ngx_http_request_t *r,
 {
     u_char                             *p;
     ngx_int_t                           rc;
+    ngx_gw_health_table_t              *table;
     ngx_http_gateway_metrics_metric_t  *metric;
     ngx_http_gateway_metrics_writer_t   w;
 
@@ -188,6 +192,12 @@ ngx_http_gateway_metrics_output(ngx_http_request_t *r,
         if (rc != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+
+    table = ngx_gw_health_table((ngx_cycle_t *) ngx_cycle);
+
+    if (table && ngx_http_gateway_metrics_health(&w, table) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     p = ngx_http_gateway_metrics_reserve(&w, 256);
@@ -380,6 +390,102 @@ ngx_http_gateway_metrics_histograms(ngx_http_gateway_metrics_writer_t *w,
         }
 
         w->buf->last = ngx_sprintf(p, "} %uL\n", count);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The servers that health_check checks, from its zone's table
+ * (ngx_gw_health.h): a gauge and two counters each, read as health_check
+ * writes them, without its lock.
+ */
+
+static ngx_int_t
+ngx_http_gateway_metrics_health(ngx_http_gateway_metrics_writer_t *w,
+    ngx_gw_health_table_t *table)
+{
+    u_char                     *p;
+    size_t                      size;
+    ngx_uint_t                  i, m, state;
+    ngx_atomic_uint_t           value;
+    ngx_gw_health_server_t     *server;
+    ngx_gw_health_upstream_t  **upstream;
+
+    static char  *names[] = {
+        "gateway_upstream_server_up",
+        "gateway_upstream_health_checks_total",
+        "gateway_upstream_health_check_fails_total"
+    };
+
+    static char  *heads[] = {
+        "# HELP gateway_upstream_server_up 1 if the server passes its "
+        "health checks, 0 if they hold it out (failed, or not checked "
+        "yet).\n# TYPE gateway_upstream_server_up gauge\n",
+
+        "# HELP gateway_upstream_health_checks_total Active health checks "
+        "of the server.\n"
+        "# TYPE gateway_upstream_health_checks_total counter\n",
+
+        "# HELP gateway_upstream_health_check_fails_total Active health "
+        "checks the server failed.\n"
+        "# TYPE gateway_upstream_health_check_fails_total counter\n"
+    };
+
+    upstream = table->upstreams.elts;
+
+    if (table->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    for (m = 0; m < 3; m++) {
+
+        p = ngx_http_gateway_metrics_reserve(w, ngx_strlen(heads[m]));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        w->buf->last = ngx_cpymem(p, heads[m], ngx_strlen(heads[m]));
+
+        for (i = 0; i < table->upstreams.nelts; i++) {
+
+            for (server = *upstream[i]->servers;
+                 server;
+                 server = server->next)
+            {
+                state = server->state;
+
+                if (state == NGX_GW_HEALTH_GONE) {
+                    continue;
+                }
+
+                value = (m == 0) ? (state == NGX_GW_HEALTH_UP)
+                        : (m == 1) ? server->checks : server->fails;
+
+                /* an escaped byte takes three at most */
+
+                size = ngx_strlen(names[m]) + 3 * upstream[i]->name.len
+                       + 3 * NGX_SOCKADDR_STRLEN
+                       + sizeof("{upstream=\"\",server=\"\"} \n")
+                       + NGX_ATOMIC_T_LEN;
+
+                p = ngx_http_gateway_metrics_reserve(w, size);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_sprintf(p, "%s{upstream=\"", names[m]);
+                p = ngx_http_gateway_metrics_escape(p,
+                                                    upstream[i]->name.data,
+                                                    upstream[i]->name.len);
+                p = ngx_cpymem(p, "\",server=\"", sizeof("\",server=\"") - 1);
+                p = ngx_http_gateway_metrics_escape(p, server->name,
+                                                    ngx_min(server->name_len,
+                                                        NGX_SOCKADDR_STRLEN));
+                w->buf->last = ngx_sprintf(p, "\"} %uA\n", value);
+            }
+        }
     }
 
     return NGX_OK;

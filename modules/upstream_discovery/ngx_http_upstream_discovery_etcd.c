@@ -1,9 +1,13 @@
 
 /*
- * The etcd side: one range request on nginx's event loop per poll, over
- * HTTP/1.0 so that the answer comes whole, ended by the connection's
- * close, and its JSON read into a list of instances for the poll's
- * handler, dcf->answered().
+ * The etcd side, on nginx's event loop: requests to one member of the
+ * cluster at a time, through etcd's JSON gateway, over HTTP/1.0 so that
+ * an answer comes whole, ended by the connection's close, and a watch
+ * comes as it is written, one JSON object a line.  A sync authenticates
+ * when it has no token, then reads every key under the prefix; the watch
+ * then follows the keys from the revision the sync read.  Any failure
+ * ends both and moves to the next member; the handler, dcf->answered(),
+ * says when to sync again.
  */
 
 
@@ -17,661 +21,1275 @@
 /* a bigger answer is refused: 512 instances take a tenth of it */
 #define NGX_HTTP_UPSTREAM_DISCOVERY_MAX_ANSWER  (1024 * 1024)
 
+/* etcd's tokens are tens of bytes: a "simple" one, or a JWT */
+#define NGX_HTTP_UPSTREAM_DISCOVERY_MAX_TOKEN   4096
 
+#define NGX_HTTP_UPSTREAM_DISCOVERY_AUTH   1
+#define NGX_HTTP_UPSTREAM_DISCOVERY_RANGE  2
+#define NGX_HTTP_UPSTREAM_DISCOVERY_WATCH  3
+
+
+typedef struct {
+    ngx_str_t                           error;
+    const char                         *text;
+} ngx_http_upstream_discovery_error_t;
+
+
+static void ngx_http_upstream_discovery_start(
+    ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_discovery_call_t *call, ngx_uint_t kind);
+static ngx_int_t ngx_http_upstream_discovery_request(
+    ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_discovery_call_t *call);
+static void ngx_http_upstream_discovery_refused(ngx_event_t *ev);
 static void ngx_http_upstream_discovery_write(ngx_event_t *wev);
+#if (NGX_HTTP_SSL)
+static void ngx_http_upstream_discovery_handshaked(ngx_connection_t *c,
+    ngx_int_t rc, const char *error);
+#endif
+static ngx_http_upstream_discovery_call_t *
+    ngx_http_upstream_discovery_event(ngx_event_t *rev);
 static void ngx_http_upstream_discovery_read(ngx_event_t *rev);
-static void ngx_http_upstream_discovery_done(
+static void ngx_http_upstream_discovery_stream(ngx_event_t *rev);
+static ngx_int_t ngx_http_upstream_discovery_recv(ngx_connection_t *c,
+    ngx_http_upstream_discovery_call_t *call);
+static ngx_int_t ngx_http_upstream_discovery_head(ngx_buf_t *b,
+    ngx_uint_t *status, u_char **body);
+static void ngx_http_upstream_discovery_authenticated(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_uint_t status,
+    ngx_str_t *body);
+static void ngx_http_upstream_discovery_ranged(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_uint_t status,
+    ngx_str_t *body);
+static const char *ngx_http_upstream_discovery_refusal(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_uint_t status,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_upstream_discovery_message(
+    ngx_http_upstream_discovery_conf_t *dcf, u_char *line, u_char *last);
+static ngx_int_t ngx_http_upstream_discovery_result(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_pool_t *temp,
+    ngx_array_t *result);
+static ngx_int_t ngx_http_upstream_discovery_revision(ngx_pool_t *pool,
+    ngx_array_t *members, uint64_t *revision);
+static void ngx_http_upstream_discovery_resync(
+    ngx_http_upstream_discovery_conf_t *dcf);
+static void ngx_http_upstream_discovery_end(
+    ngx_http_upstream_discovery_call_t *call);
+static void ngx_http_upstream_discovery_fail(
     ngx_http_upstream_discovery_conf_t *dcf, const char *error);
-static ngx_int_t ngx_http_upstream_discovery_parse(
-    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *response,
-    ngx_array_t *instances, const char **error);
-static ngx_int_t ngx_http_upstream_discovery_kv(
-    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *kv,
-    ngx_array_t *instances);
-static ngx_int_t ngx_http_upstream_discovery_value(ngx_pool_t *pool,
-    ngx_str_t *value, ngx_http_upstream_discovery_instance_t *instance);
-static ngx_int_t ngx_http_upstream_discovery_string(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_uint_t base64, ngx_str_t *text);
-static ngx_int_t ngx_http_upstream_discovery_revision(
-    ngx_http_upstream_discovery_conf_t *dcf, ngx_array_t *members);
+static void ngx_http_upstream_discovery_forget_token(
+    ngx_http_upstream_discovery_conf_t *dcf);
+
+
+/* what etcd's refusals mean here: its "error" text is etcd's API */
+
+static ngx_http_upstream_discovery_error_t  ngx_http_upstream_discovery_errors[]
+    = {
+    { ngx_string("etcdserver: user name is empty"),
+      "etcd asks for a user and password" },
+    { ngx_string("etcdserver: authentication failed, invalid user ID or "
+                 "password"),
+      "user or password rejected" },
+    { ngx_string("etcdserver: permission denied"),
+      "permission denied" },
+    { ngx_string("etcdserver: authentication is not enabled"),
+      "authentication is not enabled in etcd" },
+    { ngx_null_string, NULL }
+};
 
 
 /*
- * POST /v3/kv/range of every key that starts with the prefix: etcd's JSON
- * gateway takes the key and the end of the range in base64.
+ * The range of every key that starts with the prefix: etcd's JSON
+ * gateway takes the key and the end of the range in base64.  And the
+ * body of an authentication, the user and password being free of control
+ * characters (the directive checks).
  */
 
 ngx_int_t
-ngx_http_upstream_discovery_etcd_request(ngx_pool_t *pool,
+ngx_http_upstream_discovery_etcd_init(ngx_conf_t *cf,
     ngx_http_upstream_discovery_conf_t *dcf)
 {
     u_char     *p;
-    size_t      b64;
-    ngx_str_t   body, t, key, end;
+    size_t      len;
+    ngx_str_t   end;
+    ngx_uint_t  i, j;
+    ngx_str_t  *s[2];
 
-    key = dcf->prefix;
-
-    end.len = key.len;
-    end.data = ngx_pnalloc(pool, end.len);
+    end.len = dcf->prefix.len;
+    end.data = ngx_pnalloc(cf->pool, end.len);
     if (end.data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(end.data, key.data, key.len);
+    ngx_memcpy(end.data, dcf->prefix.data, end.len);
     end.data[end.len - 1]++;
 
-    b64 = ngx_base64_encoded_length(key.len);
-
-    dcf->request.data = ngx_pnalloc(pool,
-                                    sizeof("POST /v3/kv/range HTTP/1.0" CRLF
-                                           "Host: " CRLF
-                                           "Content-Type: application/json"
-                                           CRLF
-                                           "Content-Length: " CRLF CRLF
-                                           "{\"key\":\"\",\"range_end\":\"\"}")
-                                    + dcf->etcd.name.len + NGX_SIZE_T_LEN
-                                    + 2 * b64);
-    if (dcf->request.data == NULL) {
+    dcf->key.data = ngx_pnalloc(cf->pool,
+                                ngx_base64_encoded_length(dcf->prefix.len));
+    dcf->range_end.data = ngx_pnalloc(cf->pool,
+                                      ngx_base64_encoded_length(end.len));
+    if (dcf->key.data == NULL || dcf->range_end.data == NULL) {
         return NGX_ERROR;
     }
 
-    body.data = ngx_pnalloc(pool, 2 * b64 + sizeof("{\"key\":\"\","
-                                                   "\"range_end\":\"\"}"));
-    if (body.data == NULL) {
+    ngx_encode_base64(&dcf->key, &dcf->prefix);
+    ngx_encode_base64(&dcf->range_end, &end);
+
+    if (dcf->user.len == 0) {
+        return NGX_OK;
+    }
+
+    s[0] = &dcf->user;
+    s[1] = &dcf->password;
+
+    len = sizeof("{\"name\":\"\",\"password\":\"\"}")
+          + 2 * (dcf->user.len + dcf->password.len);
+
+    dcf->auth.data = ngx_pnalloc(cf->pool, len);
+    if (dcf->auth.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(body.data, "{\"key\":\"", sizeof("{\"key\":\"") - 1);
+    p = ngx_cpymem(dcf->auth.data, "{\"name\":\"", sizeof("{\"name\":\"") - 1);
 
-    t.data = p;
-    ngx_encode_base64(&t, &key);
-    p += t.len;
+    for (i = 0; i < 2; i++) {
+        if (i) {
+            p = ngx_cpymem(p, "\",\"password\":\"",
+                           sizeof("\",\"password\":\"") - 1);
+        }
 
-    p = ngx_cpymem(p, "\",\"range_end\":\"",
-                   sizeof("\",\"range_end\":\"") - 1);
+        for (j = 0; j < s[i]->len; j++) {
+            if (s[i]->data[j] == '"' || s[i]->data[j] == '\\') {
+                *p++ = '\\';
+            }
 
-    t.data = p;
-    ngx_encode_base64(&t, &end);
-    p += t.len;
+            *p++ = s[i]->data[j];
+        }
+    }
 
     p = ngx_cpymem(p, "\"}", 2);
 
-    body.len = p - body.data;
-
-    p = ngx_sprintf(dcf->request.data,
-                    "POST /v3/kv/range HTTP/1.0" CRLF
-                    "Host: %V" CRLF
-                    "Content-Type: application/json" CRLF
-                    "Content-Length: %uz" CRLF CRLF
-                    "%V",
-                    &dcf->etcd.name, body.len, &body);
-
-    dcf->request.len = p - dcf->request.data;
+    dcf->auth.len = p - dcf->auth.data;
 
     return NGX_OK;
 }
 
 
 void
-ngx_http_upstream_discovery_etcd_poll(ngx_http_upstream_discovery_conf_t *dcf)
+ngx_http_upstream_discovery_etcd_sync(ngx_http_upstream_discovery_conf_t *dcf)
 {
-    ngx_int_t                rc;
-    ngx_msec_t               timeout;
-    ngx_connection_t        *c;
-    ngx_peer_connection_t   *pc;
-
-    dcf->pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (dcf->pool == NULL) {
+    if (dcf->busy) {
         return;
     }
 
-    dcf->buf = ngx_create_temp_buf(dcf->pool, 16384);
-    if (dcf->buf == NULL) {
-        ngx_destroy_pool(dcf->pool);
-        dcf->pool = NULL;
+    dcf->busy = 1;
+
+    ngx_http_upstream_discovery_start(dcf, &dcf->unary,
+                                      (dcf->auth.len && dcf->token.len == 0)
+                                      ? NGX_HTTP_UPSTREAM_DISCOVERY_AUTH
+                                      : NGX_HTTP_UPSTREAM_DISCOVERY_RANGE);
+}
+
+
+void
+ngx_http_upstream_discovery_etcd_watch(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    if (dcf->watching || dcf->keys == NULL) {
         return;
     }
 
-    pc = &dcf->pc;
+    dcf->watching = 1;
+    dcf->created = 0;
+
+    ngx_http_upstream_discovery_start(dcf, &dcf->stream,
+                                      NGX_HTTP_UPSTREAM_DISCOVERY_WATCH);
+}
+
+
+void
+ngx_http_upstream_discovery_etcd_close(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    ngx_http_upstream_discovery_end(&dcf->unary);
+    ngx_http_upstream_discovery_end(&dcf->stream);
+
+    dcf->busy = 0;
+    dcf->watching = 0;
+
+    ngx_http_upstream_discovery_keys_free(dcf->keys);
+    dcf->keys = NULL;
+
+    ngx_http_upstream_discovery_forget_token(dcf);
+
+#if (NGX_HTTP_SSL)
+    if (dcf->ssl) {
+        ngx_http_upstream_discovery_ssl_forget(dcf);
+    }
+#endif
+}
+
+
+/*
+ * A request to the member asked now.  A connection refused at once is
+ * told from the event loop, as any other failure is: the caller may be
+ * the handler of an earlier answer.
+ */
+
+static void
+ngx_http_upstream_discovery_start(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_discovery_call_t *call, ngx_uint_t kind)
+{
+    ngx_int_t                              rc;
+    ngx_connection_t                      *c;
+    ngx_peer_connection_t                 *pc;
+    ngx_http_upstream_discovery_member_t  *member;
+
+    member = dcf->members.elts;
+    member = &member[dcf->member];
+
+    call->dcf = dcf;
+    call->kind = kind;
+    call->sent = 0;
+    call->streaming = 0;
+
+    call->refused.handler = ngx_http_upstream_discovery_refused;
+    call->refused.data = call;
+    call->refused.log = ngx_cycle->log;
+
+    call->pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (call->pool == NULL) {
+        goto refused;
+    }
+
+    call->buf = ngx_create_temp_buf(call->pool, 16384);
+    if (call->buf == NULL
+        || ngx_http_upstream_discovery_request(dcf, call) != NGX_OK)
+    {
+        goto refused;
+    }
+
+    call->line = call->buf->pos;
+
+    pc = &call->pc;
     ngx_memzero(pc, sizeof(ngx_peer_connection_t));
 
-    pc->sockaddr = dcf->etcd.sockaddr;
-    pc->socklen = dcf->etcd.socklen;
-    pc->name = &dcf->etcd.name;
+    pc->sockaddr = member->addr.sockaddr;
+    pc->socklen = member->addr.socklen;
+    pc->name = &member->addr.name;
     pc->get = ngx_event_get_peer;
     pc->log = ngx_cycle->log;
 
     /* the module tells an outage once; nginx's own lines stay at info */
     pc->log_error = NGX_ERROR_INFO;
 
-    dcf->busy = 1;
-
     rc = ngx_event_connect_peer(pc);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_http_upstream_discovery_done(dcf, "cannot connect");
-        return;
+        pc->connection = NULL;
+        goto refused;
     }
 
     c = pc->connection;
-    c->data = dcf;
+    c->data = call;
+    c->pool = call->pool;
     c->log = ngx_cycle->log;
     c->read->log = c->log;
     c->write->log = c->log;
     c->log_error = NGX_ERROR_INFO;
-    c->read->handler = ngx_http_upstream_discovery_read;
+    c->read->handler = (kind == NGX_HTTP_UPSTREAM_DISCOVERY_WATCH)
+                       ? ngx_http_upstream_discovery_stream
+                       : ngx_http_upstream_discovery_read;
     c->write->handler = ngx_http_upstream_discovery_write;
 
-    timeout = ngx_max(dcf->interval, 1000);
+    /* a worker told to quit closes it at once, as an idle keepalive one */
+    c->idle = 1;
 
-    ngx_add_timer(c->read, timeout);
+    /* the watch's timer runs until etcd has made it, then it has none */
+
+    ngx_add_timer(c->read, ngx_max(dcf->interval, 1000));
 
     if (rc == NGX_OK) {
-        ngx_http_upstream_discovery_write(c->write);
+        ngx_post_event(c->write, &ngx_posted_events);
     }
+
+    return;
+
+refused:
+
+    ngx_post_event(&call->refused, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_upstream_discovery_refused(ngx_event_t *ev)
+{
+    ngx_http_upstream_discovery_call_t  *call;
+
+    call = ev->data;
+
+    ngx_http_upstream_discovery_fail(call->dcf, call->pool ? "cannot connect"
+                                                           : "no memory");
 }
 
 
 /*
- * A poll's connection and memory go; its end is told by the caller, if at
- * all: a worker that exits does not tell it.
+ * POST path HTTP/1.0, with the token once there is one; the watch asks
+ * etcd to end it if the member loses the cluster's leader, as etcd's own
+ * clients do (the gateway passes Grpc-Metadata- headers on to etcd).
  */
 
-void
-ngx_http_upstream_discovery_etcd_close(ngx_http_upstream_discovery_conf_t *dcf)
+static ngx_int_t
+ngx_http_upstream_discovery_request(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_http_upstream_discovery_call_t *call)
 {
-    if (dcf->pc.connection) {
-        ngx_close_connection(dcf->pc.connection);
-        dcf->pc.connection = NULL;
+    u_char                                *p;
+    size_t                                 len;
+    ngx_str_t                              path, body;
+    ngx_http_upstream_discovery_member_t  *member;
+
+    static u_char  watch_revision[] = "\",\"start_revision\":\"";
+    static u_char  watch_end[] = "\",\"progress_notify\":true}}";
+
+    member = dcf->members.elts;
+    member = &member[dcf->member];
+
+    switch (call->kind) {
+
+    case NGX_HTTP_UPSTREAM_DISCOVERY_AUTH:
+        ngx_str_set(&path, "/v3/auth/authenticate");
+        body = dcf->auth;
+        break;
+
+    case NGX_HTTP_UPSTREAM_DISCOVERY_RANGE:
+        ngx_str_set(&path, "/v3/kv/range");
+
+        body.data = ngx_pnalloc(call->pool, dcf->key.len + dcf->range_end.len
+                                + sizeof("{\"key\":\"\",\"range_end\":\"\"}"));
+        if (body.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        body.len = ngx_sprintf(body.data, "{\"key\":\"%V\",\"range_end\":"
+                               "\"%V\"}", &dcf->key, &dcf->range_end)
+                   - body.data;
+        break;
+
+    default: /* NGX_HTTP_UPSTREAM_DISCOVERY_WATCH */
+        ngx_str_set(&path, "/v3/watch");
+
+        body.data = ngx_pnalloc(call->pool, dcf->key.len + dcf->range_end.len
+                                + sizeof("{\"create_request\":{\"key\":\"\","
+                                         "\"range_end\":\"") - 1
+                                + sizeof(watch_revision) + sizeof(watch_end)
+                                + NGX_INT64_LEN);
+        if (body.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        body.len = ngx_sprintf(body.data, "{\"create_request\":{\"key\":"
+                               "\"%V\",\"range_end\":\"%V%s%uL%s",
+                               &dcf->key, &dcf->range_end, watch_revision,
+                               dcf->keys->revision + 1, watch_end)
+                   - body.data;
+        break;
     }
 
-    if (dcf->pool) {
-        ngx_destroy_pool(dcf->pool);
-        dcf->pool = NULL;
+    len = sizeof("POST  HTTP/1.0" CRLF "Host: " CRLF
+                 "Authorization: " CRLF
+                 "Grpc-Metadata-hasleader: true" CRLF
+                 "Content-Type: application/json" CRLF
+                 "Content-Length: " CRLF CRLF)
+          + path.len + member->addr.name.len + dcf->token.len
+          + NGX_SIZE_T_LEN + body.len;
+
+    call->request.data = ngx_pnalloc(call->pool, len);
+    if (call->request.data == NULL) {
+        return NGX_ERROR;
     }
+
+    p = ngx_sprintf(call->request.data, "POST %V HTTP/1.0" CRLF "Host: %V"
+                    CRLF, &path, &member->addr.name);
+
+    if (dcf->token.len && call->kind != NGX_HTTP_UPSTREAM_DISCOVERY_AUTH) {
+        p = ngx_sprintf(p, "Authorization: %V" CRLF, &dcf->token);
+    }
+
+    if (call->kind == NGX_HTTP_UPSTREAM_DISCOVERY_WATCH) {
+        p = ngx_cpymem(p, "Grpc-Metadata-hasleader: true" CRLF,
+                       sizeof("Grpc-Metadata-hasleader: true" CRLF) - 1);
+    }
+
+    p = ngx_sprintf(p, "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF CRLF "%V", body.len, &body);
+
+    call->request.len = p - call->request.data;
+
+    return NGX_OK;
 }
 
 
 static void
 ngx_http_upstream_discovery_write(ngx_event_t *wev)
 {
-    ssize_t                               n;
-    ngx_connection_t                     *c;
-    ngx_http_upstream_discovery_conf_t   *dcf;
+    ssize_t                              n;
+    ngx_connection_t                    *c;
+    ngx_http_upstream_discovery_call_t  *call;
 
     c = wev->data;
-    dcf = c->data;
+    call = c->data;
 
-    /* the request is small: it goes out whole or the poll fails */
+#if (NGX_HTTP_SSL)
 
-    n = c->send(c, dcf->request.data, dcf->request.len);
+    if (call->dcf->ssl && c->ssl == NULL) {
+        int        err;
+        socklen_t  len;
 
-    if (n == NGX_AGAIN) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_upstream_discovery_done(dcf, "cannot send");
+        /* a connection refused is told as such, not as TLS failing */
+
+        err = 0;
+        len = sizeof(int);
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+            == -1)
+        {
+            err = ngx_socket_errno;
         }
 
-        return;
-    }
-
-    if (n != (ssize_t) dcf->request.len) {
-        ngx_http_upstream_discovery_done(dcf, "cannot send");
-        return;
-    }
-
-    wev->handler = ngx_http_empty_handler;
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_upstream_discovery_done(dcf, "cannot read");
-    }
-}
-
-
-static void
-ngx_http_upstream_discovery_read(ngx_event_t *rev)
-{
-    size_t                                size;
-    ssize_t                               n;
-    ngx_int_t                             rc;
-    ngx_buf_t                            *b, *nb;
-    ngx_str_t                             response;
-    ngx_array_t                           instances;
-    const char                           *error;
-    ngx_connection_t                     *c;
-    ngx_http_upstream_discovery_conf_t   *dcf;
-
-    c = rev->data;
-    dcf = c->data;
-
-    if (rev->timedout) {
-        ngx_http_upstream_discovery_done(dcf, "timed out");
-        return;
-    }
-
-    b = dcf->buf;
-
-    for ( ;; ) {
-
-        if (b->last == b->end) {
-            size = 2 * (b->end - b->start);
-
-            if (size > NGX_HTTP_UPSTREAM_DISCOVERY_MAX_ANSWER) {
-                ngx_http_upstream_discovery_done(dcf, "answer too big");
-                return;
-            }
-
-            nb = ngx_create_temp_buf(dcf->pool, size);
-            if (nb == NULL) {
-                ngx_http_upstream_discovery_done(dcf, "no memory");
-                return;
-            }
-
-            nb->last = ngx_cpymem(nb->last, b->pos, b->last - b->pos);
-            dcf->buf = nb;
-            b = nb;
+        if (err) {
+            ngx_http_upstream_discovery_fail(call->dcf, "connection failed");
+            return;
         }
 
-        n = c->recv(c, b->last, b->end - b->last);
+        ngx_http_upstream_discovery_ssl_handshake(call->dcf, c,
+            &((ngx_http_upstream_discovery_member_t *)
+                  call->dcf->members.elts)[call->dcf->member],
+            ngx_http_upstream_discovery_handshaked);
+        return;
+    }
+
+#endif
+
+    /* the request is small, but the socket's buffer may take it in parts */
+
+    while (call->sent < call->request.len) {
+        n = c->send(c, call->request.data + call->sent,
+                    call->request.len - call->sent);
 
         if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_http_upstream_discovery_done(dcf, "cannot read");
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_http_upstream_discovery_fail(call->dcf, "cannot send");
             }
 
             return;
         }
 
         if (n == NGX_ERROR) {
-            ngx_http_upstream_discovery_done(dcf, "connection failed");
+            ngx_http_upstream_discovery_fail(call->dcf, "cannot send");
             return;
         }
 
-        if (n == 0) {
-            break;
+        call->sent += n;
+    }
+
+    wev->handler = ngx_http_empty_handler;
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_http_upstream_discovery_fail(call->dcf, "cannot read");
+    }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static void
+ngx_http_upstream_discovery_handshaked(ngx_connection_t *c, ngx_int_t rc,
+    const char *error)
+{
+    ngx_http_upstream_discovery_call_t  *call;
+
+    call = c->data;
+
+    if (rc != NGX_OK) {
+        ngx_http_upstream_discovery_fail(call->dcf, error);
+        return;
+    }
+
+    c->read->handler = (call->kind == NGX_HTTP_UPSTREAM_DISCOVERY_WATCH)
+                       ? ngx_http_upstream_discovery_stream
+                       : ngx_http_upstream_discovery_read;
+    c->write->handler = ngx_http_upstream_discovery_write;
+
+    ngx_http_upstream_discovery_write(c->write);
+}
+
+#endif
+
+
+/*
+ * A read event's call, or NULL when it has ended: the worker quits (it
+ * closes idle connections, which these are), or etcd took too long.
+ */
+
+static ngx_http_upstream_discovery_call_t *
+ngx_http_upstream_discovery_event(ngx_event_t *rev)
+{
+    ngx_connection_t                    *c;
+    ngx_http_upstream_discovery_conf_t  *dcf;
+    ngx_http_upstream_discovery_call_t  *call;
+
+    c = rev->data;
+    call = c->data;
+    dcf = call->dcf;
+
+    if (c->close) {
+        if (call == &dcf->stream) {
+            dcf->watching = 0;
+
+        } else {
+            dcf->busy = 0;
         }
 
-        b->last += n;
+        ngx_http_upstream_discovery_end(call);
+        return NULL;
+    }
+
+    if (rev->timedout) {
+        ngx_http_upstream_discovery_fail(dcf, "timed out");
+        return NULL;
+    }
+
+    return call;
+}
+
+
+/* an authentication or a range: read until etcd closes */
+
+static void
+ngx_http_upstream_discovery_read(ngx_event_t *rev)
+{
+    ngx_int_t                            rc;
+    ngx_str_t                            body;
+    ngx_uint_t                           status;
+    ngx_connection_t                    *c;
+    ngx_http_upstream_discovery_conf_t  *dcf;
+    ngx_http_upstream_discovery_call_t  *call;
+
+    c = rev->data;
+    call = ngx_http_upstream_discovery_event(rev);
+
+    if (call == NULL) {
+        return;
+    }
+
+    dcf = call->dcf;
+
+    rc = ngx_http_upstream_discovery_recv(c, call);
+
+    if (rc == NGX_AGAIN) {
+        return;
+    }
+
+    if (rc != NGX_DONE) {
+        return;
     }
 
     /* HTTP/1.0: the answer ends where the connection does */
 
-    response.data = b->pos;
-    response.len = b->last - b->pos;
-
-    if (ngx_array_init(&instances, dcf->pool, 8,
-                       sizeof(ngx_http_upstream_discovery_instance_t))
-        != NGX_OK)
-    {
-        ngx_http_upstream_discovery_done(dcf, "no memory");
-        return;
-    }
-
-    error = NULL;
-
-    rc = ngx_http_upstream_discovery_parse(dcf, &response, &instances,
-                                           &error);
+    rc = ngx_http_upstream_discovery_head(call->buf, &status, &body.data);
 
     if (rc == NGX_ERROR) {
-        ngx_http_upstream_discovery_done(dcf, error);
+        ngx_http_upstream_discovery_fail(dcf, "not an HTTP answer");
         return;
     }
 
-    ngx_close_connection(c);
-    dcf->pc.connection = NULL;
+    if (rc == NGX_AGAIN) {
+        ngx_http_upstream_discovery_fail(dcf, "an incomplete answer");
+        return;
+    }
 
-    dcf->answered(dcf, (rc == NGX_OK) ? &instances : NULL, NULL);
+    body.len = call->buf->last - body.data;
 
-    ngx_destroy_pool(dcf->pool);
-    dcf->pool = NULL;
-    dcf->busy = 0;
-}
+    if (call->kind == NGX_HTTP_UPSTREAM_DISCOVERY_AUTH) {
+        ngx_http_upstream_discovery_authenticated(dcf, status, &body);
 
-
-/* a failed poll: its errors are static strings, which outlive its pool */
-
-static void
-ngx_http_upstream_discovery_done(ngx_http_upstream_discovery_conf_t *dcf,
-    const char *error)
-{
-    ngx_http_upstream_discovery_etcd_close(dcf);
-
-    dcf->answered(dcf, NULL, error);
-
-    dcf->busy = 0;
+    } else {
+        ngx_http_upstream_discovery_ranged(dcf, status, &body);
+    }
 }
 
 
 /*
- * "HTTP/1.x 200 ...", headers, then {"header": {...}, "kvs": [{"key":
- * base64, "value": base64, ...}, ...], "count": "2"}; without "kvs",
- * nothing is under the prefix.  NGX_OK: the instances; NGX_DECLINED:
- * nothing changed since the list was made; NGX_ERROR: *error says why.
+ * What etcd sent, in the call's buffer, which grows up to the limit.
+ * NGX_DONE: etcd closed the connection; NGX_AGAIN: more to come;
+ * NGX_OK: the buffer is full; NGX_ERROR: the call failed, and has ended.
  */
 
 static ngx_int_t
-ngx_http_upstream_discovery_parse(ngx_http_upstream_discovery_conf_t *dcf,
-    ngx_str_t *response, ngx_array_t *instances, const char **error)
+ngx_http_upstream_discovery_recv(ngx_connection_t *c,
+    ngx_http_upstream_discovery_call_t *call)
 {
-    u_char                  *p, *last;
-    ngx_int_t                rc;
-    ngx_str_t                body;
-    ngx_array_t              members;
-    ngx_gw_json_member_t    *kvs, kv;
-    ngx_gw_json_elements_t   elements;
+    size_t      size, kept;
+    ssize_t     n;
+    ngx_buf_t  *b, *nb;
 
-    p = response->data;
-    last = p + response->len;
-
-    if (response->len < sizeof("HTTP/1.0 200") - 1
-        || ngx_strncmp(p, "HTTP/1.", 7) != 0
-        || ngx_strncmp(p + 8, " 200", 4) != 0)
-    {
-        *error = "not a 200 answer";
-        return NGX_ERROR;
-    }
-
-    body.data = ngx_strlcasestrn(p, last, (u_char *) "\r\n\r\n", 4 - 1);
-
-    if (body.data == NULL) {
-        *error = "an incomplete answer";
-        return NGX_ERROR;
-    }
-
-    body.data += 4;
-    body.len = last - body.data;
-
-    if (ngx_array_init(&members, dcf->pool, 4, sizeof(ngx_gw_json_member_t))
-        != NGX_OK)
-    {
-        *error = "no memory";
-        return NGX_ERROR;
-    }
-
-    rc = ngx_gw_json_object_members(dcf->pool, &body, 16, &members, error);
-
-    if (rc != NGX_OK) {
-        if (rc != NGX_ERROR) {
-            *error = "no memory";
-        }
-
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_upstream_discovery_revision(dcf, &members) != NGX_OK) {
-        *error = "no revision in the answer";
-        return NGX_ERROR;
-    }
-
-    kvs = ngx_gw_json_member(&members, (u_char *) "kvs", 3);
-
-    /*
-     * etcd's revision moves with a write to any key; the keys under the
-     * prefix, each with its own revisions, change only with the list
-     */
-
-    dcf->digest = kvs ? (uint64_t) kvs->value.len << 32
-                        | ngx_crc32_long(kvs->value.data, kvs->value.len)
-                      : 0;
-
-    /* nothing changed under the prefix since the list was made */
-
-    if (dcf->sh->answered && dcf->digest == dcf->sh->digest) {
-        return NGX_DECLINED;
-    }
-
-    if (kvs == NULL) {
-        return NGX_OK;
-    }
-
-    if (kvs->type != NGX_GW_JSON_ARRAY) {
-        *error = "\"kvs\" is not an array";
-        return NGX_ERROR;
-    }
-
-    /* each element of the array, an object, is read on its own */
-
-    ngx_gw_json_elements_init(&elements, &kvs->value, 16);
+    b = call->buf;
 
     for ( ;; ) {
-        rc = ngx_gw_json_element(&elements, &kv);
 
-        if (rc == NGX_DONE) {
-            return NGX_OK;
+        if (b->last == b->end) {
+
+            /* the watch's lines already read make room first */
+
+            kept = b->last - call->line;
+
+            if (call->streaming && call->line > b->start) {
+                b->last = ngx_movemem(b->start, call->line, kept);
+                call->line = b->start;
+                continue;
+            }
+
+            size = 2 * (b->end - b->start);
+
+            if (size > NGX_HTTP_UPSTREAM_DISCOVERY_MAX_ANSWER) {
+                ngx_http_upstream_discovery_fail(call->dcf, "answer too big");
+                return NGX_ERROR;
+            }
+
+            nb = ngx_create_temp_buf(call->pool, size);
+            if (nb == NULL) {
+                ngx_http_upstream_discovery_fail(call->dcf, "no memory");
+                return NGX_ERROR;
+            }
+
+            nb->last = ngx_cpymem(nb->last, b->pos, b->last - b->pos);
+            call->line = nb->start + (call->line - b->start);
+            call->buf = nb;
+            b = nb;
         }
 
-        if (rc == NGX_ERROR) {
-            *error = elements.json.error;
+        n = c->recv(c, b->last, b->end - b->last);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_upstream_discovery_fail(call->dcf, "cannot read");
+                return NGX_ERROR;
+            }
+
+            return NGX_AGAIN;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_upstream_discovery_fail(call->dcf, "connection failed");
             return NGX_ERROR;
         }
 
-        if (ngx_http_upstream_discovery_kv(dcf, &kv.value, instances)
-            != NGX_OK)
+        if (n == 0) {
+            return NGX_DONE;
+        }
+
+        b->last += n;
+
+        if (call->streaming || call->kind == NGX_HTTP_UPSTREAM_DISCOVERY_WATCH)
         {
-            *error = "no memory";
-            return NGX_ERROR;
+            return NGX_OK;
         }
     }
 }
 
 
-/* one key: an instance, or a warning and nothing */
+/*
+ * "HTTP/1.x 200 ...", headers, an empty line: NGX_OK with the status and
+ * where the body begins, NGX_AGAIN if the head is not all there.
+ */
 
 static ngx_int_t
-ngx_http_upstream_discovery_kv(ngx_http_upstream_discovery_conf_t *dcf,
-    ngx_str_t *kv, ngx_array_t *instances)
+ngx_http_upstream_discovery_head(ngx_buf_t *b, ngx_uint_t *status,
+    u_char **body)
 {
-    u_char                                  *p;
-    uintptr_t                                n;
-    ngx_str_t                                key, value;
-    ngx_array_t                              members;
-    const char                              *error;
-    ngx_http_upstream_discovery_instance_t  *instance;
+    u_char  *p, *last;
 
-    if (ngx_array_init(&members, dcf->pool, 8, sizeof(ngx_gw_json_member_t))
-        != NGX_OK)
+    p = b->pos;
+    last = b->last;
+
+    if (last - p < (ssize_t) sizeof("HTTP/1.0 200") - 1) {
+        return (ngx_strncmp(p, "HTTP/1.", ngx_min(last - p, 7)) == 0)
+               ? NGX_AGAIN : NGX_ERROR;
+    }
+
+    if (ngx_strncmp(p, "HTTP/1.", 7) != 0
+        || p[8] != ' '
+        || p[9] < '1' || p[9] > '5'
+        || p[10] < '0' || p[10] > '9'
+        || p[11] < '0' || p[11] > '9')
     {
         return NGX_ERROR;
     }
 
-    ngx_str_set(&key, "?");
+    *status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 
-    if (ngx_gw_json_object_members(dcf->pool, kv, 16, &members, &error)
-            != NGX_OK
-        || ngx_http_upstream_discovery_string(dcf->pool,
-               ngx_gw_json_member(&members, (u_char *) "key", 3), 1, &key)
-           != NGX_OK
-        || ngx_http_upstream_discovery_string(dcf->pool,
-               ngx_gw_json_member(&members, (u_char *) "value", 5), 1,
-               &value)
-           != NGX_OK)
-    {
-        goto invalid;
+    *body = ngx_strlcasestrn(p, last, (u_char *) "\r\n\r\n", 4 - 1);
+
+    if (*body == NULL) {
+        return NGX_AGAIN;
     }
 
-    instance = ngx_array_push(instances);
-    if (instance == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_upstream_discovery_value(dcf->pool, &value, instance)
-        == NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    instances->nelts--;
-
-invalid:
-
-    /* the key is any bytes etcd holds: escaped, it cannot break the log */
-
-    n = ngx_escape_uri(NULL, key.data, key.len, NGX_ESCAPE_MEMCACHED);
-
-    if (n) {
-        p = ngx_pnalloc(dcf->pool, key.len + 2 * n);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_escape_uri(p, key.data, key.len, NGX_ESCAPE_MEMCACHED);
-        key.data = p;
-        key.len += 2 * n;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                  "discovery: upstream \"%V\": etcd key \"%V\" has an "
-                  "invalid value, skipped", &dcf->upstream->host, &key);
+    *body += 4;
 
     return NGX_OK;
 }
 
 
-/* "10.0.0.1:8080", "[::1]:8080", or {"host": ..., "port": ..., ...} */
+/* {"header": {...}, "token": "..."}: then the range, on the same member */
 
-static ngx_int_t
-ngx_http_upstream_discovery_value(ngx_pool_t *pool, ngx_str_t *value,
-    ngx_http_upstream_discovery_instance_t *instance)
+static void
+ngx_http_upstream_discovery_authenticated(
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_uint_t status,
+    ngx_str_t *body)
 {
     u_char                *p;
-    ngx_int_t              n, port;
-    ngx_str_t              host, text;
+    ngx_int_t              rc;
+    ngx_str_t              token;
     ngx_array_t            members;
     const char            *error;
     ngx_gw_json_member_t  *m;
 
-    instance->weight = 1;
+    if (status != 200) {
+        ngx_http_upstream_discovery_fail(dcf,
+            ngx_http_upstream_discovery_refusal(dcf, status, body));
+        return;
+    }
 
-    if (value->len && value->data[0] == '{') {
+    if (ngx_array_init(&members, dcf->unary.pool, 4,
+                       sizeof(ngx_gw_json_member_t))
+        != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "no memory");
+        return;
+    }
 
-        if (ngx_array_init(&members, pool, 4, sizeof(ngx_gw_json_member_t))
-            != NGX_OK
-            || ngx_gw_json_object_members(pool, value, 4, &members, &error)
-               != NGX_OK
-            || ngx_http_upstream_discovery_string(pool,
-                   ngx_gw_json_member(&members, (u_char *) "host", 4), 0,
-                   &host)
-               != NGX_OK)
+    rc = ngx_gw_json_object_members(dcf->unary.pool, body, 16, &members,
+                                    &error);
+    if (rc != NGX_OK) {
+        ngx_http_upstream_discovery_fail(dcf, (rc == NGX_ERROR) ? error
+                                                                : "no memory");
+        return;
+    }
+
+    m = ngx_gw_json_member(&members, (u_char *) "token", 5);
+
+    if (m == NULL || m->type != NGX_GW_JSON_STRING
+        || ngx_gw_json_member_text(dcf->unary.pool, m, &token) != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "no token in the answer");
+        return;
+    }
+
+    /* it goes in a header line: visible ASCII only */
+
+    for (p = token.data; p < token.data + token.len; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            break;
+        }
+    }
+
+    if (token.len == 0 || token.len > NGX_HTTP_UPSTREAM_DISCOVERY_MAX_TOKEN
+        || p != token.data + token.len)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "an invalid token");
+        return;
+    }
+
+    ngx_http_upstream_discovery_forget_token(dcf);
+
+    dcf->token.data = ngx_alloc(token.len, ngx_cycle->log);
+    if (dcf->token.data == NULL) {
+        ngx_http_upstream_discovery_fail(dcf, "no memory");
+        return;
+    }
+
+    ngx_memcpy(dcf->token.data, token.data, token.len);
+    dcf->token.len = token.len;
+    dcf->fresh_token = 1;
+
+    ngx_http_upstream_discovery_end(&dcf->unary);
+
+    ngx_http_upstream_discovery_start(dcf, &dcf->unary,
+                                      NGX_HTTP_UPSTREAM_DISCOVERY_RANGE);
+}
+
+
+/*
+ * {"header": {"revision": "42", ...}, "kvs": [{"key": base64, "value":
+ * base64, "mod_revision": "7", ...}, ...], "count": "2"}; without "kvs",
+ * nothing is under the prefix.  A token etcd no longer takes is renewed
+ * once.
+ */
+
+static void
+ngx_http_upstream_discovery_ranged(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_uint_t status, ngx_str_t *body)
+{
+    uint64_t                             revision;
+    ngx_int_t                            rc;
+    ngx_uint_t                           changed;
+    ngx_pool_t                          *pool;
+    ngx_array_t                          members, instances;
+    const char                          *error;
+    ngx_gw_json_member_t                *kvs;
+    ngx_http_upstream_discovery_keys_t  *keys;
+
+    if (status == 401 && dcf->token.len && !dcf->fresh_token) {
+        ngx_http_upstream_discovery_forget_token(dcf);
+        ngx_http_upstream_discovery_end(&dcf->unary);
+        ngx_http_upstream_discovery_start(dcf, &dcf->unary,
+                                          NGX_HTTP_UPSTREAM_DISCOVERY_AUTH);
+        return;
+    }
+
+    if (status != 200) {
+        ngx_http_upstream_discovery_fail(dcf,
+            ngx_http_upstream_discovery_refusal(dcf, status, body));
+        return;
+    }
+
+    pool = dcf->unary.pool;
+
+    if (ngx_array_init(&members, pool, 4, sizeof(ngx_gw_json_member_t))
+        != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "no memory");
+        return;
+    }
+
+    rc = ngx_gw_json_object_members(pool, body, 16, &members, &error);
+
+    if (rc != NGX_OK) {
+        ngx_http_upstream_discovery_fail(dcf, (rc == NGX_ERROR) ? error
+                                                                : "no memory");
+        return;
+    }
+
+    if (ngx_http_upstream_discovery_revision(pool, &members, &revision)
+        != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "no revision in the answer");
+        return;
+    }
+
+    kvs = ngx_gw_json_member(&members, (u_char *) "kvs", 3);
+
+    if (kvs && kvs->type != NGX_GW_JSON_ARRAY) {
+        ngx_http_upstream_discovery_fail(dcf, "\"kvs\" is not an array");
+        return;
+    }
+
+    if (ngx_http_upstream_discovery_keys_range(dcf, kvs ? &kvs->value : NULL,
+                                               revision, &keys, &error)
+        != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, error);
+        return;
+    }
+
+    ngx_http_upstream_discovery_keys_free(dcf->keys);
+    dcf->keys = keys;
+    dcf->digest = ngx_http_upstream_discovery_keys_digest(keys);
+
+    /* nothing changed under the prefix since the list was made */
+
+    changed = !(dcf->sh->answered && dcf->digest == dcf->sh->digest);
+
+    if (changed
+        && ngx_http_upstream_discovery_keys_instances(pool, keys, &instances)
+           != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "no memory");
+        return;
+    }
+
+    /* the answer's memory lasts until the handler is done with it */
+
+    dcf->unary.pool = NULL;
+    ngx_http_upstream_discovery_end(&dcf->unary);
+
+    dcf->busy = 0;
+
+    /*
+     * A read while the watch runs: both work, the failures are over.  A
+     * member that answers reads but ends every watch is still failing.
+     */
+
+    if (dcf->watching && dcf->created) {
+        dcf->tried = 0;
+    }
+
+    dcf->answered(dcf, changed ? &instances : NULL, NULL);
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* a refusal's reason: etcd's {"error": "...", "code": n, ...} */
+
+static const char *
+ngx_http_upstream_discovery_refusal(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_uint_t status, ngx_str_t *body)
+{
+    ngx_str_t                             text;
+    ngx_array_t                           members;
+    const char                           *error;
+    ngx_gw_json_member_t                 *m;
+    ngx_http_upstream_discovery_error_t  *e;
+
+    if (status == 401) {
+        return dcf->token.len ? "token refused"
+                              : "etcd asks for a user and password";
+    }
+
+    if (ngx_array_init(&members, dcf->unary.pool, 4,
+                       sizeof(ngx_gw_json_member_t))
+            == NGX_OK
+        && ngx_gw_json_object_members(dcf->unary.pool, body, 4, &members,
+                                      &error)
+           == NGX_OK)
+    {
+        m = ngx_gw_json_member(&members, (u_char *) "error", 5);
+
+        if (m && m->type == NGX_GW_JSON_STRING
+            && ngx_gw_json_member_text(dcf->unary.pool, m, &text) == NGX_OK)
         {
-            return NGX_ERROR;
+            for (e = ngx_http_upstream_discovery_errors; e->text; e++) {
+                if (text.len == e->error.len
+                    && ngx_strncmp(text.data, e->error.data, text.len) == 0)
+                {
+                    return e->text;
+                }
+            }
+        }
+    }
+
+    return "not a 200 answer";
+}
+
+
+/* the watch: its head, then one JSON object a line, each told at once */
+
+static void
+ngx_http_upstream_discovery_stream(ngx_event_t *rev)
+{
+    u_char                              *nl;
+    ngx_int_t                            rc;
+    ngx_uint_t                           status;
+    ngx_buf_t                           *b;
+    ngx_connection_t                    *c;
+    ngx_http_upstream_discovery_conf_t  *dcf;
+    ngx_http_upstream_discovery_call_t  *call;
+
+    c = rev->data;
+    call = ngx_http_upstream_discovery_event(rev);
+
+    if (call == NULL) {
+        return;
+    }
+
+    dcf = call->dcf;
+
+    for ( ;; ) {
+        rc = ngx_http_upstream_discovery_recv(c, call);
+
+        if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+            return;
         }
 
-        m = ngx_gw_json_member(&members, (u_char *) "port", 4);
+        if (rc == NGX_DONE) {
 
-        if (m == NULL || m->type != NGX_GW_JSON_NUMBER) {
-            return NGX_ERROR;
-        }
+            /*
+             * A watch that ran for an interval, closed by etcd (a member
+             * that stops, a proxy's idle timeout): read the list again,
+             * which fails if the member is gone.  One that ends sooner
+             * is a failure, lest nginx loop on it.
+             */
 
-        port = ngx_atoi(m->value.data, m->value.len);
+            if (dcf->created
+                && ngx_current_msec - dcf->created >= dcf->interval)
+            {
+                ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                              "discovery: upstream \"%V\": the watch ended, "
+                              "reading the list again", &dcf->upstream->host);
 
-        if (port < 1 || port > 65535) {
-            return NGX_ERROR;
-        }
-
-        m = ngx_gw_json_member(&members, (u_char *) "weight", 6);
-
-        if (m) {
-            n = (m->type == NGX_GW_JSON_NUMBER)
-                ? ngx_atoi(m->value.data, m->value.len) : NGX_ERROR;
-
-            if (n < 1 || n > NGX_HTTP_UPSTREAM_DISCOVERY_MAX_WEIGHT) {
-                return NGX_ERROR;
+                ngx_http_upstream_discovery_resync(dcf);
+                return;
             }
 
-            instance->weight = n;
+            ngx_http_upstream_discovery_fail(dcf, call->streaming
+                                                  ? "the watch ended"
+                                                  : "an incomplete answer");
+            return;
         }
 
-        text.data = ngx_pnalloc(pool, host.len + sizeof("[]:65535"));
-        if (text.data == NULL) {
-            return NGX_ERROR;
+        b = call->buf;
+
+        if (!call->streaming) {
+            rc = ngx_http_upstream_discovery_head(b, &status, &call->line);
+
+            if (rc == NGX_AGAIN) {
+                continue;
+            }
+
+            if (rc == NGX_ERROR) {
+                ngx_http_upstream_discovery_fail(dcf, "not an HTTP answer");
+                return;
+            }
+
+            if (status != 200) {
+                ngx_http_upstream_discovery_fail(dcf, "not a 200 answer");
+                return;
+            }
+
+            call->streaming = 1;
         }
 
-        p = ngx_strlchr(host.data, host.data + host.len, ':')
-            ? ngx_sprintf(text.data, "[%V]:%i", &host, port)
-            : ngx_sprintf(text.data, "%V:%i", &host, port);
+        for ( ;; ) {
+            nl = ngx_strlchr(call->line, b->last, LF);
 
-        text.len = p - text.data;
+            if (nl == NULL) {
+                break;
+            }
 
-    } else {
-        text = *value;
+            rc = ngx_http_upstream_discovery_message(dcf, call->line, nl);
+
+            if (rc != NGX_OK) {
+                /* the watch has ended, and its buffer with it */
+                return;
+            }
+
+            call->line = nl + 1;
+        }
+    }
+}
+
+
+/*
+ * {"result": {...}}, or {"error": {...}} when the gateway fails the
+ * stream.  NGX_OK: the watch goes on; otherwise it has ended.
+ */
+
+static ngx_int_t
+ngx_http_upstream_discovery_message(ngx_http_upstream_discovery_conf_t *dcf,
+    u_char *line, u_char *last)
+{
+    ngx_int_t              rc;
+    ngx_str_t              text;
+    ngx_pool_t            *temp;
+    ngx_array_t            members, result;
+    const char            *error;
+    ngx_gw_json_member_t  *m;
+
+    while (last > line && (last[-1] == CR || last[-1] == ' ')) {
+        last--;
     }
 
-    /* a name would need a resolver; localhost is the one spared */
-
-    if (text.len > sizeof("localhost:") - 1
-        && ngx_strncasecmp(text.data, (u_char *) "localhost:",
-                           sizeof("localhost:") - 1)
-           == 0)
-    {
-        p = ngx_pnalloc(pool, text.len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        text.len = ngx_sprintf(p, "127.0.0.1%*s",
-                               text.len - (sizeof("localhost") - 1),
-                               text.data + sizeof("localhost") - 1)
-                   - p;
-        text.data = p;
+    if (last == line) {
+        return NGX_OK;
     }
 
-    if (ngx_parse_addr_port(pool, &instance->addr, text.data, text.len)
+    /* each message's memory goes with it: the watch may run for days */
+
+    temp = ngx_create_pool(4096, ngx_cycle->log);
+    if (temp == NULL) {
+        ngx_http_upstream_discovery_fail(dcf, "no memory");
+        return NGX_ERROR;
+    }
+
+    text.data = line;
+    text.len = last - line;
+
+    if (ngx_array_init(&members, temp, 2, sizeof(ngx_gw_json_member_t))
         != NGX_OK
-        || ngx_inet_get_port(instance->addr.sockaddr) == 0)
+        || ngx_array_init(&result, temp, 8, sizeof(ngx_gw_json_member_t))
+           != NGX_OK)
     {
+        error = "no memory";
+        goto failed;
+    }
+
+    rc = ngx_gw_json_object_members(temp, &text, 16, &members, &error);
+
+    if (rc != NGX_OK) {
+        if (rc != NGX_ERROR) {
+            error = "no memory";
+        }
+
+        goto failed;
+    }
+
+    m = ngx_gw_json_member(&members, (u_char *) "result", 6);
+
+    if (m == NULL || m->type != NGX_GW_JSON_OBJECT) {
+        error = "the watch failed";
+        goto failed;
+    }
+
+    rc = ngx_gw_json_object_members(temp, &m->value, 16, &result, &error);
+
+    if (rc != NGX_OK) {
+        if (rc != NGX_ERROR) {
+            error = "no memory";
+        }
+
+        goto failed;
+    }
+
+    rc = ngx_http_upstream_discovery_result(dcf, temp, &result);
+
+    ngx_destroy_pool(temp);
+
+    return rc;
+
+failed:
+
+    ngx_destroy_pool(temp);
+
+    ngx_http_upstream_discovery_fail(dcf, error);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * A watch response: "created", "events" (the changes), "compact_revision"
+ * (the revision asked for is gone), "canceled" with its "cancel_reason",
+ * or only a "header", a progress notification: every change up to its
+ * revision has been sent.
+ */
+
+static ngx_int_t
+ngx_http_upstream_discovery_result(ngx_http_upstream_discovery_conf_t *dcf,
+    ngx_pool_t *temp, ngx_array_t *result)
+{
+    uint64_t                             revision;
+    ngx_int_t                            rc;
+    ngx_str_t                            text;
+    ngx_array_t                          instances;
+    const char                          *error;
+    ngx_connection_t                    *c;
+    ngx_gw_json_member_t                *m;
+    ngx_http_upstream_discovery_keys_t  *keys;
+
+    /*
+     * The revision asked for is compacted: the keys are read anew, at a
+     * revision that cannot be.  Unless it was that revision: such an
+     * etcd would have nginx loop.
+     */
+
+    m = ngx_gw_json_member(result, (u_char *) "compact_revision", 16);
+
+    if (m) {
+        if (dcf->compacted) {
+            ngx_http_upstream_discovery_fail(dcf, "compacted again");
+            return NGX_ERROR;
+        }
+
+        dcf->compacted = 1;
+        ngx_http_upstream_discovery_resync(dcf);
+        return NGX_DONE;
+    }
+
+    m = ngx_gw_json_member(result, (u_char *) "canceled", 8);
+
+    if (m && m->type == NGX_GW_JSON_TRUE) {
+        m = ngx_gw_json_member(result, (u_char *) "cancel_reason", 13);
+
+        if (m && m->type == NGX_GW_JSON_STRING
+            && ngx_gw_json_member_text(temp, m, &text) == NGX_OK
+            && ngx_strlcasestrn(text.data, text.data + text.len,
+                                (u_char *) "code = Unauthenticated",
+                                sizeof("code = Unauthenticated") - 2)
+               != NULL
+            && dcf->auth.len && !dcf->fresh_token)
+        {
+            /* the token expired since the sync */
+            ngx_http_upstream_discovery_forget_token(dcf);
+            ngx_http_upstream_discovery_resync(dcf);
+            return NGX_DONE;
+        }
+
+        ngx_http_upstream_discovery_fail(dcf, "the watch was canceled");
         return NGX_ERROR;
     }
 
-    instance->addr.name.data = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN);
-    if (instance->addr.name.data == NULL) {
+    m = ngx_gw_json_member(result, (u_char *) "created", 7);
+
+    if (m && m->type == NGX_GW_JSON_TRUE) {
+        c = dcf->stream.pc.connection;
+
+        if (c->read->timer_set) {
+            ngx_del_timer(c->read);
+        }
+
+        dcf->fresh_token = 0;
+        dcf->created = ngx_current_msec;
+
+        return NGX_OK;
+    }
+
+    /* etcd has written since: the watch works */
+
+    dcf->compacted = 0;
+
+    m = ngx_gw_json_member(result, (u_char *) "events", 6);
+
+    if (m == NULL) {
+        if (ngx_http_upstream_discovery_revision(temp, result, &revision)
+                == NGX_OK
+            && revision > dcf->keys->revision)
+        {
+            dcf->keys->revision = revision;
+        }
+
+        return NGX_OK;
+    }
+
+    if (m->type != NGX_GW_JSON_ARRAY) {
+        ngx_http_upstream_discovery_fail(dcf, "\"events\" is not an array");
         return NGX_ERROR;
     }
 
-    instance->addr.name.len = ngx_sock_ntop(instance->addr.sockaddr,
-                                            instance->addr.socklen,
-                                            instance->addr.name.data,
-                                            NGX_SOCKADDR_STRLEN, 1);
+    rc = ngx_http_upstream_discovery_keys_events(dcf, &m->value, &keys,
+                                                 &error);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_upstream_discovery_fail(dcf, error);
+        return NGX_ERROR;
+    }
+
+    ngx_http_upstream_discovery_keys_free(dcf->keys);
+    dcf->keys = keys;
+    dcf->digest = ngx_http_upstream_discovery_keys_digest(keys);
+
+    if (ngx_http_upstream_discovery_keys_instances(temp, keys, &instances)
+        != NGX_OK)
+    {
+        ngx_http_upstream_discovery_fail(dcf, "no memory");
+        return NGX_ERROR;
+    }
+
+    dcf->answered(dcf, &instances, NULL);
 
     return NGX_OK;
 }
 
 
-/* a JSON string member's text, unescaped, and base64-decoded if asked */
+/* the "header"'s "revision": a positive int64, as a string */
 
 static ngx_int_t
-ngx_http_upstream_discovery_string(ngx_pool_t *pool,
-    ngx_gw_json_member_t *member, ngx_uint_t base64, ngx_str_t *text)
+ngx_http_upstream_discovery_revision(ngx_pool_t *pool, ngx_array_t *members,
+    uint64_t *revision)
 {
-    ngx_str_t  raw;
-
-    if (member == NULL || member->type != NGX_GW_JSON_STRING
-        || ngx_gw_json_member_text(pool, member, &raw) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (!base64) {
-        *text = raw;
-        return NGX_OK;
-    }
-
-    text->data = ngx_pnalloc(pool, ngx_base64_decoded_length(raw.len));
-    if (text->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_decode_base64(text, &raw);
-}
-
-
-/*
- * An answer from etcd has "header": {"revision": "42", ...}; the number
- * itself is of no use here (see the digest), only that it is there.
- */
-
-static ngx_int_t
-ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
-    ngx_array_t *members)
-{
+    ngx_str_t              text;
     ngx_array_t            header;
     const char            *error;
     ngx_gw_json_member_t  *m;
@@ -679,11 +1297,9 @@ ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
     m = ngx_gw_json_member(members, (u_char *) "header", 6);
 
     if (m == NULL || m->type != NGX_GW_JSON_OBJECT
-        || ngx_array_init(&header, dcf->pool, 8,
-                          sizeof(ngx_gw_json_member_t))
+        || ngx_array_init(&header, pool, 8, sizeof(ngx_gw_json_member_t))
            != NGX_OK
-        || ngx_gw_json_object_members(dcf->pool, &m->value, 4, &header,
-                                      &error)
+        || ngx_gw_json_object_members(pool, &m->value, 4, &header, &error)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -691,9 +1307,96 @@ ngx_http_upstream_discovery_revision(ngx_http_upstream_discovery_conf_t *dcf,
 
     m = ngx_gw_json_member(&header, (u_char *) "revision", 8);
 
-    if (m == NULL || m->type != NGX_GW_JSON_STRING || m->value.len < 3) {
+    if (m == NULL || m->type != NGX_GW_JSON_STRING
+        || ngx_gw_json_member_text(pool, m, &text) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_upstream_discovery_keys_revision(&text, revision);
+}
+
+
+/* the watch ends without a failure: read the keys anew, then watch again */
+
+static void
+ngx_http_upstream_discovery_resync(ngx_http_upstream_discovery_conf_t *dcf)
+{
+    ngx_http_upstream_discovery_end(&dcf->stream);
+    dcf->watching = 0;
+
+    ngx_http_upstream_discovery_etcd_sync(dcf);
+}
+
+
+static void
+ngx_http_upstream_discovery_end(ngx_http_upstream_discovery_call_t *call)
+{
+    if (call->refused.posted) {
+        ngx_delete_posted_event(&call->refused);
+    }
+
+    if (call->pc.connection) {
+#if (NGX_HTTP_SSL)
+        ngx_http_upstream_discovery_ssl_close(call->pc.connection);
+#endif
+        ngx_close_connection(call->pc.connection);
+        call->pc.connection = NULL;
+    }
+
+    if (call->pool) {
+        ngx_destroy_pool(call->pool);
+        call->pool = NULL;
+    }
+
+    call->buf = NULL;
+    call->line = NULL;
+    call->streaming = 0;
+}
+
+
+/*
+ * A request failed: the member is left for the next, and what was
+ * started on it goes.  Errors are static strings, which outlive the
+ * calls' memory.
+ */
+
+static void
+ngx_http_upstream_discovery_fail(ngx_http_upstream_discovery_conf_t *dcf,
+    const char *error)
+{
+    ngx_http_upstream_discovery_member_t  *member;
+
+    ngx_http_upstream_discovery_end(&dcf->unary);
+    ngx_http_upstream_discovery_end(&dcf->stream);
+
+    dcf->busy = 0;
+    dcf->watching = 0;
+
+    member = dcf->members.elts;
+    dcf->failed = &member[dcf->member].addr.name;
+    dcf->member = (dcf->member + 1) % dcf->members.nelts;
+    dcf->tried++;
+
+#if (NGX_HTTP_SSL)
+    if (dcf->ssl) {
+        ngx_http_upstream_discovery_ssl_forget(dcf);
+    }
+#endif
+
+    dcf->answered(dcf, NULL, error);
+}
+
+
+static void
+ngx_http_upstream_discovery_forget_token(
+    ngx_http_upstream_discovery_conf_t *dcf)
+{
+    if (dcf->token.data) {
+        ngx_explicit_memzero(dcf->token.data, dcf->token.len);
+        ngx_free(dcf->token.data);
+    }
+
+    ngx_str_null(&dcf->token);
+    dcf->fresh_token = 0;
 }

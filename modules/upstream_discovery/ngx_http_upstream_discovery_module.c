@@ -48,13 +48,21 @@ static ngx_http_upstream_discovery_peer_t *ngx_http_upstream_discovery_place(
 static void ngx_http_upstream_discovery_count(
     ngx_http_upstream_rr_peers_t *peers);
 static void ngx_http_upstream_discovery_timer(ngx_event_t *ev);
-static uint64_t ngx_http_upstream_discovery_now(void);
 static ngx_int_t ngx_http_upstream_discovery_init_process(ngx_cycle_t *cycle);
 static void ngx_http_upstream_discovery_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_upstream_discovery_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_upstream_discovery_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_upstream_discovery_members(ngx_conf_t *cf,
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *list,
+    ngx_uint_t *ssl);
+static char *ngx_http_upstream_discovery_credentials(ngx_conf_t *cf,
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *file);
+#if (NGX_HTTP_SSL)
+static char *ngx_http_upstream_discovery_tls(ngx_conf_t *cf,
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_uint_t https);
+#endif
 
 
 static ngx_command_t  ngx_http_upstream_discovery_commands[] = {
@@ -146,7 +154,8 @@ ngx_http_upstream_discovery_init_upstream(ngx_conf_t *cf,
 
 /*
  * A zone kept across a reload keeps its list; a new one starts with the
- * server lines, until etcd first answers.
+ * server lines, until etcd first answers.  The upstream's peer.data is
+ * the list, for other modules (ngx_gw_upstream.h).
  */
 
 static ngx_int_t
@@ -166,6 +175,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (odcf) {
         dcf->sh = odcf->sh;
         dcf->shpool = odcf->shpool;
+        dcf->upstream->peer.data = &dcf->sh->peers;
 
         /* another prefix: its list is read even if etcd did not change */
 
@@ -183,6 +193,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         dcf->sh = dcf->shpool->data;
+        dcf->upstream->peer.data = &dcf->sh->peers;
         return NGX_OK;
     }
 
@@ -194,6 +205,7 @@ ngx_http_upstream_discovery_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     dcf->sh = sh;
     dcf->shpool->data = sh;
+    dcf->upstream->peer.data = &sh->peers;
 
     sh->peers.shpool = dcf->shpool;
     sh->peers.name = &sh->name;
@@ -375,63 +387,102 @@ ngx_http_upstream_discovery_init_peer(ngx_http_request_t *r,
 }
 
 
-/* etcd's answer, or its failure: the end of every poll */
+/*
+ * What etcd said.  A member that failed leaves its place to the next at
+ * once, told by a warning; once every member has failed in a row, one
+ * error line tells the outage, and the members are asked again after a
+ * backoff that doubles up to 10s.  The first answer after a sync starts
+ * the watch.
+ */
 
 static void
 ngx_http_upstream_discovery_answered(ngx_http_upstream_discovery_conf_t *dcf,
     ngx_array_t *instances, const char *error)
 {
-    ngx_uint_t                            live;
-    ngx_http_upstream_discovery_shctx_t  *sh;
+    ngx_uint_t                             live, n;
+    ngx_msec_t                             delay;
+    ngx_http_upstream_discovery_shctx_t   *sh;
+    ngx_http_upstream_discovery_member_t  *member;
 
     sh = dcf->sh;
+    member = dcf->members.elts;
+    n = dcf->members.nelts;
 
     if (instances == NULL && error) {
 
-        /* the last list stays; one line per outage, and polls back off */
+        /* the last list stays */
 
         ngx_shmtx_lock(&dcf->shpool->mutex);
 
-        if (!sh->failing) {
+        live = sh->peers.tries;
+        delay = 1;
+
+        if (dcf->tried % n == 0) {
+            sh->backoff = ngx_min(sh->backoff * 2,
+                                  NGX_HTTP_UPSTREAM_DISCOVERY_MAX_BACKOFF);
+            delay = sh->backoff;
+        }
+
+        if (sh->failing) {
+            ngx_shmtx_unlock(&dcf->shpool->mutex);
+
+        } else if (dcf->tried < n) {
+            ngx_shmtx_unlock(&dcf->shpool->mutex);
+
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "discovery: upstream \"%V\": etcd at %V failed: "
+                          "%s, trying %V", &dcf->upstream->host, dcf->failed,
+                          error, &member[dcf->member].addr.name);
+
+        } else {
             sh->failing = 1;
-            live = sh->peers.tries;
 
             ngx_shmtx_unlock(&dcf->shpool->mutex);
 
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "discovery: upstream \"%V\": etcd at %V failed: "
                           "%s, keeping %ui instances",
-                          &dcf->upstream->host, &dcf->etcd.name, error,
-                          live);
-
-            ngx_shmtx_lock(&dcf->shpool->mutex);
+                          &dcf->upstream->host, dcf->failed, error, live);
         }
 
-        sh->backoff = ngx_min(sh->backoff * 2,
-                              NGX_HTTP_UPSTREAM_DISCOVERY_MAX_BACKOFF);
-        sh->next_poll = ngx_http_upstream_discovery_now() + sh->backoff;
+        /* nginx would keep a timer less than 300ms away as it is */
 
-        ngx_shmtx_unlock(&dcf->shpool->mutex);
+        if (dcf->timer.timer_set) {
+            ngx_del_timer(&dcf->timer);
+        }
+
+        ngx_add_timer(&dcf->timer, delay);
 
         return;
     }
 
+    /*
+     * An outage ends once a read succeeds while the watch runs: a member
+     * that answers reads but fails every watch keeps the list in step
+     * with its reads, and the outage is told once.
+     */
+
     ngx_shmtx_lock(&dcf->shpool->mutex);
 
-    if (sh->failing) {
+    sh->member = dcf->member;
+    sh->backoff = dcf->interval;
+
+    if (sh->failing && dcf->tried == 0) {
         sh->failing = 0;
 
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "discovery: upstream \"%V\": etcd at %V answers again",
-                      &dcf->upstream->host, &dcf->etcd.name);
+                      &dcf->upstream->host, &member[dcf->member].addr.name);
     }
-
-    sh->backoff = dcf->interval;
 
     ngx_shmtx_unlock(&dcf->shpool->mutex);
 
     if (instances) {
         ngx_http_upstream_discovery_apply(dcf, instances);
+    }
+
+    if (!dcf->watching && !ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_http_upstream_discovery_etcd_watch(dcf);
     }
 }
 
@@ -668,56 +719,36 @@ ngx_http_upstream_discovery_count(ngx_http_upstream_rr_peers_t *peers)
 }
 
 
-/* each worker's timer; the zone says whose turn it is to poll */
+/*
+ * Worker 0's timer: a sync every interval, which re-reads the whole list
+ * beside the watch, and sooner after a failure.
+ */
 
 static void
 ngx_http_upstream_discovery_timer(ngx_event_t *ev)
 {
-    uint64_t                              now;
-    ngx_uint_t                            poll;
-    ngx_http_upstream_discovery_conf_t   *dcf;
-    ngx_http_upstream_discovery_shctx_t  *sh;
+    ngx_http_upstream_discovery_conf_t  *dcf;
 
     dcf = ev->data;
-    sh = dcf->sh;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         return;
     }
 
-    poll = 0;
+    ngx_http_upstream_discovery_etcd_sync(dcf);
 
-    if (!dcf->busy) {
-        now = ngx_http_upstream_discovery_now();
-
-        ngx_shmtx_lock(&dcf->shpool->mutex);
-
-        if (now >= sh->next_poll) {
-            sh->next_poll = now + dcf->interval;
-            poll = 1;
-        }
-
-        ngx_shmtx_unlock(&dcf->shpool->mutex);
-    }
-
-    ngx_add_timer(ev, dcf->interval);
-
-    if (poll) {
-        ngx_http_upstream_discovery_etcd_poll(dcf);
+    if (!ev->timer_set) {
+        ngx_add_timer(ev, dcf->interval);
     }
 }
 
 
-static uint64_t
-ngx_http_upstream_discovery_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}
-
+/*
+ * Worker 0 talks to etcd, and the others balance over the list it keeps
+ * in the zone.  When it exits, the master starts another worker 0, which
+ * reads the list and watches again; after a reload, the new worker 0
+ * does, and the old one stops when it is told to quit.
+ */
 
 static ngx_int_t
 ngx_http_upstream_discovery_init_process(ngx_cycle_t *cycle)
@@ -726,7 +757,7 @@ ngx_http_upstream_discovery_init_process(ngx_cycle_t *cycle)
     ngx_http_upstream_discovery_conf_t      **dcfs;
     ngx_http_upstream_discovery_main_conf_t  *dmcf;
 
-    if (ngx_process != NGX_PROCESS_WORKER
+    if ((ngx_process != NGX_PROCESS_WORKER || ngx_worker != 0)
         && ngx_process != NGX_PROCESS_SINGLE)
     {
         return NGX_OK;
@@ -745,6 +776,12 @@ ngx_http_upstream_discovery_init_process(ngx_cycle_t *cycle)
         dcfs[i]->timer.data = dcfs[i];
         dcfs[i]->timer.log = cycle->log;
         dcfs[i]->timer.cancelable = 1;
+
+        /* the member that answered last, as the worker before knew it */
+
+        ngx_shmtx_lock(&dcfs[i]->shpool->mutex);
+        dcfs[i]->member = dcfs[i]->sh->member % dcfs[i]->members.nelts;
+        ngx_shmtx_unlock(&dcfs[i]->shpool->mutex);
 
         /* a new worker, after a reload too, asks at once */
 
@@ -820,17 +857,22 @@ ngx_http_upstream_discovery_create_srv_conf(ngx_conf_t *cf)
 }
 
 
-/* discovery etcd=host:port prefix=/path/ [interval=1s] [zone=name:size] */
+/*
+ * discovery etcd=[https://]host:port[,...] prefix=/path/ [interval=1s]
+ *           [zone=name:size] [user=name password=text|password_file=path]
+ *           [ssl_trusted_certificate=file] [ssl_verify=on|off]
+ *           [ssl_name=name] [ssl_certificate=file ssl_certificate_key=file]
+ */
 
 static char *
 ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upstream_discovery_conf_t *dcf = conf;
 
+    char                                      *rv;
     ssize_t                                    size;
-    ngx_str_t                                 *value, s, zone;
-    ngx_url_t                                  u;
-    ngx_uint_t                                 i;
+    ngx_str_t                                 *value, s, zone, file;
+    ngx_uint_t                                 i, ssl;
     ngx_http_upstream_server_t                *us;
     ngx_http_upstream_srv_conf_t              *uscf;
     ngx_http_upstream_discovery_conf_t       **d;
@@ -850,29 +892,34 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     ngx_str_null(&zone);
+    ngx_str_null(&file);
     size = 128 * 1024;
     dcf->interval = 1000;
+    ssl = NGX_CONF_UNSET_UINT;
+
+#if (NGX_HTTP_SSL)
+    dcf->ssl_verify = NGX_CONF_UNSET;
+#endif
+
+    if (ngx_array_init(&dcf->members, cf->pool, 3,
+                       sizeof(ngx_http_upstream_discovery_member_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "etcd=", 5) == 0) {
-            ngx_memzero(&u, sizeof(ngx_url_t));
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
 
-            u.url.data = value[i].data + 5;
-            u.url.len = value[i].len - 5;
-            u.no_resolve = 0;
-
-            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0
-                || u.no_port)
+            if (ngx_http_upstream_discovery_members(cf, dcf, &s, &ssl)
+                != NGX_OK)
             {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid etcd address \"%V\"%s%s",
-                                   &u.url, u.err ? ": " : "",
-                                   u.err ? u.err : "");
                 return NGX_CONF_ERROR;
             }
 
-            dcf->etcd = u.addrs[0];
             continue;
         }
 
@@ -919,18 +966,98 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            dcf->user.data = value[i].data + 5;
+            dcf->user.len = value[i].len - 5;
+            continue;
+        }
+
+        /* never quoted in an error: it may be the password itself */
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            dcf->password.data = value[i].data + 9;
+            dcf->password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
+            file.data = value[i].data + 14;
+            file.len = value[i].len - 14;
+            continue;
+        }
+
+#if (NGX_HTTP_SSL)
+
+        if (ngx_strncmp(value[i].data, "ssl_certificate=", 16) == 0) {
+            dcf->ssl_certificate.data = value[i].data + 16;
+            dcf->ssl_certificate.len = value[i].len - 16;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ssl_certificate_key=", 20) == 0) {
+            dcf->ssl_certificate_key.data = value[i].data + 20;
+            dcf->ssl_certificate_key.len = value[i].len - 20;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ssl_trusted_certificate=", 24) == 0)
+        {
+            dcf->ssl_trusted_certificate.data = value[i].data + 24;
+            dcf->ssl_trusted_certificate.len = value[i].len - 24;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ssl_name=", 9) == 0) {
+            dcf->ssl_name.data = value[i].data + 9;
+            dcf->ssl_name.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "ssl_verify=on") == 0) {
+            dcf->ssl_verify = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "ssl_verify=off") == 0) {
+            dcf->ssl_verify = 0;
+            continue;
+        }
+
+#endif
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
     }
 
-    if (dcf->etcd.sockaddr == NULL || dcf->prefix.len == 0) {
+    if (dcf->members.nelts == 0 || dcf->prefix.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"discovery\" needs etcd= and prefix=");
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_upstream_discovery_etcd_request(cf->pool, dcf) != NGX_OK) {
+    rv = ngx_http_upstream_discovery_credentials(cf, dcf, &file);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+#if (NGX_HTTP_SSL)
+
+    rv = ngx_http_upstream_discovery_tls(cf, dcf, ssl == 1);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+#else
+
+    if (ssl == 1) {
+        return "needs nginx built with ngx_http_ssl_module for https:// "
+               "members";
+    }
+
+#endif
+
+    if (ngx_http_upstream_discovery_etcd_init(cf, dcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -996,3 +1123,254 @@ ngx_http_upstream_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * etcd=: members as etcdctl's --endpoints lists them, "host:port" or
+ * "https://host:port", comma-separated; a name stands for each address
+ * it resolves to.  All speak TLS or none does.
+ */
+
+static ngx_int_t
+ngx_http_upstream_discovery_members(ngx_conf_t *cf,
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *list, ngx_uint_t *ssl)
+{
+    u_char                                *p, *last, *comma;
+    ngx_url_t                              u;
+    ngx_uint_t                             i, https;
+    ngx_http_upstream_discovery_member_t  *member;
+
+    p = list->data;
+    last = list->data + list->len;
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        https = 0;
+
+        if (u.url.len > 8 && ngx_strncasecmp(p, (u_char *) "https://", 8)
+                             == 0)
+        {
+            u.url.data += 8;
+            u.url.len -= 8;
+            https = 1;
+
+        } else if (u.url.len > 7
+                   && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0)
+        {
+            u.url.data += 7;
+            u.url.len -= 7;
+        }
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0
+            || u.no_port || u.uri.len)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid etcd address \"%*s\"%s%s",
+                               comma - p, p, u.err ? ": " : "",
+                               u.err ? u.err : "");
+            return NGX_ERROR;
+        }
+
+        if (*ssl != NGX_CONF_UNSET_UINT && *ssl != https) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "etcd members \"%V\" mix http and https",
+                               list);
+            return NGX_ERROR;
+        }
+
+        *ssl = https;
+
+        for (i = 0; i < u.naddrs; i++) {
+            member = ngx_array_push(&dcf->members);
+            if (member == NULL) {
+                return NGX_ERROR;
+            }
+
+            member->addr = u.addrs[i];
+
+            /* NUL-terminated, as OpenSSL takes names */
+
+            member->host.len = u.host.len;
+            member->host.data = ngx_pnalloc(cf->pool, u.host.len + 1);
+            if (member->host.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_cpystrn(member->host.data, u.host.data, u.host.len + 1);
+        }
+
+        if (comma == last) {
+            return NGX_OK;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+/*
+ * user= with password=, or with password_file=, whose first line is the
+ * password: it is read once, by the master, as the other files of the
+ * configuration are.  Neither is ever quoted in the log.
+ */
+
+static char *
+ngx_http_upstream_discovery_credentials(ngx_conf_t *cf,
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_str_t *file)
+{
+    u_char      *p;
+    ssize_t      n;
+    ngx_uint_t   i;
+    ngx_file_t   f;
+    ngx_str_t   *s[2];
+    u_char       buf[1024];
+
+    if (file->data && dcf->password.data) {
+        return "takes password= or password_file=, not both";
+    }
+
+    if (file->data) {
+        if (file->len == 0) {
+            return "has an empty password_file=";
+        }
+
+        if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&f, sizeof(ngx_file_t));
+        f.name = *file;
+        f.log = cf->log;
+
+        f.fd = ngx_open_file(file->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+        if (f.fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               ngx_open_file_n " \"%V\" failed", file);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_read_file(&f, buf, sizeof(buf), 0);
+
+        if (ngx_close_file(f.fd) == NGX_FILE_ERROR) {
+            ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                               ngx_close_file_n " \"%V\" failed", file);
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_explicit_memzero(buf, sizeof(buf));
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_strlchr(buf, buf + n, LF);
+
+        if (p == NULL && n == sizeof(buf)) {
+            ngx_explicit_memzero(buf, sizeof(buf));
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the password in \"%V\" is too long", file);
+            return NGX_CONF_ERROR;
+        }
+
+        n = (p ? p : buf + n) - buf;
+
+        if (n && buf[n - 1] == CR) {
+            n--;
+        }
+
+        dcf->password.len = n;
+        dcf->password.data = ngx_pnalloc(cf->pool, n + 1);
+        if (dcf->password.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(dcf->password.data, buf, n);
+        ngx_explicit_memzero(buf, sizeof(buf));
+
+        if (n == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no password in \"%V\"", file);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (dcf->user.data == NULL && dcf->password.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (dcf->user.len == 0) {
+        return "needs user= with a password";
+    }
+
+    if (dcf->password.data == NULL || dcf->password.len == 0) {
+        return "needs password= or password_file= with user=";
+    }
+
+    /* both go in a JSON string as they are */
+
+    s[0] = &dcf->user;
+    s[1] = &dcf->password;
+
+    for (i = 0; i < 2; i++) {
+        for (p = s[i]->data; p < s[i]->data + s[i]->len; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                return i ? "has a control character in the password"
+                         : "has a control character in user=";
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/* TLS parameters for https members, verified against a CA by default */
+
+static char *
+ngx_http_upstream_discovery_tls(ngx_conf_t *cf,
+    ngx_http_upstream_discovery_conf_t *dcf, ngx_uint_t https)
+{
+    if (!https) {
+        if (dcf->ssl_certificate.data || dcf->ssl_certificate_key.data
+            || dcf->ssl_trusted_certificate.data || dcf->ssl_name.data
+            || dcf->ssl_verify != NGX_CONF_UNSET)
+        {
+            return "takes ssl_ parameters with https:// members only";
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (dcf->ssl_verify == NGX_CONF_UNSET) {
+        dcf->ssl_verify = 1;
+    }
+
+    if (dcf->ssl_verify && dcf->ssl_trusted_certificate.len == 0) {
+        return "needs ssl_trusted_certificate= with https:// members, "
+               "or ssl_verify=off";
+    }
+
+    if ((dcf->ssl_certificate.len == 0) != (dcf->ssl_certificate_key.len == 0))
+    {
+        return "needs both ssl_certificate= and ssl_certificate_key=";
+    }
+
+    /* the tail of a parameter, and so NUL-terminated, as OpenSSL wants */
+
+    if (dcf->ssl_name.data && dcf->ssl_name.len == 0) {
+        return "has an empty ssl_name=";
+    }
+
+    return ngx_http_upstream_discovery_ssl_init(cf, dcf);
+}
+
+#endif

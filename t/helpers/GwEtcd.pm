@@ -5,7 +5,13 @@ package GwEtcd;
 # directory, stopped when the file ends; and what tests do around it:
 # keys put and deleted through etcd's JSON API, stopping and starting it
 # again on the same data and ports, and waiting until nginx has seen a
-# change.  Needs Debian's etcd-server (the etcd binary), no client.
+# change.  Needs Debian's etcd-server (the etcd binary).
+#
+# Or, for a file that sets $GwEtcd::CLUSTER before it uses this one, a
+# cluster of that many members (cluster() says how: TLS, client
+# certificates, authentication), driven with Debian's etcdctl
+# (etcd-client): members killed and started again, the leader found,
+# leases granted and kept alive.
 
 use strict;
 use warnings;
@@ -19,6 +25,13 @@ use Time::HiRes qw(sleep time);
 use GwHttp ();
 
 our ($PORT, $PEER_PORT, $PID);
+
+# set before "use GwEtcd": a cluster of that many members, not one etcd
+our $CLUSTER;
+
+# the cluster's members: {name, port, peer, pid}; its TLS files, its root
+# password once authentication is on
+our (@MEMBERS, %TLS, $ROOT_PASSWORD);
 
 our $DIR = File::Temp->newdir('gw-etcd-XXXXXX', TMPDIR => 1);
 
@@ -120,6 +133,15 @@ sub del {
     die "etcd: del $key: $status\n" unless $status == 200;
 }
 
+# the watchers etcd has, from its metrics
+sub watchers {
+    my ($status, undef, $body) = GwHttp::request('GET', '/metrics',
+        port => $PORT, host => '127.0.0.1');
+    die "etcd at port $PORT: no metrics\n" unless $status == 200;
+    my ($n) = $body =~ /^etcd_debugging_mvcc_watcher_total (\d+)$/m;
+    return $n // 0;
+}
+
 # every key under a prefix, and its value
 sub list {
     my $prefix = shift;
@@ -191,6 +213,10 @@ sub wait_tally {
 sub setup_block {
     my $block = shift;
 
+    if ($CLUSTER) {
+        return setup_cluster_block($block);
+    }
+
     start();
 
     for my $line (split /\n/, $block->etcd // '') {
@@ -200,6 +226,35 @@ sub setup_block {
         put($key, $value);
     }
 }
+
+# The same for a cluster: every member running again, and the keys put
+# with etcdctl; $TEST_NGINX_ETCD_LEADER_FIRST and _FOLLOWER_FIRST list
+# the members with the leader first, or a follower first and the leader
+# last, for etcd=
+sub setup_cluster_block {
+    my $block = shift;
+
+    start_member($_) for 0 .. $#MEMBERS;
+    wait_until(sub { eval { ctl('put', '/gw-test/ready', 'yes'); 1 } }, 20)
+        or die "the etcd cluster does not answer\n";
+
+    my $leader = wait_leader() // die "the etcd cluster has no leader\n";
+    my @others = grep { $_ != $leader } 0 .. $#MEMBERS;
+    $ENV{TEST_NGINX_ETCD_MEMBERS} = endpoints();
+    $ENV{TEST_NGINX_ETCD_PORT} = $MEMBERS[0]{port};
+    $ENV{TEST_NGINX_ETCD_LEADER_FIRST} = endpoints($leader, @others);
+    $ENV{TEST_NGINX_ETCD_FOLLOWER_FIRST} = endpoints(@others, $leader);
+
+    for my $line (split /\n/, $block->etcd // '') {
+        next if $line =~ /^\s*(?:#|$)/;
+        $line =~ s/\$(TEST_NGINX_[A-Z0-9_]+)/$ENV{$1} \/\/ die "no \$$1\n"/ge;
+        my ($key, $value) = $line =~ /^(\S+) ?(.*)$/;
+        ctl('put', '--', $key, $value);
+    }
+}
+
+# the port of a member, by its index
+sub port_of { $MEMBERS[shift]{port} }
 
 # Backends for discovered instances, for a block's --- http_config: b1,
 # b2, b3 on loopback ports of their own ($TEST_NGINX_B1_PORT ...; b3 on
@@ -248,16 +303,213 @@ sub wait_log {
     return wait_until(sub { log_count($re) >= ($n // 1) }, $timeout);
 }
 
+# --- a cluster ---
+
+# A CA, a certificate for the members (127.0.0.1 and localhost), one for
+# nginx as a client (CN nginx), and another CA that signed neither, made
+# with openssl in the temporary directory: $TLS{ca}, {cert}, {key},
+# {client_cert}, {client_key}, {other_ca}.
+sub make_certificates {
+    my $d = "$DIR/tls";
+    mkdir $d;
+    # openssl draws its progress on stderr
+    open my $stderr, '>&', \*STDERR or die "$!\n";
+    open STDERR, '>', '/dev/null' or die "$!\n";
+    for my $ca ('ca', 'other_ca') {
+        system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+               '-days', '2', '-subj', "/CN=gw test $ca",
+               '-keyout', "$d/$ca.key", '-out', "$d/$ca.pem",
+               '-addext', 'basicConstraints=critical,CA:TRUE',
+               '-addext', 'keyUsage=critical,keyCertSign,cRLSign') == 0
+            or die "openssl: the $ca failed\n";
+    }
+    my %ext = (server => 'subjectAltName=IP:127.0.0.1,DNS:localhost'
+                         . "\nextendedKeyUsage=serverAuth,clientAuth",
+               client => "extendedKeyUsage=clientAuth");
+    for my $who ('server', 'client') {
+        my $cn = $who eq 'server' ? 'etcd' : 'nginx';
+        open my $e, '>', "$d/$who.ext" or die "$!\n";
+        print $e "$ext{$who}\n";
+        close $e;
+        system('openssl', 'req', '-newkey', 'rsa:2048', '-nodes',
+               '-subj', "/CN=$cn", '-keyout', "$d/$who.key",
+               '-out', "$d/$who.csr") == 0
+            && system('openssl', 'x509', '-req', '-in', "$d/$who.csr",
+                      '-CA', "$d/ca.pem", '-CAkey', "$d/ca.key",
+                      '-CAcreateserial', '-days', '2',
+                      '-extfile', "$d/$who.ext", '-out', "$d/$who.pem") == 0
+            or die "openssl: the $who certificate failed\n";
+    }
+    open STDERR, '>&', $stderr or die "$!\n";
+    # the worker and etcd read them; the directory is the test's own
+    chmod 0755, $DIR, $d;
+    chmod 0644, glob "$d/*";
+    %TLS = (ca => "$d/ca.pem", other_ca => "$d/other_ca.pem",
+            cert => "$d/server.pem", key => "$d/server.key",
+            client_cert => "$d/client.pem", client_key => "$d/client.key");
+}
+
+# The cluster: cluster(tls => 1, client_certs => 1, token_ttl => seconds).
+# Starts every member and waits until a write goes through.
+our %OPT;
+
+sub cluster {
+    %OPT = @_;
+    make_certificates() if $OPT{tls};
+    my @ports = GwHttp::free_ports(2 * $CLUSTER);
+    @MEMBERS = map { { name => "m$_", port => $ports[2 * $_],
+                       peer => $ports[2 * $_ + 1] } } 0 .. $CLUSTER - 1;
+    start_member($_) for 0 .. $#MEMBERS;
+    wait_until(sub { eval { ctl('put', '/gw-test/ready', 'yes'); 1 } }, 20)
+        or die "the etcd cluster did not start, see $DIR/m*.log:\n"
+               . `tail -3 $DIR/m0.log`;
+}
+
+sub client_url {
+    my $m = shift;
+    return ($OPT{tls} ? 'https' : 'http') . "://127.0.0.1:$m->{port}";
+}
+
+sub start_member {
+    my $i = shift;
+    my $m = $MEMBERS[$i];
+    return if member_running($i);
+
+    my $initial = join ',', map { "$_->{name}=http://127.0.0.1:$_->{peer}" }
+                                @MEMBERS;
+    my @tls = !$OPT{tls} ? () : (
+        '--cert-file', $TLS{cert}, '--key-file', $TLS{key},
+        $OPT{client_certs} ? ('--client-cert-auth',
+                              '--trusted-ca-file', $TLS{ca}) : ());
+
+    $m->{pid} = fork // die "fork: $!\n";
+
+    if ($m->{pid} == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$DIR/$m->{name}.log";
+        open STDERR, '>&', \*STDOUT;
+        exec('etcd', '--name', $m->{name}, '--data-dir', "$DIR/$m->{name}",
+             '--listen-client-urls', client_url($m),
+             '--advertise-client-urls', client_url($m),
+             '--listen-peer-urls', "http://127.0.0.1:$m->{peer}",
+             '--initial-advertise-peer-urls', "http://127.0.0.1:$m->{peer}",
+             '--initial-cluster', $initial,
+             '--initial-cluster-state', 'new',
+             '--initial-cluster-token', "gw-test-$owner",
+             '--heartbeat-interval', '50', '--election-timeout', '500',
+             defined $OPT{token_ttl}
+                 ? ('--auth-token-ttl', $OPT{token_ttl}) : (),
+             @tls)
+            or POSIX::_exit(127);
+    }
+}
+
+sub member_running {
+    my $m = $MEMBERS[shift];
+    return 0 unless $m->{pid};
+    return 1 if waitpid($m->{pid}, POSIX::WNOHANG()) == 0;
+    undef $m->{pid};
+    return 0;
+}
+
+# killed, as a crash would: no goodbye to the others
+sub kill_member {
+    my $m = $MEMBERS[shift];
+    return unless $m->{pid};
+    kill 'KILL', $m->{pid};
+    waitpid $m->{pid}, 0;
+    undef $m->{pid};
+}
+
+# "127.0.0.1:p0,127.0.0.1:p1,..." in this order of members (all by
+# default), for etcd= and for etcdctl
+sub endpoints {
+    my @i = @_ ? @_ : 0 .. $#MEMBERS;
+    return join ',', map { ($OPT{tls} ? 'https://' : '')
+                           . "127.0.0.1:$MEMBERS[$_]{port}" } @i;
+}
+
+# etcdctl on the running members: its output; dies if it fails
+sub ctl {
+    my @args = @_;
+    my @running = grep { member_running($_) } 0 .. $#MEMBERS;
+    my @cmd = ('etcdctl', '--endpoints=' . endpoints(@running),
+               '--dial-timeout=2s', '--command-timeout=2s',
+               $OPT{tls} ? ("--cacert=$TLS{ca}") : (),
+               $OPT{tls} && $OPT{client_certs}
+                   ? ("--cert=$TLS{client_cert}", "--key=$TLS{client_key}")
+                   : (),
+               defined $ROOT_PASSWORD ? ("--user=root:$ROOT_PASSWORD") : ());
+    my $pid = open my $out, '-|' // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec(@cmd, @args) or POSIX::_exit(127);
+    }
+    my $text = do { local $/; <$out> };
+    close $out;
+    die "etcdctl @args: $text" if $?;
+    return $text;
+}
+
+# the index of the leader among the members, as they say
+sub leader {
+    for my $i (grep { member_running($_) } 0 .. $#MEMBERS) {
+        my $line = eval { ctl('endpoint', 'status', '-w', 'simple',
+                              '--endpoints=' . endpoints($i)) } // next;
+        # endpoint, id, version, db size, is leader, is learner, ...
+        my @f = split /,\s*/, (split /\n/, $line)[-1];
+        return $i if ($f[4] // '') eq 'true';
+    }
+    return undef;
+}
+
+# waits until the running members have a leader: its index
+sub wait_leader {
+    my $leader;
+    wait_until(sub { defined($leader = leader()) }, 10);
+    return $leader;
+}
+
+# users: root, and $user with read access to $prefix; then auth enable
+sub enable_auth {
+    my ($user, $password, $prefix) = @_;
+    ctl('user', 'add', 'root:gw-root-pw');
+    ctl('role', 'add', 'gw-reader');
+    ctl('role', 'grant-permission', 'gw-reader', '--prefix=true', 'read',
+        $prefix);
+    ctl('user', 'add', "$user:$password");
+    ctl('user', 'grant-role', $user, 'gw-reader');
+    ctl('user', 'add', 'gw-nobody:gw-nobody-pw');
+    ctl('auth', 'enable');
+    $ROOT_PASSWORD = 'gw-root-pw';
+}
+
+# a lease of ttl seconds: its id (hex, as etcdctl takes it)
+sub lease_grant {
+    my ($id) = ctl('lease', 'grant', shift) =~ /lease (\w+) granted/
+        or die "etcdctl: no lease\n";
+    return $id;
+}
+
+sub lease_keep_alive {
+    ctl('lease', 'keep-alive', '--once', shift);
+}
+
 END {
     return unless $$ == $owner;
 
     local $?;    # the test's exit status, not etcd's
 
     stop();
+    kill_member($_) for 0 .. $#MEMBERS;
 }
 
-start();
-$ENV{TEST_NGINX_ETCD_PORT} = $PORT;
+if ($CLUSTER) {
+    # the file calls cluster() itself
+} else {
+    start();
+    $ENV{TEST_NGINX_ETCD_PORT} = $PORT;
+}
 
 # b1, b2, b3; a port nothing listens on; one for a fake etcd in nginx
 @ENV{qw(TEST_NGINX_B1_PORT TEST_NGINX_B2_PORT TEST_NGINX_B3_PORT

@@ -34,6 +34,12 @@ add_block_preprocessor(sub {
         unless defined $block->no_error_log || defined $block->error_log;
 });
 
+# what a fake etcd in nginx answers: /t21/a, b1's address, at revision 5
+$ENV{TEST_NGINX_FAKE_KVS} =
+    '{"header":{"revision":"5"},"kvs":[{"key":"' . GwEtcd::b64('/t21/a')
+    . '","mod_revision":"5","value":"'
+    . GwEtcd::b64("127.0.0.1:$ENV{TEST_NGINX_B1_PORT}") . '"}],"count":"1"}';
+
 no_shuffle();
 run_tests();
 
@@ -228,6 +234,7 @@ Test::More::ok(GwEtcd::wait_tally('/d/', 2, 'b1 1, b2 1', 12),
                'the instances in etcd replace it');
 Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 10)), 'b1 5, b2 5',
                'b3 is not among them');
+Test::More::ok(GwEtcd::wait_log(qr/answers again/), 'the outage is over');
 --- request
 GET /d/
 --- response_body_like: ^b[12]$
@@ -839,3 +846,130 @@ b1
 --- no_error_log eval
 [qr/^1999\/01\/01/, qr/\[error\] (?!.*no live upstreams while connecting)/,
  '[crit]', '[alert]']
+
+
+
+=== TEST 21: a watch told its revision is compacted reads the list again at once, then watches again; compacted again, it fails
+--- http_config
+    upstream u21 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_FAKE_PORT prefix=/t21/
+                  interval=10s;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_FAKE_PORT;
+        access_log logs/etcd.log;
+
+        location = /v3/kv/range {
+            return 200 '$TEST_NGINX_FAKE_KVS';
+        }
+
+        location = /v3/watch {
+            return 200 '{"result":{"header":{"revision":"9"},"created":true}}
+{"result":{"header":{"raft_term":"2"},"canceled":true,"compact_revision":"7"}}
+';
+        }
+    }
+--- config
+    location /d/ {
+        proxy_pass http://u21/;
+    }
+--- init
+my $count = sub {
+    my $re = shift;
+    open my $in, '<', "$Test::Nginx::Util::ServRoot/logs/etcd.log" or return 0;
+    my $n = grep { $_ =~ $re } <$in>;
+    close $in;
+    return $n;
+};
+Test::More::ok(GwEtcd::wait_log(qr/etcd at .* failed/, 1), 'it failed');
+Test::More::is($count->(qr{"POST /v3/kv/range HTTP/1\.0" 200 }), 2,
+               'two ranges, within a second at interval=10s');
+Test::More::is($count->(qr{"POST /v3/watch HTTP/1\.0" 200 }), 2,
+               'two watches');
+--- request
+GET /d/
+--- response_body
+b1
+--- error_log eval
+qr/\[error\] .*discovery: upstream "u21": etcd at 127\.0\.0\.1:\d+ failed: compacted again, keeping 1 instances/
+--- no_error_log
+[warn]
+[crit]
+[alert]
+
+
+
+=== TEST 22: a watch that ends at once, or that the gateway fails: the list stays, one error line each, though reads succeed
+--- http_config
+    upstream u22a {
+        discovery etcd=127.0.0.1:$TEST_NGINX_FAKE_PORT prefix=/t21/
+                  interval=100ms;
+    }
+
+    upstream u22b {
+        discovery etcd=127.0.0.1:$TEST_NGINX_RAND_PORT_1 prefix=/t21/
+                  interval=100ms;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_FAKE_PORT;
+
+        location = /v3/kv/range {
+            return 200 '$TEST_NGINX_FAKE_KVS';
+        }
+
+        location = /v3/watch {
+            return 200 '{"result":{"header":{"revision":"9"},"created":true}}
+';
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+
+        location = /v3/kv/range {
+            return 200 '$TEST_NGINX_FAKE_KVS';
+        }
+
+        location = /v3/watch {
+            return 200 '{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}
+';
+        }
+    }
+--- config
+    location /a/ {
+        proxy_pass http://u22a/;
+    }
+
+    location /b/ {
+        proxy_pass http://u22b/;
+    }
+--- init
+for my $u (qw(u22a u22b)) {
+    Test::More::ok(GwEtcd::wait_log(qr/discovery: upstream "$u": etcd at .* failed/),
+                   "$u: the watch failed");
+}
+# the reads go on, every backoff, each followed by a watch that fails
+Time::HiRes::sleep(2 * $GwEtcd::SLOW);
+for my $u (qw(u22a u22b)) {
+    Test::More::is(GwEtcd::log_count(qr/discovery: upstream "$u": etcd at .* failed/),
+                   1, "$u: one error line");
+    Test::More::is(GwEtcd::log_count(qr/discovery: upstream "$u": .* answers again/),
+                   0, "$u: no notice: its watches fail");
+}
+Test::More::is(GwEtcd::tally(GwEtcd::bodies('/b/', 3)), 'b1 3',
+               'u22b: the list from the range serves');
+--- request
+GET /a/
+--- response_body
+b1
+--- error_log eval
+[
+qr/\[error\] .*discovery: upstream "u22a": etcd at 127\.0\.0\.1:\d+ failed: the watch ended, keeping 1 instances/,
+qr/\[error\] .*discovery: upstream "u22b": etcd at 127\.0\.0\.1:\d+ failed: the watch failed, keeping 1 instances/,
+]
+--- no_error_log
+[warn]
+[crit]
+[alert]

@@ -409,3 +409,193 @@ Test::More::cmp_ok($t, '<', 2 * $GwEtcd::SLOW, "within 2s ($t)");
 GET /d/
 --- response_body
 b2
+
+
+
+=== TEST 29: a list of members with one that has no port
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379,127.0.0.1 prefix=/x/;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid etcd address "127\.0\.0\.1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 30: a member with a path
+--- http_config
+    upstream u {
+        discovery etcd=http://127.0.0.1:2379/v3 prefix=/x/;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid etcd address "http:\/\/127\.0\.0\.1:2379\/v3": invalid host in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 31: members that mix http and https
+--- http_config
+    upstream u {
+        discovery etcd=https://127.0.0.1:2379 etcd=127.0.0.1:2380 prefix=/x/
+                  ssl_verify=off;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*etcd members "127\.0\.0\.1:2380" mix http and https in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 32: https members without a CA to verify them
+--- http_config
+    upstream u {
+        discovery etcd=https://127.0.0.1:2379 prefix=/x/;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"discovery" directive needs ssl_trusted_certificate= with https:\/\/ members, or ssl_verify=off in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 33: ssl_ parameters with http members
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379 prefix=/x/ ssl_verify=off;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"discovery" directive takes ssl_ parameters with https:\/\/ members only in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 34: a client certificate without its key
+--- http_config
+    upstream u {
+        discovery etcd=https://127.0.0.1:2379 prefix=/x/ ssl_verify=off
+                  ssl_certificate=/etc/ssl/certs/x.pem;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"discovery" directive needs both ssl_certificate= and ssl_certificate_key= in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 35: a CA file that is not there
+--- http_config
+    upstream u {
+        discovery etcd=https://127.0.0.1:2379 prefix=/x/
+                  ssl_trusted_certificate=/nonexistent/ca.pem;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*SSL_CTX_load_verify_locations\("\/nonexistent\/ca\.pem"\) failed/
+
+
+
+=== TEST 36: ssl_verify neither on nor off
+--- http_config
+    upstream u {
+        discovery etcd=https://127.0.0.1:2379 prefix=/x/ ssl_verify=maybe;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "ssl_verify=maybe" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 37: user= without a password, which is never quoted
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379 prefix=/x/ user=nginx;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"discovery" directive needs password= or password_file= with user= in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 38: a password without user=: the password is not in the line
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379 prefix=/x/ password=s3cr3t-x;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"discovery" directive needs user= with a password in \S+nginx\.conf:\d+/
+--- no_error_log
+s3cr3t-x
+
+
+
+=== TEST 39: password= and password_file= both
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379 prefix=/x/ user=nginx password=a
+                  password_file=/etc/hostname;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"discovery" directive takes password= or password_file=, not both in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 40: a password file that is not there
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379 prefix=/x/ user=nginx
+                  password_file=/nonexistent/etcd.password;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*open\(\) "\/nonexistent\/etcd\.password" failed \(2: No such file or directory\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 41: an empty password file
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:2379 prefix=/x/ user=nginx
+                  password_file=/dev/null;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*no password in "\/dev\/null" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 42: two etcd= and a member that is down: a warning, and the other one answers
+--- http_config
+    upstream u {
+        discovery etcd=127.0.0.1:$TEST_NGINX_DOWN_PORT
+                  etcd=localhost:$TEST_NGINX_ETCD_PORT prefix=/c42/
+                  interval=100ms;
+    }
+--- etcd
+/c42/a 127.0.0.1:$TEST_NGINX_B1_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u/;
+    }
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+--- request
+GET /d/
+--- response_body
+b1
+--- error_log eval
+qr/\[warn\] .*discovery: upstream "u": etcd at 127\.0\.0\.1:$ENV{TEST_NGINX_DOWN_PORT} failed: (cannot connect|connection failed), trying 127\.0\.0\.1:$GwEtcd::PORT/
+--- no_error_log eval
+[qr/\[error\] (?!.*no live upstreams while connecting)/, '[crit]', '[alert]']

@@ -83,20 +83,22 @@ b1
 
 
 
-=== TEST 2: one poll per interval from two workers, not one from each
+=== TEST 2: from two workers, one watch and one range per interval, not one from each
 --- http_config
     upstream u2 {
         discovery etcd=127.0.0.1:$TEST_NGINX_FAKE_PORT prefix=/w2/
                   interval=100ms;
     }
 
-    # etcd behind a proxy that logs each poll
+    # etcd behind a proxy that logs each request; the watch streams
+    # through it
     server {
         listen 127.0.0.1:$TEST_NGINX_FAKE_PORT;
         access_log logs/etcd.log;
 
         location / {
             proxy_pass http://127.0.0.1:$TEST_NGINX_ETCD_PORT;
+            proxy_buffering off;
         }
     }
 --- etcd
@@ -106,21 +108,28 @@ b1
         proxy_pass http://u2/;
     }
 --- init
-my $polls = sub {
+my $count = sub {
+    my $re = shift;
     open my $in, '<', "$Test::Nginx::Util::ServRoot/logs/etcd.log" or return 0;
-    my $n = grep { m{"POST /v3/kv/range HTTP/1\.0" 200 } } <$in>;
+    my $n = grep { $_ =~ $re } <$in>;
     close $in;
     return $n;
 };
 Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
-my $before = $polls->();
+my $before = $count->(qr{"POST /v3/kv/range HTTP/1\.0" 200 });
 Time::HiRes::sleep(2);
-my $n = $polls->() - $before;
-Test::More::ok($n >= 10 && $n <= 25, "2s at 100ms: $n polls");
+my $n = $count->(qr{"POST /v3/kv/range HTTP/1\.0" 200 }) - $before;
+Test::More::ok($n >= 10 && $n <= 25, "2s at 100ms: $n ranges");
+GwEtcd::put('/w2/a', "127.0.0.1:$ENV{TEST_NGINX_B2_PORT}");
+Test::More::ok(GwEtcd::wait_tally('/d/', 2, 'b2 2'), 'the change is seen');
+Test::More::ok(GwEtcd::wait_until(sub { GwEtcd::watchers() == 1 }),
+               'one watcher in etcd');
+Test::More::is($count->(qr{"POST /v3/watch HTTP/1\.0" }), 0,
+               'it runs on: the proxy logs it when it ends');
 --- request
 GET /d/
 --- response_body
-b1
+b2
 
 
 
@@ -203,6 +212,8 @@ Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 6)), 'b3 6',
 GwEtcd::start();
 Test::More::ok(GwEtcd::wait_tally('/d/', 2, 'b1 1, b2 1', 12),
                'the list from etcd again');
+Test::More::ok(GwEtcd::wait_log(qr/etcd at 127\.0\.0\.1:\d+ answers again/, 12),
+               'etcd answers again');
 --- request
 GET /d/
 --- response_body_like: ^b[12]$
@@ -215,3 +226,41 @@ qr/\[notice\] .*discovery: upstream "u4": etcd at 127\.0\.0\.1:$GwEtcd::PORT ans
 [warn]
 [crit]
 [alert]
+
+
+
+=== TEST 5: the workers killed: the master starts others, worker 0 among them watches again; the list served meanwhile
+--- http_config
+    upstream u5 {
+        discovery etcd=127.0.0.1:$TEST_NGINX_ETCD_PORT prefix=/w5/
+                  interval=10s;
+    }
+--- etcd
+/w5/a 127.0.0.1:$TEST_NGINX_B1_PORT
+--- config
+    location /d/ {
+        proxy_pass http://u5/;
+    }
+--- init
+Test::More::ok(GwEtcd::wait_status('/d/', 200), 'etcd has answered');
+open my $pf, '<', $Test::Nginx::Util::PidFile or die "$!\n";
+my ($master) = <$pf> =~ /(\d+)/;
+close $pf;
+my @old = GwHttp::children($master);
+kill 'KILL', @old;
+Test::More::ok(GwEtcd::wait_until(sub {
+    my @now = GwHttp::children($master);
+    @now == 2 && !grep { my $o = $_; grep { $_ == $o } @now } @old }, 5),
+    'two new workers');
+Test::More::is(GwEtcd::tally(GwEtcd::bodies('/d/', 4)), 'b1 4',
+               'the list in the zone serves at once');
+GwEtcd::put('/w5/b', "127.0.0.1:$ENV{TEST_NGINX_B2_PORT}");
+Test::More::ok(GwEtcd::wait_until(sub { GwEtcd::bodies('/d/', 1)->{"b2\n"} }),
+               'a change is seen: worker 0 watches again');
+Test::More::ok(GwEtcd::wait_until(sub { GwEtcd::watchers() == 1 }),
+               'one watcher in etcd');
+--- request
+GET /d/
+--- response_body_like: ^b[12]$
+--- no_error_log eval
+[qr/\[error\] (?!.*no live upstreams while connecting)/, '[crit]']
