@@ -32,6 +32,9 @@
 
 #define NGX_HTTP_AUTH_JWT_DIGEST_LEN  NGX_GW_SHA256_LEN
 
+/* the longest JWE content key, A256CBC-HS512's */
+#define NGX_HTTP_AUTH_JWT_MAX_CEK     64
+
 
 typedef enum {
     NGX_HTTP_AUTH_JWT_OCT = 1,
@@ -55,13 +58,61 @@ typedef struct {
 } ngx_http_auth_jwt_alg_t;
 
 
+/*
+ * JWE key management ("alg", RFC 7518, 4) and content encryption ("enc",
+ * 5): how the content key is had, and what it encrypts with.
+ */
+typedef enum {
+    NGX_HTTP_AUTH_JWT_DIR = 1,             /* the key is the content key */
+    NGX_HTTP_AUTH_JWT_KW,                  /* AES key wrap */
+    NGX_HTTP_AUTH_JWT_GCMKW,               /* AES-GCM key wrap */
+    NGX_HTTP_AUTH_JWT_OAEP,                /* RSA-OAEP */
+    NGX_HTTP_AUTH_JWT_ECDH,                /* ECDH-ES: derives the key */
+    NGX_HTTP_AUTH_JWT_ECDH_KW              /* ECDH-ES, then AES key wrap */
+} ngx_http_auth_jwt_wrap_e;
+
+
+/* the hashes of JWE: SHA-1, -256, -384, -512 are 0, 1, 2, 3 */
+
 typedef struct {
-    ngx_str_t                  kid;        /* empty: the key has none */
-    ngx_http_auth_jwt_alg_t   *alg;        /* NULL: any of its kty */
-    ngx_http_auth_jwt_kty_e    kty;
-    EVP_PKEY                  *pkey;       /* RSA, EC, OKP */
-    EVP_MAC_CTX               *hmac[3];    /* oct: SHA-256, 384, 512 */
-    EVP_PKEY_CTX              *verify[6];  /* RSA, EC: by hash and PSS */
+    ngx_str_t                  name;
+    ngx_http_auth_jwt_wrap_e   wrap;
+    ngx_http_auth_jwt_kty_e    kty;        /* EC: EC or X25519 keys */
+    size_t                     key_len;    /* KW, GCMKW: the wrapping key */
+    ngx_uint_t                 hash;       /* OAEP */
+} ngx_http_auth_jwt_jwe_alg_t;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    size_t                     key_len;    /* the content key */
+    size_t                     iv_len;
+    size_t                     tag_len;
+    ngx_uint_t                 gcm;        /* else CBC with HMAC */
+    ngx_uint_t                 hash;       /* CBC-HS: the HMAC's */
+    ngx_uint_t                 aes;        /* AES-128, 192, 256: 0, 1, 2 */
+} ngx_http_auth_jwt_enc_t;
+
+
+/* what a JWK serves: its "use", or both without one */
+#define NGX_HTTP_AUTH_JWT_USE_SIG  0x01
+#define NGX_HTTP_AUTH_JWT_USE_ENC  0x02
+
+
+typedef struct {
+    ngx_str_t                     kid;        /* empty: the key has none */
+    ngx_http_auth_jwt_alg_t      *alg;        /* NULL: any of its kty */
+    ngx_http_auth_jwt_jwe_alg_t  *jwe_alg;    /* NULL: any that fits */
+    ngx_uint_t                    use;
+    ngx_http_auth_jwt_kty_e       kty;
+    EVP_PKEY                     *pkey;       /* RSA, EC, OKP */
+    EVP_MAC_CTX                  *hmac[3];    /* oct: SHA-256, 384, 512 */
+    EVP_PKEY_CTX                 *verify[6];  /* RSA, EC: by hash and PSS */
+
+    /* JWE: an oct key's bytes, or a private RSA, EC or X25519 key */
+    ngx_str_t                     secret;
+    EVP_PKEY_CTX                 *decrypt[4]; /* RSA-OAEP by hash; ECDH */
+    unsigned                      decrypts:1;
 } ngx_http_auth_jwt_key_t;
 
 
@@ -75,6 +126,35 @@ typedef struct {
     ngx_http_auth_jwt_alg_t   *alg;
     ngx_str_t                  kid;
 } ngx_http_auth_jwt_token_t;
+
+
+/* a JWE in compact serialization (RFC 7516, 7.1), decoded */
+typedef struct {
+    ngx_str_t                     aad;        /* the header's segment */
+    ngx_str_t                     header_json;
+    ngx_array_t                   header;     /* of ngx_gw_json_member_t */
+    ngx_str_t                     encrypted_key;
+    ngx_str_t                     iv;
+    ngx_str_t                     ciphertext;
+    ngx_str_t                     tag;
+    ngx_http_auth_jwt_jwe_alg_t  *alg;
+    ngx_http_auth_jwt_enc_t      *enc;
+    ngx_str_t                     kid;
+    ngx_str_t                     kw_iv;      /* GCMKW: "iv" and "tag" */
+    ngx_str_t                     kw_tag;
+    ngx_str_t                     apu;        /* ECDH: "apu" and "apv" */
+    ngx_str_t                     apv;
+    EVP_PKEY                     *epk;        /* ECDH: the sender's key */
+    ngx_str_t                     cek;        /* once decrypted */
+    ngx_str_t                     plaintext;
+    unsigned                      jwt:1;      /* "cty" says JWT */
+} ngx_http_auth_jwt_jwe_t;
+
+
+/* auth_jwt_type */
+#define NGX_HTTP_AUTH_JWT_SIGNED     0
+#define NGX_HTTP_AUTH_JWT_ENCRYPTED  1
+#define NGX_HTTP_AUTH_JWT_NESTED     2
 
 
 /*
@@ -102,6 +182,10 @@ typedef struct {
     u_char                     digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     time_t                     expires;
     ngx_gw_claim_clock_t       clock;      /* checked on every request */
+
+    /* a JWE's content key: its claims are decrypted again if asked for */
+    u_char                     cek[NGX_HTTP_AUTH_JWT_MAX_CEK];
+    size_t                     cek_len;
 } ngx_http_auth_jwt_cached_t;
 
 
@@ -257,7 +341,8 @@ typedef struct ngx_http_auth_jwt_keys_s {
 
 /*
  * The files call one another one way only: the module calls the others,
- * source.c calls store.c, background.c and keys.c, keys.c calls token.c
+ * source.c calls store.c, background.c and keys.c, jwe.c calls keys.c
+ * (the sender's key of ECDH-ES) and token.c, keys.c calls token.c
  * (base64url, the algorithms), and token.c, cache.c, store.c and
  * background.c call none of them.
  */
@@ -269,6 +354,11 @@ ngx_int_t ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst,
     ngx_str_t *src);
 ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg(ngx_str_t *name);
 ngx_http_auth_jwt_alg_t *ngx_http_auth_jwt_alg_curve(ngx_str_t *crv);
+ngx_http_auth_jwt_jwe_alg_t *ngx_http_auth_jwt_jwe_alg(ngx_str_t *name);
+ngx_http_auth_jwt_enc_t *ngx_http_auth_jwt_enc(ngx_str_t *name);
+ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
+    ngx_str_t *segment, ngx_str_t *json, ngx_array_t *members,
+    ngx_uint_t n, const char **reason);
 ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason);
 ngx_http_auth_jwt_status_e ngx_http_auth_jwt_clock_check(
@@ -283,6 +373,23 @@ ngx_int_t ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
     const char **error);
 ngx_int_t ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token,
     ngx_array_t *keys, ngx_log_t *log, ngx_uint_t *tried);
+ngx_uint_t ngx_http_auth_jwt_keys_use(ngx_array_t *keys);
+ngx_int_t ngx_http_auth_jwt_epk(ngx_pool_t *pool, ngx_str_t *json,
+    EVP_PKEY **pkey, const char **error);
+
+/* ngx_http_auth_jwt_jwe.c */
+ngx_int_t ngx_http_auth_jwt_jwe_init(ngx_pool_t *pool);
+ngx_int_t ngx_http_auth_jwt_jwe_decode(ngx_pool_t *pool, ngx_str_t *raw,
+    ngx_http_auth_jwt_jwe_t *jwe, const char **reason);
+ngx_int_t ngx_http_auth_jwt_jwe_decrypt(ngx_pool_t *pool,
+    ngx_http_auth_jwt_jwe_t *jwe, ngx_array_t *keys, ngx_log_t *log,
+    ngx_uint_t *tried);
+ngx_int_t ngx_http_auth_jwt_jwe_open(ngx_pool_t *pool,
+    ngx_http_auth_jwt_jwe_t *jwe, u_char *cek, size_t len);
+ngx_int_t ngx_http_auth_jwt_jwe_payload(ngx_pool_t *pool,
+    ngx_http_auth_jwt_jwe_t *jwe, ngx_uint_t type,
+    ngx_http_auth_jwt_token_t *token, ngx_http_auth_jwt_token_t *inner,
+    const char **reason);
 
 /* ngx_http_auth_jwt_cache.c */
 ngx_int_t ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
@@ -290,7 +397,8 @@ ngx_int_t ngx_http_auth_jwt_cache_init(ngx_pool_t *pool,
 ngx_http_auth_jwt_cached_t *ngx_http_auth_jwt_cache_lookup(
     ngx_http_auth_jwt_cache_t *cache, u_char *digest, time_t now);
 void ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock);
+    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock,
+    ngx_str_t *cek);
 
 /* ngx_http_auth_jwt_source.c */
 ngx_http_auth_jwt_key_source_t *ngx_http_auth_jwt_source_conf(ngx_conf_t *cf,

@@ -50,6 +50,7 @@ typedef struct {
     time_t                        key_cache;
     time_t                        leeway;
     ngx_array_t                  *require;
+    ngx_uint_t                    type;     /* auth_jwt_type */
 
     /* where "auth_jwt" was set, for the error when there is no key */
     ngx_str_t                     file;
@@ -72,6 +73,9 @@ struct ngx_http_auth_jwt_ctx_s {
     unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
     ngx_gw_claim_clock_t              clock;
+    ngx_http_auth_jwt_jwe_t          *jwe;      /* encrypted, nested */
+    u_char                            cek[NGX_HTTP_AUTH_JWT_MAX_CEK];
+    size_t                            cek_len;  /* the cache's, for claims */
     ngx_http_auth_jwt_keys_t          keys;
     ngx_table_elt_t                  *challenge;
     ngx_uint_t                        control_logged;
@@ -88,6 +92,13 @@ static ngx_int_t ngx_http_auth_jwt_keys_ready(ngx_http_request_t *r,
 static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_all(
     ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
     ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
+static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_token(
+    ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
+static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_sets(
+    ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, ngx_http_auth_jwt_token_t *token,
+    const char **reason);
 static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_key_set(
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
     ngx_uint_t i);
@@ -401,9 +412,13 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
     if (ngx_http_auth_jwt_keys_ready(r, ajcf, ctx) == NGX_OK) {
         status = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
 
-        /* a kid no key has may be one the identity provider just added */
+        /*
+         * a kid no key has may be one the identity provider just added;
+         * a JWE names its decryption key in its own header
+         */
 
-        if (status == NGX_HTTP_AUTH_JWT_NO_KEY && ctx->token.kid.len
+        if (status == NGX_HTTP_AUTH_JWT_NO_KEY
+            && (ctx->jwe ? ctx->jwe->kid.len : ctx->token.kid.len)
             && ngx_http_auth_jwt_sources_refetch(r, ajcf->key_requests,
                                                  ajcf->key_cache, &ctx->keys)
                == NGX_OK)
@@ -479,7 +494,11 @@ ngx_http_auth_jwt_verdict(ngx_http_request_t *r)
 static void
 ngx_http_auth_jwt_mark(void *data)
 {
-    /* only marks the context */
+    ngx_http_auth_jwt_ctx_t  *ctx = data;
+
+    /* marks the context; and a JWE's content key goes with the request */
+
+    ngx_explicit_memzero(ctx->cek, sizeof(ctx->cek));
 }
 
 
@@ -494,10 +513,11 @@ ngx_http_auth_jwt_keys_ready(ngx_http_request_t *r,
 
 
 /*
- * A verified token is remembered under the digest of the token and of the
- * key sources of the location, with its times: the next request with the
- * same token under the same keys is checked against the clock only, and
- * its claims are decoded only if something asks for them.
+ * A verified token is remembered under the digest of the token, of the
+ * key sources of the location and of its auth_jwt_type, with its times
+ * (and a JWE's content key): the next request with the same token under
+ * the same keys is checked against the clock only, and its claims are
+ * decoded only if something asks for them.
  */
 
 static ngx_http_auth_jwt_status_e
@@ -508,9 +528,8 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     u_char                            digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     void                             *sources[2];
     uint64_t                          generations[8];
-    ngx_int_t                         rc;
-    ngx_str_t                         parts[3];
-    ngx_uint_t                        i, n, tried, use_cache;
+    ngx_str_t                         parts[4];
+    ngx_uint_t                        i, n, use_cache;
     ngx_http_auth_jwt_cached_t       *cached;
     ngx_http_auth_jwt_status_e        status;
     ngx_http_auth_jwt_key_set_t      *set;
@@ -549,15 +568,23 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         parts[0].len = sizeof(sources);
         parts[1].data = (u_char *) generations;
         parts[1].len = n * sizeof(uint64_t);
-        parts[2] = ctx->raw;
+        parts[2].data = (u_char *) &ajcf->type;
+        parts[2].len = sizeof(ngx_uint_t);
+        parts[3] = ctx->raw;
 
-        if (ngx_gw_sha256(parts, 3, digest) != NGX_OK) {
+        if (ngx_gw_sha256(parts, 4, digest) != NGX_OK) {
             return NGX_HTTP_AUTH_JWT_ERROR;
         }
 
         cached = ngx_http_auth_jwt_cache_lookup(&ajmcf->cache, digest,
                                                 ngx_time());
         if (cached) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "auth_jwt: token in the verified-token cache");
+
+            ngx_memcpy(ctx->cek, cached->cek, cached->cek_len);
+            ctx->cek_len = cached->cek_len;
+
             return ngx_http_auth_jwt_clock_check(&cached->clock, ngx_time(),
                                                  ajcf->leeway, reason);
         }
@@ -577,19 +604,130 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         return status;
     }
 
+    status = ngx_http_auth_jwt_verify_token(r, ajcf, ctx, reason);
+
+    if (status != NGX_HTTP_AUTH_JWT_VALID) {
+        return status;
+    }
+
+    if (use_cache) {
+        ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
+                                       ngx_time() + ajmcf->cache.valid,
+                                       &ctx->clock,
+                                       ctx->jwe ? &ctx->jwe->cek : NULL);
+    }
+
+    return NGX_HTTP_AUTH_JWT_VALID;
+}
+
+
+/*
+ * A JWS is verified; a JWE is decrypted, its payload read, and under
+ * "nested" its inner JWS verified, both with the keys of every source;
+ * then its times are checked, which only the payload tells.
+ */
+
+static ngx_http_auth_jwt_status_e
+ngx_http_auth_jwt_verify_token(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    const char **reason)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n, tried;
+    ngx_http_auth_jwt_token_t      inner;
+    ngx_http_auth_jwt_status_e     status;
+    ngx_http_auth_jwt_key_set_t   *set;
+
+    if (ctx->jwe == NULL) {
+        return ngx_http_auth_jwt_verify_sets(r, ajcf, ctx, &ctx->token,
+                                             reason);
+    }
+
+    n = ajcf->key_requests ? ajcf->key_requests->nelts : 0;
     tried = 0;
     rc = NGX_DECLINED;
 
     if (ajcf->keys) {
-        rc = ngx_http_auth_jwt_verify(&ctx->token, ajcf->keys,
-                                      r->connection->log, &tried);
+        rc = ngx_http_auth_jwt_jwe_decrypt(r->pool, ctx->jwe, ajcf->keys,
+                                           r->connection->log, &tried);
     }
 
     for (i = 0; rc == NGX_DECLINED && i < n; i++) {
         set = ngx_http_auth_jwt_key_set(ajcf, ctx, i);
 
-        rc = ngx_http_auth_jwt_verify(&ctx->token, set->keys,
-                                      r->connection->log, &tried);
+        rc = ngx_http_auth_jwt_jwe_decrypt(r->pool, ctx->jwe, set->keys,
+                                           r->connection->log, &tried);
+    }
+
+    /* a wrong key, a wrong tag and a wrong length read the same */
+
+    if (rc == NGX_DECLINED) {
+        if (tried) {
+            *reason = "decryption failed";
+            return NGX_HTTP_AUTH_JWT_BAD_SIGNATURE;
+        }
+
+        *reason = "no key fits \"kid\", \"alg\" and \"enc\"";
+        return NGX_HTTP_AUTH_JWT_NO_KEY;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_AUTH_JWT_ERROR;
+    }
+
+    rc = ngx_http_auth_jwt_jwe_payload(r->pool, ctx->jwe, ajcf->type,
+                                       &ctx->token, &inner, reason);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
+                                    : NGX_HTTP_AUTH_JWT_ERROR;
+    }
+
+    if (ajcf->type == NGX_HTTP_AUTH_JWT_NESTED) {
+        status = ngx_http_auth_jwt_verify_sets(r, ajcf, ctx, &inner, reason);
+
+        if (status != NGX_HTTP_AUTH_JWT_VALID) {
+            return status;
+        }
+    }
+
+    ctx->decoded = 1;
+
+    if (ngx_gw_claim_clock(&ctx->token.claims, &ctx->clock, reason)
+        != NGX_OK)
+    {
+        return NGX_HTTP_AUTH_JWT_MALFORMED;
+    }
+
+    return ngx_http_auth_jwt_clock_check(&ctx->clock, ngx_time(),
+                                         ajcf->leeway, reason);
+}
+
+
+/* a JWS's signature, with the keys of every source of the location */
+
+static ngx_http_auth_jwt_status_e
+ngx_http_auth_jwt_verify_sets(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_http_auth_jwt_token_t *token, const char **reason)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n, tried;
+    ngx_http_auth_jwt_key_set_t   *set;
+
+    n = ajcf->key_requests ? ajcf->key_requests->nelts : 0;
+    tried = 0;
+    rc = NGX_DECLINED;
+
+    if (ajcf->keys) {
+        rc = ngx_http_auth_jwt_verify(token, ajcf->keys, r->connection->log,
+                                      &tried);
+    }
+
+    for (i = 0; rc == NGX_DECLINED && i < n; i++) {
+        set = ngx_http_auth_jwt_key_set(ajcf, ctx, i);
+
+        rc = ngx_http_auth_jwt_verify(token, set->keys, r->connection->log,
+                                      &tried);
     }
 
     if (rc == NGX_DECLINED) {
@@ -604,12 +742,6 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         return NGX_HTTP_AUTH_JWT_ERROR;
-    }
-
-    if (use_cache) {
-        ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
-                                       ngx_time() + ajmcf->cache.valid,
-                                       &ctx->clock);
     }
 
     return NGX_HTTP_AUTH_JWT_VALID;
@@ -630,14 +762,39 @@ ngx_http_auth_jwt_key_set(ngx_http_auth_jwt_loc_conf_t *ajcf,
 }
 
 
-/* what can be checked without the keys: the token's form and its times */
+/*
+ * What can be checked without the keys: a JWS's form and its times, a
+ * JWE's form (its times are encrypted)
+ */
 
 static ngx_http_auth_jwt_status_e
 ngx_http_auth_jwt_decode(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
     const char **reason)
 {
-    ngx_int_t  rc;
+    ngx_int_t                 rc;
+    ngx_http_auth_jwt_jwe_t  *jwe;
+
+    if (ajcf->type != NGX_HTTP_AUTH_JWT_SIGNED) {
+        if (ctx->jwe) {
+            return NGX_HTTP_AUTH_JWT_VALID;
+        }
+
+        jwe = ngx_palloc(r->pool, sizeof(ngx_http_auth_jwt_jwe_t));
+        if (jwe == NULL) {
+            return NGX_HTTP_AUTH_JWT_ERROR;
+        }
+
+        rc = ngx_http_auth_jwt_jwe_decode(r->pool, &ctx->raw, jwe, reason);
+        if (rc != NGX_OK) {
+            return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
+                                        : NGX_HTTP_AUTH_JWT_ERROR;
+        }
+
+        ctx->jwe = jwe;
+
+        return NGX_HTTP_AUTH_JWT_VALID;
+    }
 
     rc = ngx_http_auth_jwt_token_decode(r->pool, &ctx->raw, &ctx->token,
                                         reason);
@@ -659,23 +816,57 @@ ngx_http_auth_jwt_decode(ngx_http_request_t *r,
 }
 
 
-/* a token the cache let through is decoded when its claims are asked for */
+/*
+ * A token the cache let through is decoded when its claims are asked for;
+ * a JWE is opened again with the content key the cache kept.
+ */
 
 static ngx_http_auth_jwt_token_t *
 ngx_http_auth_jwt_decoded(ngx_http_request_t *r, ngx_http_auth_jwt_ctx_t *ctx)
 {
-    const char  *reason;
+    ngx_pool_t                 *pool;
+    const char                 *reason;
+    ngx_http_auth_jwt_token_t   inner;
 
-    if (!ctx->decoded) {
-        if (ngx_http_auth_jwt_token_decode(r->main->pool, &ctx->raw,
-                                           &ctx->token, &reason)
+    if (ctx->decoded) {
+        return &ctx->token;
+    }
+
+    pool = r->main->pool;
+
+    if (ctx->conf->type == NGX_HTTP_AUTH_JWT_SIGNED) {
+        if (ngx_http_auth_jwt_token_decode(pool, &ctx->raw, &ctx->token,
+                                           &reason)
             != NGX_OK)
         {
             return NULL;
         }
 
-        ctx->decoded = 1;
+    } else {
+        if (ctx->jwe == NULL) {
+            ctx->jwe = ngx_palloc(pool, sizeof(ngx_http_auth_jwt_jwe_t));
+
+            if (ctx->jwe == NULL
+                || ngx_http_auth_jwt_jwe_decode(pool, &ctx->raw, ctx->jwe,
+                                                &reason)
+                   != NGX_OK)
+            {
+                return NULL;
+            }
+        }
+
+        if (ngx_http_auth_jwt_jwe_open(pool, ctx->jwe, ctx->cek,
+                                       ctx->cek_len)
+            != NGX_OK
+            || ngx_http_auth_jwt_jwe_payload(pool, ctx->jwe, ctx->conf->type,
+                                             &ctx->token, &inner, &reason)
+               != NGX_OK)
+        {
+            return NULL;
+        }
     }
+
+    ctx->decoded = 1;
 
     return &ctx->token;
 }
@@ -1210,6 +1401,11 @@ ngx_http_auth_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
         return "needs SHA-2 digests from OpenSSL";
     }
 
+    if (ngx_http_auth_jwt_jwe_init(cf->pool) != NGX_OK) {
+        return "needs AES (GCM, CBC, key wrap), SHA-1, SHA-2 and HMAC from "
+               "OpenSSL";
+    }
+
     if (ngx_http_auth_jwt_cache_init(cf->pool, &ajmcf->cache) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -1242,6 +1438,7 @@ ngx_http_auth_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->key_cache = NGX_CONF_UNSET;
     conf->leeway = NGX_CONF_UNSET;
     conf->require = NGX_CONF_UNSET_PTR;
+    conf->type = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -1253,8 +1450,10 @@ ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_auth_jwt_loc_conf_t  *prev = parent;
     ngx_http_auth_jwt_loc_conf_t  *conf = child;
 
-    ngx_uint_t                        i;
+    ngx_uint_t                        i, use, need;
     ngx_http_auth_jwt_key_source_t  **kd;
+
+    static char  *types[] = { "signed", "encrypted", "nested" };
 
     if (conf->realm == NGX_CONF_UNSET_PTR) {
         conf->realm = prev->realm;
@@ -1280,6 +1479,12 @@ ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->key_cache, prev->key_cache, 0);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+    ngx_conf_merge_uint_value(conf->type, prev->type,
+                              NGX_HTTP_AUTH_JWT_SIGNED);
+
+    if (conf->realm == NULL) {
+        return NGX_CONF_OK;
+    }
 
     /*
      * a key source is refreshed for the shortest key cache of the
@@ -1307,11 +1512,35 @@ ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* unlike NGINX Plus, never accept a token whose signature went unseen */
 
-    if (conf->realm && conf->keys == NULL && conf->key_requests == NULL) {
+    if (conf->keys == NULL && conf->key_requests == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"auth_jwt\" in %V:%ui has no key: add "
                       "\"auth_jwt_key_file\" or \"auth_jwt_key_request\" "
                       "where it applies", &conf->file, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    /* key files alone must hold the keys the type needs */
+
+    if (conf->key_requests) {
+        return NGX_CONF_OK;
+    }
+
+    use = ngx_http_auth_jwt_keys_use(conf->keys);
+
+    need = (conf->type == NGX_HTTP_AUTH_JWT_SIGNED)
+           ? NGX_HTTP_AUTH_JWT_USE_SIG
+           : (conf->type == NGX_HTTP_AUTH_JWT_ENCRYPTED)
+             ? NGX_HTTP_AUTH_JWT_USE_ENC
+             : NGX_HTTP_AUTH_JWT_USE_SIG | NGX_HTTP_AUTH_JWT_USE_ENC;
+
+    if ((use & need) != need) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"auth_jwt\" in %V:%ui with \"auth_jwt_type %s\" has "
+                      "no %s in its key files",
+                      &conf->file, conf->line, types[conf->type],
+                      (need & ~use & NGX_HTTP_AUTH_JWT_USE_SIG)
+                      ? "signature key" : "decryption key");
         return NGX_CONF_ERROR;
     }
 
@@ -1671,24 +1900,34 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* auth_jwt_type signed | encrypted | nested */
+
 static char *
 ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
+
     ngx_str_t  *value;
+
+    if (ajcf->type != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "signed") == 0) {
+        ajcf->type = NGX_HTTP_AUTH_JWT_SIGNED;
         return NGX_CONF_OK;
     }
 
-    if (ngx_strcmp(value[1].data, "encrypted") == 0
-        || ngx_strcmp(value[1].data, "nested") == 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"auth_jwt_type %V\" is not supported: only "
-                           "signed tokens (JWS) are", &value[1]);
-        return NGX_CONF_ERROR;
+    if (ngx_strcmp(value[1].data, "encrypted") == 0) {
+        ajcf->type = NGX_HTTP_AUTH_JWT_ENCRYPTED;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "nested") == 0) {
+        ajcf->type = NGX_HTTP_AUTH_JWT_NESTED;
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -21,6 +21,11 @@ my $now = time;
     rs => jwt('RS256', { sub => 'alice', exp => $now + 3600 }),
     hs => jwt('HS256', { sub => 'bob', exp => $now + 3600 }),
     es => jwt('ES256', { sub => 'carol', exp => $now + 3600 }),
+    dir => jwe('dir', 'A256GCM', { sub => 'dave', exp => $now + 3600 }),
+    oaep => jwe('RSA-OAEP-256', 'A128GCM',
+                { sub => 'erin', exp => $now + 3600 }),
+    jwe_kid => jwe('dir', 'A256GCM', { sub => 'frank', exp => $now + 3600 },
+                   { kid => 'rotated' }),
 );
 
 # a token signed with the HMAC secret under a kid no key set has
@@ -503,3 +508,45 @@ for a literal URI
 --- must_die
 --- error_log
 "auth_jwt_key_request" directive with variables is not supported
+
+
+
+=== TEST 16: encrypted tokens whose decryption keys are fetched into the
+zone: one fetch serves a dir and an RSA-OAEP-256 token, and a JWE with a
+kid the set lacks makes it be fetched again, then gets its 401
+--- http_config
+    auth_jwt_key_zone jwks:1m;
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type encrypted;
+        auth_jwt_key_request /_keys;
+        auth_jwt_key_cache 1h;
+        add_header X-JWT-Status $jwt_status always;
+        add_header X-Sub $jwt_claim_sub;
+        alias html/ok.txt;
+    }
+    location = /_keys {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/keys/jwe.json;
+    }
+    location /keys/ {
+        alias $TEST_NGINX_JWT_DATA/;
+    }
+    location = /fetches {
+        return 200 "$jwt_key_fetches\n";
+    }
+--- init
+my @r = main::get('/t', $main::tok{dir});
+Test::More::is("@r[0, 1]", '200 VALID:key_wait', 'dir: the keys fetched');
+@r = main::get('/t', $main::tok{oaep});
+Test::More::is("@r[0, 1]", '200 VALID', 'RSA-OAEP-256: from the zone');
+@r = main::get('/t', $main::tok{jwe_kid});
+Test::More::is("@r[0, 1]", '401 NO_KEY:key_wait', 'an unknown kid: refetched');
+--- request
+GET /fetches
+--- response_body
+ok:2, failed:0
+--- no_error_log
+[error]
+[warn]
