@@ -17,7 +17,14 @@
 #include "ngx_gw_sha256.h"
 #include "ngx_gw_challenge.h"
 #include "ngx_gw_hidden.h"
+#include "ngx_gw_subrequest.h"
 
+
+/* the largest key file or fetched JWK Set */
+#define NGX_HTTP_AUTH_JWT_MAX_KEYS  (1024 * 1024)
+
+/* how long a key request that failed is not asked again, in ms */
+#define NGX_HTTP_AUTH_JWT_KEY_RETRY  5000
 
 /* tokens are capped before anything is decoded */
 #define NGX_HTTP_AUTH_JWT_MAX_TOKEN  16384
@@ -193,10 +200,151 @@ typedef struct {
 
 
 /*
+ * Keys had at request time: a JWK Set fetched by auth_jwt_key_request, or
+ * read from an auth_jwt_key_file named by variables.  A set lives in a
+ * pool of its own, held by its source while it is the latest and by each
+ * request that is to verify with it, so a newer set never frees keys in
+ * use.  Its generation is unique in the worker, so that the verified
+ * cache never takes one set for another.
+ */
+typedef struct {
+    ngx_array_t                  *keys;
+    ngx_pool_t                   *pool;
+    ngx_uint_t                    refs;
+    time_t                        fetched;
+    uint64_t                      generation;
+} ngx_http_auth_jwt_key_set_t;
+
+
+typedef struct ngx_http_auth_jwt_store_s   ngx_http_auth_jwt_store_t;
+typedef struct ngx_http_auth_jwt_source_s  ngx_http_auth_jwt_source_t;
+typedef struct ngx_http_auth_jwt_fetch_s   ngx_http_auth_jwt_fetch_t;
+
+
+#define NGX_HTTP_AUTH_JWT_SOURCE_REQUEST  0
+#define NGX_HTTP_AUTH_JWT_SOURCE_FILE     1
+
+
+/*
+ * One auth_jwt_key_request, or one auth_jwt_key_file with variables: a
+ * fixed source, or the sources its value names, at most
+ * NGX_HTTP_AUTH_JWT_MAX_NAMES of them kept in each worker.
+ */
+typedef struct {
+    ngx_uint_t                    type;
+    ngx_http_complex_value_t     *value;     /* NULL: fixed */
+    ngx_str_t                     dir;       /* what a value stays in */
+    ngx_http_auth_jwt_source_t   *fixed;
+    ngx_rbtree_t                  rbtree;    /* of the named sources */
+    ngx_rbtree_node_t             sentinel;
+    ngx_queue_t                   lru;
+    ngx_uint_t                    named;
+    time_t                        valid;     /* shortest key cache, or 0 */
+    void                        **srv_conf;  /* for background fetches */
+    ngx_http_auth_jwt_store_t    *store;     /* auth_jwt_key_zone, or NULL */
+} ngx_http_auth_jwt_key_source_t;
+
+
+#define NGX_HTTP_AUTH_JWT_MAX_NAMES  128
+
+/* the longest name a value may give a source, in bytes */
+#define NGX_HTTP_AUTH_JWT_MAX_NAME   1024
+
+
+/* auth_jwt_key_zone: keys fetched once for every worker, kept on reload */
+struct ngx_http_auth_jwt_store_s {
+    ngx_shm_zone_t               *shm_zone;
+    ngx_slab_pool_t              *shpool;
+    void                         *sh;
+    time_t                        stale;
+    ngx_msec_t                    unknown_kid;
+};
+
+
+/* what the zone tells of a source */
+typedef struct {
+    uint64_t                      version;  /* 0: no keys */
+    time_t                        fetched;
+    ngx_str_t                     text;     /* a copy, when asked: free it */
+    unsigned                      busy:1;   /* a fetch is in flight */
+    unsigned                      failed:1; /* a fetch failed lately */
+    unsigned                      failing:1;
+} ngx_http_auth_jwt_stored_t;
+
+
+/* why a worker would fetch */
+#define NGX_HTTP_AUTH_JWT_CLAIM_NEED     0   /* a request has no keys */
+#define NGX_HTTP_AUTH_JWT_CLAIM_REFRESH  1   /* the keys are getting old */
+#define NGX_HTTP_AUTH_JWT_CLAIM_KID      2   /* a token's kid is unknown */
+
+
+/* a key source as a worker knows it */
+struct ngx_http_auth_jwt_source_s {
+    ngx_rbtree_node_t                 node;     /* of named sources */
+    ngx_queue_t                       queue;    /* in the lru */
+    ngx_http_auth_jwt_key_source_t   *conf;
+    ngx_str_t                         name;     /* "uri?args", or a file */
+    ngx_str_t                         uri;
+    ngx_str_t                         args;
+    ngx_http_auth_jwt_key_set_t      *set;      /* the latest; NULL: none */
+    uint64_t                          version;  /* of set, in the zone */
+    uint64_t                          synced;   /* ms: the zone last read */
+    ngx_http_auth_jwt_fetch_t        *fetching; /* in flight here */
+    ngx_queue_t                       waiting;  /* of fetches */
+    ngx_event_t                       poll;     /* another worker fetches */
+    ngx_msec_t                        failed;
+    ngx_uint_t                        refs;     /* requests holding it */
+    void                            **srv_conf;
+    time_t                            checked;  /* files: last looked at */
+    time_t                            mtime;
+    off_t                             size;
+    ngx_file_uniq_t                   uniq;
+    unsigned                          has_failed:1;
+    unsigned                          used:1;
+    unsigned                          named:1;
+};
+
+
+/*
+ * A source as one request sees it: done once its keys are at hand (set),
+ * or it failed, or its value was refused; until then the request fetches
+ * them, or waits in the source's queue for the fetch of another request
+ * or another worker.  A background fetch is one too, without a client.
+ */
+struct ngx_http_auth_jwt_fetch_s {
+    ngx_http_auth_jwt_source_t       *source;
+    ngx_http_request_t               *request;
+    struct ngx_http_auth_jwt_keys_s  *keys;     /* NULL: in the background */
+    ngx_http_auth_jwt_key_set_t      *set;
+    ngx_gw_capture_t                  capture;
+    ngx_queue_t                       queue;
+    ngx_event_t                       wake;
+    unsigned                          resolved:1;
+    unsigned                          done:1;
+    unsigned                          failed:1;
+    unsigned                          fetching:1;
+    unsigned                          waiting:1;
+    unsigned                          refetch:1;
+    unsigned                          stored:1;   /* in the zone */
+};
+
+
+/* a request's keys, one fetch for each of the location's key sources */
+typedef struct ngx_http_auth_jwt_keys_s {
+    ngx_http_auth_jwt_fetch_t        *fetch;
+    ngx_uint_t                        pending;
+    unsigned                          stale:1;     /* past their key cache */
+    unsigned                          waited:1;    /* for a fetch */
+    unsigned                          refetched:1; /* for an unknown kid */
+} ngx_http_auth_jwt_keys_t;
+
+
+/*
  * The files call one another one way only: the module calls the others,
- * jwe.c calls keys.c (the sender's key of ECDH-ES) and token.c, keys.c
- * calls token.c (base64url, the algorithms), and token.c and cache.c call
- * none of them.
+ * source.c calls store.c, background.c and keys.c, jwe.c calls keys.c
+ * (the sender's key of ECDH-ES) and token.c, keys.c calls token.c
+ * (base64url, the algorithms), and token.c, cache.c, store.c and
+ * background.c call none of them.
  */
 
 NGX_GW_HIDDEN_BEGIN
@@ -251,6 +399,46 @@ ngx_http_auth_jwt_cached_t *ngx_http_auth_jwt_cache_lookup(
 void ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
     u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock,
     ngx_str_t *cek);
+
+/* ngx_http_auth_jwt_source.c */
+ngx_http_auth_jwt_key_source_t *ngx_http_auth_jwt_source_conf(ngx_conf_t *cf,
+    ngx_uint_t type, ngx_str_t *value);
+ngx_int_t ngx_http_auth_jwt_sources_ready(ngx_http_request_t *r,
+    ngx_array_t *sources, time_t key_cache, ngx_http_auth_jwt_keys_t *keys);
+ngx_int_t ngx_http_auth_jwt_sources_fetch(ngx_http_request_t *r,
+    ngx_array_t *sources, time_t key_cache, ngx_http_auth_jwt_keys_t *keys);
+ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_sources_set(
+    ngx_array_t *sources, ngx_http_auth_jwt_keys_t *keys, ngx_uint_t i);
+ngx_int_t ngx_http_auth_jwt_sources_refetch(ngx_http_request_t *r,
+    ngx_array_t *sources, time_t key_cache, ngx_http_auth_jwt_keys_t *keys);
+ngx_int_t ngx_http_auth_jwt_sources_capture(ngx_http_request_t *r,
+    ngx_chain_t *in);
+ngx_int_t ngx_http_auth_jwt_sources_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *refreshed);
+
+/* ngx_http_auth_jwt_store.c */
+ngx_int_t ngx_http_auth_jwt_store_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+ngx_int_t ngx_http_auth_jwt_store_read(ngx_http_auth_jwt_store_t *store,
+    ngx_str_t *name, uint64_t have, ngx_uint_t used,
+    ngx_http_auth_jwt_stored_t *st);
+ngx_int_t ngx_http_auth_jwt_store_claim(ngx_http_auth_jwt_store_t *store,
+    ngx_str_t *name, ngx_uint_t why, uint64_t have, time_t refresh,
+    time_t valid, ngx_uint_t used, ngx_http_auth_jwt_stored_t *st);
+uint64_t ngx_http_auth_jwt_store_done(ngx_http_auth_jwt_store_t *store,
+    ngx_str_t *name, ngx_str_t *text, ngx_uint_t *recovered);
+ngx_uint_t ngx_http_auth_jwt_store_failed(ngx_http_auth_jwt_store_t *store,
+    ngx_str_t *name, time_t valid, ngx_uint_t *expired);
+void ngx_http_auth_jwt_store_release(ngx_http_auth_jwt_store_t *store,
+    ngx_str_t *name);
+void ngx_http_auth_jwt_store_counters(ngx_http_auth_jwt_store_t *store,
+    ngx_atomic_uint_t *fetches, ngx_atomic_uint_t *failures);
+
+/* ngx_http_auth_jwt_background.c */
+ngx_http_request_t *ngx_http_auth_jwt_background_create(void **srv_conf);
+ngx_int_t ngx_http_auth_jwt_background_start(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_t *ps);
+void ngx_http_auth_jwt_background_close(ngx_http_request_t *r);
 
 
 NGX_GW_HIDDEN_END
