@@ -38,40 +38,6 @@ static ngx_array_t  *fz_keys;
 static u_char        fz_oct32[32];
 
 
-static const u_char  fz_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-
-static size_t
-fz_b64url_encode(u_char *dst, const u_char *src, size_t len)
-{
-    u_char    *d;
-    uint32_t   v;
-
-    d = dst;
-
-    for ( /* void */ ; len >= 3; len -= 3, src += 3) {
-        v = (uint32_t) src[0] << 16 | (uint32_t) src[1] << 8 | src[2];
-        *d++ = fz_b64url[v >> 18];
-        *d++ = fz_b64url[(v >> 12) & 0x3f];
-        *d++ = fz_b64url[(v >> 6) & 0x3f];
-        *d++ = fz_b64url[v & 0x3f];
-    }
-
-    if (len) {
-        v = (uint32_t) src[0] << 16 | (len == 2 ? (uint32_t) src[1] << 8 : 0);
-        *d++ = fz_b64url[v >> 18];
-        *d++ = fz_b64url[(v >> 12) & 0x3f];
-
-        if (len == 2) {
-            *d++ = fz_b64url[(v >> 6) & 0x3f];
-        }
-    }
-
-    return d - dst;
-}
-
-
 static void
 fz_check_claims(ngx_pool_t *pool, ngx_array_t *members)
 {
@@ -202,7 +168,7 @@ fz_check_made(ngx_pool_t *pool, const u_char *data, size_t size)
     ct = malloc(plen + 1);
     ngx_fuzz_assert(raw != NULL && ct != NULL);
 
-    len = fz_b64url_encode(raw, data, hlen);
+    len = ngx_fuzz_b64url_encode(raw, data, hlen);
 
     /* the AAD is the header's segment, as the sender wrote it */
 
@@ -232,11 +198,11 @@ fz_check_made(ngx_pool_t *pool, const u_char *data, size_t size)
     p = raw + len;
     *p++ = '.';
     *p++ = '.';
-    p += fz_b64url_encode(p, iv, sizeof(iv));
+    p += ngx_fuzz_b64url_encode(p, iv, sizeof(iv));
     *p++ = '.';
-    p += fz_b64url_encode(p, ct, plen);
+    p += ngx_fuzz_b64url_encode(p, ct, plen);
     *p++ = '.';
-    p += fz_b64url_encode(p, tag, sizeof(tag));
+    p += ngx_fuzz_b64url_encode(p, tag, sizeof(tag));
 
     /* exactly as long as the token */
     token.len = p - raw;

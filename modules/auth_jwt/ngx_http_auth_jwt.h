@@ -359,6 +359,7 @@ ngx_http_auth_jwt_enc_t *ngx_http_auth_jwt_enc(ngx_str_t *name);
 ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
     ngx_str_t *segment, ngx_str_t *json, ngx_array_t *members,
     ngx_uint_t n, const char **reason);
+ngx_uint_t ngx_http_auth_jwt_dots(ngx_str_t *raw, u_char **dot, ngx_uint_t n);
 ngx_int_t ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason);
 ngx_http_auth_jwt_status_e ngx_http_auth_jwt_clock_check(

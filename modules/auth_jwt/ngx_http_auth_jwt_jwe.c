@@ -179,7 +179,7 @@ ngx_int_t
 ngx_http_auth_jwt_jwe_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_jwe_t *jwe, const char **reason)
 {
-    u_char      *dot[4], *p, *last, *start;
+    u_char      *dot[4], *last, *start;
     ngx_str_t    segment, *part[4];
     ngx_uint_t   dots, i;
 
@@ -190,18 +190,8 @@ ngx_http_auth_jwt_jwe_decode(ngx_pool_t *pool, ngx_str_t *raw,
         return NGX_DECLINED;
     }
 
-    dots = 0;
+    dots = ngx_http_auth_jwt_dots(raw, dot, 4);
     last = raw->data + raw->len;
-
-    for (p = raw->data; p < last; p++) {
-        if (*p == '.') {
-            if (dots < 4) {
-                dot[dots] = p;
-            }
-
-            dots++;
-        }
-    }
 
     if (dots != 4) {
         *reason = (dots == 2) ? "a JWS (three segments) where a JWE is "

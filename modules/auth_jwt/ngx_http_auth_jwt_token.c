@@ -184,11 +184,39 @@ ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
 }
 
 
+/*
+ * The dots of a compact serialization, the first n of them kept; the count
+ * is of all, so that a JWS and a JWE tell each other apart.
+ */
+
+ngx_uint_t
+ngx_http_auth_jwt_dots(ngx_str_t *raw, u_char **dot, ngx_uint_t n)
+{
+    u_char      *p, *last;
+    ngx_uint_t   dots;
+
+    dots = 0;
+    last = raw->data + raw->len;
+
+    for (p = raw->data; p < last; p++) {
+        if (*p == '.') {
+            if (dots < n) {
+                dot[dots] = p;
+            }
+
+            dots++;
+        }
+    }
+
+    return dots;
+}
+
+
 ngx_int_t
 ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason)
 {
-    u_char                *dot[2], *p, *last;
+    u_char                *dot[2], *last;
     ngx_str_t              segment, alg;
     ngx_uint_t             dots;
     ngx_gw_json_member_t  *member;
@@ -198,18 +226,8 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
         return NGX_DECLINED;
     }
 
-    dots = 0;
+    dots = ngx_http_auth_jwt_dots(raw, dot, 2);
     last = raw->data + raw->len;
-
-    for (p = raw->data; p < last; p++) {
-        if (*p == '.') {
-            if (dots < 2) {
-                dot[dots] = p;
-            }
-
-            dots++;
-        }
-    }
 
     if (dots != 2) {
         *reason = (dots == 4) ? "a JWE (five segments) where a JWS is "
