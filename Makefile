@@ -54,8 +54,9 @@ NGX_CONF_FLAGS ?= --with-compat --with-http_ssl_module --with-threads
 MODULE_NAMES := $(shell sed -n 's/^ngx_module_name=//p' config)
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
-# gateway-token mints test tokens with Debian's libjwt; gateway-api-key
-# makes API keys and their key file lines with OpenSSL
+# gateway-token mints test tokens with Debian's libjwt, and encrypts them
+# with OpenSSL; gateway-api-key makes API keys and their key file lines
+# with OpenSSL
 TOOLS_DIR       := $(BUILD)/tools
 GATEWAY_TOKEN   := $(TOOLS_DIR)/gateway-token
 GATEWAY_API_KEY := $(TOOLS_DIR)/gateway-api-key
@@ -175,9 +176,12 @@ modules: deps-build $(NGX_BUILD)/objs/Makefile
 
 tools: $(GATEWAY_TOKEN) $(GATEWAY_API_KEY)
 
-$(GATEWAY_TOKEN): tools/gateway-token.c | deps-build
+GATEWAY_TOKEN_SRCS := tools/gateway-token.c tools/gateway-token-jwe.c
+
+$(GATEWAY_TOKEN): $(GATEWAY_TOKEN_SRCS) tools/gateway-token.h | deps-build
 	@mkdir -p $(TOOLS_DIR)
-	$(CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LDFLAGS) -ljwt -lcrypto
+	$(CC) $(TOOLS_CFLAGS) -o $@ $(GATEWAY_TOKEN_SRCS) $(TOOLS_LDFLAGS) \
+	    -ljwt -lcrypto
 
 $(GATEWAY_API_KEY): tools/gateway-api-key.c | deps-build
 	@mkdir -p $(TOOLS_DIR)

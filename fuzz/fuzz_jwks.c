@@ -1,7 +1,8 @@
 
 /*
  * libFuzzer target for JWK Set parsing (ngx_http_auth_jwt_jwks_parse() in
- * ngx_http_auth_jwt_keys.c), with OpenSSL.
+ * ngx_http_auth_jwt_keys.c), with OpenSSL: signature keys, and decryption
+ * keys for JWE (fuzz_jwe.c decrypts with them).
  *
  * The input is a key file, or a JWK Set that a key request fetched.  If
  * it holds a NUL byte, the text after it is a second one added to the
@@ -100,8 +101,14 @@ fz_check_keys(ngx_array_t *keys, ngx_uint_t from)
 
         case NGX_HTTP_AUTH_JWT_OCT:
             ngx_fuzz_assert(key[i].pkey == NULL);
-            ngx_fuzz_assert(key[i].hmac[0] || key[i].hmac[1]
+
+            /* an HMAC key for signatures, its bytes for decryption */
+            ngx_fuzz_assert(!(key[i].use & NGX_HTTP_AUTH_JWT_USE_SIG)
+                            || key[i].hmac[0] || key[i].hmac[1]
                             || key[i].hmac[2]);
+            ngx_fuzz_assert(key[i].decrypts == (key[i].secret.len != 0));
+            ngx_fuzz_assert(!key[i].decrypts
+                            || (key[i].use & NGX_HTTP_AUTH_JWT_USE_ENC));
             break;
 
         case NGX_HTTP_AUTH_JWT_RSA:
@@ -110,11 +117,19 @@ fz_check_keys(ngx_array_t *keys, ngx_uint_t from)
             ngx_fuzz_assert(key[i].pkey != NULL);
             ngx_fuzz_assert(!key[i].hmac[0] && !key[i].hmac[1]
                             && !key[i].hmac[2]);
+            ngx_fuzz_assert(key[i].secret.len == 0);
             break;
 
         default:
             ngx_fuzz_assert(0 && "unknown kty");
         }
+
+        /* a key serves something, and what its "alg" allows */
+        ngx_fuzz_assert(key[i].use & (NGX_HTTP_AUTH_JWT_USE_SIG
+                                      | NGX_HTTP_AUTH_JWT_USE_ENC));
+        ngx_fuzz_assert(!(key[i].alg && key[i].jwe_alg));
+        ngx_fuzz_assert(key[i].jwe_alg == NULL
+                        || key[i].use == NGX_HTTP_AUTH_JWT_USE_ENC);
 
         /* an "alg" pins the key to it, and it must fit the key */
         ngx_fuzz_assert(key[i].alg == NULL || key[i].alg->kty == key[i].kty);

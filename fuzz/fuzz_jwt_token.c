@@ -29,40 +29,6 @@
 #include "ngx_fuzz.h"
 
 
-static const u_char  fz_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-
-static size_t
-fz_b64url_encode(u_char *dst, const u_char *src, size_t len)
-{
-    u_char    *d;
-    uint32_t   v;
-
-    d = dst;
-
-    for ( /* void */ ; len >= 3; len -= 3, src += 3) {
-        v = (uint32_t) src[0] << 16 | (uint32_t) src[1] << 8 | src[2];
-        *d++ = fz_b64url[v >> 18];
-        *d++ = fz_b64url[(v >> 12) & 0x3f];
-        *d++ = fz_b64url[(v >> 6) & 0x3f];
-        *d++ = fz_b64url[v & 0x3f];
-    }
-
-    if (len) {
-        v = (uint32_t) src[0] << 16 | (len == 2 ? (uint32_t) src[1] << 8 : 0);
-        *d++ = fz_b64url[v >> 18];
-        *d++ = fz_b64url[(v >> 12) & 0x3f];
-
-        if (len == 2) {
-            *d++ = fz_b64url[(v >> 6) & 0x3f];
-        }
-    }
-
-    return d - dst;
-}
-
-
 /* the decoder against an encoder: it takes what the encoder can give */
 
 static void
@@ -89,7 +55,7 @@ fz_check_base64url(const u_char *data, size_t len)
         again = malloc(len);
         ngx_fuzz_assert(again != NULL);
 
-        n = fz_b64url_encode(again, dst.data, dst.len);
+        n = ngx_fuzz_b64url_encode(again, dst.data, dst.len);
 
         ngx_fuzz_assert(n == len);
         ngx_fuzz_assert(len == 0 || memcmp(again, data, len) == 0);
@@ -103,7 +69,7 @@ fz_check_base64url(const u_char *data, size_t len)
 
         if (len % 4 != 1) {
             for (n = 0; n < len; n++) {
-                if (strchr((char *) fz_b64url, data[n]) == NULL
+                if (strchr((char *) ngx_fuzz_b64url, data[n]) == NULL
                     || data[n] == '\0')
                 {
                     break;
@@ -112,8 +78,8 @@ fz_check_base64url(const u_char *data, size_t len)
 
             if (n == len) {
                 /* all base64url: then bits are left over in the end */
-                n = strchr((char *) fz_b64url, data[len - 1])
-                    - (char *) fz_b64url;
+                n = strchr((char *) ngx_fuzz_b64url, data[len - 1])
+                    - (char *) ngx_fuzz_b64url;
                 ngx_fuzz_assert((len % 4 == 2 && (n & 0x0f))
                                 || (len % 4 == 3 && (n & 0x03)));
             }
@@ -336,11 +302,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     raw = malloc(4 * (size / 3 + 3));
     ngx_fuzz_assert(raw != NULL);
 
-    len = fz_b64url_encode(raw, parts[0].data, parts[0].len);
+    len = ngx_fuzz_b64url_encode(raw, parts[0].data, parts[0].len);
     raw[len++] = '.';
-    len += fz_b64url_encode(raw + len, parts[1].data, parts[1].len);
+    len += ngx_fuzz_b64url_encode(raw + len, parts[1].data, parts[1].len);
     raw[len++] = '.';
-    len += fz_b64url_encode(raw + len, parts[2].data, parts[2].len);
+    len += ngx_fuzz_b64url_encode(raw + len, parts[2].data, parts[2].len);
 
     /* exactly as long as the token */
     p = ngx_fuzz_dup(raw, len);

@@ -63,4 +63,9 @@ void ngx_fuzz_fail(const char *file, int line, const char *what)
 void ngx_fuzz_crc32_init(void);
 
 
+/* base64url without padding (RFC 7515's), an encoder of the fuzz core's own */
+extern const u_char  ngx_fuzz_b64url[];
+size_t ngx_fuzz_b64url_encode(u_char *dst, const u_char *src, size_t len);
+
+
 #endif /* _NGX_FUZZ_H_INCLUDED_ */

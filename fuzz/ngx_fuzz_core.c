@@ -984,3 +984,39 @@ ngx_read_file(ngx_file_t *file, u_char *buf, size_t size, off_t offset)
 
     return n;
 }
+
+
+/* base64url without padding, for targets that make tokens */
+
+const u_char  ngx_fuzz_b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+
+size_t
+ngx_fuzz_b64url_encode(u_char *dst, const u_char *src, size_t len)
+{
+    u_char    *d;
+    uint32_t   v;
+
+    d = dst;
+
+    for ( /* void */ ; len >= 3; len -= 3, src += 3) {
+        v = (uint32_t) src[0] << 16 | (uint32_t) src[1] << 8 | src[2];
+        *d++ = ngx_fuzz_b64url[v >> 18];
+        *d++ = ngx_fuzz_b64url[(v >> 12) & 0x3f];
+        *d++ = ngx_fuzz_b64url[(v >> 6) & 0x3f];
+        *d++ = ngx_fuzz_b64url[v & 0x3f];
+    }
+
+    if (len) {
+        v = (uint32_t) src[0] << 16 | (len == 2 ? (uint32_t) src[1] << 8 : 0);
+        *d++ = ngx_fuzz_b64url[v >> 18];
+        *d++ = ngx_fuzz_b64url[(v >> 12) & 0x3f];
+
+        if (len == 2) {
+            *d++ = ngx_fuzz_b64url[(v >> 6) & 0x3f];
+        }
+    }
+
+    return d - dst;
+}

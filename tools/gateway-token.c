@@ -2,11 +2,13 @@
 /*
  * gateway-token: mints a JWT that the gateway's auth_jwt accepts, signed by
  * libjwt with an HMAC secret (a file's bytes, or an oct key of a JWK Set)
- * or with an RSA or EC private key in PEM.
+ * or with an RSA or EC private key in PEM; and, with --encrypt, encrypted
+ * (JWE) by gateway-token-jwe.c, or both (a nested token).
  *
  * Exit status: 0 with the token and a newline on stdout; 1 when the key
  * cannot be used or signing failed; 2 for a usage error.  Each error is one
- * line on stderr, and no token is printed then.
+ * line on stderr, and no token is printed then.  A secret shorter than its
+ * hash signs, with a warning line on stderr.
  */
 
 
@@ -27,39 +29,28 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "gateway-token.h"
 
-#define GW_TOKEN_OK        0
-#define GW_TOKEN_FAILED    1
-#define GW_TOKEN_USAGE     2
-#define GW_TOKEN_HELP      3
-#define GW_TOKEN_DECLINED  4
-
-/* the largest key file, as auth_jwt reads at most that of a JWK Set */
-#define GW_TOKEN_KEY_MAX   (1024 * 1024)
-
-/* RFC 7518, 3.3; auth_jwt refuses shorter RSA keys */
-#define GW_TOKEN_RSA_MIN_BITS  2048
 
 /* auth_jwt takes an "exp" beyond 2^53 seconds for no time at all */
 #define GW_TOKEN_TIME_MAX  9007199254740992L
 
 
-typedef struct {
+struct gw_token_alg_s {
     const char            *name;
     jwt_alg_t              alg;
     int                    type;      /* EVP_PKEY_RSA, EVP_PKEY_EC; 0: HMAC */
     int                    curve;     /* the NID of an ES algorithm's curve */
     size_t                 hash;      /* bytes */
-} gw_token_alg_t;
+};
 
 
+/* what an HMAC key of a JWK Set gives */
 typedef struct {
-    const gw_token_alg_t  *alg;
-    const char            *key;
-    const char            *kid;
-    long                   ttl;
-    unsigned               ttl_set:1;
-} gw_token_conf_t;
+    unsigned char         *secret;
+    size_t                 len;
+    char                   kty[64];   /* of a key of the kid, not oct */
+} gw_token_hmac_t;
 
 
 typedef int (*gw_token_option_pt)(gw_token_conf_t *conf, jwt_t *jwt,
@@ -81,6 +72,8 @@ static int gw_token_set_key(gw_token_conf_t *conf, jwt_t *jwt,
     const char *opt, const char *arg);
 static int gw_token_set_kid(gw_token_conf_t *conf, jwt_t *jwt,
     const char *opt, const char *arg);
+static int gw_token_set_jwe(gw_token_conf_t *conf, jwt_t *jwt,
+    const char *opt, const char *arg);
 static int gw_token_set_ttl(gw_token_conf_t *conf, jwt_t *jwt,
     const char *opt, const char *arg);
 static int gw_token_add_claim(gw_token_conf_t *conf, jwt_t *jwt,
@@ -92,20 +85,16 @@ static int gw_token_help(gw_token_conf_t *conf, jwt_t *jwt,
 static int gw_token_times(gw_token_conf_t *conf, jwt_t *jwt);
 static int gw_token_has_claim(jwt_t *jwt, const char *name);
 static int gw_token_key(gw_token_conf_t *conf, jwt_t *jwt);
-static int gw_token_read(const char *file, unsigned char **data,
-    size_t *len);
+static int gw_token_print(gw_token_conf_t *conf, jwt_t *jwt);
 static int gw_token_secret(gw_token_conf_t *conf, unsigned char *data,
     size_t *len);
 static int gw_token_jwks(gw_token_conf_t *conf, jwt_t *set,
     unsigned char **secret, size_t *len);
-static int gw_token_jwk(gw_token_conf_t *conf, const char *text,
-    unsigned char **secret, size_t *len, char *kty, size_t size);
-static int gw_token_base64url(const char *src, unsigned char **dst,
-    size_t *len);
+static int gw_token_hmac_jwk(gw_token_conf_t *conf, jwt_t *jwk,
+    void *data);
 static int gw_token_pem(gw_token_conf_t *conf, unsigned char *data,
     size_t len);
 static int gw_token_passphrase(char *buf, int size, int rwflag, void *data);
-static void gw_token_error(const char *fmt, ...);
 
 
 static const gw_token_alg_t  gw_token_algs[] = {
@@ -126,6 +115,9 @@ static const gw_token_option_t  gw_token_opts[] = {
     { "--alg", gw_token_set_alg, 1 },
     { "--key", gw_token_set_key, 1 },
     { "--kid", gw_token_set_kid, 1 },
+    { "--encrypt", gw_token_set_jwe, 1 },
+    { "--enc-key", gw_token_set_jwe, 1 },
+    { "--enc-kid", gw_token_set_jwe, 1 },
     { "--ttl", gw_token_set_ttl, 1 },
     { "--claim", gw_token_add_claim, 1 },
     { "--number", gw_token_add_claim, 1 },
@@ -141,17 +133,21 @@ static const char  gw_token_usage[] =
 "Usage: gateway-token --alg ALG --key FILE [--kid KID] [--ttl TIME]\n"
 "           [--claim NAME=VALUE]... [--number NAME=N]...\n"
 "           [--bool NAME=true|false]... [--json '{...}']...\n"
+"           [--encrypt ALG/ENC --enc-key FILE --enc-kid KID]\n"
 "\n"
-"Prints a JWT for the gateway's auth_jwt, and a newline.\n"
+"Prints a JWT for the gateway's auth_jwt, and a newline: signed (JWS);\n"
+"with --encrypt also encrypted, the JWS in a JWE (a nested token, for\n"
+"auth_jwt_type nested); with --encrypt and without --alg and --key, the\n"
+"claims in a JWE (auth_jwt_type encrypted).\n"
 "\n"
 "  --alg ALG     HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384\n"
 "                or ES512\n"
 "  --key FILE    RS*: an RSA private key in PEM, 2048 bits or more;\n"
 "                ES*: an EC private key in PEM, on P-256 for ES256, P-384\n"
 "                for ES384, P-521 for ES512;\n"
-"                HS*: the secret, the file's bytes less a trailing newline,\n"
-"                at least 32, 48 or 64 bytes; or a JWK Set (JSON with\n"
-"                \"keys\"), whose oct key --kid names\n"
+"                HS*: the secret, the file's bytes less a trailing newline\n"
+"                (shorter than 32, 48 or 64 bytes: a warning); or a JWK\n"
+"                Set (JSON with \"keys\"), whose oct key --kid names\n"
 "  --kid KID     the header's \"kid\" (and the key taken from a JWK Set)\n"
 "  --ttl TIME    seconds, or a number with s, m, h or d (default 1h):\n"
 "                \"iat\" is now and \"exp\" now + TIME; 0: no \"exp\"\n"
@@ -159,21 +155,31 @@ static const char  gw_token_usage[] =
 "  --number NAME=N         an integer claim\n"
 "  --bool NAME=true|false  a boolean claim\n"
 "  --json '{...}'          the claims of a JSON object\n"
+"  --encrypt ALG/ENC  ALG: dir, A128KW, A192KW, A256KW, A128GCMKW,\n"
+"                A192GCMKW, A256GCMKW, RSA-OAEP, RSA-OAEP-256,\n"
+"                RSA-OAEP-384, RSA-OAEP-512, ECDH-ES, ECDH-ES+A128KW,\n"
+"                ECDH-ES+A192KW or ECDH-ES+A256KW; ENC: A128CBC-HS256,\n"
+"                A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM or\n"
+"                A256GCM\n"
+"  --enc-key FILE  a JWK Set with the recipient's key: oct for dir, KW\n"
+"                and GCMKW (of the size they take), RSA (2048 bits or\n"
+"                more) for RSA-OAEP, EC (P-256, P-384, P-521) or OKP\n"
+"                (X25519) for ECDH-ES; its public part is enough\n"
+"  --enc-kid KID  the key of the JWK Set, and the JWE header's \"kid\"\n"
 "  --help        this text\n"
 "\n"
 "Claims are set in the order given, a later one replacing one of the same\n"
 "name; \"iat\" and \"exp\" come from --ttl unless a claim option sets them.\n"
 "Options take their value as the next argument or after \"=\".\n"
 "\n"
-"Exit status: 0; 1 if the key cannot be used or signing failed; 2 for a\n"
-"usage error.\n";
+"Exit status: 0; 1 if a key cannot be used or signing or encrypting\n"
+"failed; 2 for a usage error.\n";
 
 
 int
 main(int argc, char **argv)
 {
     int               rc;
-    char             *token;
     jwt_t            *jwt;
     gw_token_conf_t   conf;
 
@@ -191,34 +197,68 @@ main(int argc, char **argv)
         rc = gw_token_times(&conf, jwt);
     }
 
-    if (rc == GW_TOKEN_OK) {
+    if (rc == GW_TOKEN_OK && conf.alg) {
         rc = gw_token_key(&conf, jwt);
     }
 
     if (rc == GW_TOKEN_OK) {
-        token = jwt_encode_str(jwt);
-
-        if (token == NULL) {
-            gw_token_error("signing with %s failed: %s", conf.alg->name,
-                           strerror(errno));
-            rc = GW_TOKEN_FAILED;
-
-        } else {
-            printf("%s\n", token);
-            free(token);
-
-            if (fflush(stdout) != 0 || ferror(stdout)) {
-                gw_token_error("writing the token failed: %s",
-                               strerror(errno));
-                rc = GW_TOKEN_FAILED;
-            }
-        }
+        rc = gw_token_print(&conf, jwt);
     }
 
     /* jwt_free() wipes the key that jwt_set_alg() copied */
     jwt_free(jwt);
 
     return (rc == GW_TOKEN_HELP) ? 0 : rc;
+}
+
+
+/* the signed token; or it, or the claims alone, encrypted */
+
+static int
+gw_token_print(gw_token_conf_t *conf, jwt_t *jwt)
+{
+    int    rc;
+    char  *token, *payload;
+
+    if (conf->alg) {
+        token = jwt_encode_str(jwt);
+
+        if (token == NULL) {
+            gw_token_error("signing with %s failed: %s", conf->alg->name,
+                           strerror(errno));
+            return GW_TOKEN_FAILED;
+        }
+
+    } else {
+        token = jwt_get_grants_json(jwt, NULL);
+
+        if (token == NULL) {
+            gw_token_error("out of memory");
+            return GW_TOKEN_FAILED;
+        }
+    }
+
+    rc = GW_TOKEN_OK;
+
+    if (conf->enc) {
+        payload = token;
+        rc = gw_token_jwe(conf, payload, conf->alg != NULL, &token);
+        free(payload);
+
+        if (rc != GW_TOKEN_OK) {
+            return rc;
+        }
+    }
+
+    printf("%s\n", token);
+    free(token);
+
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        gw_token_error("writing the token failed: %s", strerror(errno));
+        rc = GW_TOKEN_FAILED;
+    }
+
+    return rc;
 }
 
 
@@ -278,13 +318,32 @@ gw_token_options(gw_token_conf_t *conf, jwt_t *jwt, int argc, char **argv)
         }
     }
 
-    if (conf->alg == NULL) {
+    /* with --encrypt alone, the claims are encrypted and not signed */
+
+    if (conf->alg == NULL && (conf->enc == NULL || conf->key || conf->kid)) {
         gw_token_error("--alg: missing (see --help)");
         return GW_TOKEN_USAGE;
     }
 
-    if (conf->key == NULL) {
+    if (conf->alg && conf->key == NULL) {
         gw_token_error("--key: missing (see --help)");
+        return GW_TOKEN_USAGE;
+    }
+
+    if ((conf->enc_key || conf->enc_kid) && conf->enc == NULL) {
+        gw_token_error("%s: needs --encrypt (see --help)",
+                       conf->enc_key ? "--enc-key" : "--enc-kid");
+        return GW_TOKEN_USAGE;
+    }
+
+    if (conf->enc && conf->enc_key == NULL) {
+        gw_token_error("--enc-key: missing (see --help)");
+        return GW_TOKEN_USAGE;
+    }
+
+    if (conf->enc && conf->enc_kid == NULL) {
+        gw_token_error("--enc-kid: needed to choose a key from the JWK Set "
+                       "%s", conf->enc_key);
         return GW_TOKEN_USAGE;
     }
 
@@ -363,6 +422,41 @@ gw_token_set_kid(gw_token_conf_t *conf, jwt_t *jwt, const char *opt,
     }
 
     conf->kid = arg;
+
+    return GW_TOKEN_OK;
+}
+
+
+static int
+gw_token_set_jwe(gw_token_conf_t *conf, jwt_t *jwt, const char *opt,
+    const char *arg)
+{
+    const char  **set;
+
+    (void) jwt;
+
+    if (strcmp(opt, "--encrypt") == 0) {
+        if (conf->enc) {
+            gw_token_error("%s: given twice", opt);
+            return GW_TOKEN_USAGE;
+        }
+
+        return gw_token_set_encrypt(conf, opt, arg);
+    }
+
+    set = (strcmp(opt, "--enc-key") == 0) ? &conf->enc_key : &conf->enc_kid;
+
+    if (*set) {
+        gw_token_error("%s: given twice", opt);
+        return GW_TOKEN_USAGE;
+    }
+
+    if (arg[0] == '\0') {
+        gw_token_error("%s: empty", opt);
+        return GW_TOKEN_USAGE;
+    }
+
+    *set = arg;
 
     return GW_TOKEN_OK;
 }
@@ -632,7 +726,7 @@ gw_token_key(gw_token_conf_t *conf, jwt_t *jwt)
     size_t          len;
     unsigned char  *data;
 
-    rc = gw_token_read(conf->key, &data, &len);
+    rc = gw_token_read("--key", conf->key, &data, &len);
     if (rc != GW_TOKEN_OK) {
         return rc;
     }
@@ -640,11 +734,17 @@ gw_token_key(gw_token_conf_t *conf, jwt_t *jwt)
     if (conf->alg->type == 0) {
         rc = gw_token_secret(conf, data, &len);
 
-        if (rc == GW_TOKEN_OK && len < conf->alg->hash) {
-            gw_token_error("--key %s: a secret of %zu bytes, %s needs at "
-                           "least %zu (RFC 7518, 3.2)", conf->key, len,
-                           conf->alg->name, conf->alg->hash);
+        if (rc == GW_TOKEN_OK && len == 0) {
+            gw_token_error("--key %s: an empty secret", conf->key);
             rc = GW_TOKEN_FAILED;
+        }
+
+        /* auth_jwt takes short secrets, as NGINX Plus does, and warns */
+
+        if (rc == GW_TOKEN_OK && len < conf->alg->hash) {
+            gw_token_error("warning: --key %s: a secret of %zu bytes; RFC "
+                           "7518, 3.2 asks for at least %zu for %s",
+                           conf->key, len, conf->alg->hash, conf->alg->name);
         }
 
         if (rc == GW_TOKEN_OK
@@ -672,8 +772,9 @@ gw_token_key(gw_token_conf_t *conf, jwt_t *jwt)
 }
 
 
-static int
-gw_token_read(const char *file, unsigned char **data, size_t *len)
+int
+gw_token_read(const char *opt, const char *file, unsigned char **data,
+    size_t *len)
 {
     int             err;
     FILE           *f;
@@ -682,7 +783,7 @@ gw_token_read(const char *file, unsigned char **data, size_t *len)
 
     f = fopen(file, "rb");
     if (f == NULL) {
-        gw_token_error("--key %s: %s", file, strerror(errno));
+        gw_token_error("%s %s: %s", opt, file, strerror(errno));
         return GW_TOKEN_FAILED;
     }
 
@@ -702,11 +803,11 @@ gw_token_read(const char *file, unsigned char **data, size_t *len)
 
     if (err || n > GW_TOKEN_KEY_MAX) {
         if (err) {
-            gw_token_error("--key %s: %s", file, strerror(err));
+            gw_token_error("%s %s: %s", opt, file, strerror(err));
 
         } else {
-            gw_token_error("--key %s: larger than %d bytes, not a key", file,
-                           GW_TOKEN_KEY_MAX);
+            gw_token_error("%s %s: larger than %d bytes, not a key", opt,
+                           file, GW_TOKEN_KEY_MAX);
         }
 
         OPENSSL_cleanse(buf, GW_TOKEN_KEY_MAX + 1);
@@ -784,18 +885,14 @@ gw_token_secret(gw_token_conf_t *conf, unsigned char *data, size_t *len)
 }
 
 
-/*
- * libjwt gives no JSON parser of its own, but jwt_get_grants_json() prints
- * "keys" compactly with jansson, so the elements of the array are told
- * apart here by their nesting alone, outside strings.
- */
+/* the oct key of the JWK Set that --kid names, for HMAC */
 
 static int
 gw_token_jwks(gw_token_conf_t *conf, jwt_t *set, unsigned char **secret,
     size_t *len)
 {
-    int          rc, depth, quoted;
-    char        *keys, *text, *p, *start, kty[64];
+    int              rc;
+    gw_token_hmac_t  hmac;
 
     if (conf->kid == NULL) {
         gw_token_error("--kid: needed to choose a key from the JWK Set %s",
@@ -803,18 +900,63 @@ gw_token_jwks(gw_token_conf_t *conf, jwt_t *set, unsigned char **secret,
         return GW_TOKEN_USAGE;
     }
 
+    memset(&hmac, 0, sizeof(gw_token_hmac_t));
+
+    rc = gw_token_jwks_each(conf, "--key", conf->key, set, conf->kid,
+                            gw_token_hmac_jwk, &hmac);
+
+    if (rc == GW_TOKEN_OK) {
+        *secret = hmac.secret;
+        *len = hmac.len;
+        return GW_TOKEN_OK;
+    }
+
+    if (rc != GW_TOKEN_DECLINED) {
+        return rc;
+    }
+
+    if (hmac.kty[0]) {
+        gw_token_error("--key %s: the key \"%s\" is %s, %s needs an oct key",
+                       conf->key, conf->kid, hmac.kty, conf->alg->name);
+
+    } else {
+        gw_token_error("--key %s: no key \"%s\" in the JWK Set", conf->key,
+                       conf->kid);
+    }
+
+    return GW_TOKEN_FAILED;
+}
+
+
+/*
+ * Calls the handler with each key of the JWK Set whose "kid" is kid, in
+ * order, until it takes one (GW_TOKEN_OK) or fails; GW_TOKEN_DECLINED if
+ * none was taken.  libjwt gives no JSON parser of its own, but
+ * jwt_get_grants_json() prints "keys" compactly with jansson, so the
+ * elements of the array are told apart here by their nesting alone,
+ * outside strings.
+ */
+
+int
+gw_token_jwks_each(gw_token_conf_t *conf, const char *opt, const char *file,
+    jwt_t *set, const char *kid, gw_token_jwk_pt handler, void *data)
+{
+    int          rc, depth, quoted;
+    char        *keys, *text, *p, *start;
+    jwt_t       *jwk;
+    const char  *id;
+
     errno = 0;
     keys = jwt_get_grants_json(set, "keys");
 
     if (keys == NULL || keys[0] != '[') {
-        gw_token_error("--key %s: JSON without a \"keys\" array, not a JWK "
-                       "Set", conf->key);
+        gw_token_error("%s %s: JSON without a \"keys\" array, not a JWK "
+                       "Set", opt, file);
         free(keys);
         return GW_TOKEN_FAILED;
     }
 
     rc = GW_TOKEN_DECLINED;
-    kty[0] = '\0';
     depth = 0;
     quoted = 0;
     start = keys + 1;
@@ -875,8 +1017,22 @@ gw_token_jwks(gw_token_conf_t *conf, jwt_t *set, unsigned char **secret,
             break;
         }
 
-        rc = gw_token_jwk(conf, text, secret, len, kty, sizeof(kty));
+        if (jwt_new(&jwk) != 0) {
+            gw_token_error("out of memory");
+            rc = GW_TOKEN_FAILED;
 
+        } else if (jwt_add_grants_json(jwk, text) == 0) {
+
+            /* an element that is no object is no key */
+
+            id = jwt_get_grant(jwk, "kid");
+
+            if (id && strcmp(id, kid) == 0) {
+                rc = handler(conf, jwk, data);
+            }
+        }
+
+        jwt_free(jwk);
         OPENSSL_cleanse(text, p - start);
         free(text);
         start = p + 1;
@@ -885,78 +1041,52 @@ gw_token_jwks(gw_token_conf_t *conf, jwt_t *set, unsigned char **secret,
     OPENSSL_cleanse(keys, strlen(keys));
     free(keys);
 
-    if (rc != GW_TOKEN_DECLINED) {
-        return rc;
-    }
-
-    if (kty[0]) {
-        gw_token_error("--key %s: the key \"%s\" is %s, %s needs an oct key",
-                       conf->key, conf->kid, kty, conf->alg->name);
-
-    } else {
-        gw_token_error("--key %s: no key \"%s\" in the JWK Set", conf->key,
-                       conf->kid);
-    }
-
-    return GW_TOKEN_FAILED;
+    return rc;
 }
 
 
+/* an oct key of the kid, or the type it has instead */
+
 static int
-gw_token_jwk(gw_token_conf_t *conf, const char *text, unsigned char **secret,
-    size_t *len, char *kty, size_t size)
+gw_token_hmac_jwk(gw_token_conf_t *conf, jwt_t *jwk, void *data)
 {
-    int          rc;
-    jwt_t       *jwk;
-    const char  *kid, *type, *alg, *k;
+    gw_token_hmac_t *hmac = data;
 
-    if (jwt_new(&jwk) != 0) {
-        gw_token_error("out of memory");
-        return GW_TOKEN_FAILED;
-    }
+    int              rc;
+    const char      *type, *alg, *k;
 
-    /* an element that is no object is no key */
-
-    if (jwt_add_grants_json(jwk, text) != 0) {
-        jwt_free(jwk);
-        return GW_TOKEN_DECLINED;
-    }
-
-    kid = jwt_get_grant(jwk, "kid");
     type = jwt_get_grant(jwk, "kty");
     alg = jwt_get_grant(jwk, "alg");
     k = jwt_get_grant(jwk, "k");
 
-    if (kid == NULL || strcmp(kid, conf->kid) != 0) {
-        rc = GW_TOKEN_DECLINED;
-
-    } else if (type == NULL || strcmp(type, "oct") != 0) {
+    if (type == NULL || strcmp(type, "oct") != 0) {
         /* kept for the error if no oct key of that "kid" follows */
-        snprintf(kty, size, "%s", type ? type : "without \"kty\"");
-        rc = GW_TOKEN_DECLINED;
-
-    } else if (alg && strcmp(alg, conf->alg->name) != 0) {
-        /* auth_jwt would not take the key for another algorithm either */
-        gw_token_error("--key %s: the key \"%s\" is for %s, not %s",
-                       conf->key, conf->kid, alg, conf->alg->name);
-        rc = GW_TOKEN_FAILED;
-
-    } else if (k == NULL) {
-        gw_token_error("--key %s: the key \"%s\" has no \"k\"", conf->key,
-                       conf->kid);
-        rc = GW_TOKEN_FAILED;
-
-    } else {
-        rc = gw_token_base64url(k, secret, len);
-
-        if (rc == GW_TOKEN_DECLINED) {
-            gw_token_error("--key %s: the key \"%s\" has a \"k\" that is not "
-                           "base64url", conf->key, conf->kid);
-            rc = GW_TOKEN_FAILED;
-        }
+        snprintf(hmac->kty, sizeof(hmac->kty), "%s",
+                 type ? type : "without \"kty\"");
+        return GW_TOKEN_DECLINED;
     }
 
-    jwt_free(jwk);
+    if (alg && strcmp(alg, conf->alg->name) != 0) {
+        /* auth_jwt would not take the key for another algorithm either */
+        gw_token_error("--key %s: the key \"%s\" is for %s, not %s",
+                       conf->key, conf->kid, alg,
+                       conf->alg->name);
+        return GW_TOKEN_FAILED;
+    }
+
+    if (k == NULL) {
+        gw_token_error("--key %s: the key \"%s\" has no \"k\"",
+                       conf->key, conf->kid);
+        return GW_TOKEN_FAILED;
+    }
+
+    rc = gw_token_base64url(k, &hmac->secret, &hmac->len);
+
+    if (rc == GW_TOKEN_DECLINED) {
+        gw_token_error("--key %s: the key \"%s\" has a \"k\" that is not "
+                       "base64url", conf->key, conf->kid);
+        rc = GW_TOKEN_FAILED;
+    }
 
     return rc;
 }
@@ -964,7 +1094,7 @@ gw_token_jwk(gw_token_conf_t *conf, const char *text, unsigned char **secret,
 
 /* unpadded base64url, in its one canonical form as auth_jwt takes it */
 
-static int
+int
 gw_token_base64url(const char *src, unsigned char **dst, size_t *len)
 {
     int             v, nbits;
@@ -1145,7 +1275,7 @@ gw_token_passphrase(char *buf, int size, int rwflag, void *data)
 }
 
 
-static void
+void
 gw_token_error(const char *fmt, ...)
 {
     va_list  args;

@@ -80,7 +80,8 @@ ngx_http_auth_jwt_cache_lookup(ngx_http_auth_jwt_cache_t *cache,
 
 void
 ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
-    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock)
+    u_char *digest, time_t expires, ngx_gw_claim_clock_t *clock,
+    ngx_str_t *cek)
 {
     ngx_queue_t                 *q;
     ngx_http_auth_jwt_cached_t  *entry;
@@ -110,6 +111,12 @@ ngx_http_auth_jwt_cache_insert(ngx_http_auth_jwt_cache_t *cache,
     ngx_memcpy(&entry->node.key, digest, sizeof(ngx_rbtree_key_t));
     entry->expires = expires;
     entry->clock = *clock;
+    entry->cek_len = 0;
+
+    if (cek) {
+        ngx_memcpy(entry->cek, cek->data, cek->len);
+        entry->cek_len = cek->len;
+    }
 
     ngx_rbtree_insert(&cache->rbtree, &entry->node);
 }

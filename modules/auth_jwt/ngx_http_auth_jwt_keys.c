@@ -1,7 +1,9 @@
 
 /*
  * JSON Web Keys (RFC 7517, 7518, 8037) parsed once into OpenSSL objects,
- * and JWS signatures verified with them.
+ * and JWS signatures verified with them.  Keys for JWE (a private RSA, EC
+ * or X25519 key, an oct key's bytes) are parsed here too, and used by
+ * ngx_http_auth_jwt_jwe.c.
  */
 
 
@@ -13,6 +15,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include "ngx_http_auth_jwt.h"
 
@@ -29,16 +32,24 @@ static ngx_int_t ngx_http_auth_jwt_jwk_string(ngx_pool_t *pool,
     ngx_array_t *members, char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_auth_jwt_jwk_bytes(ngx_pool_t *pool,
     ngx_array_t *members, char *name, ngx_str_t *value);
-static ngx_int_t ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool,
-    ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *kid_log, ngx_array_t *members,
+    ngx_http_auth_jwt_key_t *key, const char **error);
 static ngx_int_t ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool,
     ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_rsa_decrypts(EVP_PKEY *pkey);
 static ngx_int_t ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool,
     ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
 static ngx_int_t ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool,
     ngx_array_t *members, ngx_http_auth_jwt_key_t *key, const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_x25519(ngx_pool_t *pool,
+    ngx_array_t *members, ngx_str_t *x, ngx_http_auth_jwt_key_t *key,
+    const char **error);
+static ngx_int_t ngx_http_auth_jwt_jwk_bn(ngx_pool_t *pool,
+    ngx_array_t *members, char *name, BIGNUM **bn, size_t *len);
 static EVP_PKEY *ngx_http_auth_jwt_pkey_fromdata(const char *type,
-    OSSL_PARAM_BLD *bld);
+    int selection, OSSL_PARAM_BLD *bld);
+static void ngx_http_auth_jwt_pkey_cleanup(void *data);
 static ngx_int_t ngx_http_auth_jwt_jwk_add(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *json, ngx_array_t *keys,
     const char **error);
@@ -110,10 +121,10 @@ ngx_http_auth_jwt_crypto_cleanup(void *data)
 
 
 /*
- * Adds the signature keys of a JWKS document (or of a single JWK) to keys.
- * Keys for other uses and of unknown types are skipped, as RFC 7517 asks,
- * with a line at the given level; a malformed key is an error, not
- * something to skip quietly.
+ * Adds the keys of a JWKS document (or of a single JWK) to keys: signature
+ * keys, and decryption keys for JWE.  Keys for other uses and of unknown
+ * types are skipped, as RFC 7517 asks, with a line at the given level; a
+ * malformed key is an error, not something to skip quietly.
  */
 
 ngx_int_t
@@ -150,7 +161,7 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
             return NGX_ERROR;
         }
 
-        *error = "no signature key";
+        *error = "no usable key";
 
         rc = ngx_http_auth_jwt_jwk_add(pool, log, level, json, keys, error);
 
@@ -190,7 +201,7 @@ ngx_http_auth_jwt_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
     }
 
     if (n == 0) {
-        *error = "no signature keys in \"keys\"";
+        *error = "no usable keys in \"keys\"";
         return NGX_ERROR;
     }
 
@@ -205,6 +216,7 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
 {
     ngx_int_t            rc;
     ngx_str_t            kty, use, alg, kid_log, log_buf;
+    ngx_uint_t           uses;
     ngx_array_t          members;
 
     ngx_memzero(key, sizeof(ngx_http_auth_jwt_key_t));
@@ -251,8 +263,17 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
 
     kid_log = *ngx_http_auth_jwt_log_text(pool, &key->kid, &kid_log);
 
-    if (use.data && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0))
-    {
+    /* without "use", a key serves whatever its type and "alg" allow */
+
+    key->use = NGX_HTTP_AUTH_JWT_USE_SIG | NGX_HTTP_AUTH_JWT_USE_ENC;
+
+    if (use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0) {
+        key->use = NGX_HTTP_AUTH_JWT_USE_SIG;
+
+    } else if (use.len == 3 && ngx_strncmp(use.data, "enc", 3) == 0) {
+        key->use = NGX_HTTP_AUTH_JWT_USE_ENC;
+
+    } else if (use.data) {
         ngx_log_error(level, log, 0,
                       "auth_jwt: skipped JWK \"%V\" with \"use\" \"%V\"",
                       &kid_log, ngx_http_auth_jwt_log_text(pool, &use,
@@ -262,14 +283,27 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
 
     if (alg.data) {
         key->alg = ngx_http_auth_jwt_alg(&alg);
+        uses = NGX_HTTP_AUTH_JWT_USE_SIG;
 
         if (key->alg == NULL) {
+            key->jwe_alg = ngx_http_auth_jwt_jwe_alg(&alg);
+            uses = NGX_HTTP_AUTH_JWT_USE_ENC;
+        }
+
+        if (key->alg == NULL && key->jwe_alg == NULL) {
             ngx_log_error(level, log, 0,
                           "auth_jwt: skipped JWK \"%V\" with unsupported "
                           "\"alg\" \"%V\"", &kid_log,
                           ngx_http_auth_jwt_log_text(pool, &alg, &log_buf));
             return NGX_DECLINED;
         }
+
+        if (!(key->use & uses)) {
+            *error = "JWK \"alg\" does not fit its \"use\"";
+            return NGX_ERROR;
+        }
+
+        key->use = uses;
     }
 
     if (kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0) {
@@ -287,13 +321,19 @@ ngx_http_auth_jwt_jwk_parse(ngx_pool_t *pool, ngx_log_t *log,
 
     /* an "alg" of another kind makes the key malformed, not just unusable */
 
-    if (key->kty && key->alg && key->alg->kty != key->kty) {
+    if (key->kty
+        && ((key->alg && key->alg->kty != key->kty)
+            || (key->jwe_alg && key->jwe_alg->kty != key->kty
+                && !(key->jwe_alg->kty == NGX_HTTP_AUTH_JWT_EC
+                     && key->kty == NGX_HTTP_AUTH_JWT_OKP))))
+    {
         *error = "JWK \"alg\" does not fit its \"kty\"";
         return NGX_ERROR;
     }
 
     if (key->kty == NGX_HTTP_AUTH_JWT_OCT) {
-        rc = ngx_http_auth_jwt_jwk_oct(pool, &members, key, error);
+        rc = ngx_http_auth_jwt_jwk_oct(pool, log, level, &kid_log, &members,
+                                       key, error);
 
     } else if (key->kty == NGX_HTTP_AUTH_JWT_RSA) {
         rc = ngx_http_auth_jwt_jwk_rsa(pool, &members, key, error);
@@ -385,19 +425,54 @@ ngx_http_auth_jwt_log_text(ngx_pool_t *pool, ngx_str_t *text, ngx_str_t *buf)
 
 
 static ngx_int_t
-ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
-    ngx_http_auth_jwt_key_t *key, const char **error)
+ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t level,
+    ngx_str_t *kid_log, ngx_array_t *members, ngx_http_auth_jwt_key_t *key,
+    const char **error)
 {
-    size_t       min;
     EVP_MAC     *mac;
     ngx_str_t    k;
-    ngx_uint_t   i;
+    ngx_uint_t   i, first, warn;
     OSSL_PARAM   params[2];
     const char  *digests[] = { "SHA256", "SHA384", "SHA512" };
+
+    static const char  *asks_any[] = {
+        "32 bytes for HS256, 48 for HS384, 64 for HS512",
+        "48 bytes for HS384, 64 for HS512",
+        "64 bytes for HS512"
+    };
+
+    static const char  *asks_one[] = {
+        "32 bytes for HS256", "48 bytes for HS384", "64 bytes for HS512"
+    };
 
     if (ngx_http_auth_jwt_jwk_bytes(pool, members, "k", &k) != NGX_OK) {
         *error = "oct JWK without a base64url \"k\"";
         return NGX_ERROR;
+    }
+
+    if (k.len == 0) {
+        *error = "oct JWK with an empty \"k\"";
+        return NGX_DECLINED;
+    }
+
+    if (key->use & NGX_HTTP_AUTH_JWT_USE_ENC) {
+
+        /* the key of dir, KW and GCMKW: kept, and wiped with the key */
+
+        if (key->jwe_alg && key->jwe_alg->key_len
+            && key->jwe_alg->key_len != k.len)
+        {
+            ngx_explicit_memzero(k.data, k.len);
+            *error = "oct JWK of another size than its \"alg\" takes";
+            return NGX_DECLINED;
+        }
+
+        key->secret = k;
+        key->decrypts = 1;
+    }
+
+    if (!(key->use & NGX_HTTP_AUTH_JWT_USE_SIG)) {
+        return NGX_OK;
     }
 
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -406,15 +481,9 @@ ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    /*
-     * RFC 7518, 3.2: the key must be at least as long as the hash, so a
-     * short secret simply cannot be used with the longer hashes.
-     */
-
     for (i = 0; i < 3; i++) {
-        min = 32 + 16 * i;
 
-        if (k.len < min || (key->alg && key->alg->hash != i)) {
+        if (key->alg && key->alg->hash != i) {
             continue;
         }
 
@@ -433,30 +502,72 @@ ngx_http_auth_jwt_jwk_oct(ngx_pool_t *pool, ngx_array_t *members,
     }
 
     EVP_MAC_free(mac);
-    ngx_explicit_memzero(k.data, k.len);
+
+    if (!key->decrypts) {
+        ngx_explicit_memzero(k.data, k.len);
+    }
 
     if (i < 3) {
         *error = "HMAC key setup failed in OpenSSL";
         return NGX_ERROR;
     }
 
-    if (key->hmac[0] == NULL && key->hmac[1] == NULL && key->hmac[2] == NULL)
-    {
-        *error = "oct JWK shorter than its algorithm's hash";
-        return NGX_DECLINED;
+    /*
+     * RFC 7518, 3.2 asks for a key at least as long as the hash; NGINX
+     * Plus takes shorter ones, and so does this module, with a warning.
+     * The first hash the key falls short of, and all after it.
+     */
+
+    first = key->alg ? key->alg->hash : 0;
+
+    while (first < 3 && k.len >= 32 + 16 * first) {
+        first++;
     }
+
+    if (first == 3 || (key->alg && first != key->alg->hash)) {
+        return NGX_OK;
+    }
+
+    /*
+     * a warning when a key file is loaded; a fetched set is parsed at
+     * each fetch, and its lines stay at its level
+     */
+
+    warn = (level == NGX_LOG_INFO) ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+    ngx_log_error(warn, log, 0,
+                  "auth_jwt: JWK \"%V\" is an HMAC key of %uz bytes; "
+                  "RFC 7518, 3.2 asks for %s", kid_log, k.len,
+                  key->alg ? asks_one[first] : asks_any[first]);
 
     return NGX_OK;
 }
 
 
+/*
+ * A public RSA key verifies; a private one (RFC 7518, 6.3.2) also decrypts,
+ * with or without its CRT values, but never with more than two primes.
+ */
+
 static ngx_int_t
 ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool, ngx_array_t *members,
     ngx_http_auth_jwt_key_t *key, const char **error)
 {
-    BIGNUM          *n, *e;
+    int              selection;
+    BIGNUM          *n, *e, *priv[6];
+    ngx_int_t        rc;
     ngx_str_t        n_bytes, e_bytes;
+    ngx_uint_t       i, have;
+    EVP_PKEY_CTX    *ctx;
     OSSL_PARAM_BLD  *bld;
+
+    static char     *names[] = { "d", "p", "q", "dp", "dq", "qi" };
+
+    static const char  *params[] = {
+        OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2, OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1
+    };
 
     if (ngx_http_auth_jwt_jwk_bytes(pool, members, "n", &n_bytes) != NGX_OK
         || ngx_http_auth_jwt_jwk_bytes(pool, members, "e", &e_bytes)
@@ -466,22 +577,88 @@ ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
+    if (ngx_gw_json_member(members, (u_char *) "d", 1) == NULL) {
+        if (!(key->use & NGX_HTTP_AUTH_JWT_USE_SIG)) {
+            *error = "RSA JWK for encryption without its private part";
+            return NGX_DECLINED;
+        }
+
+        key->use = NGX_HTTP_AUTH_JWT_USE_SIG;
+    }
+
+    if (ngx_gw_json_member(members, (u_char *) "oth", 3)) {
+        *error = "RSA JWK of more than two primes";
+        return NGX_DECLINED;
+    }
+
+    have = 0;
+
+    for (i = 0; i < 6; i++) {
+        priv[i] = NULL;
+
+        if (ngx_gw_json_member(members, (u_char *) names[i],
+                               ngx_strlen(names[i])))
+        {
+            have |= 1 << i;
+
+            if (ngx_http_auth_jwt_jwk_bn(pool, members, names[i], &priv[i],
+                                         NULL)
+                != NGX_OK)
+            {
+                have = 0x80;
+                break;
+            }
+        }
+    }
+
+    /* "d" alone, or with all the CRT values */
+
+    if (have != 0 && have != 0x01 && have != 0x3f) {
+        for (i = 0; i < 6; i++) {
+            BN_clear_free(priv[i]);
+        }
+
+        *error = (have & 0x80) ? "RSA JWK with a private part that is not "
+                                 "base64url"
+                               : "RSA JWK with \"d\" and only some of "
+                                 "\"p\", \"q\", \"dp\", \"dq\", \"qi\"";
+        return NGX_ERROR;
+    }
+
     n = BN_bin2bn(n_bytes.data, n_bytes.len, NULL);
     e = BN_bin2bn(e_bytes.data, e_bytes.len, NULL);
     bld = OSSL_PARAM_BLD_new();
+
+    selection = have ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY;
 
     if (n && e && bld
         && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n)
         && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
     {
-        key->pkey = ngx_http_auth_jwt_pkey_fromdata("RSA", bld);
+        for (i = 0; i < 6; i++) {
+            if (priv[i]
+                && !OSSL_PARAM_BLD_push_BN(bld, params[i], priv[i]))
+            {
+                break;
+            }
+        }
+
+        if (i == 6) {
+            key->pkey = ngx_http_auth_jwt_pkey_fromdata("RSA", selection,
+                                                        bld);
+        }
     }
 
     OSSL_PARAM_BLD_free(bld);
     BN_free(n);
     BN_free(e);
 
+    for (i = 0; i < 6; i++) {
+        BN_clear_free(priv[i]);
+    }
+
     if (key->pkey == NULL) {
+        ERR_clear_error();
         *error = "invalid RSA JWK";
         return NGX_ERROR;
     }
@@ -491,15 +668,88 @@ ngx_http_auth_jwt_jwk_rsa(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_DECLINED;
     }
 
+    if (have) {
+
+        /*
+         * a private part that does not fit "n" and "e" would decrypt
+         * nothing: OpenSSL checks the primes and "d" when they are all
+         * there, and what the key decrypts is tried once in any case
+         */
+
+        ctx = (have == 0x3f) ? EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey,
+                                                          NULL)
+                             : NULL;
+
+        rc = (have != 0x3f || (ctx && EVP_PKEY_pairwise_check(ctx) == 1))
+             ? ngx_http_auth_jwt_rsa_decrypts(key->pkey) : NGX_ERROR;
+
+        EVP_PKEY_CTX_free(ctx);
+
+        if (rc != NGX_OK) {
+            ERR_clear_error();
+            *error = "RSA JWK private part does not fit its public part";
+            return NGX_ERROR;
+        }
+
+        key->decrypts = (key->use & NGX_HTTP_AUTH_JWT_USE_ENC) ? 1 : 0;
+    }
+
     return NGX_OK;
 }
 
 
 static ngx_int_t
+ngx_http_auth_jwt_rsa_decrypts(EVP_PKEY *pkey)
+{
+    u_char         in[32], out[1024], back[1024];
+    size_t         out_len, back_len;
+    ngx_int_t      rc;
+    EVP_PKEY_CTX  *ctx;
+
+    if (EVP_PKEY_get_size(pkey) > (int) sizeof(out)
+        || RAND_bytes(in, sizeof(in)) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    out_len = sizeof(out);
+    back_len = sizeof(back);
+
+    rc = (EVP_PKEY_encrypt_init(ctx) == 1
+          && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1
+          && EVP_PKEY_encrypt(ctx, out, &out_len, in, sizeof(in)) == 1
+          && EVP_PKEY_decrypt_init(ctx) == 1
+          && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1
+          && EVP_PKEY_decrypt(ctx, back, &back_len, out, out_len) == 1
+          && back_len == sizeof(in)
+          && ngx_memcmp(back, in, sizeof(in)) == 0)
+         ? NGX_OK : NGX_ERROR;
+
+    EVP_PKEY_CTX_free(ctx);
+    ngx_explicit_memzero(back, sizeof(back));
+
+    return rc;
+}
+
+
+/*
+ * A public EC key verifies; a private one (with "d") also decrypts, with
+ * ECDH-ES.  A curve has one signature algorithm.
+ */
+
+static ngx_int_t
 ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
     ngx_http_auth_jwt_key_t *key, const char **error)
 {
+    int                       selection;
     u_char                   *point;
+    size_t                    len;
+    BIGNUM                   *d;
     ngx_str_t                 crv, x, y;
     OSSL_PARAM_BLD           *bld;
     EVP_PKEY_CTX             *ctx;
@@ -526,11 +776,30 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
-    /* "x" and "y" are exactly the field size long (RFC 7518, 6.2.1.2) */
+    /* "x", "y" and "d" are exactly the field size long (RFC 7518, 6.2) */
 
     if (x.len != alg->ec_half || y.len != alg->ec_half) {
         *error = "EC JWK coordinates of the wrong length";
         return NGX_DECLINED;
+    }
+
+    d = NULL;
+
+    if (ngx_gw_json_member(members, (u_char *) "d", 1)) {
+        if (ngx_http_auth_jwt_jwk_bn(pool, members, "d", &d, &len) != NGX_OK
+            || len != alg->ec_half)
+        {
+            BN_clear_free(d);
+            *error = "EC JWK \"d\" is not base64url of the field size";
+            return NGX_ERROR;
+        }
+
+    } else if (!(key->use & NGX_HTTP_AUTH_JWT_USE_SIG)) {
+        *error = "EC JWK for encryption without its private part";
+        return NGX_DECLINED;
+
+    } else {
+        key->use = NGX_HTTP_AUTH_JWT_USE_SIG;
     }
 
     /* a curve has one algorithm: pinning it keeps ES256 keys to ES256 */
@@ -538,6 +807,7 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
 
     point = ngx_pnalloc(pool, 1 + x.len + y.len);
     if (point == NULL) {
+        BN_clear_free(d);
         return NGX_ERROR;
     }
 
@@ -546,17 +816,21 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
     ngx_memcpy(point + 1 + x.len, y.data, y.len);
 
     bld = OSSL_PARAM_BLD_new();
+    selection = d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY;
 
     if (bld
         && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
                                            alg->curve, 0)
         && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-                                            point, 1 + x.len + y.len))
+                                            point, 1 + x.len + y.len)
+        && (d == NULL
+            || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d)))
     {
-        key->pkey = ngx_http_auth_jwt_pkey_fromdata("EC", bld);
+        key->pkey = ngx_http_auth_jwt_pkey_fromdata("EC", selection, bld);
     }
 
     OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(d);
 
     if (key->pkey == NULL) {
         *error = "invalid EC JWK";
@@ -567,11 +841,22 @@ ngx_http_auth_jwt_jwk_ec(ngx_pool_t *pool, ngx_array_t *members,
 
     if (ctx == NULL || EVP_PKEY_public_check(ctx) != 1) {
         EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
         *error = "EC JWK point is not on its curve";
         return NGX_ERROR;
     }
 
+    if (selection == EVP_PKEY_KEYPAIR && EVP_PKEY_pairwise_check(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
+        *error = "EC JWK \"d\" does not fit its point";
+        return NGX_ERROR;
+    }
+
     EVP_PKEY_CTX_free(ctx);
+
+    key->decrypts = (selection == EVP_PKEY_KEYPAIR
+                     && (key->use & NGX_HTTP_AUTH_JWT_USE_ENC)) ? 1 : 0;
 
     return NGX_OK;
 }
@@ -593,6 +878,10 @@ ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool, ngx_array_t *members,
         return NGX_ERROR;
     }
 
+    if (crv.len == 6 && ngx_strncmp(crv.data, "X25519", 6) == 0) {
+        return ngx_http_auth_jwt_jwk_x25519(pool, members, &x, key, error);
+    }
+
     if (crv.len == 7 && ngx_strncmp(crv.data, "Ed25519", 7) == 0) {
         type = EVP_PKEY_ED25519;
         len = 32;
@@ -602,9 +891,16 @@ ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool, ngx_array_t *members,
         len = 57;
 
     } else {
-        *error = "OKP JWK on a curve that does not sign";
+        *error = "OKP JWK on an unsupported curve";
         return NGX_DECLINED;
     }
+
+    if (!(key->use & NGX_HTTP_AUTH_JWT_USE_SIG)) {
+        *error = "OKP JWK on a curve that does not decrypt";
+        return NGX_DECLINED;
+    }
+
+    key->use = NGX_HTTP_AUTH_JWT_USE_SIG;
 
     if (x.len != len) {
         *error = "OKP JWK \"x\" of the wrong length";
@@ -617,6 +913,60 @@ ngx_http_auth_jwt_jwk_okp(ngx_pool_t *pool, ngx_array_t *members,
         *error = "invalid OKP JWK";
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+/* X25519 only decrypts (ECDH-ES), and only with its private part */
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_x25519(ngx_pool_t *pool, ngx_array_t *members,
+    ngx_str_t *x, ngx_http_auth_jwt_key_t *key, const char **error)
+{
+    u_char     pub[32];
+    size_t     len;
+    ngx_str_t  d;
+
+    if (!(key->use & NGX_HTTP_AUTH_JWT_USE_ENC)) {
+        *error = "OKP JWK on a curve that does not sign";
+        return NGX_DECLINED;
+    }
+
+    key->use = NGX_HTTP_AUTH_JWT_USE_ENC;
+
+    if (ngx_gw_json_member(members, (u_char *) "d", 1) == NULL) {
+        *error = "X25519 JWK without its private part";
+        return NGX_DECLINED;
+    }
+
+    if (x->len != 32
+        || ngx_http_auth_jwt_jwk_bytes(pool, members, "d", &d) != NGX_OK
+        || d.len != 32)
+    {
+        *error = "X25519 JWK \"x\" or \"d\" is not 32 bytes of base64url";
+        return NGX_ERROR;
+    }
+
+    key->pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, d.data,
+                                             d.len);
+    ngx_explicit_memzero(d.data, d.len);
+
+    len = sizeof(pub);
+
+    if (key->pkey == NULL
+        || EVP_PKEY_get_raw_public_key(key->pkey, pub, &len) != 1)
+    {
+        *error = "invalid X25519 JWK";
+        return NGX_ERROR;
+    }
+
+    if (len != 32 || ngx_memcmp(pub, x->data, 32) != 0) {
+        *error = "X25519 JWK \"d\" does not fit its \"x\"";
+        return NGX_ERROR;
+    }
+
+    key->decrypts = 1;
 
     return NGX_OK;
 }
@@ -663,8 +1013,44 @@ ngx_http_auth_jwt_jwk_bytes(ngx_pool_t *pool, ngx_array_t *members,
 }
 
 
+/* a private number, and its length: its bytes wiped once it is a BIGNUM */
+
+static ngx_int_t
+ngx_http_auth_jwt_jwk_bn(ngx_pool_t *pool, ngx_array_t *members, char *name,
+    BIGNUM **bn, size_t *len)
+{
+    ngx_str_t  bytes;
+
+    *bn = NULL;
+
+    if (ngx_http_auth_jwt_jwk_bytes(pool, members, name, &bytes) != NGX_OK
+        || bytes.len == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* secure: the parameters made of it are wiped when freed */
+
+    *bn = BN_secure_new();
+
+    if (*bn && BN_bin2bn(bytes.data, bytes.len, *bn) == NULL) {
+        BN_clear_free(*bn);
+        *bn = NULL;
+    }
+
+    ngx_explicit_memzero(bytes.data, bytes.len);
+
+    if (len) {
+        *len = bytes.len;
+    }
+
+    return (*bn == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
 static EVP_PKEY *
-ngx_http_auth_jwt_pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
+ngx_http_auth_jwt_pkey_fromdata(const char *type, int selection,
+    OSSL_PARAM_BLD *bld)
 {
     EVP_PKEY      *pkey;
     OSSL_PARAM    *params;
@@ -676,12 +1062,13 @@ ngx_http_auth_jwt_pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
 
     if (params == NULL || ctx == NULL
         || EVP_PKEY_fromdata_init(ctx) != 1
-        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        || EVP_PKEY_fromdata(ctx, &pkey, selection, params) != 1)
     {
         pkey = NULL;
     }
 
     EVP_PKEY_CTX_free(ctx);
+    /* private numbers are secure BIGNUMs: OpenSSL wipes their copies here */
     OSSL_PARAM_free(params);
 
     return pkey;
@@ -716,6 +1103,124 @@ ngx_http_auth_jwt_jwk_add(ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t level,
     ngx_http_auth_jwt_key_free(&key);
 
     return rc;
+}
+
+
+/* what the keys serve: NGX_HTTP_AUTH_JWT_USE_SIG, _ENC, or both */
+
+ngx_uint_t
+ngx_http_auth_jwt_keys_use(ngx_array_t *keys)
+{
+    ngx_uint_t                use, i;
+    ngx_http_auth_jwt_key_t  *key;
+
+    use = 0;
+    key = keys->elts;
+
+    for (i = 0; i < keys->nelts; i++) {
+        use |= key[i].use & NGX_HTTP_AUTH_JWT_USE_SIG;
+
+        if (key[i].decrypts) {
+            use |= NGX_HTTP_AUTH_JWT_USE_ENC;
+        }
+    }
+
+    return use;
+}
+
+
+/*
+ * The sender's ephemeral key of ECDH-ES ("epk", RFC 7518, 4.6.1.1): a
+ * public EC key on a curve of the module's, or an X25519 key, freed with
+ * the pool.
+ */
+
+ngx_int_t
+ngx_http_auth_jwt_epk(ngx_pool_t *pool, ngx_str_t *json, EVP_PKEY **pkey,
+    const char **error)
+{
+    ngx_str_t                 kty, crv, x;
+    ngx_array_t               members;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_auth_jwt_key_t   key;
+
+    *pkey = NULL;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_auth_jwt_pkey_cleanup;
+    cln->data = NULL;
+
+    if (ngx_array_init(&members, pool, 4, sizeof(ngx_gw_json_member_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_gw_json_object_members(pool, json, NGX_HTTP_AUTH_JWT_MAX_DEPTH,
+                                   &members, error)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the sender's key is public: a private part is a mistake or worse */
+
+    if (ngx_http_auth_jwt_jwk_string(pool, &members, "kty", &kty) != NGX_OK
+        || ngx_http_auth_jwt_jwk_string(pool, &members, "crv", &crv)
+           != NGX_OK
+        || ngx_gw_json_member(&members, (u_char *) "d", 1))
+    {
+        *error = "\"epk\" is not a public EC or OKP key";
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&key, sizeof(ngx_http_auth_jwt_key_t));
+    key.use = NGX_HTTP_AUTH_JWT_USE_SIG;
+
+    if (kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0) {
+
+        if (ngx_http_auth_jwt_jwk_ec(pool, &members, &key, error) != NGX_OK)
+        {
+            EVP_PKEY_free(key.pkey);
+            return NGX_DECLINED;
+        }
+
+    } else if (kty.len == 3 && ngx_strncmp(kty.data, "OKP", 3) == 0
+               && crv.len == 6 && ngx_strncmp(crv.data, "X25519", 6) == 0)
+    {
+        if (ngx_http_auth_jwt_jwk_bytes(pool, &members, "x", &x) != NGX_OK
+            || x.len != 32)
+        {
+            *error = "\"epk\" of X25519 without 32 bytes of \"x\"";
+            return NGX_DECLINED;
+        }
+
+        key.pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL,
+                                               x.data, x.len);
+        if (key.pkey == NULL) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        *error = "\"epk\" is not a public EC or OKP key";
+        return NGX_DECLINED;
+    }
+
+    cln->data = key.pkey;
+    *pkey = key.pkey;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_auth_jwt_pkey_cleanup(void *data)
+{
+    EVP_PKEY_free(data);
 }
 
 
@@ -771,6 +1276,16 @@ ngx_http_auth_jwt_key_free(ngx_http_auth_jwt_key_t *key)
         key->verify[i] = NULL;
     }
 
+    for (i = 0; i < 4; i++) {
+        EVP_PKEY_CTX_free(key->decrypt[i]);
+        key->decrypt[i] = NULL;
+    }
+
+    if (key->secret.len) {
+        ngx_explicit_memzero(key->secret.data, key->secret.len);
+        key->secret.len = 0;
+    }
+
     for (i = 0; i < 3; i++) {
         EVP_MAC_CTX_free(key->hmac[i]);
         key->hmac[i] = NULL;
@@ -796,7 +1311,8 @@ ngx_http_auth_jwt_verify(ngx_http_auth_jwt_token_t *token, ngx_array_t *keys,
 
     for (i = 0; i < keys->nelts; i++) {
 
-        if (key[i].kty != token->alg->kty
+        if (!(key[i].use & NGX_HTTP_AUTH_JWT_USE_SIG)
+            || key[i].kty != token->alg->kty
             || (key[i].alg && key[i].alg != token->alg)
             || (key[i].kid.len && token->kid.len
                 && (key[i].kid.len != token->kid.len
@@ -842,7 +1358,7 @@ ngx_http_auth_jwt_verify_hmac(ngx_http_auth_jwt_key_t *key,
     ctx = key->hmac[token->alg->hash];
 
     if (ctx == NULL) {
-        /* the secret is shorter than this algorithm's hash */
+        /* the key's "alg" is another, or it decrypts only */
         return NGX_DECLINED;
     }
 

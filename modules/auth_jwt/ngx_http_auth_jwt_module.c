@@ -8,50 +8,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_auth_jwt.h"
+#include "ngx_gw_conf.h"
+#include "ngx_gw_decision.h"
 #include "ngx_gw_subrequest.h"
 #include "ngx_gw_require.h"
 
 
-/* the largest key file or fetched JWK Set */
-#define NGX_HTTP_AUTH_JWT_MAX_KEYS  (1024 * 1024)
-
-/* how long a key request that failed is not asked again, in ms */
-#define NGX_HTTP_AUTH_JWT_KEY_RETRY  5000
-
-
 typedef struct ngx_http_auth_jwt_ctx_s    ngx_http_auth_jwt_ctx_t;
-typedef struct ngx_http_auth_jwt_fetch_s  ngx_http_auth_jwt_fetch_t;
-
-
-/*
- * A fetched JWK Set, in a pool of its own: the key request holds it while
- * it is the latest, and so does each request that is to verify with it,
- * so a newer fetch never frees keys in use.
- */
-typedef struct {
-    ngx_array_t                  *keys;
-    ngx_pool_t                   *pool;
-    ngx_uint_t                    refs;
-    time_t                        fetched;
-    uint64_t                      generation;
-} ngx_http_auth_jwt_key_set_t;
-
-
-/*
- * One per auth_jwt_key_request directive, and per worker: at most one
- * fetch in flight, which the other requests that need the keys wait for,
- * and the time of the last failure, for the requests that come soon after.
- */
-typedef struct {
-    ngx_str_t                     uri;
-    ngx_str_t                     args;
-    ngx_http_auth_jwt_key_set_t  *set;      /* the latest; NULL: none */
-    uint64_t                      generation;
-    ngx_http_auth_jwt_fetch_t    *fetching;
-    ngx_queue_t                   waiting;  /* of ngx_http_auth_jwt_fetch_t */
-    ngx_msec_t                    failed;
-    unsigned                      has_failed:1;
-} ngx_http_auth_jwt_key_request_t;
 
 
 /* what auth_jwt_claim_set, auth_jwt_header_set, auth_jwt_claim_contains do */
@@ -71,6 +34,9 @@ typedef struct {
 
 typedef struct {
     ngx_http_auth_jwt_cache_t     cache;
+    ngx_http_auth_jwt_store_t    *store;    /* auth_jwt_key_zone */
+    ngx_array_t                   sources;  /* of key sources */
+    ngx_array_t                   refreshed;
 } ngx_http_auth_jwt_main_conf_t;
 
 
@@ -78,35 +44,18 @@ typedef struct {
     ngx_http_complex_value_t     *realm;    /* NULL: off */
     ngx_http_complex_value_t     *token;    /* NULL: Authorization */
     ngx_array_t                  *keys;     /* of ngx_http_auth_jwt_key_t */
+
+    /* key requests, and key files with variables: had at request time */
     ngx_array_t                  *key_requests;
     time_t                        key_cache;
     time_t                        leeway;
     ngx_array_t                  *require;
+    ngx_uint_t                    type;     /* auth_jwt_type */
 
     /* where "auth_jwt" was set, for the error when there is no key */
     ngx_str_t                     file;
     ngx_uint_t                    line;
 } ngx_http_auth_jwt_loc_conf_t;
-
-
-/*
- * A key request as one client request sees it: done once its keys are at
- * hand (set) or it failed; until then the request fetches them, or waits
- * in the key request's queue for the fetch of another request.
- */
-struct ngx_http_auth_jwt_fetch_s {
-    ngx_http_auth_jwt_key_request_t  *key_request;
-    ngx_http_request_t               *request;
-    ngx_http_auth_jwt_ctx_t          *ctx;
-    ngx_http_auth_jwt_key_set_t      *set;
-    ngx_gw_capture_t                  capture;
-    ngx_queue_t                       queue;
-    ngx_event_t                       wake;
-    unsigned                          done:1;
-    unsigned                          failed:1;
-    unsigned                          fetching:1;
-    unsigned                          waiting:1;
-};
 
 
 /*
@@ -124,8 +73,10 @@ struct ngx_http_auth_jwt_ctx_s {
     unsigned                          decoded:1;
     ngx_http_auth_jwt_token_t         token;
     ngx_gw_claim_clock_t              clock;
-    ngx_http_auth_jwt_fetch_t        *fetches;
-    ngx_uint_t                        pending;
+    ngx_http_auth_jwt_jwe_t          *jwe;      /* encrypted, nested */
+    u_char                            cek[NGX_HTTP_AUTH_JWT_MAX_CEK];
+    size_t                            cek_len;  /* the cache's, for claims */
+    ngx_http_auth_jwt_keys_t          keys;
     ngx_table_elt_t                  *challenge;
     ngx_uint_t                        control_logged;
 };
@@ -136,13 +87,18 @@ static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_check(
 static ngx_http_auth_jwt_ctx_t *ngx_http_auth_jwt_verdict(
     ngx_http_request_t *r);
 static void ngx_http_auth_jwt_mark(void *data);
-static ngx_int_t ngx_http_auth_jwt_keys_ready(
+static ngx_int_t ngx_http_auth_jwt_keys_ready(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
-static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_fresh_keys(
-    ngx_http_auth_jwt_key_request_t *kr, ngx_http_auth_jwt_loc_conf_t *ajcf);
 static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_all(
     ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
     ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
+static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_token(
+    ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, const char **reason);
+static ngx_http_auth_jwt_status_e ngx_http_auth_jwt_verify_sets(
+    ngx_http_request_t *r, ngx_http_auth_jwt_loc_conf_t *ajcf,
+    ngx_http_auth_jwt_ctx_t *ctx, ngx_http_auth_jwt_token_t *token,
+    const char **reason);
 static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_key_set(
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
     ngx_uint_t i);
@@ -155,20 +111,6 @@ static ngx_int_t ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_str_t *value);
 static ngx_int_t ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx);
-static ngx_int_t ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_fetch_t *fetch);
-static ngx_int_t ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr,
-    void *data, ngx_int_t rc);
-static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_key_set_create(
-    ngx_http_request_t *sr, ngx_http_auth_jwt_fetch_t *fetch, ngx_int_t rc);
-static void ngx_http_auth_jwt_wake_waiting(
-    ngx_http_auth_jwt_key_request_t *kr, ngx_http_auth_jwt_key_set_t *set,
-    ngx_uint_t failed);
-static void ngx_http_auth_jwt_wake(ngx_event_t *ev);
-static void ngx_http_auth_jwt_take_keys(ngx_http_auth_jwt_fetch_t *fetch,
-    ngx_http_auth_jwt_key_set_t *set);
-static void ngx_http_auth_jwt_release_keys(ngx_http_auth_jwt_key_set_t *set);
-static void ngx_http_auth_jwt_fetch_cleanup(void *data);
 static ngx_int_t ngx_http_auth_jwt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_auth_jwt_handler(ngx_http_request_t *r);
@@ -188,6 +130,8 @@ static ngx_int_t ngx_http_auth_jwt_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_auth_jwt_key_fetches_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_jwt_member_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_auth_jwt_ctx_t *ctx,
     ngx_gw_json_member_t *member, ngx_str_t *name);
@@ -203,7 +147,10 @@ static char *ngx_http_auth_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_auth_jwt_key_request(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static void ngx_http_auth_jwt_key_request_cleanup(void *data);
+static char *ngx_http_auth_jwt_key_source(ngx_conf_t *cf,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t type, ngx_str_t *value);
+static char *ngx_http_auth_jwt_key_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -213,6 +160,7 @@ static char *ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_auth_jwt_verified_cache(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_auth_jwt_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_auth_jwt_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_auth_jwt_commands[] = {
@@ -247,6 +195,13 @@ static ngx_command_t  ngx_http_auth_jwt_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_auth_jwt_loc_conf_t, key_cache),
+      NULL },
+
+    { ngx_string("auth_jwt_key_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_auth_jwt_key_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("auth_jwt_leeway"),
@@ -327,7 +282,7 @@ ngx_module_t  ngx_http_auth_jwt_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_auth_jwt_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -352,6 +307,10 @@ static ngx_http_variable_t  ngx_http_auth_jwt_vars[] = {
 
     { ngx_string("jwt_status"), NULL, ngx_http_auth_jwt_status_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string(NGX_GW_DECISION_JWT_KEY_FETCHES), NULL,
+      ngx_http_auth_jwt_key_fetches_variable, 0, NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
 
       ngx_http_null_variable
 };
@@ -416,7 +375,7 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
 
         ngx_http_set_ctx(r, ctx, ngx_http_auth_jwt_module);
 
-    } else if (ctx->conf != ajcf && ctx->pending == 0) {
+    } else if (ctx->conf != ajcf && ctx->keys.pending == 0) {
 
         /*
          * the request moved on to a location with other keys or settings
@@ -450,8 +409,22 @@ ngx_http_auth_jwt_check(ngx_http_request_t *r)
         ctx->read = 1;
     }
 
-    if (ngx_http_auth_jwt_keys_ready(ajcf, ctx) == NGX_OK) {
+    if (ngx_http_auth_jwt_keys_ready(r, ajcf, ctx) == NGX_OK) {
         status = ngx_http_auth_jwt_verify_all(r, ajcf, ctx, &reason);
+
+        /*
+         * a kid no key has may be one the identity provider just added;
+         * a JWE names its decryption key in its own header
+         */
+
+        if (status == NGX_HTTP_AUTH_JWT_NO_KEY
+            && (ctx->jwe ? ctx->jwe->kid.len : ctx->token.kid.len)
+            && ngx_http_auth_jwt_sources_refetch(r, ajcf->key_requests,
+                                                 ajcf->key_cache, &ctx->keys)
+               == NGX_OK)
+        {
+            return ctx;
+        }
 
     } else if (ctx->decoded) {
 
@@ -521,55 +494,30 @@ ngx_http_auth_jwt_verdict(ngx_http_request_t *r)
 static void
 ngx_http_auth_jwt_mark(void *data)
 {
-    /* only marks the context */
+    ngx_http_auth_jwt_ctx_t  *ctx = data;
+
+    /* marks the context; and a JWE's content key goes with the request */
+
+    ngx_explicit_memzero(ctx->cek, sizeof(ctx->cek));
 }
 
 
 static ngx_int_t
-ngx_http_auth_jwt_keys_ready(ngx_http_auth_jwt_loc_conf_t *ajcf,
-    ngx_http_auth_jwt_ctx_t *ctx)
+ngx_http_auth_jwt_keys_ready(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx)
 {
-    ngx_uint_t                         i;
-    ngx_http_auth_jwt_key_request_t  **kr;
-
-    if (ajcf->key_requests == NULL) {
-        return NGX_OK;
-    }
-
-    kr = ajcf->key_requests->elts;
-
-    for (i = 0; i < ajcf->key_requests->nelts; i++) {
-
-        if ((ctx->fetches == NULL || ctx->fetches[i].set == NULL)
-            && ngx_http_auth_jwt_fresh_keys(kr[i], ajcf) == NULL)
-        {
-            return NGX_AGAIN;
-        }
-    }
-
-    return NGX_OK;
+    return ngx_http_auth_jwt_sources_ready(r, ajcf->key_requests,
+                                           ajcf->key_cache, &ctx->keys);
 }
 
-
-/* the latest keys of a key request, if the location may still use them */
-
-static ngx_http_auth_jwt_key_set_t *
-ngx_http_auth_jwt_fresh_keys(ngx_http_auth_jwt_key_request_t *kr,
-    ngx_http_auth_jwt_loc_conf_t *ajcf)
-{
-    if (kr->set && kr->set->fetched + ajcf->key_cache > ngx_time()) {
-        return kr->set;
-    }
-
-    return NULL;
-}
 
 
 /*
- * A verified token is remembered under the digest of the token and of the
- * key sources of the location, with its times: the next request with the
- * same token under the same keys is checked against the clock only, and
- * its claims are decoded only if something asks for them.
+ * A verified token is remembered under the digest of the token, of the
+ * key sources of the location and of its auth_jwt_type, with its times
+ * (and a JWE's content key): the next request with the same token under
+ * the same keys is checked against the clock only, and its claims are
+ * decoded only if something asks for them.
  */
 
 static ngx_http_auth_jwt_status_e
@@ -580,9 +528,8 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
     u_char                            digest[NGX_HTTP_AUTH_JWT_DIGEST_LEN];
     void                             *sources[2];
     uint64_t                          generations[8];
-    ngx_int_t                         rc;
-    ngx_str_t                         parts[3];
-    ngx_uint_t                        i, n, tried, use_cache;
+    ngx_str_t                         parts[4];
+    ngx_uint_t                        i, n, use_cache;
     ngx_http_auth_jwt_cached_t       *cached;
     ngx_http_auth_jwt_status_e        status;
     ngx_http_auth_jwt_key_set_t      *set;
@@ -621,15 +568,23 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         parts[0].len = sizeof(sources);
         parts[1].data = (u_char *) generations;
         parts[1].len = n * sizeof(uint64_t);
-        parts[2] = ctx->raw;
+        parts[2].data = (u_char *) &ajcf->type;
+        parts[2].len = sizeof(ngx_uint_t);
+        parts[3] = ctx->raw;
 
-        if (ngx_gw_sha256(parts, 3, digest) != NGX_OK) {
+        if (ngx_gw_sha256(parts, 4, digest) != NGX_OK) {
             return NGX_HTTP_AUTH_JWT_ERROR;
         }
 
         cached = ngx_http_auth_jwt_cache_lookup(&ajmcf->cache, digest,
                                                 ngx_time());
         if (cached) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "auth_jwt: token in the verified-token cache");
+
+            ngx_memcpy(ctx->cek, cached->cek, cached->cek_len);
+            ctx->cek_len = cached->cek_len;
+
             return ngx_http_auth_jwt_clock_check(&cached->clock, ngx_time(),
                                                  ajcf->leeway, reason);
         }
@@ -649,19 +604,130 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         return status;
     }
 
+    status = ngx_http_auth_jwt_verify_token(r, ajcf, ctx, reason);
+
+    if (status != NGX_HTTP_AUTH_JWT_VALID) {
+        return status;
+    }
+
+    if (use_cache) {
+        ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
+                                       ngx_time() + ajmcf->cache.valid,
+                                       &ctx->clock,
+                                       ctx->jwe ? &ctx->jwe->cek : NULL);
+    }
+
+    return NGX_HTTP_AUTH_JWT_VALID;
+}
+
+
+/*
+ * A JWS is verified; a JWE is decrypted, its payload read, and under
+ * "nested" its inner JWS verified, both with the keys of every source;
+ * then its times are checked, which only the payload tells.
+ */
+
+static ngx_http_auth_jwt_status_e
+ngx_http_auth_jwt_verify_token(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    const char **reason)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n, tried;
+    ngx_http_auth_jwt_token_t      inner;
+    ngx_http_auth_jwt_status_e     status;
+    ngx_http_auth_jwt_key_set_t   *set;
+
+    if (ctx->jwe == NULL) {
+        return ngx_http_auth_jwt_verify_sets(r, ajcf, ctx, &ctx->token,
+                                             reason);
+    }
+
+    n = ajcf->key_requests ? ajcf->key_requests->nelts : 0;
     tried = 0;
     rc = NGX_DECLINED;
 
     if (ajcf->keys) {
-        rc = ngx_http_auth_jwt_verify(&ctx->token, ajcf->keys,
-                                      r->connection->log, &tried);
+        rc = ngx_http_auth_jwt_jwe_decrypt(r->pool, ctx->jwe, ajcf->keys,
+                                           r->connection->log, &tried);
     }
 
     for (i = 0; rc == NGX_DECLINED && i < n; i++) {
         set = ngx_http_auth_jwt_key_set(ajcf, ctx, i);
 
-        rc = ngx_http_auth_jwt_verify(&ctx->token, set->keys,
-                                      r->connection->log, &tried);
+        rc = ngx_http_auth_jwt_jwe_decrypt(r->pool, ctx->jwe, set->keys,
+                                           r->connection->log, &tried);
+    }
+
+    /* a wrong key, a wrong tag and a wrong length read the same */
+
+    if (rc == NGX_DECLINED) {
+        if (tried) {
+            *reason = "decryption failed";
+            return NGX_HTTP_AUTH_JWT_BAD_SIGNATURE;
+        }
+
+        *reason = "no key fits \"kid\", \"alg\" and \"enc\"";
+        return NGX_HTTP_AUTH_JWT_NO_KEY;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_AUTH_JWT_ERROR;
+    }
+
+    rc = ngx_http_auth_jwt_jwe_payload(r->pool, ctx->jwe, ajcf->type,
+                                       &ctx->token, &inner, reason);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
+                                    : NGX_HTTP_AUTH_JWT_ERROR;
+    }
+
+    if (ajcf->type == NGX_HTTP_AUTH_JWT_NESTED) {
+        status = ngx_http_auth_jwt_verify_sets(r, ajcf, ctx, &inner, reason);
+
+        if (status != NGX_HTTP_AUTH_JWT_VALID) {
+            return status;
+        }
+    }
+
+    ctx->decoded = 1;
+
+    if (ngx_gw_claim_clock(&ctx->token.claims, &ctx->clock, reason)
+        != NGX_OK)
+    {
+        return NGX_HTTP_AUTH_JWT_MALFORMED;
+    }
+
+    return ngx_http_auth_jwt_clock_check(&ctx->clock, ngx_time(),
+                                         ajcf->leeway, reason);
+}
+
+
+/* a JWS's signature, with the keys of every source of the location */
+
+static ngx_http_auth_jwt_status_e
+ngx_http_auth_jwt_verify_sets(ngx_http_request_t *r,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
+    ngx_http_auth_jwt_token_t *token, const char **reason)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n, tried;
+    ngx_http_auth_jwt_key_set_t   *set;
+
+    n = ajcf->key_requests ? ajcf->key_requests->nelts : 0;
+    tried = 0;
+    rc = NGX_DECLINED;
+
+    if (ajcf->keys) {
+        rc = ngx_http_auth_jwt_verify(token, ajcf->keys, r->connection->log,
+                                      &tried);
+    }
+
+    for (i = 0; rc == NGX_DECLINED && i < n; i++) {
+        set = ngx_http_auth_jwt_key_set(ajcf, ctx, i);
+
+        rc = ngx_http_auth_jwt_verify(token, set->keys, r->connection->log,
+                                      &tried);
     }
 
     if (rc == NGX_DECLINED) {
@@ -678,46 +744,57 @@ ngx_http_auth_jwt_verify_all(ngx_http_request_t *r,
         return NGX_HTTP_AUTH_JWT_ERROR;
     }
 
-    if (use_cache) {
-        ngx_http_auth_jwt_cache_insert(&ajmcf->cache, digest,
-                                       ngx_time() + ajmcf->cache.valid,
-                                       &ctx->clock);
-    }
-
     return NGX_HTTP_AUTH_JWT_VALID;
 }
 
 
 /*
- * The keys of the location's i-th key request for this request: those it
- * fetched or waited for, or else the latest, which
- * ngx_http_auth_jwt_keys_ready() found fresh.
+ * The keys of the location's i-th key source for this request: those it
+ * fetched, read or waited for, or else the latest, which
+ * ngx_http_auth_jwt_keys_ready() found usable.
  */
 
 static ngx_http_auth_jwt_key_set_t *
 ngx_http_auth_jwt_key_set(ngx_http_auth_jwt_loc_conf_t *ajcf,
     ngx_http_auth_jwt_ctx_t *ctx, ngx_uint_t i)
 {
-    ngx_http_auth_jwt_key_request_t  **kr;
-
-    if (ctx->fetches && ctx->fetches[i].set) {
-        return ctx->fetches[i].set;
-    }
-
-    kr = ajcf->key_requests->elts;
-
-    return kr[i]->set;
+    return ngx_http_auth_jwt_sources_set(ajcf->key_requests, &ctx->keys, i);
 }
 
 
-/* what can be checked without the keys: the token's form and its times */
+/*
+ * What can be checked without the keys: a JWS's form and its times, a
+ * JWE's form (its times are encrypted)
+ */
 
 static ngx_http_auth_jwt_status_e
 ngx_http_auth_jwt_decode(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx,
     const char **reason)
 {
-    ngx_int_t  rc;
+    ngx_int_t                 rc;
+    ngx_http_auth_jwt_jwe_t  *jwe;
+
+    if (ajcf->type != NGX_HTTP_AUTH_JWT_SIGNED) {
+        if (ctx->jwe) {
+            return NGX_HTTP_AUTH_JWT_VALID;
+        }
+
+        jwe = ngx_palloc(r->pool, sizeof(ngx_http_auth_jwt_jwe_t));
+        if (jwe == NULL) {
+            return NGX_HTTP_AUTH_JWT_ERROR;
+        }
+
+        rc = ngx_http_auth_jwt_jwe_decode(r->pool, &ctx->raw, jwe, reason);
+        if (rc != NGX_OK) {
+            return (rc == NGX_DECLINED) ? NGX_HTTP_AUTH_JWT_MALFORMED
+                                        : NGX_HTTP_AUTH_JWT_ERROR;
+        }
+
+        ctx->jwe = jwe;
+
+        return NGX_HTTP_AUTH_JWT_VALID;
+    }
 
     rc = ngx_http_auth_jwt_token_decode(r->pool, &ctx->raw, &ctx->token,
                                         reason);
@@ -739,23 +816,57 @@ ngx_http_auth_jwt_decode(ngx_http_request_t *r,
 }
 
 
-/* a token the cache let through is decoded when its claims are asked for */
+/*
+ * A token the cache let through is decoded when its claims are asked for;
+ * a JWE is opened again with the content key the cache kept.
+ */
 
 static ngx_http_auth_jwt_token_t *
 ngx_http_auth_jwt_decoded(ngx_http_request_t *r, ngx_http_auth_jwt_ctx_t *ctx)
 {
-    const char  *reason;
+    ngx_pool_t                 *pool;
+    const char                 *reason;
+    ngx_http_auth_jwt_token_t   inner;
 
-    if (!ctx->decoded) {
-        if (ngx_http_auth_jwt_token_decode(r->main->pool, &ctx->raw,
-                                           &ctx->token, &reason)
+    if (ctx->decoded) {
+        return &ctx->token;
+    }
+
+    pool = r->main->pool;
+
+    if (ctx->conf->type == NGX_HTTP_AUTH_JWT_SIGNED) {
+        if (ngx_http_auth_jwt_token_decode(pool, &ctx->raw, &ctx->token,
+                                           &reason)
             != NGX_OK)
         {
             return NULL;
         }
 
-        ctx->decoded = 1;
+    } else {
+        if (ctx->jwe == NULL) {
+            ctx->jwe = ngx_palloc(pool, sizeof(ngx_http_auth_jwt_jwe_t));
+
+            if (ctx->jwe == NULL
+                || ngx_http_auth_jwt_jwe_decode(pool, &ctx->raw, ctx->jwe,
+                                                &reason)
+                   != NGX_OK)
+            {
+                return NULL;
+            }
+        }
+
+        if (ngx_http_auth_jwt_jwe_open(pool, ctx->jwe, ctx->cek,
+                                       ctx->cek_len)
+            != NGX_OK
+            || ngx_http_auth_jwt_jwe_payload(pool, ctx->jwe, ctx->conf->type,
+                                             &ctx->token, &inner, &reason)
+               != NGX_OK)
+        {
+            return NULL;
+        }
     }
+
+    ctx->decoded = 1;
 
     return &ctx->token;
 }
@@ -775,390 +886,12 @@ ngx_http_auth_jwt_token_value(ngx_http_request_t *r,
 }
 
 
-/*
- * Gets the keys of every key request of the location, all at once: the
- * latest if the location may still use them, or a failure while the last
- * fetch failed less than NGX_HTTP_AUTH_JWT_KEY_RETRY ago, or the fetch
- * another request has in flight, or else a fetch of its own, through a
- * subrequest.  The access phase resumes when the last one is done.  A key
- * request that failed is NGX_DECLINED, to tell it from a failure here.
- */
-
 static ngx_int_t
 ngx_http_auth_jwt_fetch_keys(ngx_http_request_t *r,
     ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_ctx_t *ctx)
 {
-    ngx_uint_t                         i, n, failed;
-    ngx_pool_cleanup_t                *cln;
-    ngx_http_auth_jwt_fetch_t         *fetch;
-    ngx_http_auth_jwt_key_request_t  **kr;
-
-    kr = ajcf->key_requests->elts;
-    n = ajcf->key_requests->nelts;
-
-    if (ctx->fetches == NULL) {
-        ctx->fetches = ngx_pcalloc(r->pool,
-                                   n * sizeof(ngx_http_auth_jwt_fetch_t));
-        if (ctx->fetches == NULL) {
-            return NGX_ERROR;
-        }
-
-        for (i = 0; i < n; i++) {
-            fetch = &ctx->fetches[i];
-            fetch->key_request = kr[i];
-            fetch->request = r;
-            fetch->ctx = ctx;
-            fetch->capture.max = NGX_HTTP_AUTH_JWT_MAX_KEYS;
-            fetch->wake.handler = ngx_http_auth_jwt_wake;
-            fetch->wake.data = fetch;
-            fetch->wake.log = r->connection->log;
-
-            cln = ngx_pool_cleanup_add(r->pool, 0);
-            if (cln == NULL) {
-                return NGX_ERROR;
-            }
-
-            cln->handler = ngx_http_auth_jwt_fetch_cleanup;
-            cln->data = fetch;
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        fetch = &ctx->fetches[i];
-
-        if (!fetch->done && !fetch->fetching && !fetch->waiting
-            && ngx_http_auth_jwt_fetch_start(r, ajcf, fetch) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    if (ctx->pending) {
-        return NGX_AGAIN;
-    }
-
-    failed = 0;
-
-    for (i = 0; i < n; i++) {
-        fetch = &ctx->fetches[i];
-        failed |= fetch->failed;
-
-        /* the request goes on: a wake still posted must not run it again */
-
-        if (fetch->wake.posted) {
-            ngx_delete_posted_event(&fetch->wake);
-        }
-    }
-
-    return failed ? NGX_DECLINED : NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
-    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_http_auth_jwt_fetch_t *fetch)
-{
-    ngx_http_request_t               *sr;
-    ngx_http_auth_jwt_key_set_t      *set;
-    ngx_http_post_subrequest_t       *ps;
-    ngx_http_auth_jwt_key_request_t  *kr;
-
-    kr = fetch->key_request;
-
-    set = ngx_http_auth_jwt_fresh_keys(kr, ajcf);
-
-    if (set) {
-        ngx_http_auth_jwt_take_keys(fetch, set);
-        return NGX_OK;
-    }
-
-    /* the error was logged once, with the failure */
-
-    if (kr->has_failed
-        && (ngx_msec_int_t) (ngx_current_msec - kr->failed)
-           < NGX_HTTP_AUTH_JWT_KEY_RETRY)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "auth_jwt: key request \"%V\" is not asked again "
-                      "within %ds of a failure", &kr->uri,
-                      NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
-        fetch->done = 1;
-        fetch->failed = 1;
-        return NGX_OK;
-    }
-
-    if (kr->fetching) {
-        ngx_queue_insert_tail(&kr->waiting, &fetch->queue);
-        fetch->waiting = 1;
-        fetch->ctx->pending++;
-        return NGX_OK;
-    }
-
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
-        return NGX_ERROR;
-    }
-
-    ps->handler = ngx_http_auth_jwt_fetch_done;
-    ps->data = fetch;
-
-    if (ngx_http_subrequest(r, &kr->uri, kr->args.len ? &kr->args : NULL,
-                            &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    fetch->fetching = 1;
-    fetch->ctx->pending++;
-    kr->fetching = fetch;
-
-    /* the client's credentials are not the key server's business */
-
-    return ngx_gw_subrequest_own_headers(sr, 0);
-}
-
-
-static ngx_int_t
-ngx_http_auth_jwt_fetch_done(ngx_http_request_t *sr, void *data,
-    ngx_int_t rc)
-{
-    ngx_http_auth_jwt_fetch_t *fetch = data;
-
-    ngx_http_request_t               *r;
-    ngx_http_auth_jwt_key_set_t      *set;
-    ngx_http_auth_jwt_key_request_t  *kr;
-
-    if (!fetch->fetching) {
-        return rc;
-    }
-
-    r = fetch->request;
-    kr = fetch->key_request;
-
-    fetch->fetching = 0;
-    fetch->ctx->pending--;
-    kr->fetching = NULL;
-
-    fetch->done = 1;
-
-    if (r->connection->error && !fetch->capture.done) {
-
-        /*
-         * the client went away, and the fetch with it: no failure of the
-         * key source, and a request that waited fetches anew
-         */
-
-        fetch->failed = 1;
-        ngx_http_auth_jwt_wake_waiting(kr, NULL, 0);
-        return rc;
-    }
-
-    set = ngx_http_auth_jwt_key_set_create(sr, fetch, rc);
-
-    if (set == NULL) {
-        kr->failed = ngx_current_msec;
-        kr->has_failed = 1;
-        fetch->failed = 1;
-        ngx_http_auth_jwt_wake_waiting(kr, NULL, 1);
-        return rc;
-    }
-
-    if (kr->set) {
-        ngx_http_auth_jwt_release_keys(kr->set);
-    }
-
-    kr->set = set;
-    kr->has_failed = 0;
-
-    ngx_http_auth_jwt_take_keys(fetch, set);
-    ngx_http_auth_jwt_wake_waiting(kr, set, 0);
-
-    return rc;
-}
-
-
-/* the answer of a key request as a key set, or NULL and why in the log */
-
-static ngx_http_auth_jwt_key_set_t *
-ngx_http_auth_jwt_key_set_create(ngx_http_request_t *sr,
-    ngx_http_auth_jwt_fetch_t *fetch, ngx_int_t rc)
-{
-    ngx_str_t                         json;
-    ngx_log_t                        *log;
-    ngx_pool_t                       *pool;
-    const char                       *error;
-    ngx_http_auth_jwt_key_set_t      *set;
-    ngx_http_auth_jwt_key_request_t  *kr;
-
-    log = fetch->request->connection->log;
-    kr = fetch->key_request;
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE || rc == NGX_ERROR
-        || sr->headers_out.status != NGX_HTTP_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "auth_jwt: key request \"%V\" failed with status %i",
-                      &kr->uri, rc >= NGX_HTTP_SPECIAL_RESPONSE
-                                ? rc : (ngx_int_t) sr->headers_out.status);
-        return NULL;
-    }
-
-    if (fetch->capture.too_big || fetch->capture.failed
-        || !fetch->capture.done || fetch->capture.buf == NULL)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "auth_jwt: key request \"%V\" failed: %s", &kr->uri,
-                      fetch->capture.too_big ? "JWK Set larger than 1m"
-                      : fetch->capture.buf ? "incomplete response"
-                                           : "empty response");
-        return NULL;
-    }
-
-    json.data = fetch->capture.buf->pos;
-    json.len = fetch->capture.buf->last - fetch->capture.buf->pos;
-
-    /* the keys outlive the request: they live in a pool of their own */
-
-    pool = ngx_create_pool(1024, ngx_cycle->log);
-    if (pool == NULL) {
-        return NULL;
-    }
-
-    set = ngx_palloc(pool, sizeof(ngx_http_auth_jwt_key_set_t));
-    if (set == NULL) {
-        ngx_destroy_pool(pool);
-        return NULL;
-    }
-
-    set->pool = pool;
-    set->keys = ngx_http_auth_jwt_keys_create(pool);
-
-    if (set->keys == NULL
-        || ngx_http_auth_jwt_jwks_parse(pool, log, NGX_LOG_INFO, &json,
-                                        set->keys, &error)
-           != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "auth_jwt: key request \"%V\" answered an invalid "
-                      "JWK Set: %s", &kr->uri,
-                      set->keys ? error : "no memory");
-        ngx_destroy_pool(pool);
-        return NULL;
-    }
-
-    /* the key request's own reference */
-
-    set->refs = 1;
-    set->fetched = ngx_time();
-    set->generation = ++kr->generation;
-
-    return set;
-}
-
-
-/*
- * The fetch in flight is over: the requests that waited for it go on,
- * with its keys, or its failure, or neither if it was abandoned, and then
- * one of them fetches.  Each is resumed from an event of its own, never
- * from inside another request's work.
- */
-
-static void
-ngx_http_auth_jwt_wake_waiting(ngx_http_auth_jwt_key_request_t *kr,
-    ngx_http_auth_jwt_key_set_t *set, ngx_uint_t failed)
-{
-    ngx_queue_t                *q;
-    ngx_http_auth_jwt_fetch_t  *fetch;
-
-    while (!ngx_queue_empty(&kr->waiting)) {
-        q = ngx_queue_head(&kr->waiting);
-        ngx_queue_remove(q);
-
-        fetch = ngx_queue_data(q, ngx_http_auth_jwt_fetch_t, queue);
-        fetch->waiting = 0;
-
-        if (set) {
-            ngx_http_auth_jwt_take_keys(fetch, set);
-
-        } else if (failed) {
-            fetch->done = 1;
-            fetch->failed = 1;
-        }
-
-        fetch->ctx->pending--;
-
-        ngx_post_event(&fetch->wake, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_auth_jwt_wake(ngx_event_t *ev)
-{
-    ngx_http_auth_jwt_fetch_t *fetch = ev->data;
-
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = fetch->request;
-    c = r->connection;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_auth_jwt_take_keys(ngx_http_auth_jwt_fetch_t *fetch,
-    ngx_http_auth_jwt_key_set_t *set)
-{
-    set->refs++;
-    fetch->set = set;
-    fetch->done = 1;
-}
-
-
-static void
-ngx_http_auth_jwt_release_keys(ngx_http_auth_jwt_key_set_t *set)
-{
-    if (--set->refs == 0) {
-        ngx_destroy_pool(set->pool);
-    }
-}
-
-
-/* the request is over: it leaves the queue, its fetch, and its keys */
-
-static void
-ngx_http_auth_jwt_fetch_cleanup(void *data)
-{
-    ngx_http_auth_jwt_fetch_t *fetch = data;
-
-    ngx_http_auth_jwt_key_request_t  *kr;
-
-    kr = fetch->key_request;
-
-    if (fetch->wake.posted) {
-        ngx_delete_posted_event(&fetch->wake);
-    }
-
-    if (fetch->waiting) {
-        ngx_queue_remove(&fetch->queue);
-        fetch->waiting = 0;
-    }
-
-    if (fetch->fetching) {
-        fetch->fetching = 0;
-        kr->fetching = NULL;
-        ngx_http_auth_jwt_wake_waiting(kr, NULL, 0);
-    }
-
-    if (fetch->set) {
-        ngx_http_auth_jwt_release_keys(fetch->set);
-        fetch->set = NULL;
-    }
+    return ngx_http_auth_jwt_sources_fetch(r, ajcf->key_requests,
+                                           ajcf->key_cache, &ctx->keys);
 }
 
 
@@ -1167,18 +900,17 @@ ngx_http_auth_jwt_fetch_cleanup(void *data)
 static ngx_int_t
 ngx_http_auth_jwt_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_http_auth_jwt_fetch_t  *fetch;
+    ngx_int_t  rc;
 
-    if (r->post_subrequest == NULL
-        || r->post_subrequest->handler != ngx_http_auth_jwt_fetch_done)
-    {
+    rc = ngx_http_auth_jwt_sources_capture(r, in);
+
+    if (rc == NGX_DECLINED) {
         return ngx_http_next_body_filter(r, in);
     }
 
-    fetch = r->post_subrequest->data;
-
-    return ngx_gw_capture_body(r, &fetch->capture, in);
+    return rc;
 }
+
 
 
 static ngx_int_t
@@ -1490,6 +1222,7 @@ static ngx_int_t
 ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    u_char                      *p, *last;
     ngx_http_auth_jwt_ctx_t     *ctx;
     ngx_http_auth_jwt_status_e   status;
 
@@ -1511,6 +1244,79 @@ ngx_http_auth_jwt_status_variable(ngx_http_request_t *r,
     v->len = ngx_http_auth_jwt_status_names[status].len;
     v->valid = 1;
     v->no_cacheable = 0;
+    v->not_found = 0;
+
+    /* what the keys of auth_jwt_key_zone did for the request */
+
+    if (!ctx->keys.stale && !ctx->keys.waited) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, v->len + sizeof(":" NGX_GW_DECISION_STALE_KEYS)
+                             + sizeof(":" NGX_GW_DECISION_KEY_WAIT));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_cpymem(p, v->data, v->len);
+
+    if (ctx->keys.stale) {
+        *last++ = NGX_GW_DECISION_FIELD_SEP;
+        last = ngx_cpymem(last, NGX_GW_DECISION_STALE_KEYS,
+                          sizeof(NGX_GW_DECISION_STALE_KEYS) - 1);
+    }
+
+    if (ctx->keys.waited) {
+        *last++ = NGX_GW_DECISION_FIELD_SEP;
+        last = ngx_cpymem(last, NGX_GW_DECISION_KEY_WAIT,
+                          sizeof(NGX_GW_DECISION_KEY_WAIT) - 1);
+    }
+
+    v->data = p;
+    v->len = last - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "ok:N, failed:N": the fetches of auth_jwt_key_zone since it was made,
+ * by every worker, for gateway_metrics to read when it is scraped
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_key_fetches_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                         *p;
+    ngx_atomic_uint_t               fetches, failures;
+    ngx_http_auth_jwt_main_conf_t  *ajmcf;
+
+    ajmcf = ngx_http_get_module_main_conf(r, ngx_http_auth_jwt_module);
+
+    if (ajmcf->store == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, 2 * NGX_ATOMIC_T_LEN + sizeof("ok:, failed:"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_auth_jwt_store_counters(ajmcf->store, &fetches, &failures);
+
+    /* the failed are fetches too: ok counts the others */
+
+    v->data = p;
+    v->len = ngx_sprintf(p, NGX_GW_DECISION_KEY_FETCHED "%c%uA"
+                         NGX_GW_DECISION_ENTRY_SEP
+                         NGX_GW_DECISION_KEY_FETCH_FAILED "%c%uA",
+                         NGX_GW_DECISION_FIELD_SEP, fetches,
+                         NGX_GW_DECISION_FIELD_SEP, failures)
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;
@@ -1549,6 +1355,14 @@ ngx_http_auth_jwt_create_main_conf(ngx_conf_t *cf)
     conf->cache.size = NGX_CONF_UNSET_UINT;
     conf->cache.valid = NGX_CONF_UNSET;
 
+    if (ngx_array_init(&conf->sources, cf->pool, 4, sizeof(void *))
+        != NGX_OK
+        || ngx_array_init(&conf->refreshed, cf->pool, 4, sizeof(void *))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
     return conf;
 }
 
@@ -1558,11 +1372,38 @@ ngx_http_auth_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_auth_jwt_main_conf_t *ajmcf = conf;
 
+    ngx_uint_t                        i;
+    ngx_http_auth_jwt_key_source_t  **kd, **refreshed;
+
+    /* key requests keep their keys in the zone, wherever it was set */
+
+    kd = ajmcf->sources.elts;
+
+    for (i = 0; ajmcf->store && i < ajmcf->sources.nelts; i++) {
+        if (kd[i]->type != NGX_HTTP_AUTH_JWT_SOURCE_REQUEST) {
+            continue;
+        }
+
+        kd[i]->store = ajmcf->store;
+
+        refreshed = ngx_array_push(&ajmcf->refreshed);
+        if (refreshed == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *refreshed = kd[i];
+    }
+
     ngx_conf_init_uint_value(ajmcf->cache.size, 1024);
     ngx_conf_init_value(ajmcf->cache.valid, 60);
 
     if (ngx_http_auth_jwt_crypto_init(cf->pool) != NGX_OK) {
         return "needs SHA-2 digests from OpenSSL";
+    }
+
+    if (ngx_http_auth_jwt_jwe_init(cf->pool) != NGX_OK) {
+        return "needs AES (GCM, CBC, key wrap), SHA-1, SHA-2 and HMAC from "
+               "OpenSSL";
     }
 
     if (ngx_http_auth_jwt_cache_init(cf->pool, &ajmcf->cache) != NGX_OK) {
@@ -1597,6 +1438,7 @@ ngx_http_auth_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->key_cache = NGX_CONF_UNSET;
     conf->leeway = NGX_CONF_UNSET;
     conf->require = NGX_CONF_UNSET_PTR;
+    conf->type = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -1607,6 +1449,11 @@ ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_auth_jwt_loc_conf_t  *prev = parent;
     ngx_http_auth_jwt_loc_conf_t  *conf = child;
+
+    ngx_uint_t                        i, use, need;
+    ngx_http_auth_jwt_key_source_t  **kd;
+
+    static char  *types[] = { "signed", "encrypted", "nested" };
 
     if (conf->realm == NGX_CONF_UNSET_PTR) {
         conf->realm = prev->realm;
@@ -1632,14 +1479,68 @@ ngx_http_auth_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->key_cache, prev->key_cache, 0);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+    ngx_conf_merge_uint_value(conf->type, prev->type,
+                              NGX_HTTP_AUTH_JWT_SIGNED);
+
+    if (conf->realm == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * a key source is refreshed for the shortest key cache of the
+     * locations that check tokens with it, in the background through the
+     * first server with such a location
+     */
+
+    if (conf->realm && conf->key_requests && conf->key_cache) {
+        kd = conf->key_requests->elts;
+
+        for (i = 0; i < conf->key_requests->nelts; i++) {
+            if (kd[i]->valid == 0 || conf->key_cache < kd[i]->valid) {
+                kd[i]->valid = conf->key_cache;
+            }
+
+            if (kd[i]->srv_conf == NULL) {
+                kd[i]->srv_conf = ((ngx_http_conf_ctx_t *) cf->ctx)->srv_conf;
+            }
+
+            if (kd[i]->fixed) {
+                kd[i]->fixed->srv_conf = kd[i]->srv_conf;
+            }
+        }
+    }
 
     /* unlike NGINX Plus, never accept a token whose signature went unseen */
 
-    if (conf->realm && conf->keys == NULL && conf->key_requests == NULL) {
+    if (conf->keys == NULL && conf->key_requests == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"auth_jwt\" in %V:%ui has no key: add "
                       "\"auth_jwt_key_file\" or \"auth_jwt_key_request\" "
                       "where it applies", &conf->file, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    /* key files alone must hold the keys the type needs */
+
+    if (conf->key_requests) {
+        return NGX_CONF_OK;
+    }
+
+    use = ngx_http_auth_jwt_keys_use(conf->keys);
+
+    need = (conf->type == NGX_HTTP_AUTH_JWT_SIGNED)
+           ? NGX_HTTP_AUTH_JWT_USE_SIG
+           : (conf->type == NGX_HTTP_AUTH_JWT_ENCRYPTED)
+             ? NGX_HTTP_AUTH_JWT_USE_ENC
+             : NGX_HTTP_AUTH_JWT_USE_SIG | NGX_HTTP_AUTH_JWT_USE_ENC;
+
+    if ((use & need) != need) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"auth_jwt\" in %V:%ui with \"auth_jwt_type %s\" has "
+                      "no %s in its key files",
+                      &conf->file, conf->line, types[conf->type],
+                      (need & ~use & NGX_HTTP_AUTH_JWT_USE_SIG)
+                      ? "signature key" : "decryption key");
         return NGX_CONF_ERROR;
     }
 
@@ -1767,16 +1668,37 @@ ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
 
-    u_char                            *p;
-    ngx_str_t                         *value;
-    ngx_pool_cleanup_t                *cln;
-    ngx_http_auth_jwt_key_request_t  **kr;
+    ngx_str_t  *value;
 
     value = cf->args->elts;
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '$')) {
+        return "with variables is not supported";
+    }
 
     if (value[1].data[0] != '/') {
         return "needs a URI starting with \"/\"";
     }
+
+    return ngx_http_auth_jwt_key_source(cf, ajcf,
+                                        NGX_HTTP_AUTH_JWT_SOURCE_REQUEST,
+                                        &value[1]);
+}
+
+
+/*
+ * The keys a request names, of auth_jwt_key_request and of
+ * auth_jwt_key_file with variables, in the order of the directives.
+ */
+
+static char *
+ngx_http_auth_jwt_key_source(ngx_conf_t *cf,
+    ngx_http_auth_jwt_loc_conf_t *ajcf, ngx_uint_t type, ngx_str_t *value)
+{
+    ngx_http_auth_jwt_main_conf_t    *ajmcf;
+    ngx_http_auth_jwt_key_source_t  **kd, **all;
+
+    ajmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_jwt_module);
 
     if (ajcf->key_requests == NGX_CONF_UNSET_PTR) {
         ajcf->key_requests = ngx_array_create(cf->pool, 2, sizeof(void *));
@@ -1785,50 +1707,118 @@ ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    kr = ngx_array_push(ajcf->key_requests);
-    if (kr == NULL) {
+    kd = ngx_array_push(ajcf->key_requests);
+    all = ngx_array_push(&ajmcf->sources);
+
+    if (kd == NULL || all == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    *kr = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_jwt_key_request_t));
-    if (*kr == NULL) {
+    *kd = ngx_http_auth_jwt_source_conf(cf, type, value);
+    if (*kd == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    (*kr)->uri = value[1];
-    ngx_queue_init(&(*kr)->waiting);
-
-    p = ngx_strlchr(value[1].data, value[1].data + value[1].len, '?');
-
-    if (p) {
-        (*kr)->uri.len = p - value[1].data;
-        (*kr)->args.data = p + 1;
-        (*kr)->args.len = value[1].data + value[1].len - p - 1;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    cln->handler = ngx_http_auth_jwt_key_request_cleanup;
-    cln->data = *kr;
+    *all = *kd;
 
     return NGX_CONF_OK;
 }
 
 
-static void
-ngx_http_auth_jwt_key_request_cleanup(void *data)
-{
-    ngx_http_auth_jwt_key_request_t  *kr = data;
+/* auth_jwt_key_zone name:size [stale=time] [unknown_kid=time] */
 
-    if (kr->set) {
-        ngx_http_auth_jwt_release_keys(kr->set);
-        kr->set = NULL;
+static char *
+ngx_http_auth_jwt_key_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_jwt_main_conf_t *ajmcf = conf;
+
+    ssize_t                     size;
+    ngx_str_t                  *value, name, s;
+    ngx_int_t                   ms;
+    ngx_uint_t                  i;
+    ngx_shm_zone_t             *shm_zone;
+    ngx_http_auth_jwt_store_t  *store;
+
+    if (ajmcf->store) {
+        return "is duplicate";
     }
+
+    value = cf->args->elts;
+
+    if (ngx_gw_conf_zone(cf, &value[1], "", &name, &size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    store = ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_jwt_store_t));
+    if (store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    store->stale = 3600;
+    store->unknown_kid = 10000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "stale=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            store->stale = ngx_parse_time(&s, 1);
+
+            if (store->stale == (time_t) NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid time \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "unknown_kid=", 12) == 0) {
+            s.data = value[i].data + 12;
+            s.len = value[i].len - 12;
+
+            ms = ngx_parse_time(&s, 0);
+
+            if (ms == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid time \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            store->unknown_kid = (ngx_msec_t) ms;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_auth_jwt_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already declared", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    store->shm_zone = shm_zone;
+
+    shm_zone->init = ngx_http_auth_jwt_store_init_zone;
+    shm_zone->data = store;
+
+    ajmcf->store = store;
+
+    return NGX_CONF_OK;
 }
 
+
+/* auth_jwt_require $value ... [error=401|403] */
 
 static char *
 ngx_http_auth_jwt_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1910,24 +1900,34 @@ ngx_http_auth_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* auth_jwt_type signed | encrypted | nested */
+
 static char *
 ngx_http_auth_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_auth_jwt_loc_conf_t *ajcf = conf;
+
     ngx_str_t  *value;
+
+    if (ajcf->type != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "signed") == 0) {
+        ajcf->type = NGX_HTTP_AUTH_JWT_SIGNED;
         return NGX_CONF_OK;
     }
 
-    if (ngx_strcmp(value[1].data, "encrypted") == 0
-        || ngx_strcmp(value[1].data, "nested") == 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"auth_jwt_type %V\" is not supported: only "
-                           "signed tokens (JWS) are", &value[1]);
-        return NGX_CONF_ERROR;
+    if (ngx_strcmp(value[1].data, "encrypted") == 0) {
+        ajcf->type = NGX_HTTP_AUTH_JWT_ENCRYPTED;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "nested") == 0) {
+        ajcf->type = NGX_HTTP_AUTH_JWT_NESTED;
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1995,6 +1995,27 @@ ngx_http_auth_jwt_verified_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_jwt_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_auth_jwt_main_conf_t  *ajmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    ajmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_auth_jwt_module);
+    if (ajmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_auth_jwt_sources_init_process(cycle, &ajmcf->refreshed);
 }
 
 

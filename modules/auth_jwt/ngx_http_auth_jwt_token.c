@@ -17,9 +17,6 @@
 #include "ngx_http_auth_jwt.h"
 
 
-static ngx_int_t ngx_http_auth_jwt_decode_json(ngx_pool_t *pool,
-    ngx_str_t *segment, ngx_str_t *json, ngx_array_t *members,
-    ngx_uint_t n, const char **reason);
 
 
 static u_char  ngx_http_auth_jwt_base64url[256] = {
@@ -62,6 +59,57 @@ static ngx_http_auth_jwt_alg_t  ngx_http_auth_jwt_algs[] = {
 
 #define ngx_http_auth_jwt_nalgs                                               \
     (sizeof(ngx_http_auth_jwt_algs) / sizeof(ngx_http_auth_jwt_alg_t))
+
+
+/*
+ * JWE: NGINX Plus's algorithms, and ECDH-ES.  RSA1_5 (Bleichenbacher's
+ * oracle) and PBES2 (a work factor the sender sets) are left out on
+ * purpose, see ngx_http_auth_jwt_jwe_decode().
+ */
+
+static ngx_http_auth_jwt_jwe_alg_t  ngx_http_auth_jwt_jwe_algs[] = {
+    { ngx_string("dir"), NGX_HTTP_AUTH_JWT_DIR, NGX_HTTP_AUTH_JWT_OCT, 0, 0 },
+    { ngx_string("A128KW"), NGX_HTTP_AUTH_JWT_KW, NGX_HTTP_AUTH_JWT_OCT,
+      16, 0 },
+    { ngx_string("A192KW"), NGX_HTTP_AUTH_JWT_KW, NGX_HTTP_AUTH_JWT_OCT,
+      24, 0 },
+    { ngx_string("A256KW"), NGX_HTTP_AUTH_JWT_KW, NGX_HTTP_AUTH_JWT_OCT,
+      32, 0 },
+    { ngx_string("A128GCMKW"), NGX_HTTP_AUTH_JWT_GCMKW,
+      NGX_HTTP_AUTH_JWT_OCT, 16, 0 },
+    { ngx_string("A192GCMKW"), NGX_HTTP_AUTH_JWT_GCMKW,
+      NGX_HTTP_AUTH_JWT_OCT, 24, 0 },
+    { ngx_string("A256GCMKW"), NGX_HTTP_AUTH_JWT_GCMKW,
+      NGX_HTTP_AUTH_JWT_OCT, 32, 0 },
+    { ngx_string("RSA-OAEP"), NGX_HTTP_AUTH_JWT_OAEP, NGX_HTTP_AUTH_JWT_RSA,
+      0, 0 },
+    { ngx_string("RSA-OAEP-256"), NGX_HTTP_AUTH_JWT_OAEP,
+      NGX_HTTP_AUTH_JWT_RSA, 0, 1 },
+    { ngx_string("RSA-OAEP-384"), NGX_HTTP_AUTH_JWT_OAEP,
+      NGX_HTTP_AUTH_JWT_RSA, 0, 2 },
+    { ngx_string("RSA-OAEP-512"), NGX_HTTP_AUTH_JWT_OAEP,
+      NGX_HTTP_AUTH_JWT_RSA, 0, 3 },
+    { ngx_string("ECDH-ES"), NGX_HTTP_AUTH_JWT_ECDH, NGX_HTTP_AUTH_JWT_EC,
+      0, 0 },
+    { ngx_string("ECDH-ES+A128KW"), NGX_HTTP_AUTH_JWT_ECDH_KW,
+      NGX_HTTP_AUTH_JWT_EC, 16, 0 },
+    { ngx_string("ECDH-ES+A192KW"), NGX_HTTP_AUTH_JWT_ECDH_KW,
+      NGX_HTTP_AUTH_JWT_EC, 24, 0 },
+    { ngx_string("ECDH-ES+A256KW"), NGX_HTTP_AUTH_JWT_ECDH_KW,
+      NGX_HTTP_AUTH_JWT_EC, 32, 0 }
+};
+
+
+/* the key is MAC key and AES key, one after the other (RFC 7518, 5.2.2.1) */
+
+static ngx_http_auth_jwt_enc_t  ngx_http_auth_jwt_encs[] = {
+    { ngx_string("A128CBC-HS256"), 32, 16, 16, 0, 1, 0 },
+    { ngx_string("A192CBC-HS384"), 48, 16, 24, 0, 2, 1 },
+    { ngx_string("A256CBC-HS512"), 64, 16, 32, 0, 3, 2 },
+    { ngx_string("A128GCM"), 16, 12, 16, 1, 0, 0 },
+    { ngx_string("A192GCM"), 24, 12, 16, 1, 0, 1 },
+    { ngx_string("A256GCM"), 32, 12, 16, 1, 0, 2 }
+};
 
 
 /*
@@ -136,11 +184,39 @@ ngx_http_auth_jwt_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
 }
 
 
+/*
+ * The dots of a compact serialization, the first n of them kept; the count
+ * is of all, so that a JWS and a JWE tell each other apart.
+ */
+
+ngx_uint_t
+ngx_http_auth_jwt_dots(ngx_str_t *raw, u_char **dot, ngx_uint_t n)
+{
+    u_char      *p, *last;
+    ngx_uint_t   dots;
+
+    dots = 0;
+    last = raw->data + raw->len;
+
+    for (p = raw->data; p < last; p++) {
+        if (*p == '.') {
+            if (dots < n) {
+                dot[dots] = p;
+            }
+
+            dots++;
+        }
+    }
+
+    return dots;
+}
+
+
 ngx_int_t
 ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
     ngx_http_auth_jwt_token_t *token, const char **reason)
 {
-    u_char                *dot[2], *p, *last;
+    u_char                *dot[2], *last;
     ngx_str_t              segment, alg;
     ngx_uint_t             dots;
     ngx_gw_json_member_t  *member;
@@ -150,21 +226,12 @@ ngx_http_auth_jwt_token_decode(ngx_pool_t *pool, ngx_str_t *raw,
         return NGX_DECLINED;
     }
 
-    dots = 0;
+    dots = ngx_http_auth_jwt_dots(raw, dot, 2);
     last = raw->data + raw->len;
 
-    for (p = raw->data; p < last; p++) {
-        if (*p == '.') {
-            if (dots < 2) {
-                dot[dots] = p;
-            }
-
-            dots++;
-        }
-    }
-
     if (dots != 2) {
-        *reason = (dots == 4) ? "encrypted tokens are not supported"
+        *reason = (dots == 4) ? "a JWE (five segments) where a JWS is "
+                                "expected"
                               : "not three segments";
         return NGX_DECLINED;
     }
@@ -287,6 +354,48 @@ ngx_http_auth_jwt_alg(ngx_str_t *name)
 }
 
 
+ngx_http_auth_jwt_jwe_alg_t *
+ngx_http_auth_jwt_jwe_alg(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(ngx_http_auth_jwt_jwe_algs)
+                    / sizeof(ngx_http_auth_jwt_jwe_alg_t); i++)
+    {
+        if (name->len == ngx_http_auth_jwt_jwe_algs[i].name.len
+            && ngx_strncmp(name->data, ngx_http_auth_jwt_jwe_algs[i].name.data,
+                           name->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_jwe_algs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_auth_jwt_enc_t *
+ngx_http_auth_jwt_enc(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(ngx_http_auth_jwt_encs)
+                    / sizeof(ngx_http_auth_jwt_enc_t); i++)
+    {
+        if (name->len == ngx_http_auth_jwt_encs[i].name.len
+            && ngx_strncmp(name->data, ngx_http_auth_jwt_encs[i].name.data,
+                           name->len)
+               == 0)
+        {
+            return &ngx_http_auth_jwt_encs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 /* the algorithm of keys on an EC curve: a curve has one */
 
 ngx_http_auth_jwt_alg_t *
@@ -309,7 +418,9 @@ ngx_http_auth_jwt_alg_curve(ngx_str_t *crv)
 }
 
 
-static ngx_int_t
+/* a segment of a JWS or a JWE that is base64url of a JSON object */
+
+ngx_int_t
 ngx_http_auth_jwt_decode_json(ngx_pool_t *pool, ngx_str_t *segment,
     ngx_str_t *json, ngx_array_t *members, ngx_uint_t n, const char **reason)
 {

@@ -24,6 +24,8 @@
 typedef enum {
     NGX_HTTP_GATEWAY_METRICS_ROUTE = 0,        /* route */
     NGX_HTTP_GATEWAY_METRICS_JWT,              /* route, status */
+    NGX_HTTP_GATEWAY_METRICS_JWT_STALE,        /* route */
+    NGX_HTTP_GATEWAY_METRICS_JWT_KEY_WAITS,    /* route */
     NGX_HTTP_GATEWAY_METRICS_RATE_LIMIT,       /* zone, status */
     NGX_HTTP_GATEWAY_METRICS_EVICTIONS,        /* zone */
     NGX_HTTP_GATEWAY_METRICS_REDIS_FAILURES,   /* zone */
@@ -106,6 +108,13 @@ typedef struct {
 } ngx_http_gateway_metrics_shctx_t;
 
 
+/* a counter another module keeps, read when metrics are scraped */
+typedef struct {
+    ngx_str_t                           label;
+    ngx_atomic_uint_t                   value;
+} ngx_http_gateway_metrics_sample_t;
+
+
 typedef struct {
     ngx_http_gateway_metrics_shctx_t   *sh;
     ngx_slab_pool_t                    *shpool;
@@ -123,7 +132,9 @@ ngx_http_gateway_metrics_series_t *ngx_http_gateway_metrics_series(
     ngx_http_gateway_metrics_zone_t *zone, ngx_uint_t family,
     ngx_str_t *labels, ngx_uint_t n);
 ngx_int_t ngx_http_gateway_metrics_output(ngx_http_request_t *r,
-    ngx_http_gateway_metrics_zone_t *zone, ngx_chain_t **out);
+    ngx_http_gateway_metrics_zone_t *zone,
+    ngx_http_gateway_metrics_sample_t *key_fetches, ngx_uint_t n,
+    ngx_chain_t **out);
 
 NGX_GW_HIDDEN_END
 

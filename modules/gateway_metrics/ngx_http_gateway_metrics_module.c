@@ -19,6 +19,7 @@ typedef enum {
     NGX_HTTP_GATEWAY_METRICS_JWT_STATUS = 0,
     NGX_HTTP_GATEWAY_METRICS_RATE_LIMIT_ZONES,
     NGX_HTTP_GATEWAY_METRICS_AGGREGATE_PARTS,
+    NGX_HTTP_GATEWAY_METRICS_JWT_KEY_FETCHES,
     NGX_HTTP_GATEWAY_METRICS_INTROSPECT_STATUS,
     NGX_HTTP_GATEWAY_METRICS_SOURCES
 } ngx_http_gateway_metrics_source_e;
@@ -67,6 +68,9 @@ static void ngx_http_gateway_metrics_increment(
     ngx_str_t *labels, ngx_uint_t n);
 static ngx_int_t ngx_http_gateway_metrics_lowcase(ngx_str_t *value,
     u_char *buf);
+static ngx_uint_t ngx_http_gateway_metrics_key_fetches(ngx_http_request_t *r,
+    ngx_http_gateway_metrics_main_conf_t *gmcf,
+    ngx_http_gateway_metrics_sample_t *samples, ngx_uint_t max);
 static ngx_int_t ngx_http_gateway_metrics_handler(ngx_http_request_t *r);
 static void *ngx_http_gateway_metrics_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gateway_metrics_create_loc_conf(ngx_conf_t *cf);
@@ -148,6 +152,7 @@ static ngx_str_t  ngx_http_gateway_metrics_source_names[] = {
     ngx_string(NGX_GW_DECISION_JWT_STATUS),
     ngx_string(NGX_GW_DECISION_RATE_LIMIT_ZONES),
     ngx_string(NGX_GW_DECISION_AGGREGATE_PARTS),
+    ngx_string(NGX_GW_DECISION_JWT_KEY_FETCHES),
     ngx_string(NGX_GW_DECISION_INTROSPECT_STATUS)
 };
 
@@ -366,7 +371,10 @@ ngx_http_gateway_metrics_upstream_time(ngx_http_request_t *r)
 }
 
 
-/* a status word of one module: $jwt_status, $introspect_status */
+/*
+ * a status word of one module: $jwt_status, $introspect_status; then
+ * $jwt_status's flags: "VALID:stale_keys:key_wait" (ngx_gw_decision.h)
+ */
 
 static void
 ngx_http_gateway_metrics_count_status(ngx_http_request_t *r,
@@ -374,7 +382,8 @@ ngx_http_gateway_metrics_count_status(ngx_http_request_t *r,
     ngx_uint_t source, ngx_uint_t family)
 {
     u_char                      low[NGX_GW_DECISION_WORD_LEN];
-    ngx_str_t                   labels[2];
+    u_char                     *p, *last;
+    ngx_str_t                   labels[2], flag;
     ngx_http_variable_value_t  *v;
 
     v = ngx_http_gateway_metrics_source(r, gmcf, source);
@@ -383,14 +392,95 @@ ngx_http_gateway_metrics_count_status(ngx_http_request_t *r,
     }
 
     labels[0] = *route;
-    labels[1].data = v->data;
-    labels[1].len = v->len;
+
+    last = v->data + v->len;
+    p = ngx_http_gateway_metrics_field(v->data, last, &labels[1]);
 
     if (ngx_http_gateway_metrics_lowcase(&labels[1], low) != NGX_OK) {
         return;
     }
 
     ngx_http_gateway_metrics_increment(gmcf->zone, family, labels, 2);
+
+    while (family == NGX_HTTP_GATEWAY_METRICS_JWT && p < last) {
+        p = ngx_http_gateway_metrics_field(p, last, &flag);
+
+        if (flag.len == sizeof(NGX_GW_DECISION_STALE_KEYS) - 1
+            && ngx_strncmp(flag.data, NGX_GW_DECISION_STALE_KEYS, flag.len)
+               == 0)
+        {
+            ngx_http_gateway_metrics_increment(gmcf->zone,
+                                        NGX_HTTP_GATEWAY_METRICS_JWT_STALE,
+                                        labels, 1);
+
+        } else if (flag.len == sizeof(NGX_GW_DECISION_KEY_WAIT) - 1
+                   && ngx_strncmp(flag.data, NGX_GW_DECISION_KEY_WAIT,
+                                  flag.len)
+                      == 0)
+        {
+            ngx_http_gateway_metrics_increment(gmcf->zone,
+                                    NGX_HTTP_GATEWAY_METRICS_JWT_KEY_WAITS,
+                                    labels, 1);
+        }
+    }
+}
+
+
+/*
+ * "ok:12, failed:1": auth_jwt_key_zone's fetches, as the scrape reads
+ * them; n: how many of them it found
+ */
+
+static ngx_uint_t
+ngx_http_gateway_metrics_key_fetches(ngx_http_request_t *r,
+    ngx_http_gateway_metrics_main_conf_t *gmcf,
+    ngx_http_gateway_metrics_sample_t *samples, ngx_uint_t max)
+{
+    u_char                     *p, *next, *last, *end;
+    ngx_int_t                   n;
+    ngx_str_t                   value;
+    ngx_uint_t                  i;
+    ngx_http_variable_value_t  *v;
+
+    if (gmcf->sources[NGX_HTTP_GATEWAY_METRICS_JWT_KEY_FETCHES] == NGX_ERROR)
+    {
+        return 0;
+    }
+
+    v = ngx_http_gateway_metrics_source(r, gmcf,
+                                     NGX_HTTP_GATEWAY_METRICS_JWT_KEY_FETCHES);
+    if (v == NULL) {
+        return 0;
+    }
+
+    next = v->data;
+    last = v->data + v->len;
+    i = 0;
+
+    while (i < max && (end = ngx_http_gateway_metrics_entry(&next, last, &p)))
+    {
+        p = ngx_http_gateway_metrics_field(p, end, &samples[i].label);
+        (void) ngx_http_gateway_metrics_field(p, end, &value);
+
+        n = ngx_atoi(value.data, value.len);
+
+        /* words, written as they are: nothing to escape */
+
+        for (p = samples[i].label.data;
+             p < samples[i].label.data + samples[i].label.len;
+             p++)
+        {
+            if (*p < 'a' || *p > 'z') {
+                n = NGX_ERROR;
+            }
+        }
+
+        if (samples[i].label.len && n != NGX_ERROR) {
+            samples[i++].value = n;
+        }
+    }
+
+    return i;
 }
 
 
@@ -593,7 +683,9 @@ ngx_http_gateway_metrics_handler(ngx_http_request_t *r)
 {
     ngx_buf_t                             *last;
     ngx_int_t                              rc;
+    ngx_uint_t                             n;
     ngx_chain_t                           *out, *cl;
+    ngx_http_gateway_metrics_sample_t      fetches[4];
     ngx_http_gateway_metrics_main_conf_t  *gmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -610,7 +702,11 @@ ngx_http_gateway_metrics_handler(ngx_http_request_t *r)
 
     out = NULL;
 
-    if (ngx_http_gateway_metrics_output(r, gmcf->zone, &out) != NGX_OK) {
+    n = ngx_http_gateway_metrics_key_fetches(r, gmcf, fetches, 4);
+
+    if (ngx_http_gateway_metrics_output(r, gmcf->zone, fetches, n, &out)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -62,6 +62,7 @@ static u_char *ngx_http_gateway_metrics_reserve(
 
 
 static char  *ngx_http_gateway_metrics_route_labels[] = { "route", NULL };
+static char  *ngx_http_gateway_metrics_result_labels[] = { "result", NULL };
 static char  *ngx_http_gateway_metrics_status_labels[] = {
     "route", "status", NULL };
 static char  *ngx_http_gateway_metrics_limit_labels[] = {
@@ -136,6 +137,17 @@ static ngx_http_gateway_metrics_metric_t  ngx_http_gateway_metrics_metrics[] = {
       "counter", NGX_HTTP_GATEWAY_METRICS_INTROSPECT, 0,
       ngx_http_gateway_metrics_status_labels },
 
+    { ngx_string("gateway_jwt_stale_keys_total"),
+      "Requests auth_jwt checked with keys kept past auth_jwt_key_cache "
+      "while their source failed.",
+      "counter", NGX_HTTP_GATEWAY_METRICS_JWT_STALE, 0,
+      ngx_http_gateway_metrics_route_labels },
+
+    { ngx_string("gateway_jwt_key_waits_total"),
+      "Requests that waited for auth_jwt keys to be fetched.",
+      "counter", NGX_HTTP_GATEWAY_METRICS_JWT_KEY_WAITS, 0,
+      ngx_http_gateway_metrics_route_labels },
+
     { ngx_string("gateway_rate_limit_requests_total"),
       "Decisions of rate limits, by zone and status.",
       "counter", NGX_HTTP_GATEWAY_METRICS_RATE_LIMIT, 0,
@@ -160,12 +172,23 @@ static ngx_http_gateway_metrics_metric_t  ngx_http_gateway_metrics_metrics[] = {
 };
 
 
+/* read from auth_jwt_key_zone at each scrape, by $jwt_key_fetches */
+
+static ngx_http_gateway_metrics_metric_t  ngx_http_gateway_metrics_key_fetches =
+    { ngx_string("gateway_jwt_key_fetches_total"),
+      "Fetches of auth_jwt key sets by every worker, by result.",
+      "counter", 0, 0, ngx_http_gateway_metrics_result_labels };
+
+
 ngx_int_t
 ngx_http_gateway_metrics_output(ngx_http_request_t *r,
-    ngx_http_gateway_metrics_zone_t *zone, ngx_chain_t **out)
+    ngx_http_gateway_metrics_zone_t *zone,
+    ngx_http_gateway_metrics_sample_t *key_fetches, ngx_uint_t n,
+    ngx_chain_t **out)
 {
     u_char                             *p;
     ngx_int_t                           rc;
+    ngx_uint_t                          i;
     ngx_gw_health_table_t              *table;
     ngx_http_gateway_metrics_metric_t  *metric;
     ngx_http_gateway_metrics_writer_t   w;
@@ -197,6 +220,30 @@ ngx_http_gateway_metrics_output(ngx_http_request_t *r,
         if (rc != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+
+    metric = &ngx_http_gateway_metrics_key_fetches;
+
+    for (i = 0; i < n; i++) {
+        if (i == 0
+            && ngx_http_gateway_metrics_head(&w, metric, NULL, NULL, 0)
+               == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_gateway_metrics_reserve(&w,
+                                        metric->name.len
+                                        + key_fetches[i].label.len
+                                        + sizeof("{result=\"\"} ")
+                                        + NGX_HTTP_GATEWAY_METRICS_NUMBER);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        w.buf->last = ngx_sprintf(p, "%V{result=\"%V\"} %uA\n",
+                                  &metric->name, &key_fetches[i].label,
+                                  key_fetches[i].value);
     }
 
     table = ngx_gw_health_table((ngx_cycle_t *) ngx_cycle);

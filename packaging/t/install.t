@@ -42,6 +42,7 @@ my %directive = (
         upstream => 'discovery etcd=127.0.0.1:2379 prefix=/deb-test/;',
     },
     'health-check'       => { http => 'match deb_test_match { status 200; }' },
+    'auth-introspect'    => { location => 'auth_introspect off;' },
 );
 
 plan skip_all => 'needs root: it installs and purges packages'

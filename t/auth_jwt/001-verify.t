@@ -293,7 +293,7 @@ auth_jwt: rejected token: token too long
 "GET /t?t=$::tok{five_segments}"
 --- error_code: 401
 --- error_log
-auth_jwt: rejected token: encrypted tokens are not supported
+auth_jwt: rejected token: a JWE (five segments) where a JWS is expected
 
 
 
@@ -765,5 +765,5 @@ are empty
 "GET /t?t=$::tok{ES256}"
 --- error_code: 200
 --- error_log
-auth_jwt: skipped JWK "x25519": OKP JWK on a curve that does not sign
+auth_jwt: skipped JWK "x25519": X25519 JWK without its private part
 auth_jwt: skipped JWK "k1": EC JWK on an unsupported curve

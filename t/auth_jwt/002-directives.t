@@ -16,6 +16,22 @@ $tok{user} = jwt('RS256', { sub => 'bob', role => 'user',
                             exp => $now + 3600 });
 ($tok{flipped} = $tok{RS256}) =~ s/(.)$/$1 eq 'A' ? 'Q' : 'A'/e;
 
+# NGINX Plus takes HMAC keys shorter than the hash, such as the 12 bytes of
+# its own example ("fantasticjwt"): so does auth_jwt, with a warning
+our %short = (k12 => 'fantasticjwt', k13 => 'fantasticjwt!',
+              k40 => 'x' x 40, k64 => 'y' x 64);
+for my $kid (sort keys %short) {
+    $tok{"${kid}_$_"} = Crypt::JWT::encode_jwt(
+        payload => { sub => $kid, exp => $now + 3600 }, alg => $_,
+        key => $short{$kid}, extra_headers => { kid => $kid })
+        for qw(HS256 HS384 HS512);
+}
+our $short_jwks = '{"keys": ['
+    . join(',', map { qq({"kty": "oct", "kid": "$_", "k": ")
+                      . b64($short{$_}) . '"}' } qw(k12 k40 k64))
+    . qq(, {"kty": "oct", "kid": "k13", "alg": "HS384", "k": ")
+    . b64($short{k13}) . '"}]}';
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -528,23 +544,96 @@ qr/invalid key file "\S+rsa\.pem": not an object/
 --- must_die
 --- error_log eval
 [qr/auth_jwt: skipped JWK "rsa1024": RSA JWK shorter than 2048 bits/,
- qr/invalid key file "\S+rsa1024\.json": no signature keys in "keys"/]
+ qr/invalid key file "\S+rsa1024\.json": no usable keys in "keys"/]
 
 
 
-=== TEST 25: HMAC secrets shorter than the hash are refused
+=== TEST 25: HMAC keys shorter than the hash are loaded, with one warning
+each naming the kid, the size, and what RFC 7518, 3.2 asks for
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file ../html/short.json;
+        alias html/ok.txt;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> short.json\n$::short_jwks"
+--- request eval
+"GET /t?t=$::tok{k12_HS256}"
+--- error_code: 200
+--- error_log eval
+[qr/\[warn\] .*auth_jwt: JWK "k12" is an HMAC key of 12 bytes; RFC 7518, 3\.2 asks for 32 bytes for HS256, 48 for HS384, 64 for HS512$/,
+ qr/\[warn\] .*auth_jwt: JWK "k40" is an HMAC key of 40 bytes; RFC 7518, 3\.2 asks for 48 bytes for HS384, 64 for HS512$/,
+ qr/\[warn\] .*auth_jwt: JWK "k13" is an HMAC key of 13 bytes; RFC 7518, 3\.2 asks for 48 bytes for HS384$/]
+--- no_error_log eval
+[qr/JWK "k64" is an HMAC key/, qr/skipped JWK/]
+
+
+
+=== TEST 25a: short HMAC keys serve every algorithm they may, as NGINX
+Plus's do; one pinned to HS384 serves only HS384
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_file ../html/short.json;
+        add_header X-Sub $jwt_claim_sub;
+        alias html/ok.txt;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> short.json\n$::short_jwks"
+--- request eval
+[map { "GET /t?t=$::tok{$_}" }
+ qw(k12_HS256 k12_HS384 k12_HS512 k40_HS512 k64_HS512 k13_HS384 k13_HS256)]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 401]
+--- response_headers eval
+["X-Sub: k12", "X-Sub: k12", "X-Sub: k12", "X-Sub: k40", "X-Sub: k64",
+ "X-Sub: k13", "!X-Sub"]
+
+
+
+=== TEST 25b: an empty HMAC key is refused
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_file ../html/short.json;
+        auth_jwt_key_file ../html/empty.json;
     }
 --- user_files
->>> short.json
-{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}
+>>> empty.json
+{"keys": [{"kty": "oct", "kid": "e", "k": ""}]}
 --- must_die
 --- error_log eval
-[qr/auth_jwt: skipped JWK "": oct JWK shorter than its algorithm's hash/,
- qr/invalid key file "\S+short\.json": no signature keys in "keys"/]
+[qr/auth_jwt: skipped JWK "e": oct JWK with an empty "k"/,
+ qr/invalid key file "\S+empty\.json": no usable keys in "keys"/]
+
+
+
+=== TEST 25c: a fetched set with a short key: the line stays at info, as
+the set is parsed again at each fetch
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_key_request /_keys;
+        alias html/ok.txt;
+    }
+
+    location = /_keys {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/keys/short.json;
+    }
+
+    location /keys/ {
+        alias html/;
+    }
+--- user_files eval
+">>> ok.txt\nok\n>>> short.json\n$::short_jwks"
+--- request eval
+"GET /t?t=$::tok{k12_HS256}"
+--- error_code: 200
+--- error_log eval
+qr/\[info\] .*auth_jwt: JWK "k12" is an HMAC key of 12 bytes/
+--- no_error_log eval
+qr/\[warn\] .*HMAC key/
 
 
 
@@ -564,16 +653,90 @@ qr/JWK "alg" does not fit its "kty"/
 
 
 
-=== TEST 27: encrypted tokens are not supported yet
+=== TEST 27: auth_jwt_type encrypted with key files that decrypt nothing
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type encrypted;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/rsa.json;
+    }
+--- must_die
+--- error_log eval
+qr/"auth_jwt" in \S+nginx\.conf:\d+ with "auth_jwt_type encrypted" has no decryption key in its key files/
+
+
+
+=== TEST 27a: auth_jwt_type nested needs signature keys too
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type nested;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+    }
+--- must_die
+--- error_log eval
+qr/"auth_jwt" in \S+nginx\.conf:\d+ with "auth_jwt_type nested" has no signature key in its key files/
+
+
+
+=== TEST 27b: auth_jwt_type signed with decryption keys only
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_key_file ../html/enc.json;
+    }
+--- user_files
+>>> enc.json
+{"keys": [{"kty": "oct", "kid": "e", "use": "enc", "k": "MDEyMzQ1Njc4OWFiY2RlZg"}]}
+--- must_die
+--- error_log eval
+qr/"auth_jwt" in \S+nginx\.conf:\d+ with "auth_jwt_type signed" has no signature key in its key files/
+
+
+
+=== TEST 27c: auth_jwt_type takes signed, encrypted or nested, once
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type jwe;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+    }
+--- must_die
+--- error_log
+invalid value "jwe": "signed", "encrypted" or "nested" expected
+
+
+
+=== TEST 27d: auth_jwt_type given twice
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_type encrypted;
+        auth_jwt_type nested;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+    }
+--- must_die
+--- error_log
+"auth_jwt_type" directive is duplicate
+
+
+
+=== TEST 27e: with a key request, the keys are known only when fetched
 --- config
     location /t {
         auth_jwt "api";
         auth_jwt_type encrypted;
         auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        auth_jwt_key_request /_keys;
+        alias html/ok.txt;
     }
---- must_die
---- error_log
-"auth_jwt_type encrypted" is not supported: only signed tokens (JWS) are
+    location = /_keys {
+        internal;
+        return 404;
+    }
+--- request
+GET /t
+--- error_code: 401
 
 
 
@@ -636,6 +799,7 @@ ok
 >>> keys.json
 {"keys": [
   {"kty": "RSA", "use": "enc", "kid": "e1", "n": "AQAB", "e": "AQAB"},
+  {"kty": "oct", "use": "wrap", "kid": "w1", "k": "AQAB"},
   {"kty": "XYZ", "kid": "x1"},
   {"kty": "oct", "kid": "hs",
    "k": "Z2F0ZXdheS10ZXN0LXNlY3JldDowMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYg"}
@@ -644,7 +808,8 @@ ok
 "GET /t?t=$::tok{HS384}"
 --- error_code: 200
 --- error_log
-auth_jwt: skipped JWK "e1" with "use" "enc"
+auth_jwt: skipped JWK "e1": RSA JWK for encryption without its private part
+auth_jwt: skipped JWK "w1" with "use" "wrap"
 auth_jwt: skipped JWK "x1" of unknown "kty" "XYZ"
 
 

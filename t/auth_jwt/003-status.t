@@ -219,14 +219,14 @@ auth_jwt: rejected token: no key fits "kid" and "alg"
 
 
 
-=== TEST 10: MALFORMED keeps each reason in the log: encrypted token
+=== TEST 10: MALFORMED keeps each reason in the log: a JWE under signed
 --- request eval
 "GET /t?t=$::tok{five_segments}"
 --- error_code: 401
 --- response_headers
 X-JWT-Status: MALFORMED
 --- error_log
-auth_jwt: rejected token: encrypted tokens are not supported
+auth_jwt: rejected token: a JWE (five segments) where a JWS is expected
 
 
 

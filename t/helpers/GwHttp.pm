@@ -151,4 +151,25 @@ sub reload_nginx {
     return 0;
 }
 
+# How many lines of this block's error.log match the pattern
+sub log_count {
+    my $re = shift;
+    open my $in, '<', $Test::Nginx::Util::ErrLogFile or return 0;
+    my $n = grep { /$re/ } <$in>;
+    close $in;
+    return $n;
+}
+
+# Waits up to $secs (10 unless told) for a line of error.log to match the
+# pattern; true if one does.
+sub wait_log {
+    my ($re, $secs) = @_;
+    my $until = time + ($secs // 10);
+    while (time < $until) {
+        return 1 if log_count($re);
+        sleep 0.1;
+    }
+    return 0;
+}
+
 1;

@@ -13,14 +13,20 @@ package GwPeer;
 #   /keys/TAG[?delay=S]  t/data/jwt/jwks.json, S seconds late; counted
 #   /fail/TAG[?delay=S]  500, S seconds late; counted
 #   /flaky/TAG         500 the first time, then as /keys/TAG; counted
+#   /jwks/TAG[?delay=S]  what /mode/TAG/MODE last said, S seconds late;
+#                      counted: jwks.json (MODE keys, the default), hs.json
+#                      (hs) or rsa.json (rsa) of t/data/jwt, or 500 (fail)
+#   /mode/TAG/MODE     sets the mode of /jwks/TAG (also mode(TAG, MODE)
+#                      here); not counted
 #   /introspect/TAG[?delay=S][&status=N]
 #                      an OAuth 2.0 authorization server's introspection
 #                      endpoint (RFC 7662), S seconds late: the answer for
 #                      the token of the POSTed form, from introspection()
 #                      below, or status N; 401 without the client
 #                      credentials $CLIENT (Basic gateway:s3cret); counted
-#   /hits/TAG          how many /keys/TAG, /fail/TAG, /flaky/TAG and
-#                      /introspect/TAG it was asked (also hits(TAG) here)
+#   /hits/TAG          how many /keys/TAG, /fail/TAG, /flaky/TAG, /jwks/TAG
+#                      and /introspect/TAG it was asked (also hits(TAG)
+#                      here)
 
 use strict;
 use warnings;
@@ -74,11 +80,12 @@ END {
 sub serve {
     my $listen = shift;
     my $sel = IO::Select->new($listen);
-    my %hits;
-    my $jwks = do {
-        local (@ARGV, $/) = "$JWT_DATA/jwks.json";
-        <>;
-    };
+    my (%hits, %mode);
+    my %sets = map {
+        local (@ARGV, $/) = "$JWT_DATA/$_.json";
+        ($_ => scalar <>);
+    } qw(jwks hs rsa);
+    my $jwks = $sets{jwks};
 
     # the test process gone, so is the server
     while (getppid() == $parent) {
@@ -116,6 +123,17 @@ sub serve {
             $hits{$2}++;
             Time::HiRes::sleep($3) if $3;
             ($status, $body) = $1 eq 'keys' ? (200, $jwks) : (500, "failed\n");
+
+        } elsif ($uri =~ m{^/jwks/(\w+)(?:\?delay=([\d.]+))?}) {
+            my $mode = $mode{$1} // 'keys';
+            $hits{$1}++;
+            Time::HiRes::sleep($2) if $2;
+            ($status, $body) = $mode eq 'fail' ? (500, "failed\n")
+                             : (200, $sets{$mode eq 'keys' ? 'jwks' : $mode});
+
+        } elsif ($uri =~ m{^/mode/(\w+)/(keys|fail|hs|rsa)$}) {
+            $mode{$1} = $2;
+            $body = "$2\n";
 
         } elsif ($uri =~ m{^/flaky/(\w+)}) {
             ($status, $body) = $hits{$1}++ ? (200, $jwks) : (500, "failed\n");
@@ -212,21 +230,40 @@ sub hits {
     return $resp =~ /\r\n\r\n(\d+)\n\z/ ? $1 : -1;
 }
 
+# what /jwks/TAG answers from now on: keys, fail, hs or rsa
+sub mode {
+    my ($tag, $mode) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_PEER_PORT})
+        or die "GwPeer: cannot connect to the server: $!\n";
+    print $s "GET /mode/$tag/$mode HTTP/1.0\r\n\r\n";
+    my $resp = do { local $/; <$s> };
+    die "GwPeer: no mode $mode\n" unless $resp =~ /\r\n\r\n$mode\n\z/;
+}
+
 # n requests at once, each on its own connection; their statuses, in order
 sub burst {
     my ($n, $request) = @_;
-    my $port = $Test::Nginx::Util::ServerPortForClient;
+
+    return map { m{^HTTP/1\.\d (\d+)} ? $1 : 0 }
+           exchange($Test::Nginx::Util::ServerPortForClient,
+                    ($request) x $n);
+}
+
+# each request on its own connection to port, all sent before any answer
+# is read, so that nginx has them all at once; the raw answers, in order
+sub exchange {
+    my ($port, @requests) = @_;
     my (@socks, %resp);
 
-    for my $i (0 .. $n - 1) {
+    for my $i (0 .. $#requests) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $port)
             or die "GwPeer: cannot connect to 127.0.0.1:$port: $!\n";
         push @socks, $s;
     }
 
-    # all sent before any is read, so nginx has them all at once
-    syswrite $_, $request for @socks;
+    syswrite $socks[$_], $requests[$_] for 0 .. $#requests;
 
     my $sel = IO::Select->new(@socks);
     my %index = map { ($socks[$_] => $_) } 0 .. $#socks;
@@ -245,8 +282,7 @@ sub burst {
         }
     }
 
-    return map { ($resp{$_} // '') =~ m{^HTTP/1\.\d (\d+)} ? $1 : 0 }
-           0 .. $n - 1;
+    return map { $resp{$_} // '' } 0 .. $#requests;
 }
 
 1;

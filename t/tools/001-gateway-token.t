@@ -1,5 +1,6 @@
 # tools/gateway-token: the tokens it mints pass auth_jwt with their claims,
-# --ttl sets "iat" and "exp", and its errors: exit status and one line.
+# signed, encrypted (--encrypt, every algorithm) and nested; --ttl sets
+# "iat" and "exp"; and its errors: exit status and one line.
 
 use lib 't/helpers';
 use GwJwt;
@@ -125,6 +126,89 @@ our %tok = (
                          file('other', 'another-secret:' . 'x' x 40)),
 );
 
+# mint_jwe(args...): an encrypted token, printed alone
+sub mint_jwe {
+    my ($status, $out, $err) = tool(@_);
+    Test::More::is($status, 0, "mint @_: exit 0");
+    Test::More::is($err, '', "mint @_: nothing on stderr");
+    Test::More::like($out, qr/^[\w-]+\.[\w-]*\.[\w-]+\.[\w-]+\.[\w-]+\n\z/,
+                     "mint @_: a JWE line");
+    chomp $out;
+    return $out;
+}
+
+# every --encrypt ALG/ENC, to the key of t/data/jwt/jwe.json that fits
+our (%jwe, @jwe);
+for my $alg (@JWE_ALGS) {
+    for my $enc (@ENCS) {
+        push @jwe, "$alg/$enc";
+        $jwe{"$alg/$enc"} = mint_jwe('--encrypt', "$alg/$enc", '--enc-key',
+                                     "$JWT_DATA/jwe.json", '--enc-kid',
+                                     jwe_key($alg, $enc),
+                                     '--claim', "sub=$alg/$enc");
+    }
+}
+
+for my $curve (qw(ec384 ec521 x25519)) {
+    push @jwe, "$curve/ECDH-ES";
+    $jwe{"$curve/ECDH-ES"} = mint_jwe(qw(--encrypt ECDH-ES/A256CBC-HS512
+                                         --enc-key), "$JWT_DATA/jwe.json",
+                                      '--enc-kid', "$curve-enc",
+                                      '--claim', "sub=$curve/ECDH-ES");
+}
+
+# nested: signed, then encrypted
+our %nested = (
+    RS256 => mint_jwe(qw(--alg RS256 --kid rsa --key), "$JWT_DATA/rsa.pem",
+                      qw(--encrypt RSA-OAEP-256/A256GCM --enc-key),
+                      "$JWT_DATA/jwe.json", qw(--enc-kid rsa-enc
+                      --claim sub=nested-rs)),
+    HS512 => mint_jwe(qw(--alg HS512 --kid hs --key), "$JWT_DATA/hs.json",
+                      qw(--encrypt dir/A256CBC-HS512 --enc-key),
+                      "$JWT_DATA/jwe.json", qw(--enc-kid oct64
+                      --claim sub=nested-hs)),
+    ES256 => mint_jwe(qw(--alg ES256 --kid ec256 --key),
+                      "$JWT_DATA/ec256.pem",
+                      qw(--encrypt ECDH-ES+A192KW/A128CBC-HS256 --enc-key),
+                      "$JWT_DATA/jwe.json", qw(--enc-kid x25519-enc
+                      --claim sub=nested-es)),
+);
+
+# what the JWEs carry, read back with Crypt::JWT where it has the algorithm
+# right (not RSA-OAEP-384 and -512, nor its ECDH-ES)
+{
+    my $keys = enc_keys();
+
+    for my $name (grep { !/ECDH|OAEP-(384|512)/ } @jwe) {
+        my ($alg, $enc) = split m{/}, $name;
+        my $jwk = $keys->{jwe_key($alg, $enc)};
+        my $key = $jwk->{kty} eq 'oct'
+                  ? MIME::Base64::decode_base64url($jwk->{k})
+                  : Crypt::PK::RSA->new($jwk);
+        my ($header, $claims) = eval {
+            Crypt::JWT::decode_jwt(token => $jwe{$name}, key => $key,
+                                   decode_header => 1)
+        };
+        Test::More::is($claims && $claims->{sub}, $name,
+                       "$name: Crypt::JWT decrypts it");
+        Test::More::is($header && $header->{kid}, jwe_key($alg, $enc),
+                       "$name: kid");
+    }
+
+    my $header = header($nested{RS256});
+    Test::More::is_deeply($header, { alg => 'RSA-OAEP-256', enc => 'A256GCM',
+                                     kid => 'rsa-enc', cty => 'JWT' },
+                          'nested: the JWE header');
+    my ($h, $inner) = Crypt::JWT::decode_jwt(
+        token => $nested{RS256}, decode_header => 1, decode_payload => 0,
+        key => Crypt::PK::RSA->new($keys->{'rsa-enc'}));
+    Test::More::like($inner, qr/^[\w-]+\.[\w-]+\.[\w-]+\z/,
+                     'nested: a JWS inside');
+    Test::More::is_deeply(header($inner),
+                          { alg => 'RS256', kid => 'rsa', typ => 'JWT' },
+                          'nested: the JWS header inside');
+}
+
 our @algs = qw(HS256 HS384 HS512 HS256_jwks RS256 RS384 RS512 ES256 ES384
                ES512);
 
@@ -180,6 +264,17 @@ my $pem = file('pem-secret', "-----BEGIN PRIVATE KEY-----\nMIIE\n"
 my $short = file('short', 'x' x 31 . "\n");
 my $hs = "$JWT_DATA/hs.json";
 my $encrypted = "$dir/encrypted.pem";
+my $jwe_keys = "$JWT_DATA/jwe.json";
+my $sig_oct = file('sig.json', '{"keys":[{"kty":"oct","kid":"s","use":"sig",'
+                               . '"k":"' . b64('s' x 16) . '"}]}');
+my $kw_oct = file('kw.json', '{"keys":[{"kty":"oct","kid":"k","alg":"A256KW",'
+                             . '"k":"' . b64('k' x 16) . '"}]}');
+my $k1 = file('k1.json', '{"keys":[{"kty":"EC","crv":"secp256k1","kid":"k1",'
+                         . '"x":"' . b64('x' x 32) . '","y":"'
+                         . b64('y' x 32) . '"}]}');
+my $off = file('off.json', '{"keys":[{"kty":"EC","crv":"P-256","kid":"off",'
+                           . '"x":"' . b64("\1" x 32) . '","y":"'
+                           . b64("\2" x 32) . '"}]}');
 
 system('openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt',
        'ec_paramgen_curve:P-256', '-aes256', '-pass', 'pass:demo', '-out',
@@ -237,9 +332,8 @@ my @errors = (
       . "file's bytes) or a JWK Set with --kid" ],
     [ [qw(--alg HS256 --key), $pem], 1,
       qr/^--key \S+: a PEM file, HS256 needs a secret/ ],
-    [ [qw(--alg HS256 --key), $short], 1,
-      "--key $short: a secret of 31 bytes, HS256 needs at least 32 "
-      . '(RFC 7518, 3.2)' ],
+    [ [qw(--alg HS256 --key), file('empty', "\n")], 1,
+      qr/^--key \S+: an empty secret$/ ],
     [ [qw(--alg HS512 --key), "$KEYS/jwks.json", qw(--kid demo)], 1,
       "--key $KEYS/jwks.json: the key \"demo\" is for HS256, not HS512" ],
     [ [qw(--alg HS256 --key), $hs], 2,
@@ -279,6 +373,82 @@ my @errors = (
           "{\"a\":\"\xff\"}")),
     [ [qw(--alg HS256 --key), $secret, '--claim', "sub=\xff"], 2,
       "--claim: \"sub=\xff\" is not UTF-8" ],
+
+    # --encrypt
+    (map { [ [qw(--encrypt), $_, '--enc-key', $jwe_keys, qw(--enc-kid x)],
+             2, "--encrypt: \"$_\" is not ALG/ENC (see --help)" ] }
+         ('A128KW', '/A128GCM', 'A128KW/')),
+    [ [qw(--encrypt A128XW/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid oct16)], 2,
+      '--encrypt: unknown algorithm "A128XW" (dir, A128KW, A192KW, A256KW, '
+      . 'A128GCMKW, A192GCMKW, A256GCMKW, RSA-OAEP, RSA-OAEP-256, '
+      . 'RSA-OAEP-384, RSA-OAEP-512, ECDH-ES, ECDH-ES+A128KW, '
+      . 'ECDH-ES+A192KW, ECDH-ES+A256KW)' ],
+    [ [qw(--encrypt A128KW/A128CTR --enc-key), $jwe_keys,
+       qw(--enc-kid oct16)], 2,
+      '--encrypt: unknown content encryption "A128CTR" (A128CBC-HS256, '
+      . 'A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM, A256GCM)' ],
+    (map { [ [qw(--encrypt), "$_/A128GCM", '--enc-key', $jwe_keys,
+              qw(--enc-kid rsa-enc)], 2,
+             "--encrypt: \"$_\" is not supported: auth_jwt refuses it" ] }
+         qw(RSA1_5 PBES2-HS256+A128KW)),
+    [ [qw(--encrypt dir/A128GCM --encrypt dir/A128GCM)], 2,
+      '--encrypt: given twice' ],
+    [ [qw(--encrypt dir/A128GCM --enc-kid oct16)], 2,
+      '--enc-key: missing (see --help)' ],
+    [ [qw(--encrypt dir/A128GCM --enc-key), $jwe_keys], 2,
+      "--enc-kid: needed to choose a key from the JWK Set $jwe_keys" ],
+    [ [qw(--alg HS256 --key), $secret, '--enc-key', $jwe_keys], 2,
+      '--enc-key: needs --encrypt (see --help)' ],
+    [ [qw(--alg HS256 --key), $secret, qw(--enc-kid oct16)], 2,
+      '--enc-kid: needs --encrypt (see --help)' ],
+    [ [qw(--encrypt dir/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid oct16 --key), $secret], 2,
+      '--alg: missing (see --help)' ],
+    [ [qw(--encrypt dir/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid oct16 --kid hs)], 2, '--alg: missing (see --help)' ],
+    [ [qw(--alg HS256 --encrypt dir/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid oct16)], 2, '--key: missing (see --help)' ],
+    [ [qw(--encrypt dir/A128GCM --enc-key /nonexistent/jwe.json
+          --enc-kid oct16)], 1,
+      '--enc-key /nonexistent/jwe.json: No such file or directory' ],
+    [ [qw(--encrypt dir/A128GCM --enc-key), $secret, qw(--enc-kid oct16)],
+      1, "--enc-key $secret: not a JWK Set (a JSON object with \"keys\")" ],
+    [ [qw(--encrypt dir/A128GCM --enc-key), $jwe_keys, qw(--enc-kid nope)],
+      1, "--enc-key $jwe_keys: no key \"nope\" in the JWK Set" ],
+    [ [qw(--encrypt RSA-OAEP/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid oct16)], 1,
+      "--enc-key $jwe_keys: the key \"oct16\" is oct, RSA-OAEP needs an RSA "
+      . 'key' ],
+    [ [qw(--encrypt A128KW/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid x25519-enc)], 1,
+      "--enc-key $jwe_keys: the key \"x25519-enc\" is OKP, A128KW needs an "
+      . 'oct key' ],
+    [ [qw(--encrypt dir/A256GCM --enc-key), $jwe_keys, qw(--enc-kid oct16)],
+      1, "--enc-key $jwe_keys: the key \"oct16\" is 16 bytes, dir with "
+         . 'A256GCM needs 32' ],
+    [ [qw(--encrypt A256KW/A128GCM --enc-key), $jwe_keys,
+       qw(--enc-kid oct16)], 1,
+      "--enc-key $jwe_keys: the key \"oct16\" is 16 bytes, A256KW with "
+      . 'A128GCM needs 32' ],
+    [ [qw(--encrypt dir/A128GCM --enc-key), $sig_oct, qw(--enc-kid s)], 1,
+      "--enc-key $sig_oct: the key \"s\" has \"use\" \"sig\": auth_jwt "
+      . 'decrypts only with keys for "enc"' ],
+    [ [qw(--encrypt A128KW/A128GCM --enc-key), $kw_oct, qw(--enc-kid k)], 1,
+      "--enc-key $kw_oct: the key \"k\" is for A256KW, not A128KW" ],
+    [ [qw(--encrypt RSA-OAEP/A128GCM --enc-key), "$JWT_DATA/rsa1024.json",
+       qw(--enc-kid rsa1024)], 1,
+      "--enc-key $JWT_DATA/rsa1024.json: the key \"rsa1024\" is RSA of 1024 "
+      . 'bits, RSA-OAEP needs 2048 or more' ],
+    [ [qw(--encrypt ECDH-ES/A128GCM --enc-key), "$JWT_DATA/jwks.json",
+       qw(--enc-kid ed25519)], 1,
+      "--enc-key $JWT_DATA/jwks.json: the key \"ed25519\" is OKP on Ed25519, "
+      . 'ECDH-ES needs X25519' ],
+    [ [qw(--encrypt ECDH-ES/A128GCM --enc-key), $k1, qw(--enc-kid k1)], 1,
+      "--enc-key $k1: the key \"k1\" is EC on secp256k1, ECDH-ES needs "
+      . 'P-256, P-384 or P-521' ],
+    [ [qw(--encrypt ECDH-ES/A128GCM --enc-key), $off, qw(--enc-kid off)], 1,
+      "--enc-key $off: the key \"off\" is not a valid EC key on P-256" ],
 );
 
 for my $e (@errors) {
@@ -295,6 +465,23 @@ for my $e (@errors) {
     chomp $err;
     ref $line ? Test::More::like($err, $line, "$name: message")
               : Test::More::is($err, $line, "$name: message");
+}
+
+# a secret shorter than the hash signs, as auth_jwt takes it, with a warning
+{
+    my ($status, $out, $err) = tool(qw(--alg HS256 --key), $short,
+                                    qw(--claim sub=alice));
+    Test::More::is($status, 0, 'short secret: exit 0');
+    Test::More::is($err, "gateway-token: warning: --key $short: a secret of "
+                         . "31 bytes; RFC 7518, 3.2 asks for at least 32 for "
+                         . "HS256\n", 'short secret: one warning line');
+    chomp $out;
+    my $claims = eval {
+        Crypt::JWT::decode_jwt(token => $out, key => 'x' x 31,
+                               accepted_alg => 'HS256')
+    };
+    Test::More::is($claims && $claims->{sub}, 'alice',
+                   'short secret: the token is signed with it');
 }
 
 {
@@ -476,3 +663,44 @@ X-JWT-Status: BAD_SIGNATURE
 ["X-JWT-Status: VALID\nX-Sub: alice\nX-Kid: demo-rs",
  "X-JWT-Status: VALID\nX-Sub: alice\nX-Kid: demo",
  "X-JWT-Status: NO_KEY"]
+
+
+
+=== TEST 8: --encrypt: every key management algorithm with every content
+encryption, and ECDH-ES on P-384, P-521 and X25519
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_type encrypted;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+        add_header X-JWT-Status $jwt_status always;
+        add_header X-Sub $jwt_claim_sub;
+        alias html/ok.txt;
+    }
+--- request eval
+[map { "GET /t?t=$::jwe{$_}" } @::jwe]
+--- error_code eval
+[(200) x @::jwe]
+--- response_headers eval
+[map { "X-JWT-Status: VALID\nX-Sub: $_" } @::jwe]
+
+
+
+=== TEST 9: nested tokens: signed with --alg, then encrypted
+--- config
+    location /t {
+        auth_jwt "api" token=$arg_t;
+        auth_jwt_type nested;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwks.json;
+        auth_jwt_key_file $TEST_NGINX_JWT_DATA/jwe.json;
+        add_header X-Sub $jwt_claim_sub;
+        add_header X-Cty $jwt_header_cty;
+        alias html/ok.txt;
+    }
+--- request eval
+[map { "GET /t?t=$::nested{$_}" } qw(RS256 HS512 ES256)]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["X-Sub: nested-rs\nX-Cty: JWT", "X-Sub: nested-hs\nX-Cty: JWT",
+ "X-Sub: nested-es\nX-Cty: JWT"]
