@@ -3,6 +3,8 @@
 # Mints tokens for the JWT scenarios with the test keys (t/data/jwt).
 #
 #   jwt-tokens.pl ALG            prints TOKEN=<one token>, for # header:
+#                                ALG is a JWS alg (RS256), or ALG/ENC for
+#                                a JWE to t/data/jwt/jwe.json (dir/A256GCM)
 #   jwt-tokens.pl ALG N FILE     writes a wrk script to FILE that sends N
 #                                different tokens in turn, so that no token
 #                                comes back before N others did
@@ -18,14 +20,21 @@ die "usage: $0 ALG [N FILE]\n" unless $alg;
 
 my $exp = time + 7 * 86400;
 
+# a JWE (ALG/ENC) of the claims, or a JWS
+sub token {
+    my ($claims) = @_;
+    return $alg =~ m{^(.+)/(.+)$} ? jwe($1, $2, $claims)
+                                  : jwt($alg, $claims);
+}
+
 if (!$n) {
-    print "TOKEN=", jwt($alg, { sub => 'bench', exp => $exp }), "\n";
+    print "TOKEN=", token({ sub => 'bench', exp => $exp }), "\n";
     exit;
 }
 
 open my $fh, '>', $file or die "$file: $!\n";
 print $fh "local tokens = {\n";
-print $fh "  \"", jwt($alg, { sub => "bench$_", exp => $exp }), "\",\n"
+print $fh "  \"", token({ sub => "bench$_", exp => $exp }), "\",\n"
     for 1 .. $n;
 print $fh <<'LUA';
 }
