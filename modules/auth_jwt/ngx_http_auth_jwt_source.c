@@ -671,8 +671,8 @@ ngx_http_auth_jwt_source_path(ngx_str_t *dir, ngx_str_t *name)
 /*
  * The worker's source of that name, made if it has none and create is
  * set: at most NGX_HTTP_AUTH_JWT_MAX_NAMES for a directive, the least
- * recently used that nothing holds making room.  NULL, with an error line, if every one
- * is in use or there is no memory.
+ * recently used that nothing holds making room.  NULL, with an error
+ * line, if every one is in use or there is no memory.
  */
 
 static ngx_http_auth_jwt_source_t *
