@@ -34,6 +34,7 @@ typedef struct {
     u_short                         len;
     ngx_queue_t                     queue;
     uint64_t                        tat;        /* us */
+    uint64_t                        known;      /* Redis's TAT is later */
     u_char                          data[1];
 } ngx_http_rate_limit_node_t;
 
@@ -253,6 +254,10 @@ void ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected);
 void ngx_http_rate_limit_values(ngx_http_rate_limit_check_t *check,
     uint64_t fill, uint64_t wait);
+ngx_uint_t ngx_http_rate_limit_known(ngx_http_rate_limit_check_t *checks,
+    ngx_uint_t n, uint64_t now);
+void ngx_http_rate_limit_learn(ngx_http_rate_limit_check_t *check,
+    uint64_t tat, uint64_t now);
 
 /* ngx_http_rate_limit_redis_conf.c */
 ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,

@@ -86,6 +86,7 @@ typedef struct {
     ngx_http_rate_limit_call_t    *calls[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_check_t   *checks;     /* while Redis is asked */
     ngx_uint_t                     n;          /* limits that apply */
+    uint64_t                       asked;      /* when Redis was asked */
     ngx_http_rate_limit_zone_t    *zones[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     u_char                         verdicts[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_status_e   status;
@@ -526,8 +527,11 @@ ngx_http_rate_limit_conclude(ngx_http_request_t *r,
 
 
 /*
- * The limits whose zones are in Redis go there, in one call for each
- * deployment, and the request waits for every answer.
+ * The limits whose zones are in Redis: if what Redis said of a key when
+ * it rejected it rejects the request already, it is rejected here, as
+ * Redis would, without asking Redis (nor charging the other limits);
+ * otherwise they go there, in one call for each deployment, and the
+ * request waits for every answer.
  */
 
 static ngx_int_t
@@ -542,6 +546,16 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_pool_cleanup_t           *cln;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_redis_t  *rd[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+
+    state->asked = ngx_http_rate_limit_now();
+
+    if (ngx_http_rate_limit_known(checks, n, state->asked)) {
+        for (i = 0; i < n; i++) {
+            checks[i].in_redis = (checks[i].zone->redis != NULL);
+        }
+
+        return ngx_http_rate_limit_redis_decided(r, rlcf, state, checks, n);
+    }
 
     /* the calls: one for each deployment */
 
@@ -714,7 +728,10 @@ ngx_http_rate_limit_redis_gone(void *data)
 
 /*
  * A call's answer, or its failure, from a posted event: once the last one
- * is in, the request goes on as after any event of its own.
+ * is in, the request goes on as after any event of its own.  A key Redis
+ * rejected is remembered in its zone: Redis decided after the call was
+ * made, so its TAT is at least that time plus the fill it answered, on
+ * any clock.
  */
 
 static void
@@ -755,6 +772,11 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
         check->admitted = (reply[0] == 1);
         ngx_http_rate_limit_values(check, (reply[1] > 0) ? reply[1] : 0,
                                    (reply[2] > 0) ? reply[2] : 0);
+
+        if (!check->admitted && reply[1] > 0) {
+            ngx_http_rate_limit_learn(check, state->asked + reply[1],
+                                      ngx_http_rate_limit_now());
+        }
     }
 
     if (state->waiting) {
