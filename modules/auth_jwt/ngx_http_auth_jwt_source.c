@@ -27,7 +27,8 @@
 
 
 static ngx_int_t ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
-    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch);
+    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
+    ngx_uint_t create);
 static ngx_int_t ngx_http_auth_jwt_source_name(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_str_t *name, ngx_str_t *uri,
     ngx_str_t *args);
@@ -35,7 +36,7 @@ static ngx_int_t ngx_http_auth_jwt_source_path(ngx_str_t *dir,
     ngx_str_t *name);
 static ngx_http_auth_jwt_source_t *ngx_http_auth_jwt_source_named(
     ngx_http_request_t *r, ngx_http_auth_jwt_key_source_t *kd,
-    ngx_str_t *name, ngx_str_t *uri, ngx_str_t *args);
+    ngx_str_t *name, ngx_str_t *uri, ngx_str_t *args, ngx_uint_t create);
 static void ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src);
 static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_source_usable(
     ngx_http_auth_jwt_source_t *src, time_t key_cache,
@@ -64,8 +65,6 @@ static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_set_create(
     ngx_log_t *log, ngx_str_t *json, time_t fetched, const char **error);
 static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_file_read(
     ngx_http_auth_jwt_source_t *src, ngx_log_t *log);
-static ngx_int_t ngx_http_auth_jwt_file_changed(
-    ngx_http_auth_jwt_source_t *src);
 static void ngx_http_auth_jwt_source_replace(ngx_http_auth_jwt_source_t *src,
     ngx_http_auth_jwt_key_set_t *set);
 static void ngx_http_auth_jwt_wake_waiting(ngx_http_auth_jwt_source_t *src,
@@ -191,7 +190,9 @@ ngx_http_auth_jwt_source_conf(ngx_conf_t *cf, ngx_uint_t type,
  * Whether the keys of every source of the location are at hand for the
  * request: NGX_OK, and ngx_http_auth_jwt_sources_set() has them, or
  * NGX_AGAIN, to be fetched or read in the access phase.  Nothing is
- * fetched or read here; sources named by variables are resolved once.
+ * fetched or read here, and a name the worker does not know yet is not
+ * made a source: a token that turns out malformed must not push the
+ * sources in use out of the worker's bound.
  */
 
 ngx_int_t
@@ -236,13 +237,21 @@ ngx_http_auth_jwt_sources_ready(ngx_http_request_t *r, ngx_array_t *sources,
             }
 
             if (!fetch->resolved
-                && ngx_http_auth_jwt_source_resolve(r, kd[i], fetch)
+                && ngx_http_auth_jwt_source_resolve(r, kd[i], fetch, 0)
                    != NGX_OK)
             {
                 return NGX_ERROR;
             }
 
+            if (!fetch->resolved) {
+                return NGX_AGAIN;
+            }
+
             if (fetch->done) {
+                if (fetch->failed) {
+                    return NGX_AGAIN;
+                }
+
                 continue;
             }
 
@@ -462,20 +471,22 @@ ngx_http_auth_jwt_sources_init_process(ngx_cycle_t *cycle,
 
 /*
  * The source a directive's value names for the request; a value that
- * names none, or that is refused, gives no keys (one info line).
+ * names none, or that is refused, gives no keys (one info line), so the
+ * token gets 401.  Unless asked to create it, a source the worker does
+ * not have leaves the fetch unresolved.
  */
 
 static ngx_int_t
 ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
-    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch)
+    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
+    ngx_uint_t create)
 {
     ngx_int_t                    rc;
     ngx_str_t                    name, uri, args;
     ngx_http_auth_jwt_source_t  *src;
 
-    fetch->resolved = 1;
-
     if (kd->value == NULL) {
+        fetch->resolved = 1;
         fetch->source = kd->fixed;
         return NGX_OK;
     }
@@ -487,18 +498,25 @@ ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
+        fetch->resolved = 1;
         fetch->done = 1;
         fetch->set = &ngx_http_auth_jwt_no_keys;
         return NGX_OK;
     }
 
-    src = ngx_http_auth_jwt_source_named(r, kd, &name, &uri, &args);
+    src = ngx_http_auth_jwt_source_named(r, kd, &name, &uri, &args, create);
 
     if (src == NULL) {
-        fetch->done = 1;
-        fetch->failed = 1;
+        if (create) {
+            fetch->resolved = 1;
+            fetch->done = 1;
+            fetch->failed = 1;
+        }
+
         return NGX_OK;
     }
+
+    fetch->resolved = 1;
 
     src->refs++;
     fetch->source = src;
@@ -651,16 +669,16 @@ ngx_http_auth_jwt_source_path(ngx_str_t *dir, ngx_str_t *name)
 
 
 /*
- * The worker's source of that name, made if it has none: at most
- * NGX_HTTP_AUTH_JWT_MAX_NAMES for a directive, the least recently used
- * that nothing holds making room.  NULL, with an error line, if every one
- * is in use or there is no memory.
+ * The worker's source of that name, made if it has none and create is
+ * set: at most NGX_HTTP_AUTH_JWT_MAX_NAMES for a directive, the least
+ * recently used that nothing holds making room.  NULL, with an error
+ * line, if every one is in use or there is no memory.
  */
 
 static ngx_http_auth_jwt_source_t *
 ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_str_t *name, ngx_str_t *uri,
-    ngx_str_t *args)
+    ngx_str_t *args, ngx_uint_t create)
 {
     u_char                      *p;
     uint32_t                     hash;
@@ -673,11 +691,15 @@ ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     node = ngx_str_rbtree_lookup(&kd->rbtree, name, hash);
 
     if (node) {
-        src = (ngx_http_auth_jwt_source_t *) node;
+        src = ngx_rbtree_data(node, ngx_http_auth_jwt_source_t, node);
         ngx_queue_remove(&src->queue);
         ngx_queue_insert_head(&kd->lru, &src->queue);
         src->srv_conf = r->srv_conf;
         return src;
+    }
+
+    if (!create) {
+        return NULL;
     }
 
     if (kd->named >= NGX_HTTP_AUTH_JWT_MAX_NAMES) {
@@ -736,7 +758,7 @@ ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     src->srv_conf = r->srv_conf;
     ngx_queue_init(&src->waiting);
 
-    node = (ngx_str_node_t *) src;
+    node = &src->node;
     node->node.key = hash;
     node->str = src->name;
 
@@ -764,7 +786,7 @@ ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src)
     }
 
     ngx_queue_remove(&src->queue);
-    ngx_rbtree_delete(&kd->rbtree, &src->node);
+    ngx_rbtree_delete(&kd->rbtree, &src->node.node);
     kd->named--;
 
     ngx_free(src);
@@ -776,8 +798,9 @@ ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src)
  * fresh ones, or, with the zone, ones kept past key_cache for up to
  * stale= more, while they are fetched again in the background.  A source
  * in the zone is read there once a second, for the keys another worker
- * fetched; a file named by variables is looked at once a second, and read
- * again if it changed.
+ * fetched.  A file named by variables is read once and kept as long as
+ * the configuration, as a file without variables is: a changed file is
+ * read again on reload.
  */
 
 static ngx_http_auth_jwt_key_set_t *
@@ -789,11 +812,7 @@ ngx_http_auth_jwt_source_usable(ngx_http_auth_jwt_source_t *src,
     ngx_http_auth_jwt_stored_t   st;
 
     if (src->conf->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE) {
-        if (src->set && ngx_http_auth_jwt_file_changed(src) == NGX_OK) {
-            return src->set;
-        }
-
-        return NULL;
+        return src->set;
     }
 
     if (key_cache == 0) {
@@ -932,7 +951,7 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     ngx_http_auth_jwt_store_t    *store;
 
     if (!fetch->resolved) {
-        if (ngx_http_auth_jwt_source_resolve(r, kd, fetch) != NGX_OK) {
+        if (ngx_http_auth_jwt_source_resolve(r, kd, fetch, 1) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -953,14 +972,33 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     }
 
     if (kd->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE) {
-        set = ngx_http_auth_jwt_file_read(src, r->connection->log);
 
-        if (set == NULL) {
+        /* a client naming a missing file again and again costs no reads */
+
+        if (src->has_failed
+            && (ngx_msec_int_t) (ngx_current_msec - src->failed)
+               < NGX_HTTP_AUTH_JWT_KEY_RETRY)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "auth_jwt: key file \"%V\" is not read again "
+                          "within %ds of a failure", &src->name,
+                          NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
             fetch->done = 1;
             fetch->failed = 1;
             return NGX_OK;
         }
 
+        set = ngx_http_auth_jwt_file_read(src, r->connection->log);
+
+        if (set == NULL) {
+            src->has_failed = 1;
+            src->failed = ngx_current_msec;
+            fetch->done = 1;
+            fetch->failed = 1;
+            return NGX_OK;
+        }
+
+        src->has_failed = 0;
         ngx_http_auth_jwt_source_replace(src, set);
         ngx_http_auth_jwt_take_keys(fetch, set);
 
@@ -1445,10 +1483,8 @@ ngx_http_auth_jwt_file_read(ngx_http_auth_jwt_source_t *src, ngx_log_t *log)
         goto done;
     }
 
-    src->checked = ngx_time();
-    src->mtime = ngx_file_mtime(&fi);
-    src->size = ngx_file_size(&fi);
-    src->uniq = ngx_file_uniq(&fi);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "auth_jwt: read key file \"%V\"", &src->name);
 
 done:
 
@@ -1462,31 +1498,6 @@ done:
     }
 
     return set;
-}
-
-
-/* NGX_OK: the file read last is still the one under its name */
-
-static ngx_int_t
-ngx_http_auth_jwt_file_changed(ngx_http_auth_jwt_source_t *src)
-{
-    ngx_file_info_t  fi;
-
-    if (src->checked == ngx_time()) {
-        return NGX_OK;
-    }
-
-    if (ngx_file_info(src->name.data, &fi) == NGX_FILE_ERROR
-        || ngx_file_mtime(&fi) != src->mtime
-        || ngx_file_size(&fi) != src->size
-        || ngx_file_uniq(&fi) != src->uniq)
-    {
-        return NGX_DECLINED;
-    }
-
-    src->checked = ngx_time();
-
-    return NGX_OK;
 }
 
 
