@@ -280,7 +280,7 @@ typedef struct {
 
 /* a key source as a worker knows it */
 struct ngx_http_auth_jwt_source_s {
-    ngx_rbtree_node_t                 node;     /* of named sources */
+    ngx_str_node_t                    node;     /* of named sources */
     ngx_queue_t                       queue;    /* in the lru */
     ngx_http_auth_jwt_key_source_t   *conf;
     ngx_str_t                         name;     /* "uri?args", or a file */
@@ -295,10 +295,6 @@ struct ngx_http_auth_jwt_source_s {
     ngx_msec_t                        failed;
     ngx_uint_t                        refs;     /* requests holding it */
     void                            **srv_conf;
-    time_t                            checked;  /* files: last looked at */
-    time_t                            mtime;
-    off_t                             size;
-    ngx_file_uniq_t                   uniq;
     unsigned                          has_failed:1;
     unsigned                          used:1;
     unsigned                          named:1;

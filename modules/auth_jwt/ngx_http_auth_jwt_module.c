@@ -1581,8 +1581,12 @@ ngx_http_auth_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     name = value[1];
 
+    /* with variables, a source of keys read at the first request */
+
     if (ngx_strlchr(name.data, name.data + name.len, '$')) {
-        return "with variables is not supported";
+        return ngx_http_auth_jwt_key_source(cf, ajcf,
+                                            NGX_HTTP_AUTH_JWT_SOURCE_FILE,
+                                            &value[1]);
     }
 
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
@@ -1672,11 +1676,9 @@ ngx_http_auth_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '$')) {
-        return "with variables is not supported";
-    }
+    /* a value that starts with a variable is checked for each request */
 
-    if (value[1].data[0] != '/') {
+    if (value[1].data[0] != '/' && value[1].data[0] != '$') {
         return "needs a URI starting with \"/\"";
     }
 

@@ -27,11 +27,15 @@
 
 
 static ngx_int_t ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
-    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch);
+    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
+    ngx_uint_t create);
 static ngx_int_t ngx_http_auth_jwt_source_name(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_str_t *name, ngx_str_t *uri,
     ngx_str_t *args);
 static ngx_int_t ngx_http_auth_jwt_source_path(ngx_str_t *dir,
+    ngx_str_t *name);
+static ngx_http_auth_jwt_source_t *ngx_http_auth_jwt_source_find(
+    ngx_http_request_t *r, ngx_http_auth_jwt_key_source_t *kd,
     ngx_str_t *name);
 static ngx_http_auth_jwt_source_t *ngx_http_auth_jwt_source_named(
     ngx_http_request_t *r, ngx_http_auth_jwt_key_source_t *kd,
@@ -48,6 +52,8 @@ static ngx_int_t ngx_http_auth_jwt_fetch_init(ngx_http_request_t *r,
 static ngx_int_t ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
     time_t key_cache);
+static ngx_int_t ngx_http_auth_jwt_source_resting(
+    ngx_http_auth_jwt_fetch_t *fetch);
 static ngx_int_t ngx_http_auth_jwt_fetch_claim(
     ngx_http_auth_jwt_fetch_t *fetch, ngx_http_auth_jwt_store_t *store,
     time_t key_cache);
@@ -64,8 +70,6 @@ static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_set_create(
     ngx_log_t *log, ngx_str_t *json, time_t fetched, const char **error);
 static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_file_read(
     ngx_http_auth_jwt_source_t *src, ngx_log_t *log);
-static ngx_int_t ngx_http_auth_jwt_file_changed(
-    ngx_http_auth_jwt_source_t *src);
 static void ngx_http_auth_jwt_source_replace(ngx_http_auth_jwt_source_t *src,
     ngx_http_auth_jwt_key_set_t *set);
 static void ngx_http_auth_jwt_wake_waiting(ngx_http_auth_jwt_source_t *src,
@@ -191,13 +195,16 @@ ngx_http_auth_jwt_source_conf(ngx_conf_t *cf, ngx_uint_t type,
  * Whether the keys of every source of the location are at hand for the
  * request: NGX_OK, and ngx_http_auth_jwt_sources_set() has them, or
  * NGX_AGAIN, to be fetched or read in the access phase.  Nothing is
- * fetched or read here; sources named by variables are resolved once.
+ * fetched or read here, and a name the worker does not know yet is not
+ * taken in: a request whose token fails without the keys never makes a
+ * source, nor pushes one out of the worker's cache.
  */
 
 ngx_int_t
 ngx_http_auth_jwt_sources_ready(ngx_http_request_t *r, ngx_array_t *sources,
     time_t key_cache, ngx_http_auth_jwt_keys_t *keys)
 {
+    ngx_int_t                         rc;
     ngx_uint_t                        i;
     ngx_http_auth_jwt_fetch_t        *fetch;
     ngx_http_auth_jwt_source_t       *src;
@@ -235,11 +242,16 @@ ngx_http_auth_jwt_sources_ready(ngx_http_request_t *r, ngx_array_t *sources,
                 fetch = &keys->fetch[i];
             }
 
-            if (!fetch->resolved
-                && ngx_http_auth_jwt_source_resolve(r, kd[i], fetch)
-                   != NGX_OK)
-            {
-                return NGX_ERROR;
+            if (!fetch->resolved) {
+                rc = ngx_http_auth_jwt_source_resolve(r, kd[i], fetch, 0);
+
+                if (rc == NGX_ERROR) {
+                    return NGX_ERROR;
+                }
+
+                if (rc == NGX_DECLINED) {
+                    return NGX_AGAIN;
+                }
             }
 
             if (fetch->done) {
@@ -462,20 +474,21 @@ ngx_http_auth_jwt_sources_init_process(ngx_cycle_t *cycle,
 
 /*
  * The source a directive's value names for the request; a value that
- * names none, or that is refused, gives no keys (one info line).
+ * names none, or that is refused, gives no keys (one info line).  Without
+ * create, NGX_DECLINED: the worker has no source of that name yet.
  */
 
 static ngx_int_t
 ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
-    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch)
+    ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
+    ngx_uint_t create)
 {
     ngx_int_t                    rc;
     ngx_str_t                    name, uri, args;
     ngx_http_auth_jwt_source_t  *src;
 
-    fetch->resolved = 1;
-
     if (kd->value == NULL) {
+        fetch->resolved = 1;
         fetch->source = kd->fixed;
         return NGX_OK;
     }
@@ -487,12 +500,24 @@ ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
+        fetch->resolved = 1;
         fetch->done = 1;
         fetch->set = &ngx_http_auth_jwt_no_keys;
         return NGX_OK;
     }
 
-    src = ngx_http_auth_jwt_source_named(r, kd, &name, &uri, &args);
+    if (!create) {
+        src = ngx_http_auth_jwt_source_find(r, kd, &name);
+
+        if (src == NULL) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        src = ngx_http_auth_jwt_source_named(r, kd, &name, &uri, &args);
+    }
+
+    fetch->resolved = 1;
 
     if (src == NULL) {
         fetch->done = 1;
@@ -650,6 +675,30 @@ ngx_http_auth_jwt_source_path(ngx_str_t *dir, ngx_str_t *name)
 }
 
 
+/* the worker's source of that name, now the most recently used */
+
+static ngx_http_auth_jwt_source_t *
+ngx_http_auth_jwt_source_find(ngx_http_request_t *r,
+    ngx_http_auth_jwt_key_source_t *kd, ngx_str_t *name)
+{
+    ngx_str_node_t              *node;
+    ngx_http_auth_jwt_source_t  *src;
+
+    node = ngx_str_rbtree_lookup(&kd->rbtree, name,
+                                 ngx_crc32_short(name->data, name->len));
+    if (node == NULL) {
+        return NULL;
+    }
+
+    src = (ngx_http_auth_jwt_source_t *) node;
+    ngx_queue_remove(&src->queue);
+    ngx_queue_insert_head(&kd->lru, &src->queue);
+    src->srv_conf = r->srv_conf;
+
+    return src;
+}
+
+
 /*
  * The worker's source of that name, made if it has none: at most
  * NGX_HTTP_AUTH_JWT_MAX_NAMES for a directive, the least recently used
@@ -665,20 +714,15 @@ ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     u_char                      *p;
     uint32_t                     hash;
     ngx_queue_t                 *q;
-    ngx_str_node_t              *node;
     ngx_http_auth_jwt_source_t  *src;
 
-    hash = ngx_crc32_short(name->data, name->len);
+    src = ngx_http_auth_jwt_source_find(r, kd, name);
 
-    node = ngx_str_rbtree_lookup(&kd->rbtree, name, hash);
-
-    if (node) {
-        src = (ngx_http_auth_jwt_source_t *) node;
-        ngx_queue_remove(&src->queue);
-        ngx_queue_insert_head(&kd->lru, &src->queue);
-        src->srv_conf = r->srv_conf;
+    if (src) {
         return src;
     }
+
+    hash = ngx_crc32_short(name->data, name->len);
 
     if (kd->named >= NGX_HTTP_AUTH_JWT_MAX_NAMES) {
 
@@ -736,11 +780,10 @@ ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     src->srv_conf = r->srv_conf;
     ngx_queue_init(&src->waiting);
 
-    node = (ngx_str_node_t *) src;
-    node->node.key = hash;
-    node->str = src->name;
+    src->node.node.key = hash;
+    src->node.str = src->name;
 
-    ngx_rbtree_insert(&kd->rbtree, &node->node);
+    ngx_rbtree_insert(&kd->rbtree, &src->node.node);
     ngx_queue_insert_head(&kd->lru, &src->queue);
     kd->named++;
 
@@ -764,7 +807,7 @@ ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src)
     }
 
     ngx_queue_remove(&src->queue);
-    ngx_rbtree_delete(&kd->rbtree, &src->node);
+    ngx_rbtree_delete(&kd->rbtree, &src->node.node);
     kd->named--;
 
     ngx_free(src);
@@ -776,8 +819,8 @@ ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src)
  * fresh ones, or, with the zone, ones kept past key_cache for up to
  * stale= more, while they are fetched again in the background.  A source
  * in the zone is read there once a second, for the keys another worker
- * fetched; a file named by variables is looked at once a second, and read
- * again if it changed.
+ * fetched.  A file named by variables, once read, is kept as a static
+ * auth_jwt_key_file is: until the configuration is reloaded.
  */
 
 static ngx_http_auth_jwt_key_set_t *
@@ -789,11 +832,7 @@ ngx_http_auth_jwt_source_usable(ngx_http_auth_jwt_source_t *src,
     ngx_http_auth_jwt_stored_t   st;
 
     if (src->conf->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE) {
-        if (src->set && ngx_http_auth_jwt_file_changed(src) == NGX_OK) {
-            return src->set;
-        }
-
-        return NULL;
+        return src->set;
     }
 
     if (key_cache == 0) {
@@ -932,7 +971,7 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     ngx_http_auth_jwt_store_t    *store;
 
     if (!fetch->resolved) {
-        if (ngx_http_auth_jwt_source_resolve(r, kd, fetch) != NGX_OK) {
+        if (ngx_http_auth_jwt_source_resolve(r, kd, fetch, 1) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -953,13 +992,22 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     }
 
     if (kd->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE) {
+
+        if (ngx_http_auth_jwt_source_resting(fetch) == NGX_OK) {
+            return NGX_OK;
+        }
+
         set = ngx_http_auth_jwt_file_read(src, r->connection->log);
 
         if (set == NULL) {
+            src->failed = ngx_current_msec;
+            src->has_failed = 1;
             fetch->done = 1;
             fetch->failed = 1;
             return NGX_OK;
         }
+
+        src->has_failed = 0;
 
         ngx_http_auth_jwt_source_replace(src, set);
         ngx_http_auth_jwt_take_keys(fetch, set);
@@ -981,18 +1029,7 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
             return rc;
         }
 
-    } else if (src->has_failed
-               && (ngx_msec_int_t) (ngx_current_msec - src->failed)
-                  < NGX_HTTP_AUTH_JWT_KEY_RETRY)
-    {
-        /* the error was logged once, with the failure */
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "auth_jwt: key request \"%V\" is not asked again "
-                      "within %ds of a failure", &src->uri,
-                      NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
-        fetch->done = 1;
-        fetch->failed = 1;
+    } else if (ngx_http_auth_jwt_source_resting(fetch) == NGX_OK) {
         return NGX_OK;
     }
 
@@ -1019,6 +1056,44 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     /* the client's credentials are not the key server's business */
 
     return ngx_gw_subrequest_own_headers(sr, 0);
+}
+
+
+/*
+ * A source that failed less than NGX_HTTP_AUTH_JWT_KEY_RETRY ago is not
+ * tried again: NGX_OK, and the fetch fails with an info line, its error
+ * having been logged once, with the failure.  So a key server in trouble
+ * is asked seldom, a file name a client made up costs one error line, not
+ * one a request, and a file put in place later is read soon enough.
+ */
+
+static ngx_int_t
+ngx_http_auth_jwt_source_resting(ngx_http_auth_jwt_fetch_t *fetch)
+{
+    ngx_uint_t                   file;
+    ngx_http_auth_jwt_source_t  *src;
+
+    src = fetch->source;
+
+    if (!src->has_failed
+        || (ngx_msec_int_t) (ngx_current_msec - src->failed)
+           >= NGX_HTTP_AUTH_JWT_KEY_RETRY)
+    {
+        return NGX_DECLINED;
+    }
+
+    file = (src->conf->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE);
+
+    ngx_log_error(NGX_LOG_INFO, fetch->request->connection->log, 0,
+                  "auth_jwt: %s \"%V\" is not %s again within %ds of a "
+                  "failure", file ? "key file" : "key request",
+                  file ? &src->name : &src->uri, file ? "read" : "asked",
+                  NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
+
+    fetch->done = 1;
+    fetch->failed = 1;
+
+    return NGX_OK;
 }
 
 
@@ -1445,11 +1520,6 @@ ngx_http_auth_jwt_file_read(ngx_http_auth_jwt_source_t *src, ngx_log_t *log)
         goto done;
     }
 
-    src->checked = ngx_time();
-    src->mtime = ngx_file_mtime(&fi);
-    src->size = ngx_file_size(&fi);
-    src->uniq = ngx_file_uniq(&fi);
-
 done:
 
     if (json.data) {
@@ -1462,31 +1532,6 @@ done:
     }
 
     return set;
-}
-
-
-/* NGX_OK: the file read last is still the one under its name */
-
-static ngx_int_t
-ngx_http_auth_jwt_file_changed(ngx_http_auth_jwt_source_t *src)
-{
-    ngx_file_info_t  fi;
-
-    if (src->checked == ngx_time()) {
-        return NGX_OK;
-    }
-
-    if (ngx_file_info(src->name.data, &fi) == NGX_FILE_ERROR
-        || ngx_file_mtime(&fi) != src->mtime
-        || ngx_file_size(&fi) != src->size
-        || ngx_file_uniq(&fi) != src->uniq)
-    {
-        return NGX_DECLINED;
-    }
-
-    src->checked = ngx_time();
-
-    return NGX_OK;
 }
 
 

@@ -497,17 +497,17 @@ failed with status
 
 
 
-=== TEST 15: variables in auth_jwt_key_request are refused, not taken
-for a literal URI
+=== TEST 15: a key request with variables must still be a URI: text
+before its first variable that does not start with "/" is refused
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_request /keys-$host.json;
+        auth_jwt_key_request keys-$host.json;
         alias html/ok.txt;
     }
 --- must_die
 --- error_log
-"auth_jwt_key_request" directive with variables is not supported
+"auth_jwt_key_request" directive needs a URI starting with "/"
 
 
 
