@@ -75,8 +75,8 @@ BUILD_PACKAGES := gcc make nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
 # servers the tests start, curl and openssl for t/gateway.t, promtool
 TEST_PACKAGES  := perl nginx-core libtest-base-perl libcrypt-jwt-perl \
                   libnet-dns-perl \
-                  valgrind redis-server etcd-server etcd-client prometheus \
-                  curl openssl
+                  valgrind redis-server redis-sentinel redis-tools \
+                  etcd-server etcd-client prometheus curl openssl
 
 # versions/fetch: Debian's source packages and the 1.26.3 build
 MATRIX_PACKAGES := dpkg-dev patch xz-utils

@@ -6,22 +6,26 @@
  * The input is a byte of shape, a byte of timing and what Redis answers.
  * The shape byte gives the calls (its top five bits, plus one) and the
  * keys of each (its low three bits, plus one); the calls are sent with
- * ngx_http_rate_limit_redis_call(), and the answer arrives, through the
- * event loop of ngx_fuzz_event.c, once whole and once in pieces of 1 to
- * 64 bytes, each its own read event, with the bytes past those read
- * poisoned.  If the timing byte is odd, Redis closes the connection after
- * its answer.  Each call is made by
+ * ngx_http_rate_limit_redis_call(), all in one turn of the event loop, so
+ * that they go in batches: as many calls as hold 128 keys at most in one
+ * script call, whose one reply answers them all.  The answer arrives,
+ * through the event loop of ngx_fuzz_event.c, once whole and once in
+ * pieces of 1 to 64 bytes, each its own read event, with the bytes past
+ * those read poisoned.  If the timing byte is odd, Redis closes the
+ * connection after its answer.  Each call is made by
  * ngx_http_rate_limit_redis_call_create() from the limits of a request,
  * one of them on a zone not in Redis, and must hold the others' keys and
- * arguments in RESP, byte for byte.  Each run must give each call what a
+ * arguments in RESP, byte for byte.  Each run must give each batch what a
  * reader of RESP would:
  *
- *   - an array of 3 integers a key: the call succeeds with those numbers;
- *   - an error: the call fails, the connection stays; a first NOSCRIPT
- *     sends the call again with EVAL, and it waits for a second answer;
- *   - anything else, a reply to no call, or a reply that cannot fit in
- *     the client's buffer: the connection fails, with every call waiting;
- *   - an incomplete reply: its call waits, then times out.
+ *   - an array of 3 integers a key of the batch: its calls succeed, each
+ *     with its keys' numbers, in order;
+ *   - an error: its calls fail, the connection stays; a first NOSCRIPT
+ *     sends the batch again with EVAL, and it waits for a second answer;
+ *   - an error of the whole server (READONLY, LOADING, BUSY...), anything
+ *     else, a reply to no batch, or a reply that cannot fit in the
+ *     client's buffer: the connection fails, with every call waiting;
+ *   - an incomplete reply: its calls wait, then time out.
  *
  * Every line ends in CRLF; a first line (an error or an array's length) is
  * at most 1024 bytes however the reads split it; an error's text, which
@@ -48,10 +52,17 @@
 #define FZ_LINE       1024
 #define FZ_BUF        16384
 #define FZ_INT_MAX    (INT64_MAX - 8)
+#define FZ_BATCH_KEYS 128
 
 
 /* the limits' keys */
 static const char  fz_digits[] = "0123456789";
+
+/* the errors of a whole server, which fail the connection */
+static const char  *fz_down[] = {
+    "READONLY", "LOADING", "CLUSTERDOWN", "MASTERDOWN", "NOAUTH",
+    "WRONGPASS", "NOPERM", "OOM", "BUSY", NULL
+};
 
 
 typedef enum {
@@ -70,7 +81,8 @@ typedef struct {
 
 typedef struct {
     fz_call_t     call[FZ_MAX_CALLS];
-    ngx_uint_t    evals;        /* calls sent again with the script */
+    ngx_uint_t    batches;      /* script calls first sent */
+    ngx_uint_t    evals;        /* batches sent again with the script */
 } fz_outcome_t;
 
 
@@ -109,6 +121,47 @@ void
 ngx_sha1_final(u_char result[20], ngx_sha1_t *ctx)
 {
     ngx_fuzz_fail(__FILE__, __LINE__, "ngx_sha1_final() not reached");
+}
+
+
+/* a unix socket, connected at once: no TCP options, no connect() errors */
+
+ngx_int_t
+ngx_tcp_nodelay(ngx_connection_t *c)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_tcp_nodelay() not reached");
+}
+
+
+ngx_int_t
+ngx_connection_error(ngx_connection_t *c, ngx_err_t err, char *text)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_connection_error() not reached");
+}
+
+
+/* no TLS: the connection is plain */
+
+ngx_int_t
+ngx_http_rate_limit_link_ssl(ngx_http_rate_limit_link_t *link,
+    ngx_connection_handler_pt handshaked)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "TLS not reached");
+}
+
+
+ngx_int_t
+ngx_http_rate_limit_link_ssl_check(ngx_http_rate_limit_link_t *link,
+    const char **why, ngx_str_t *reason)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "TLS not reached");
+}
+
+
+void
+ngx_http_rate_limit_link_ssl_close(ngx_connection_t *c)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "TLS not reached");
 }
 
 
@@ -175,9 +228,25 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
             }
         }
 
-        *noscript = (eol - 1 - (p + 1) >= 8
-                     && ngx_strncmp(p + 1, "NOSCRIPT", 8) == 0);
+        /*
+         * the error's code is its first word; an error of the whole
+         * server fails the connection
+         */
+
+        for (q = p + 1; q < eol - 1 && *q != ' '; q++) { /* void */ }
+
         *next = eol + 1;
+
+        for (i = 0; fz_down[i]; i++) {
+            if ((size_t) (q - (p + 1)) == ngx_strlen(fz_down[i])
+                && ngx_strncmp(p + 1, fz_down[i], q - (p + 1)) == 0)
+            {
+                return FZ_REPLY_GARBAGE;
+            }
+        }
+
+        *noscript = (q - (p + 1) == 8
+                     && ngx_strncmp(p + 1, "NOSCRIPT", 8) == 0);
 
         return FZ_REPLY_ERROR;
     }
@@ -220,24 +289,33 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
 }
 
 
-/* what each call gets once the answer is read, before any timer fires */
+/*
+ * what each call gets once the answer is read, before any timer fires:
+ * the calls go in batches of per calls, each batch waiting for one reply
+ */
 
 static void
 fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
     ngx_uint_t close, fz_outcome_t *out)
 {
     u_char      *next;
-    ngx_uint_t   queue[2 * FZ_MAX_CALLS], head, tail, c, noscript, i;
-    ngx_uint_t   eval[FZ_MAX_CALLS];
+    int64_t      values[3 * FZ_BATCH_KEYS];
+    ngx_uint_t   queue[2 * FZ_MAX_CALLS], head, tail, b, noscript, i, k;
+    ngx_uint_t   per, first, n, eval[FZ_MAX_CALLS];
     fz_reply_e   rc;
 
     ngx_memzero(out, sizeof(fz_outcome_t));
     ngx_memzero(eval, sizeof(eval));
 
-    for (tail = 0; tail < calls; tail++) {
-        queue[tail] = tail;
+    /* the batches, by their first call */
+
+    per = FZ_BATCH_KEYS / keys;
+
+    for (tail = 0; tail * per < calls; tail++) {
+        queue[tail] = tail * per;
     }
 
+    out->batches = tail;
     head = 0;
 
     while (p < last) {
@@ -248,11 +326,13 @@ fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
             break;
         }
 
-        c = queue[head];
+        b = queue[head];
+        first = b;
+        n = ngx_min(per, calls - first);
         noscript = 0;
         next = NULL;
 
-        rc = fz_expect(p, last, keys, out->call[c].reply, &noscript, &next);
+        rc = fz_expect(p, last, n * keys, values, &noscript, &next);
 
         if (rc == FZ_REPLY_AGAIN) {
             if (last - p >= FZ_BUF) {
@@ -271,21 +351,34 @@ fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
         head++;
         p = next;
 
-        if (rc == FZ_REPLY_ERROR && noscript && !eval[c]) {
-            eval[c] = 1;
+        if (rc == FZ_REPLY_ERROR && noscript && !eval[first]) {
+            eval[first] = 1;
             out->evals++;
-            queue[tail++] = c;
+            queue[tail++] = b;
             continue;
         }
 
-        out->call[c].state = (rc == FZ_REPLY_ARRAY) ? FZ_OK : FZ_FAILED;
-        out->call[c].answers = 1;
+        for (i = first; i < first + n; i++) {
+            out->call[i].state = (rc == FZ_REPLY_ARRAY) ? FZ_OK : FZ_FAILED;
+            out->call[i].answers = 1;
+
+            if (rc == FZ_REPLY_ARRAY) {
+                for (k = 0; k < 3 * keys; k++) {
+                    out->call[i].reply[k] = values[3 * keys * (i - first) + k];
+                }
+            }
+        }
     }
 
     if (close) {
         for (i = head; i < tail; i++) {
-            out->call[queue[i]].state = FZ_FAILED;
-            out->call[queue[i]].answers = 1;
+            first = queue[i];
+            n = ngx_min(per, calls - first);
+
+            for (k = first; k < first + n; k++) {
+                out->call[k].state = FZ_FAILED;
+                out->call[k].answers = 1;
+            }
         }
     }
 }
@@ -353,12 +446,14 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
 {
     u_char                       *p;
     u_char                        args[FZ_MAX_KEYS * 64];
+    u_char                        index[FZ_MAX_KEYS];
     size_t                        size;
     ngx_int_t                     rc;
     ngx_uint_t                    i, k;
     ngx_pool_t                   *pool;
     fz_outcome_t                  got;
     ngx_fuzz_peer_t               peer;
+    struct sockaddr_un            sun;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_zone_t    zone, local;
     ngx_http_rate_limit_redis_t  *rd;
@@ -366,15 +461,21 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
 
     pool = ngx_fuzz_pool();
 
-    /* the connection's buffers come from the cycle's pool */
-    ((ngx_cycle_t *) ngx_cycle)->pool = pool;
-
     rd = ngx_pcalloc(pool, sizeof(ngx_http_rate_limit_redis_t));
     ngx_fuzz_assert(rd != NULL);
 
-    ngx_str_set(&rd->name, "127.0.0.1:6379");
+    ngx_str_set(&rd->name, "unix:/redis.sock");
     ngx_memset(rd->sha1, 'f', sizeof(rd->sha1));
-    ngx_queue_init(&rd->waiting);
+
+    rd->link = ngx_http_rate_limit_link_create(rd, pool);
+    ngx_fuzz_assert(rd->link != NULL);
+
+    ngx_memzero(&sun, sizeof(struct sockaddr_un));
+    sun.sun_family = AF_UNIX;
+    ngx_memcpy(sun.sun_path, "/redis.sock", sizeof("/redis.sock"));
+
+    ngx_http_rate_limit_link_address(rd->link, (struct sockaddr *) &sun,
+                                     sizeof(struct sockaddr_un), NULL);
 
     ngx_memzero(&peer, sizeof(ngx_fuzz_peer_t));
     peer.data = answer;
@@ -408,6 +509,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
         } else {
             checks[i].zone = &zone;
             checks[i].key.data = (u_char *) &fz_digits[k++];
+            index[k - 1] = (u_char) i;
         }
 
         checks[i].key.len = 1;
@@ -424,6 +526,8 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
         p = ngx_sprintf(p, "$3\r\nk:%ui\r\n", k);
     }
 
+    p = ngx_sprintf(p, "$1\r\n%ui\r\n", keys);
+
     for (k = 0; k < keys; k++) {
         p = ngx_cpymem(p, "$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n",
                        4 * (sizeof("$1\r\n1\r\n") - 1));
@@ -432,12 +536,13 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
     size = p - args;
 
     for (i = 0; i < calls; i++) {
-        call = ngx_http_rate_limit_redis_call_create(rd, checks, keys + 1,
+        call = ngx_http_rate_limit_redis_call_create(rd, checks, index, keys,
                                                      &ngx_fuzz_log);
         ngx_fuzz_assert(call != NULL);
         ngx_fuzz_assert(call->redis == rd && call->n == keys);
-        ngx_fuzz_assert(call->args.len == size
-                        && ngx_memcmp(call->args.data, args, size) == 0);
+        ngx_fuzz_assert(call->keys.len + call->argv.len == size
+                        && call->argv.data == call->keys.data + call->keys.len
+                        && ngx_memcmp(call->keys.data, args, size) == 0);
 
         call->handler = fz_answered;
         call->data = &got.call[i];
@@ -462,7 +567,8 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
         }
     }
 
-    ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVALSHA") == calls);
+    ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVALSHA")
+                    == expect->batches);
     ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVAL") == expect->evals);
 
     /* the calls still waiting time out, and so does the backoff */
@@ -486,7 +592,6 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
     ngx_fuzz_peer_set(NULL);
     free(peer.out);
     ngx_destroy_pool(pool);
-    ((ngx_cycle_t *) ngx_cycle)->pool = NULL;
 }
 
 

@@ -25,6 +25,8 @@
 
 
 volatile ngx_msec_t   ngx_current_msec;
+static ngx_time_t     ngx_fuzz_time;
+volatile ngx_time_t  *ngx_cached_time = &ngx_fuzz_time;
 ngx_rbtree_t          ngx_event_timer_rbtree;
 ngx_queue_t           ngx_posted_events = {
     &ngx_posted_events, &ngx_posted_events
@@ -132,7 +134,13 @@ ngx_event_connect_peer(ngx_peer_connection_t *pc)
     c->write = calloc(1, sizeof(ngx_event_t));
     ngx_fuzz_assert(c->read != NULL && c->write != NULL);
 
-    c->fd = (ngx_socket_t) (100 + peer->connects);
+    /*
+     * a socket of its own, connected, for what asks the socket itself
+     * (SO_ERROR once connected): its peer is the other end's only
+     */
+
+    ngx_fuzz_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, peer->fds) == 0);
+    c->fd = peer->fds[0];
     c->recv = ngx_fuzz_recv;
     c->send = ngx_fuzz_send;
     c->log = pc->log;
@@ -171,7 +179,20 @@ ngx_close_connection(ngx_connection_t *c)
         ngx_del_timer(c->write);
     }
 
+    /* as nginx's: an event posted for the connection goes with it */
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
     ngx_fuzz_peer->connection = NULL;
+
+    close(ngx_fuzz_peer->fds[0]);
+    close(ngx_fuzz_peer->fds[1]);
 
     free(c->read);
     free(c->write);

@@ -34,6 +34,7 @@ typedef struct {
     u_char                 *poison_end;
     ngx_uint_t              connects;
     ngx_connection_t       *connection; /* open, or NULL */
+    int                     fds[2];     /* its socket, and the other end */
 } ngx_fuzz_peer_t;
 
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make run-cluster`: Redis on 127.0.0.1:6390, an etcd cluster of three
+# `make run-cluster`: Redis on 127.0.0.1:6390 (an ACL user, its password
+# in build/cluster/redis/password), an etcd cluster of three
 # members (clients on 127.0.0.1:2379, 2389 and 2399, peers on 2380, 2390
 # and 2400) with the mock services registered in it, the mock services
 # themselves, two gateway instances on 8091 and 8092 sharing Redis,
@@ -34,8 +35,16 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# the gateways' ACL user, with a password made once and read by nginx
+# from a file (redis_password_file=), never written in nginx.conf; the
+# default user is off, so Redis answers nobody without it
+[ -s "$run/redis/password" ] \
+    || (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' \
+            > "$run/redis/password")
 redis-server --port 6390 --bind 127.0.0.1 --save "" --appendonly no \
-             --dir "$run/redis" >"$run/redis/redis.log" 2>&1 &
+             --dir "$run/redis" --user default off \
+             --user gateway on ">$(cat "$run/redis/password")" \
+             '~cluster:*' '+@all' >"$run/redis/redis.log" 2>&1 &
 pids="$pids $!"
 
 # fresh data directories: each run starts with the registrations below
@@ -95,6 +104,7 @@ for name in a b; do
     mkdir -p "$dir/logs" "$dir/tmp"
     printf '{"hello":"from gateway %s"}\n' "$name" > "$dir/hello.json"
     sed -e "s|@PORT@|$port|; s|@PREFIX@|$dir|; s|@NAME@|$name|" \
+        -e "s|@REDIS_PASSWORD_FILE@|$run/redis/password|" \
         "$here/gateway.conf" > "$dir/gateway.conf"
     cat > "$dir/nginx.conf" <<CONF
 load_module $modules/ngx_http_rate_limit_module.so;
@@ -120,7 +130,8 @@ pids="$pids $!"
 
 cat <<TRY
 
-Redis on 127.0.0.1:6390, etcd's three members on 127.0.0.1:2379, 2389 and
+Redis on 127.0.0.1:6390 (user gateway, password in
+$run/redis/password), etcd's three members on 127.0.0.1:2379, 2389 and
 2399, gateways on 8091 and 8092, the load balancer on http://127.0.0.1:8090
 (Ctrl-C stops them all).  Try, from another terminal:
 
@@ -130,9 +141,11 @@ Redis on 127.0.0.1:6390, etcd's three members on 127.0.0.1:2379, 2389 and
                          # both instances answer in turn, and together
                          # they let 10 requests a minute through
 
-  redis-cli -p 6390 keys 'cluster:*'
-                         # the one bucket they share
-  redis-cli -p 6390 shutdown nosave
+  rcli() { REDISCLI_AUTH=\$(cat $run/redis/password) \\
+      redis-cli -p 6390 --user gateway "\$@"; }
+  rcli keys 'cluster:*'  # the one bucket they share
+  redis-cli -p 6390 ping # without the password: NOAUTH
+  rcli shutdown nosave
                          # then the same loop: each instance falls back
                          # to its own zone (rate_limit_redis_fail open)
 

@@ -1,6 +1,11 @@
 
 /*
  * Token-bucket rate limiting: what the module's files share.
+ *
+ * The files call one another in one direction only: the module's
+ * directives and phase handler, then the Redis deployment of redis=
+ * (redis_conf.c: one server), then its connection (redis.c), which reads
+ * RESP (resp.c) and speaks TLS (redis_ssl.c).
  */
 
 
@@ -10,105 +15,196 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
 #include <ngx_http.h>
 #include <ngx_event_connect.h>
 #include "ngx_gw_hidden.h"
 
 
+/* each zone is locked for the decision; a few per location is plenty */
+#define NGX_HTTP_RATE_LIMIT_MAX_LIMITS     8
+
+
 /* a bucket: GCRA keeps one theoretical arrival time (TAT) per key */
 typedef struct {
-    u_char                        color;
-    u_char                        dummy;
-    u_short                       len;
-    ngx_queue_t                   queue;
-    uint64_t                      tat;          /* microseconds */
-    u_char                        data[1];
+    u_char                          color;
+    u_char                          dummy;
+    u_short                         len;
+    ngx_queue_t                     queue;
+    uint64_t                        tat;        /* us */
+    uint64_t                        known;      /* Redis's TAT is later */
+    u_char                          data[1];
 } ngx_http_rate_limit_node_t;
 
 
 typedef struct {
-    ngx_rbtree_t                  rbtree;
-    ngx_rbtree_node_t             sentinel;
-    ngx_queue_t                   queue;        /* least recently used last */
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;      /* least recently used last */
 } ngx_http_rate_limit_shctx_t;
 
 
-typedef struct ngx_http_rate_limit_call_s  ngx_http_rate_limit_call_t;
+typedef struct ngx_http_rate_limit_redis_s  ngx_http_rate_limit_redis_t;
+typedef struct ngx_http_rate_limit_link_s   ngx_http_rate_limit_link_t;
+typedef struct ngx_http_rate_limit_call_s   ngx_http_rate_limit_call_t;
 
 typedef void (*ngx_http_rate_limit_call_pt)(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
 
 
-/* one Redis server as one worker sees it */
+typedef enum {
+    NGX_HTTP_RATE_LIMIT_LINK_CLOSED = 0,
+    NGX_HTTP_RATE_LIMIT_LINK_CONNECTING,
+    NGX_HTTP_RATE_LIMIT_LINK_TLS,
+    NGX_HTTP_RATE_LIMIT_LINK_SETUP,         /* AUTH, SELECT answered */
+    NGX_HTTP_RATE_LIMIT_LINK_READY
+} ngx_http_rate_limit_link_state_e;
+
+
+/* what a connection's setup asks, in order */
+typedef enum {
+    NGX_HTTP_RATE_LIMIT_SETUP_AUTH = 1,
+    NGX_HTTP_RATE_LIMIT_SETUP_SELECT
+} ngx_http_rate_limit_setup_e;
+
+
+/* a server redis= names */
 typedef struct {
-    ngx_addr_t                    addr;
-    ngx_str_t                     name;
-    u_char                        sha1[40];     /* of the script */
-    ngx_peer_connection_t         peer;
-    ngx_connection_t             *connection;
-    ngx_buf_t                    *out;
-    ngx_buf_t                    *in;
-    ngx_queue_t                   waiting;      /* calls sent, in order */
-    ngx_event_t                   retry;
-    ngx_msec_t                    backoff;
-    unsigned                      down:1;
-} ngx_http_rate_limit_redis_t;
+    ngx_addr_t                      addr;
+    ngx_str_t                       host;       /* as written: TLS's name */
+} ngx_http_rate_limit_server_t;
 
 
 /*
- * A request's limits on one Redis server: outlives the request.  Its
- * handler always runs from a posted event of its own, never from within
- * ngx_http_rate_limit_redis_call() or another call's I/O.
+ * One deployment, what a redis= value names: zones naming the same one
+ * share it.  Made by the configuration; what changes at run time is each
+ * worker's own.
+ */
+struct ngx_http_rate_limit_redis_s {
+    ngx_str_t                       uri;        /* as written */
+    ngx_str_t                       password_file;
+    ngx_str_t                       name;       /* for logs: no password */
+    ngx_array_t                     servers;    /* server_t: one */
+    ngx_str_t                       auth;       /* AUTH in RESP, or empty */
+    ngx_str_t                       select;     /* SELECT in RESP, or empty */
+    u_char                          sha1[40];   /* of the script */
+
+#if (NGX_SSL)
+    ngx_ssl_t                      *ssl;        /* NULL: plain TCP */
+#endif
+    ngx_flag_t                      tls;
+    ngx_flag_t                      verify;
+
+    ngx_http_rate_limit_link_t     *link;       /* the server's connection */
+};
+
+
+/* one connection of a worker to one server */
+struct ngx_http_rate_limit_link_s {
+    ngx_http_rate_limit_redis_t    *redis;
+    ngx_sockaddr_t                  sockaddr;
+    socklen_t                       socklen;
+    ngx_str_t                       name;       /* "address:port" */
+    u_char                          name_data[NGX_SOCKADDR_STRLEN];
+    ngx_str_t                       host;       /* TLS's name */
+    u_char                          host_data[NGX_SOCKADDR_STRLEN];
+    ngx_log_t                       log;        /* with its own action */
+    ngx_peer_connection_t           peer;
+    ngx_connection_t               *connection;
+    ngx_buf_t                       out;
+    ngx_buf_t                       in;
+    ngx_queue_t                     unsent;     /* calls not written yet */
+    ngx_queue_t                     waiting;    /* written, as answered */
+    ngx_uint_t                      state;
+    ngx_uint_t                      setup;      /* setup replies read */
+    ngx_uint_t                      nsetup;
+    u_char                          setups[2];
+
+    ngx_event_t                     timer;      /* TCP, TLS, the setup */
+    ngx_event_t                     retry;      /* no connecting until then */
+    ngx_msec_t                      backoff;
+
+#if (NGX_SSL)
+    ngx_ssl_session_t              *ssl_session;
+#endif
+
+    unsigned                        down:1;     /* logged, not answered yet */
+};
+
+
+/*
+ * A request's limits whose keys are on one deployment: outlives the
+ * request.  Its handler always runs from a
+ * posted event of its own, never from within the function that queues it
+ * or from another call's I/O.
  */
 struct ngx_http_rate_limit_call_s {
-    ngx_queue_t                   queue;
-    ngx_http_rate_limit_redis_t  *redis;
-    ngx_http_rate_limit_call_pt   handler;
-    void                         *data;         /* NULL: nobody waits */
-    ngx_event_t                   timer;
-    ngx_event_t                   done;
-    ngx_uint_t                    n;
-    ngx_str_t                     args;         /* keys, arguments: RESP */
-    int64_t                       reply[3 * 8]; /* admitted, fill, wait */
-    unsigned                      eval:1;
-    unsigned                      failed:1;
+    ngx_queue_t                     queue;      /* in one queue at a time */
+    ngx_http_rate_limit_redis_t    *redis;
+    ngx_http_rate_limit_link_t     *link;       /* written on it */
+    ngx_http_rate_limit_call_pt     handler;
+    void                           *data;       /* NULL: nobody waits */
+    ngx_event_t                     timer;
+    ngx_event_t                     done;
+    ngx_uint_t                      n;          /* keys */
+    ngx_uint_t                      batch;      /* calls its reply answers */
+    ngx_uint_t                      batch_keys;
+    ngx_str_t                       keys;       /* KEYS, RESP */
+    ngx_str_t                       argv;       /* its part of ARGV, RESP */
+    u_char                          index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    int64_t                         reply[3 * NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    unsigned                        sent:1;
+    unsigned                        eval:1;
+    unsigned                        failed:1;
 };
 
 
 typedef struct {
-    ngx_http_rate_limit_shctx_t  *sh;
-    ngx_slab_pool_t              *shpool;
-    ngx_http_complex_value_t      key;
-    uint64_t                      interval;     /* microseconds a token */
-    ngx_uint_t                    burst;
-    ngx_shm_zone_t               *shm_zone;
-    ngx_http_rate_limit_redis_t  *redis;        /* NULL: local only */
-    ngx_str_t                     redis_key;    /* prefix, name, ":" */
+    ngx_http_rate_limit_shctx_t    *sh;
+    ngx_slab_pool_t                *shpool;
+    ngx_http_complex_value_t        key;
+    uint64_t                        interval;   /* microseconds a token */
+    ngx_uint_t                      burst;
+    ngx_shm_zone_t                 *shm_zone;
+    ngx_http_rate_limit_redis_t    *redis;      /* NULL: local only */
+    ngx_str_t                       redis_key;  /* prefix, name, ":" */
 } ngx_http_rate_limit_zone_t;
 
 
 /* one limit as it applies to one request */
 typedef struct {
-    ngx_http_rate_limit_zone_t   *zone;
-    ngx_str_t                     key;
-    uint32_t                      hash;
-    uint64_t                      interval;
-    ngx_uint_t                    burst;
-    ngx_uint_t                    cost;
-    ngx_uint_t                    dry_run;
+    ngx_http_rate_limit_zone_t     *zone;
+    ngx_str_t                       key;
+    uint32_t                        hash;
+    uint64_t                        interval;
+    ngx_uint_t                      burst;
+    ngx_uint_t                      cost;
+    ngx_uint_t                      dry_run;
 
     /* the decision */
-    ngx_uint_t                    admitted;
-    uint64_t                      tat;          /* after this request */
-    uint64_t                      remaining;    /* whole tokens left */
-    uint64_t                      reset;        /* us until full again */
-    uint64_t                      retry;        /* us until admitted */
-    ngx_uint_t                    dropped_live;
+    ngx_uint_t                      admitted;
+    uint64_t                        tat;        /* after this request */
+    uint64_t                        remaining;  /* whole tokens left */
+    uint64_t                        reset;      /* us until full again */
+    uint64_t                        retry;      /* us until admitted */
+    ngx_uint_t                      dropped_live;
+    unsigned                        in_redis:1; /* Redis decided it */
+    unsigned                        redis_failed:1;
 } ngx_http_rate_limit_check_t;
+
+
+/* a RESP value's head: ngx_http_rate_limit_resp_next() */
+typedef struct {
+    u_char                          type;       /* + - : $ * */
+    int64_t                         n;          /* the integer, length,
+                                                   count; -1: null */
+    ngx_str_t                       text;       /* + - $ */
+} ngx_http_rate_limit_resp_t;
 
 
 NGX_GW_HIDDEN_BEGIN
 
+/* ngx_http_rate_limit_zone.c */
 ngx_int_t ngx_http_rate_limit_parse_rate(ngx_str_t *text,
     uint64_t *interval);
 ngx_int_t ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone,
@@ -118,16 +214,57 @@ void ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected);
 void ngx_http_rate_limit_values(ngx_http_rate_limit_check_t *check,
     uint64_t fill, uint64_t wait);
+ngx_uint_t ngx_http_rate_limit_known(ngx_http_rate_limit_check_t *checks,
+    ngx_uint_t n, uint64_t now);
+void ngx_http_rate_limit_learn(ngx_http_rate_limit_check_t *check,
+    uint64_t tat, uint64_t now);
+
+/* ngx_http_rate_limit_redis_conf.c */
 ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
-    ngx_str_t *addr);
+    ngx_str_t *uri, ngx_str_t *password_file);
+
+/* ngx_http_rate_limit_redis.c: calls */
+void ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd);
 ngx_http_rate_limit_call_t *ngx_http_rate_limit_redis_call_create(
     ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_check_t *checks,
-    ngx_uint_t n, ngx_log_t *log);
+    u_char *index, ngx_uint_t n, ngx_log_t *log);
 ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout);
 void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);
 void ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd);
+void ngx_http_rate_limit_call_done(ngx_http_rate_limit_call_t *call,
+    ngx_int_t rc);
+void ngx_http_rate_limit_calls_fail(ngx_queue_t *queue);
+void ngx_http_rate_limit_calls_free(ngx_queue_t *queue);
 
+/* ngx_http_rate_limit_redis.c: connections */
+ngx_http_rate_limit_link_t *ngx_http_rate_limit_link_create(
+    ngx_http_rate_limit_redis_t *rd, ngx_pool_t *pool);
+void ngx_http_rate_limit_link_address(ngx_http_rate_limit_link_t *link,
+    struct sockaddr *sockaddr, socklen_t socklen, ngx_str_t *host);
+ngx_int_t ngx_http_rate_limit_link_send(ngx_http_rate_limit_link_t *link,
+    ngx_http_rate_limit_call_t *call);
+ngx_int_t ngx_http_rate_limit_link_connect(ngx_http_rate_limit_link_t *link);
+void ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
+    const char *why, ngx_str_t *text);
+void ngx_http_rate_limit_link_close(ngx_http_rate_limit_link_t *link);
+
+/* ngx_http_rate_limit_resp.c */
+ngx_int_t ngx_http_rate_limit_resp_end(u_char *p, u_char *last,
+    u_char **end);
+ngx_int_t ngx_http_rate_limit_resp_next(u_char **p, u_char *last,
+    ngx_http_rate_limit_resp_t *v);
+
+/* ngx_http_rate_limit_redis_ssl.c */
+#if (NGX_SSL)
+ngx_int_t ngx_http_rate_limit_redis_ssl_conf(ngx_conf_t *cf, ngx_ssl_t *ssl,
+    ngx_str_t *trusted, ngx_flag_t verify);
+ngx_int_t ngx_http_rate_limit_link_ssl(ngx_http_rate_limit_link_t *link,
+    ngx_connection_handler_pt handshaked);
+ngx_int_t ngx_http_rate_limit_link_ssl_check(
+    ngx_http_rate_limit_link_t *link, const char **why, ngx_str_t *reason);
+void ngx_http_rate_limit_link_ssl_close(ngx_connection_t *c);
+#endif
 
 NGX_GW_HIDDEN_END
 

@@ -14,9 +14,6 @@
 #include "ngx_gw_header.h"
 
 
-/* each zone is locked for the decision; a few per location is plenty */
-#define NGX_HTTP_RATE_LIMIT_MAX_LIMITS  8
-
 #define NGX_HTTP_RATE_LIMIT_MAX_BURST   1000000
 #define NGX_HTTP_RATE_LIMIT_MAX_COST    1000000
 
@@ -56,9 +53,14 @@ typedef struct {
 } ngx_http_rate_limit_limit_t;
 
 
-/* the Redis servers the zones name, each once */
+/* the Redis deployments the zones name, each once, and their TLS */
 typedef struct {
     ngx_array_t                    redis;      /* redis_t * */
+    ngx_str_t                      ssl_trusted_certificate;
+    ngx_flag_t                     ssl_verify;
+#if (NGX_SSL)
+    ngx_ssl_t                     *ssl;
+#endif
 } ngx_http_rate_limit_main_conf_t;
 
 
@@ -80,9 +82,11 @@ typedef struct {
 typedef struct {
     ngx_pool_cleanup_t             cleanup;
     ngx_int_t                      rc;         /* the phase's answer */
-    ngx_http_rate_limit_call_t    *call;       /* Redis is asked */
+    ngx_uint_t                     waiting;    /* calls Redis has to answer */
+    ngx_http_rate_limit_call_t    *calls[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_check_t   *checks;     /* while Redis is asked */
     ngx_uint_t                     n;          /* limits that apply */
+    uint64_t                       asked;      /* when Redis was asked */
     ngx_http_rate_limit_zone_t    *zones[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     u_char                         verdicts[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_http_rate_limit_status_e   status;
@@ -107,9 +111,9 @@ static ngx_int_t ngx_http_rate_limit_conclude(ngx_http_request_t *r,
 static ngx_int_t ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
-static ngx_int_t ngx_http_rate_limit_redis_down(
+static ngx_int_t ngx_http_rate_limit_redis_decided(ngx_http_request_t *r,
     ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
-    ngx_http_rate_limit_redis_t *rd);
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n);
 static void ngx_http_rate_limit_redis_gone(void *data);
 static void ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
@@ -129,13 +133,15 @@ static ngx_int_t ngx_http_rate_limit_zones_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_rate_limit_add_variables(ngx_conf_t *cf);
 static void *ngx_http_rate_limit_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_rate_limit_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_rate_limit_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_named(
-    ngx_conf_t *cf, ngx_http_rate_limit_main_conf_t *rlmcf, ngx_str_t *addr);
+    ngx_conf_t *cf, ngx_http_rate_limit_main_conf_t *rlmcf, ngx_str_t *addr,
+    ngx_str_t *password_file);
 static char *ngx_http_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rate_limit_param(ngx_conf_t *cf, ngx_str_t *value,
@@ -229,6 +235,20 @@ static ngx_command_t  ngx_http_rate_limit_commands[] = {
       offsetof(ngx_http_rate_limit_loc_conf_t, headers),
       &ngx_http_rate_limit_headers_modes },
 
+    { ngx_string("rate_limit_redis_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_main_conf_t, ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("rate_limit_redis_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rate_limit_main_conf_t, ssl_verify),
+      NULL },
+
       ngx_null_command
 };
 
@@ -238,7 +258,7 @@ static ngx_http_module_t  ngx_http_rate_limit_module_ctx = {
     ngx_http_rate_limit_init,              /* postconfiguration */
 
     ngx_http_rate_limit_create_main_conf,  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_rate_limit_init_main_conf,    /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -372,7 +392,7 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
 
         /* Redis answered: the phase runs again for the decision */
 
-        if (state->call) {
+        if (state->waiting) {
             return NGX_AGAIN;
         }
 
@@ -428,15 +448,7 @@ ngx_http_rate_limit_handler(ngx_http_request_t *r)
 
     for (i = 0; i < n; i++) {
         if (checks[i].zone->redis) {
-            rc = ngx_http_rate_limit_ask_redis(r, rlcf, state, checks, n);
-
-            if (rc != NGX_DECLINED) {
-                return rc;
-            }
-
-            /* Redis is down: the zones here decide */
-
-            break;
+            return ngx_http_rate_limit_ask_redis(r, rlcf, state, checks, n);
         }
     }
 
@@ -515,10 +527,11 @@ ngx_http_rate_limit_conclude(ngx_http_request_t *r,
 
 
 /*
- * The limits whose zones are in Redis go there in one call (those of the
- * first Redis server named; others are decided here), and the request
- * waits for the answer.  NGX_DECLINED: Redis is down and the limits fail
- * open, to the zone in this nginx.
+ * The limits whose zones are in Redis: if what Redis said of a key when
+ * it rejected it rejects the request already, it is rejected here, as
+ * Redis would, without asking Redis (nor charging the other limits);
+ * otherwise they go there, in one call for each deployment, and the
+ * request waits for every answer.
  */
 
 static ngx_int_t
@@ -526,28 +539,46 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
     ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
 {
-    ngx_uint_t                     i;
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_rate_limit_call_t    *call;
-    ngx_http_rate_limit_redis_t   *rd;
+    u_char                        index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, k, g, ngroups;
+    ngx_uint_t                    group[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_rate_limit_call_t   *call;
+    ngx_http_rate_limit_redis_t  *rd[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
 
-    rd = NULL;
+    state->asked = ngx_http_rate_limit_now();
+
+    if (ngx_http_rate_limit_known(checks, n, state->asked)) {
+        for (i = 0; i < n; i++) {
+            checks[i].in_redis = (checks[i].zone->redis != NULL);
+        }
+
+        return ngx_http_rate_limit_redis_decided(r, rlcf, state, checks, n);
+    }
+
+    /* the calls: one for each deployment */
+
+    ngroups = 0;
 
     for (i = 0; i < n; i++) {
-        if (checks[i].zone->redis) {
-            rd = checks[i].zone->redis;
-            break;
+        if (checks[i].zone->redis == NULL) {
+            continue;
         }
-    }
 
-    call = ngx_http_rate_limit_redis_call_create(rd, checks, n,
-                                                 r->connection->log);
-    if (call == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+        for (g = 0; g < ngroups; g++) {
+            if (rd[g] == checks[i].zone->redis) {
+                break;
+            }
+        }
 
-    call->handler = ngx_http_rate_limit_redis_answered;
-    call->data = r;
+        if (g == ngroups) {
+            rd[g] = checks[i].zone->redis;
+            ngroups++;
+        }
+
+        group[i] = g;
+    }
 
     /* the checks wait in the request's memory */
 
@@ -556,61 +587,124 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
     cln = ngx_pool_cleanup_add(r->pool, 0);
 
     if (state->checks == NULL || cln == NULL) {
-        ngx_free(call);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_memcpy(state->checks, checks, n * sizeof(ngx_http_rate_limit_check_t));
 
-    /*
-     * the answer comes from a posted event, never from within the call:
-     * the state is ready for it before
-     */
-
-    state->call = call;
-
     cln->handler = ngx_http_rate_limit_redis_gone;
     cln->data = state;
 
-    if (ngx_http_rate_limit_redis_call(call, rlcf->redis_timeout)
-        != NGX_AGAIN)
-    {
-        state->call = NULL;
-        ngx_free(call);
-        return ngx_http_rate_limit_redis_down(rlcf, state, rd);
+    for (g = 0; g < ngroups; g++) {
+        k = 0;
+
+        for (i = 0; i < n; i++) {
+            if (checks[i].zone->redis && group[i] == g) {
+                index[k++] = (u_char) i;
+            }
+        }
+
+        call = ngx_http_rate_limit_redis_call_create(rd[g], state->checks,
+                                                     index, k,
+                                                     r->connection->log);
+        if (call == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        call->handler = ngx_http_rate_limit_redis_answered;
+        call->data = r;
+
+        /*
+         * the answer comes from a posted event, never from within the
+         * call: the state is ready for it before
+         */
+
+        state->calls[g] = call;
+        state->waiting++;
+
+        rc = ngx_http_rate_limit_redis_call(call, rlcf->redis_timeout);
+
+        if (rc != NGX_AGAIN) {
+
+            /* down: decided without it */
+
+            state->calls[g] = NULL;
+            state->waiting--;
+
+            for (i = 0; i < k; i++) {
+                state->checks[index[i]].redis_failed = 1;
+            }
+
+            ngx_free(call);
+        }
     }
 
-    return NGX_AGAIN;
+    if (state->waiting) {
+        return NGX_AGAIN;
+    }
+
+    return ngx_http_rate_limit_redis_decided(r, rlcf, state, state->checks,
+                                             n);
 }
 
 
 /*
- * Without Redis: closed says 503, open decides with the zone here.  The
- * limits that were to be decided by rd say so in $rate_limit_zones;
- * closed, none of the request's limits has a verdict.
+ * Every call answered or failed: closed says 503 if one failed, with no
+ * verdict for any limit; open decides the failed limits with the zones
+ * here, and the limits not in Redis, together, charged only if Redis let
+ * the request in.  $rate_limit_zones flags the failed ones.
  */
 
 static ngx_int_t
-ngx_http_rate_limit_redis_down(ngx_http_rate_limit_loc_conf_t *rlcf,
-    ngx_http_rate_limit_state_t *state, ngx_http_rate_limit_redis_t *rd)
+ngx_http_rate_limit_redis_decided(ngx_http_request_t *r,
+    ngx_http_rate_limit_loc_conf_t *rlcf, ngx_http_rate_limit_state_t *state,
+    ngx_http_rate_limit_check_t *checks, ngx_uint_t n)
 {
-    ngx_uint_t  i;
+    ngx_uint_t                   i, k, reject, failed;
+    ngx_http_rate_limit_check_t  local[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
 
-    for (i = 0; i < state->n; i++) {
-        if (state->zones[i]->redis == rd) {
+    reject = 0;
+    failed = 0;
+
+    for (i = 0; i < n; i++) {
+        if (checks[i].redis_failed) {
             state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_REDIS_FAILED;
+            failed = 1;
+
+        } else if (checks[i].in_redis && !checks[i].admitted
+                   && !checks[i].dry_run)
+        {
+            reject = 1;
         }
     }
 
-    if (rlcf->redis_fail_open) {
-        return NGX_DECLINED;
+    if (failed && !rlcf->redis_fail_open) {
+        for (i = 0; i < n; i++) {
+            state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_UNAVAILABLE;
+        }
+
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    for (i = 0; i < state->n; i++) {
-        state->verdicts[i] |= NGX_HTTP_RATE_LIMIT_UNAVAILABLE;
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!checks[i].in_redis) {
+            local[k++] = checks[i];
+        }
     }
 
-    return NGX_HTTP_SERVICE_UNAVAILABLE;
+    ngx_http_rate_limit_decide(local, k, ngx_http_rate_limit_now(), reject);
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!checks[i].in_redis) {
+            checks[i] = local[k++];
+        }
+    }
+
+    return ngx_http_rate_limit_conclude(r, rlcf, state, checks, n);
 }
 
 
@@ -619,97 +713,80 @@ ngx_http_rate_limit_redis_gone(void *data)
 {
     ngx_http_rate_limit_state_t *state = data;
 
-    if (state->call) {
-        ngx_http_rate_limit_redis_cancel(state->call);
-        state->call = NULL;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_RATE_LIMIT_MAX_LIMITS; i++) {
+        if (state->calls[i]) {
+            ngx_http_rate_limit_redis_cancel(state->calls[i]);
+            state->calls[i] = NULL;
+        }
     }
+
+    state->waiting = 0;
 }
 
 
 /*
- * The answer from Redis, or its failure, from a posted event: the request
- * goes on as after any event of its own.
+ * A call's answer, or its failure, from a posted event: once the last one
+ * is in, the request goes on as after any event of its own.  A key Redis
+ * rejected is remembered in its zone: Redis decided after the call was
+ * made, so its TAT is at least that time plus the fill it answered, on
+ * any clock.
  */
 
 static void
 ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
 {
-    uint64_t                         now;
     int64_t                         *reply;
-    ngx_uint_t                       i, k, reject;
+    ngx_uint_t                       i, k;
     ngx_connection_t                *c;
     ngx_http_request_t              *r;
-    ngx_http_rate_limit_check_t     *checks;
-    ngx_http_rate_limit_check_t      local[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_http_rate_limit_check_t     *check;
     ngx_http_rate_limit_state_t     *state;
     ngx_http_rate_limit_loc_conf_t  *rlcf;
 
     r = call->data;
     c = r->connection;
     state = ngx_http_rate_limit_state(r);
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rate_limit_module);
 
-    state->call = NULL;
-    checks = state->checks;
-    now = ngx_http_rate_limit_now();
-
-    if (rc != NGX_OK) {
-        state->rc = ngx_http_rate_limit_redis_down(rlcf, state, call->redis);
-
-        if (state->rc == NGX_DECLINED) {
-            ngx_http_rate_limit_decide(checks, state->n, now, 0);
-            state->rc = ngx_http_rate_limit_conclude(r, rlcf, state, checks,
-                                                     state->n);
+    for (i = 0; i < NGX_HTTP_RATE_LIMIT_MAX_LIMITS; i++) {
+        if (state->calls[i] == call) {
+            state->calls[i] = NULL;
         }
-
-        goto resume;
     }
 
-    reject = 0;
-    k = 0;
+    state->waiting--;
 
-    for (i = 0; i < state->n; i++) {
-        if (checks[i].zone->redis != call->redis) {
+    for (k = 0; k < call->n; k++) {
+        check = &state->checks[call->index[k]];
+
+        if (rc != NGX_OK) {
+            check->redis_failed = 1;
             continue;
         }
 
         reply = &call->reply[3 * k];
 
-        checks[i].admitted = (reply[0] == 1);
-        ngx_http_rate_limit_values(&checks[i], (reply[1] > 0) ? reply[1] : 0,
+        check->in_redis = 1;
+        check->admitted = (reply[0] == 1);
+        ngx_http_rate_limit_values(check, (reply[1] > 0) ? reply[1] : 0,
                                    (reply[2] > 0) ? reply[2] : 0);
 
-        if (!checks[i].admitted && !checks[i].dry_run) {
-            reject = 1;
-        }
-
-        k++;
-    }
-
-    /* the other limits, together: charged only if Redis let it in */
-
-    k = 0;
-
-    for (i = 0; i < state->n; i++) {
-        if (checks[i].zone->redis != call->redis) {
-            local[k++] = checks[i];
+        if (!check->admitted && reply[1] > 0) {
+            ngx_http_rate_limit_learn(check, state->asked + reply[1],
+                                      ngx_http_rate_limit_now());
         }
     }
 
-    ngx_http_rate_limit_decide(local, k, now, reject);
-
-    k = 0;
-
-    for (i = 0; i < state->n; i++) {
-        if (checks[i].zone->redis != call->redis) {
-            checks[i] = local[k++];
-        }
+    if (state->waiting) {
+        return;
     }
 
-    state->rc = ngx_http_rate_limit_conclude(r, rlcf, state, checks, state->n);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rate_limit_module);
 
-resume:
+    state->rc = ngx_http_rate_limit_redis_decided(r, rlcf, state,
+                                                  state->checks, state->n);
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
@@ -1202,7 +1279,58 @@ ngx_http_rate_limit_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    rlmcf->ssl_verify = NGX_CONF_UNSET;
+
     return rlmcf;
+}
+
+
+/* one TLS context for the rediss servers, made once they are all known */
+
+static char *
+ngx_http_rate_limit_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_rate_limit_main_conf_t *rlmcf = conf;
+
+    ngx_uint_t                     i;
+    ngx_http_rate_limit_redis_t  **rd;
+
+    ngx_conf_init_value(rlmcf->ssl_verify, 1);
+
+    rd = rlmcf->redis.elts;
+
+    for (i = 0; i < rlmcf->redis.nelts; i++) {
+        if (!rd[i]->tls) {
+            continue;
+        }
+
+#if (NGX_SSL)
+        if (rlmcf->ssl == NULL) {
+            rlmcf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+            if (rlmcf->ssl == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_http_rate_limit_redis_ssl_conf(cf, rlmcf->ssl,
+                                           &rlmcf->ssl_trusted_certificate,
+                                           rlmcf->ssl_verify)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        rd[i]->ssl = rlmcf->ssl;
+        rd[i]->verify = rlmcf->ssl_verify;
+#else
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "redis \"%V\" needs TLS, which this nginx is built "
+                      "without", &rd[i]->name);
+        return NGX_CONF_ERROR;
+#endif
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1250,7 +1378,11 @@ ngx_http_rate_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* rate_limit_zone key zone=name:size rate=rate [burst=number] */
+/*
+ * rate_limit_zone key zone=name:size rate=rate [burst=number]
+ *                 [redis=address [redis_prefix=prefix]
+ *                  [redis_password_file=file]]
+ */
 
 static char *
 ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1259,7 +1391,8 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ssize_t                            size;
     ngx_int_t                          burst;
-    ngx_str_t                         *value, name, s, prefix;
+    ngx_str_t                         *value, name, s, prefix, redis;
+    ngx_str_t                          password_file;
     uint64_t                           interval;
     ngx_uint_t                         i;
     ngx_shm_zone_t                    *shm_zone;
@@ -1288,6 +1421,8 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     burst = 0;
     name.len = 0;
     prefix.len = 0;
+    redis.len = 0;
+    password_file.len = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -1331,12 +1466,23 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "redis=", 6) == 0) {
 
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
+            redis.data = value[i].data + 6;
+            redis.len = value[i].len - 6;
 
-            zone->redis = ngx_http_rate_limit_redis_named(cf, rlmcf, &s);
-            if (zone->redis == NULL) {
-                return NGX_CONF_ERROR;
+            if (redis.len == 0) {
+                return "has an empty \"redis=\"";
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_password_file=", 20) == 0) {
+
+            password_file.data = value[i].data + 20;
+            password_file.len = value[i].len - 20;
+
+            if (password_file.len == 0) {
+                return "has an empty \"redis_password_file=\"";
             }
 
             continue;
@@ -1380,11 +1526,20 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "needs \"rate=\"";
     }
 
-    if (prefix.len && zone->redis == NULL) {
+    if (prefix.len && redis.len == 0) {
         return "has \"redis_prefix=\" without \"redis=\"";
     }
 
-    if (zone->redis) {
+    if (password_file.len && redis.len == 0) {
+        return "has \"redis_password_file=\" without \"redis=\"";
+    }
+
+    if (redis.len) {
+        zone->redis = ngx_http_rate_limit_redis_named(cf, rlmcf, &redis,
+                                                      &password_file);
+        if (zone->redis == NULL) {
+            return NGX_CONF_ERROR;
+        }
 
         /* each Redis key: prefix, zone name, ":", then the request's key */
 
@@ -1426,13 +1581,15 @@ ngx_http_rate_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * Zones naming the same Redis server share it: one connection, and one
+ * Zones naming the same Redis deployment (the same redis= and
+ * redis_password_file=) share it: one connection to its server, and one
  * call for all of a request's limits there.
  */
 
 static ngx_http_rate_limit_redis_t *
 ngx_http_rate_limit_redis_named(ngx_conf_t *cf,
-    ngx_http_rate_limit_main_conf_t *rlmcf, ngx_str_t *addr)
+    ngx_http_rate_limit_main_conf_t *rlmcf, ngx_str_t *addr,
+    ngx_str_t *password_file)
 {
     ngx_uint_t                     i;
     ngx_http_rate_limit_redis_t  **rd;
@@ -1440,8 +1597,12 @@ ngx_http_rate_limit_redis_named(ngx_conf_t *cf,
     rd = rlmcf->redis.elts;
 
     for (i = 0; i < rlmcf->redis.nelts; i++) {
-        if (rd[i]->name.len == addr->len
-            && ngx_strncmp(rd[i]->name.data, addr->data, addr->len) == 0)
+        if (rd[i]->uri.len == addr->len
+            && ngx_strncmp(rd[i]->uri.data, addr->data, addr->len) == 0
+            && rd[i]->password_file.len == password_file->len
+            && ngx_strncmp(rd[i]->password_file.data, password_file->data,
+                           password_file->len)
+               == 0)
         {
             return rd[i];
         }
@@ -1452,7 +1613,7 @@ ngx_http_rate_limit_redis_named(ngx_conf_t *cf,
         return NULL;
     }
 
-    *rd = ngx_http_rate_limit_redis_create(cf, addr);
+    *rd = ngx_http_rate_limit_redis_create(cf, addr, password_file);
 
     return *rd;
 }

@@ -1,8 +1,13 @@
 
 /*
- * Buckets in Redis, for limits shared by several nginx instances: one
- * connection per worker and Redis server, driven by nginx's event loop,
- * pipelined; one atomic script call per request.
+ * Buckets in Redis, for limits shared by several nginx instances: the
+ * script that decides, the calls that carry a request's limits to it, and
+ * the connections they go on.  One connection per worker and server,
+ * driven by nginx's event loop: TCP, TLS, then the setup (AUTH, SELECT),
+ * then the calls, pipelined; the calls queued during one turn of the
+ * event loop go in one write, and in one script call.  A failure fails
+ * every call waiting on the connection, with one error line for each
+ * outage, and the connection is tried again after a backoff.
  */
 
 
@@ -19,137 +24,154 @@
 #define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX  5000
 #define NGX_HTTP_RATE_LIMIT_REDIS_BUF          16384
 
+/* TCP, TLS and the setup */
+#define NGX_HTTP_RATE_LIMIT_REDIS_SETUP_TIME   1000
 
 /*
- * The GCRA of ngx_http_rate_limit_decide(), for n keys at once, on Redis's
- * clock.  ARGV holds interval (us), burst, cost and dry run for each key.
- * A key expires when its bucket is full again.  Replies three integers a
- * key: admitted, the bucket's fill in us, and the wait in us.
+ * The keys of one script call, of as many requests as wait: their reply
+ * (3 integers of 23 bytes at most each) fits in the buffer
  */
-static ngx_str_t  ngx_http_rate_limit_redis_script = ngx_string(
+#ifndef NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS
+#define NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS   128
+#endif
+
+#define NGX_HTTP_RATE_LIMIT_REDIS_HEADER       128
+
+
+/*
+ * The GCRA of ngx_http_rate_limit_decide() on Redis's clock, for the
+ * limits of several requests at once, each request's in a group of its
+ * own: a group is all or nothing, and the groups are decided in turn, as
+ * if each were a call of its own.  ARGV holds the number of groups, then
+ * for each group the number of its keys, then for each key interval (us),
+ * burst, cost and dry run.  A key expires when its bucket is full again.
+ * Replies three integers a key: admitted, the bucket's fill in us, and the
+ * wait in us.
+ */
+static ngx_str_t  ngx_http_rate_limit_redis_lua = ngx_string(
     "local t = redis.call('TIME') "
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
-    "local res, tats, reject = {}, {}, false "
-    "for i = 1, #KEYS do "
-    "  local a = (i - 1) * 4 "
-    "  local interval = tonumber(ARGV[a + 1]) "
-    "  local cap = (tonumber(ARGV[a + 2]) + 1) * interval "
-    "  local cost = tonumber(ARGV[a + 3]) * interval "
-    "  local tat = tonumber(redis.call('GET', KEYS[i])) or now "
-    "  if tat < now then tat = now end "
-    "  local used = tat - now + cost "
-    "  if used <= cap or cost == 0 then "
-    "    res[#res + 1] = 1 res[#res + 1] = used res[#res + 1] = 0 "
-    "    if cost > 0 then tats[i] = now + used end "
-    "  else "
-    "    res[#res + 1] = 0 res[#res + 1] = tat - now "
-    "    res[#res + 1] = used - cap "
-    "    if ARGV[a + 4] ~= '1' then reject = true end "
+    "local res, cur, new = {}, {}, {} "
+    "local k, a = 0, 2 "
+    "for g = 1, tonumber(ARGV[1]) do "
+    "  local n = tonumber(ARGV[a]) "
+    "  local charge, reject = {}, false "
+    "  a = a + 1 "
+    "  for i = k + 1, k + n do "
+    "    local key = KEYS[i] "
+    "    local interval = tonumber(ARGV[a]) "
+    "    local cap = (tonumber(ARGV[a + 1]) + 1) * interval "
+    "    local cost = tonumber(ARGV[a + 2]) * interval "
+    "    local tat = cur[key] "
+    "    if tat == nil then "
+    "      tat = tonumber(redis.call('GET', key)) or 0 "
+    "      cur[key] = tat "
+    "    end "
+    "    if tat < now then tat = now end "
+    "    local used = tat - now + cost "
+    "    if used <= cap or cost == 0 then "
+    "      res[#res + 1] = 1 res[#res + 1] = used res[#res + 1] = 0 "
+    "      if cost > 0 then charge[key] = now + used end "
+    "    else "
+    "      res[#res + 1] = 0 res[#res + 1] = tat - now "
+    "      res[#res + 1] = used - cap "
+    "      if ARGV[a + 3] ~= '1' then reject = true end "
+    "    end "
+    "    a = a + 4 "
     "  end "
+    "  if not reject then "
+    "    for key, tat in pairs(charge) do cur[key] = tat new[key] = tat end "
+    "  end "
+    "  k = k + n "
     "end "
-    "if not reject then "
-    "  for i, tat in pairs(tats) do "
-    "    redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', "
-    "               math.ceil((tat - now) / 1000)) "
-    "  end "
+    "for key, tat in pairs(new) do "
+    "  redis.call('SET', key, string.format('%d', tat), 'PX', "
+    "             math.ceil((tat - now) / 1000)) "
     "end "
     "return res");
 
 
 static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
-static void ngx_http_rate_limit_redis_connect(ngx_http_rate_limit_redis_t *rd);
-static void ngx_http_rate_limit_redis_write(ngx_event_t *wev);
-static void ngx_http_rate_limit_redis_read(ngx_event_t *rev);
-static ngx_int_t ngx_http_rate_limit_redis_parse(
-    ngx_http_rate_limit_redis_t *rd);
-static ngx_int_t ngx_http_rate_limit_redis_reply(
-    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call,
-    u_char *p, u_char *last, u_char **end);
-static ngx_int_t ngx_http_rate_limit_redis_send(
-    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call);
-static void ngx_http_rate_limit_redis_timeout(ngx_event_t *ev);
-static void ngx_http_rate_limit_redis_fail(ngx_http_rate_limit_redis_t *rd,
-    const char *why);
-static void ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
-    ngx_int_t rc);
-static void ngx_http_rate_limit_redis_finish(ngx_event_t *ev);
-static void ngx_http_rate_limit_redis_retry(ngx_event_t *ev);
+static size_t ngx_http_rate_limit_call_size(ngx_http_rate_limit_call_t *call);
+static void ngx_http_rate_limit_call_timeout(ngx_event_t *ev);
+static void ngx_http_rate_limit_call_finish(ngx_event_t *ev);
+static void ngx_http_rate_limit_link_connected(
+    ngx_http_rate_limit_link_t *link);
+#if (NGX_SSL)
+static void ngx_http_rate_limit_link_handshaked(ngx_connection_t *c);
+#endif
+static void ngx_http_rate_limit_link_secured(ngx_http_rate_limit_link_t *link);
+static void ngx_http_rate_limit_link_ready(ngx_http_rate_limit_link_t *link);
+static void ngx_http_rate_limit_link_flush(ngx_http_rate_limit_link_t *link);
+static ngx_int_t ngx_http_rate_limit_link_test_connect(ngx_connection_t *c);
+static void ngx_http_rate_limit_link_write(ngx_event_t *wev);
+static ngx_int_t ngx_http_rate_limit_link_serialize(
+    ngx_http_rate_limit_link_t *link);
+static void ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
+    ngx_http_rate_limit_call_t **batch, ngx_uint_t n, ngx_uint_t keys);
+static void ngx_http_rate_limit_link_read(ngx_event_t *rev);
+static ngx_int_t ngx_http_rate_limit_link_parse(
+    ngx_http_rate_limit_link_t *link);
+static ngx_int_t ngx_http_rate_limit_link_parse_setup(
+    ngx_http_rate_limit_link_t *link);
+static ngx_int_t ngx_http_rate_limit_link_parse_calls(
+    ngx_http_rate_limit_link_t *link);
+static ngx_int_t ngx_http_rate_limit_link_reply(
+    ngx_http_rate_limit_call_t *head, u_char *p, u_char *last, u_char **end,
+    ngx_str_t *error);
+static ngx_int_t ngx_http_rate_limit_link_error(
+    ngx_http_rate_limit_link_t *link, ngx_http_rate_limit_call_t *head,
+    ngx_str_t *error);
+static void ngx_http_rate_limit_link_answered(ngx_http_rate_limit_link_t *link);
+static void ngx_http_rate_limit_link_timeout(ngx_event_t *ev);
+static void ngx_http_rate_limit_link_retry(ngx_event_t *ev);
+static void ngx_http_rate_limit_link_close_connection(
+    ngx_http_rate_limit_link_t *link);
 
 
-ngx_http_rate_limit_redis_t *
-ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *addr)
+/* the script's SHA1, for EVALSHA */
+
+void
+ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd)
 {
-    u_char                        hash[20];
-    ngx_url_t                     u;
-    ngx_sha1_t                    sha1;
-    ngx_http_rate_limit_redis_t  *rd;
-
-    rd = ngx_pcalloc(cf->pool, sizeof(ngx_http_rate_limit_redis_t));
-    if (rd == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = *addr;
-    u.default_port = 6379;
-    u.no_resolve = 0;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid redis address \"%V\"%s%s", addr,
-                           u.err ? ": " : "", u.err ? u.err : "");
-        return NULL;
-    }
-
-    rd->addr = u.addrs[0];
-    rd->name = *addr;
+    u_char      hash[20];
+    ngx_sha1_t  sha1;
 
     ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, ngx_http_rate_limit_redis_script.data,
-                    ngx_http_rate_limit_redis_script.len);
+    ngx_sha1_update(&sha1, ngx_http_rate_limit_redis_lua.data,
+                    ngx_http_rate_limit_redis_lua.len);
     ngx_sha1_final(hash, &sha1);
     ngx_hex_dump(rd->sha1, hash, 20);
-
-    ngx_queue_init(&rd->waiting);
-
-    return rd;
 }
 
 
 /*
- * A call of the script for the limits among checks whose zones are on rd:
- * KEYS are each zone's prefix and the limit's key, ARGV the four numbers of
- * each limit.  The call has memory of its own, in which they are written
- * in RESP: it outlives the request if Redis is slow.  The caller sets its
- * handler and data, and frees it with ngx_free() unless
- * ngx_http_rate_limit_redis_call() queued it.
+ * A call of the script for the limits checks[index[0..n-1]], all on rd:
+ * KEYS are each zone's prefix and the limit's key, its part of ARGV the
+ * number of keys and the four numbers of each limit.  The call has memory
+ * of its own, in which they are written in RESP: it outlives the request
+ * if Redis is slow.  The caller sets its handler and data, and frees it with
+ * ngx_free() unless ngx_http_rate_limit_redis_call() queued it.
  */
 
 ngx_http_rate_limit_call_t *
 ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
-    ngx_http_rate_limit_check_t *checks, ngx_uint_t n, ngx_log_t *log)
+    ngx_http_rate_limit_check_t *checks, u_char *index, ngx_uint_t n,
+    ngx_log_t *log)
 {
-    u_char                      *p;
-    size_t                       len;
-    ngx_uint_t                   i, k;
-    ngx_http_rate_limit_zone_t  *zone;
-    ngx_http_rate_limit_call_t  *call;
+    u_char                       *p;
+    size_t                        len;
+    ngx_uint_t                    i;
+    ngx_http_rate_limit_call_t   *call;
+    ngx_http_rate_limit_check_t  *check;
 
-    len = 0;
-    k = 0;
+    len = sizeof("$20\r\n8\r\n");
 
     for (i = 0; i < n; i++) {
-        zone = checks[i].zone;
+        check = &checks[index[i]];
 
-        if (zone->redis != rd) {
-            continue;
-        }
-
-        k++;
-
-        len += 2 * sizeof("$20\r\n\r\n") + zone->redis_key.len
-               + checks[i].key.len
+        len += sizeof("$20\r\n\r\n") + check->zone->redis_key.len
+               + check->key.len
                + 4 * sizeof("$20\r\n18446744073709551616\r\n");
     }
 
@@ -161,38 +183,40 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
     ngx_memzero(call, sizeof(ngx_http_rate_limit_call_t));
 
     call->redis = rd;
-    call->n = k;
-    call->args.data = (u_char *) (call + 1);
+    call->n = n;
+    ngx_memcpy(call->index, index, n);
 
-    p = call->args.data;
+    p = (u_char *) (call + 1);
+    call->keys.data = p;
 
     for (i = 0; i < n; i++) {
-        zone = checks[i].zone;
-
-        if (zone->redis != rd) {
-            continue;
-        }
+        check = &checks[index[i]];
 
         p = ngx_sprintf(p, "$%uz\r\n%V",
-                        zone->redis_key.len + checks[i].key.len,
-                        &zone->redis_key);
-        p = ngx_cpymem(p, checks[i].key.data, checks[i].key.len);
+                        check->zone->redis_key.len + check->key.len,
+                        &check->zone->redis_key);
+
+        p = ngx_cpymem(p, check->key.data, check->key.len);
+
         *p++ = CR;
         *p++ = LF;
     }
 
-    for (i = 0; i < n; i++) {
-        if (checks[i].zone->redis != rd) {
-            continue;
-        }
+    call->keys.len = p - call->keys.data;
+    call->argv.data = p;
 
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].interval);
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].burst);
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].cost);
-        p = ngx_http_rate_limit_redis_arg(p, checks[i].dry_run);
+    p = ngx_http_rate_limit_redis_arg(p, n);
+
+    for (i = 0; i < n; i++) {
+        check = &checks[index[i]];
+
+        p = ngx_http_rate_limit_redis_arg(p, check->interval);
+        p = ngx_http_rate_limit_redis_arg(p, check->burst);
+        p = ngx_http_rate_limit_redis_arg(p, check->cost);
+        p = ngx_http_rate_limit_redis_arg(p, check->dry_run);
     }
 
-    call->args.len = p - call->args.data;
+    call->argv.len = p - call->argv.data;
 
     return call;
 }
@@ -215,6 +239,17 @@ ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v)
 }
 
 
+/* the most a call alone takes in the buffer, with the script itself */
+
+static size_t
+ngx_http_rate_limit_call_size(ngx_http_rate_limit_call_t *call)
+{
+    return NGX_HTTP_RATE_LIMIT_REDIS_HEADER
+           + ngx_http_rate_limit_redis_lua.len + call->keys.len
+           + call->argv.len;
+}
+
+
 /*
  * Queues a call: NGX_AGAIN, its handler runs later, from a posted event,
  * even if the connection fails here (with NGX_OK or NGX_ERROR);
@@ -226,75 +261,17 @@ ngx_int_t
 ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout)
 {
-    ngx_http_rate_limit_redis_t  *rd;
-
-    rd = call->redis;
-
-    if (rd->connection == NULL) {
-        if (rd->retry.timer_set) {
-            return NGX_DECLINED;
-        }
-
-        ngx_http_rate_limit_redis_connect(rd);
-
-        if (rd->connection == NULL) {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (ngx_http_rate_limit_redis_send(rd, call) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    ngx_queue_insert_tail(&rd->waiting, &call->queue);
-
-    call->timer.handler = ngx_http_rate_limit_redis_timeout;
+    call->timer.handler = ngx_http_rate_limit_call_timeout;
     call->timer.data = call;
     call->timer.log = ngx_cycle->log;
     ngx_add_timer(&call->timer, timeout);
 
-    /* at once: calls left for later would soon fill the buffer */
-
-    if (rd->connection->write->ready) {
-        ngx_http_rate_limit_redis_write(rd->connection->write);
+    if (ngx_http_rate_limit_link_send(call->redis->link, call) != NGX_AGAIN) {
+        ngx_del_timer(&call->timer);
+        return NGX_DECLINED;
     }
 
     return NGX_AGAIN;
-}
-
-
-/*
- * The worker exits: its connection and the calls still waiting go with it
- * (those answered have had their posted handlers run in the same turn of
- * the event loop).
- */
-
-void
-ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
-{
-    ngx_queue_t                 *q;
-    ngx_http_rate_limit_call_t  *call;
-
-    if (rd->connection) {
-        ngx_close_connection(rd->connection);
-        rd->connection = NULL;
-    }
-
-    if (rd->retry.timer_set) {
-        ngx_del_timer(&rd->retry);
-    }
-
-    while (!ngx_queue_empty(&rd->waiting)) {
-        q = ngx_queue_head(&rd->waiting);
-        ngx_queue_remove(q);
-        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
-
-        if (call->timer.timer_set) {
-            ngx_del_timer(&call->timer);
-        }
-
-        ngx_free(call);
-    }
 }
 
 
@@ -310,21 +287,257 @@ ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call)
 }
 
 
-static void
-ngx_http_rate_limit_redis_connect(ngx_http_rate_limit_redis_t *rd)
-{
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_peer_connection_t   *pc;
+/* the worker exits */
 
-    pc = &rd->peer;
+void
+ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
+{
+    ngx_http_rate_limit_link_close(rd->link);
+}
+
+
+static void
+ngx_http_rate_limit_call_timeout(ngx_event_t *ev)
+{
+    ngx_http_rate_limit_call_t  *call;
+
+    call = ev->data;
+
+    /*
+     * a Redis that does not answer a call in time is as good as down: the
+     * call and every other one waiting on it fail, and the connection is
+     * made again; a call that was not written yet fails alone
+     */
+
+    if (call->sent) {
+        ngx_http_rate_limit_link_fail(call->link, "timed out", NULL);
+        return;
+    }
+
+    ngx_queue_remove(&call->queue);
+    ngx_http_rate_limit_call_done(call, NGX_ERROR);
+}
+
+
+void
+ngx_http_rate_limit_calls_fail(ngx_queue_t *queue)
+{
+    ngx_queue_t                 *q;
+    ngx_http_rate_limit_call_t  *call;
+
+    while (!ngx_queue_empty(queue)) {
+        q = ngx_queue_head(queue);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+        ngx_http_rate_limit_call_done(call, NGX_ERROR);
+    }
+}
+
+
+/*
+ * The worker exits: the calls still waiting go with it (those answered
+ * have had their posted handlers run in the same turn of the event loop)
+ */
+
+void
+ngx_http_rate_limit_calls_free(ngx_queue_t *queue)
+{
+    ngx_queue_t                 *q;
+    ngx_http_rate_limit_call_t  *call;
+
+    while (!ngx_queue_empty(queue)) {
+        q = ngx_queue_head(queue);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+
+        if (call->timer.timer_set) {
+            ngx_del_timer(&call->timer);
+        }
+
+        ngx_free(call);
+    }
+}
+
+
+/*
+ * A call is over, answered or failed.  Its handler may finalize the
+ * request: it runs from an event of its own, so that whoever got here (the
+ * request's own phase handler, the write or the read for other calls, a
+ * timer) finds the request, the call and the connection as they were.
+ */
+
+void
+ngx_http_rate_limit_call_done(ngx_http_rate_limit_call_t *call, ngx_int_t rc)
+{
+    if (call->timer.timer_set) {
+        ngx_del_timer(&call->timer);
+    }
+
+    if (rc != NGX_OK) {
+        call->failed = 1;
+    }
+
+    call->done.handler = ngx_http_rate_limit_call_finish;
+    call->done.data = call;
+    call->done.log = ngx_cycle->log;
+    ngx_post_event(&call->done, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_rate_limit_call_finish(ngx_event_t *ev)
+{
+    ngx_http_rate_limit_call_t  *call;
+
+    call = ev->data;
+
+    if (call->data) {
+        call->handler(call, call->failed ? NGX_ERROR : NGX_OK);
+    }
+
+    ngx_free(call);
+}
+
+
+/* a connection of a worker, closed until a call needs it */
+
+ngx_http_rate_limit_link_t *
+ngx_http_rate_limit_link_create(ngx_http_rate_limit_redis_t *rd,
+    ngx_pool_t *pool)
+{
+    ngx_http_rate_limit_link_t  *link;
+
+    link = ngx_pcalloc(pool, sizeof(ngx_http_rate_limit_link_t));
+    if (link == NULL) {
+        return NULL;
+    }
+
+    link->redis = rd;
+
+    ngx_queue_init(&link->unsent);
+    ngx_queue_init(&link->waiting);
+
+    return link;
+}
+
+
+/*
+ * Where the connection goes, while it is closed; host is the name TLS
+ * checks, its address when NULL
+ */
+
+void
+ngx_http_rate_limit_link_address(ngx_http_rate_limit_link_t *link,
+    struct sockaddr *sockaddr, socklen_t socklen, ngx_str_t *host)
+{
+    ngx_memcpy(&link->sockaddr, sockaddr, socklen);
+    link->socklen = socklen;
+
+    link->name.data = link->name_data;
+    link->name.len = ngx_sock_ntop(sockaddr, socklen, link->name_data,
+                                   NGX_SOCKADDR_STRLEN, 1);
+
+    link->host.data = link->host_data;
+
+    if (host && host->len <= NGX_SOCKADDR_STRLEN) {
+        link->host.len = host->len;
+        ngx_memcpy(link->host_data, host->data, host->len);
+
+    } else {
+        link->host.len = ngx_sock_ntop(sockaddr, socklen, link->host_data,
+                                       NGX_SOCKADDR_STRLEN, 0);
+    }
+}
+
+
+/*
+ * Queues a call on the connection, connecting first if it is closed:
+ * NGX_AGAIN, or NGX_DECLINED if it is down (in its backoff, or the
+ * connection failed here).  The calls queued in one turn of the event
+ * loop are written together once it is over, from a posted write event.
+ */
+
+ngx_int_t
+ngx_http_rate_limit_link_send(ngx_http_rate_limit_link_t *link,
+    ngx_http_rate_limit_call_t *call)
+{
+    if (ngx_http_rate_limit_call_size(call) > NGX_HTTP_RATE_LIMIT_REDIS_BUF) {
+        return NGX_DECLINED;
+    }
+
+    if (link->state == NGX_HTTP_RATE_LIMIT_LINK_CLOSED) {
+        if (link->retry.timer_set) {
+            return NGX_DECLINED;
+        }
+
+        (void) ngx_http_rate_limit_link_connect(link);
+
+        if (link->state == NGX_HTTP_RATE_LIMIT_LINK_CLOSED) {
+            return NGX_DECLINED;
+        }
+    }
+
+    call->link = link;
+    call->sent = 0;
+    ngx_queue_insert_tail(&link->unsent, &call->queue);
+
+    if (link->state == NGX_HTTP_RATE_LIMIT_LINK_READY) {
+        ngx_http_rate_limit_link_flush(link);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* the write at the end of this turn of the event loop */
+
+static void
+ngx_http_rate_limit_link_flush(ngx_http_rate_limit_link_t *link)
+{
+    ngx_post_event(link->connection->write, &ngx_posted_events);
+}
+
+
+/* NGX_OK: connecting (or connected); NGX_ERROR: failed, see link_fail() */
+
+ngx_int_t
+ngx_http_rate_limit_link_connect(ngx_http_rate_limit_link_t *link)
+{
+    ngx_int_t               rc;
+    ngx_connection_t       *c;
+    ngx_peer_connection_t  *pc;
+
+    if (link->out.start == NULL) {
+        link->out.start = ngx_alloc(NGX_HTTP_RATE_LIMIT_REDIS_BUF,
+                                    ngx_cycle->log);
+        link->in.start = ngx_alloc(NGX_HTTP_RATE_LIMIT_REDIS_BUF,
+                                   ngx_cycle->log);
+
+        if (link->out.start == NULL || link->in.start == NULL) {
+            ngx_http_rate_limit_link_fail(link, "no memory", NULL);
+            return NGX_ERROR;
+        }
+
+        link->out.end = link->out.start + NGX_HTTP_RATE_LIMIT_REDIS_BUF;
+        link->in.end = link->in.start + NGX_HTTP_RATE_LIMIT_REDIS_BUF;
+    }
+
+    link->out.pos = link->out.start;
+    link->out.last = link->out.start;
+    link->in.pos = link->in.start;
+    link->in.last = link->in.start;
+
+    link->log = *ngx_cycle->log;
+    link->log.action = "connecting to redis";
+
+    pc = &link->peer;
     ngx_memzero(pc, sizeof(ngx_peer_connection_t));
 
-    pc->sockaddr = rd->addr.sockaddr;
-    pc->socklen = rd->addr.socklen;
-    pc->name = &rd->name;
+    pc->sockaddr = &link->sockaddr.sockaddr;
+    pc->socklen = link->socklen;
+    pc->name = &link->name;
     pc->get = ngx_event_get_peer;
-    pc->log = ngx_cycle->log;
+    pc->log = &link->log;
     pc->log_error = NGX_ERROR_ERR;
 
     rc = ngx_event_connect_peer(pc);
@@ -334,155 +547,422 @@ ngx_http_rate_limit_redis_connect(ngx_http_rate_limit_redis_t *rd)
             ngx_close_connection(pc->connection);
         }
 
-        ngx_http_rate_limit_redis_fail(rd, "cannot connect");
-        return;
+        ngx_http_rate_limit_link_fail(link, "cannot connect", NULL);
+        return NGX_ERROR;
     }
 
     c = pc->connection;
-    c->data = rd;
-    c->read->handler = ngx_http_rate_limit_redis_read;
-    c->write->handler = ngx_http_rate_limit_redis_write;
-    c->log = ngx_cycle->log;
+    c->data = link;
+    c->read->handler = ngx_http_rate_limit_link_read;
+    c->write->handler = ngx_http_rate_limit_link_write;
+    c->log = &link->log;
     c->read->log = c->log;
     c->write->log = c->log;
 
-    if (rd->out == NULL) {
-        rd->out = ngx_create_temp_buf(ngx_cycle->pool,
-                                      NGX_HTTP_RATE_LIMIT_REDIS_BUF);
-        rd->in = ngx_create_temp_buf(ngx_cycle->pool,
-                                     NGX_HTTP_RATE_LIMIT_REDIS_BUF);
+    link->connection = c;
+    link->state = NGX_HTTP_RATE_LIMIT_LINK_CONNECTING;
+    link->setup = 0;
 
-        if (rd->out == NULL || rd->in == NULL) {
-            ngx_close_connection(c);
-            ngx_http_rate_limit_redis_fail(rd, "no memory");
-            return;
-        }
+    /* pipelined calls never wait for an acknowledgement */
+
+    if (link->sockaddr.sockaddr.sa_family != AF_UNIX) {
+        (void) ngx_tcp_nodelay(c);
     }
 
-    rd->out->pos = rd->out->start;
-    rd->out->last = rd->out->start;
-    rd->in->pos = rd->in->start;
-    rd->in->last = rd->in->start;
+    link->timer.handler = ngx_http_rate_limit_link_timeout;
+    link->timer.data = link;
+    link->timer.log = ngx_cycle->log;
+    ngx_add_timer(&link->timer, NGX_HTTP_RATE_LIMIT_REDIS_SETUP_TIME);
 
-    rd->connection = c;
-}
-
-
-/*
- * EVALSHA sha n key ... arg ..., or EVAL with the script itself after a
- * NOSCRIPT; the keys and arguments are those of
- * ngx_http_rate_limit_redis_call_create().
- */
-
-static ngx_int_t
-ngx_http_rate_limit_redis_send(ngx_http_rate_limit_redis_t *rd,
-    ngx_http_rate_limit_call_t *call)
-{
-    u_char      num[NGX_INT_T_LEN], *n;
-    size_t      len;
-    ngx_buf_t  *b;
-
-    b = rd->out;
-
-    len = sizeof("*18446744073709551616\r\n$7\r\nEVALSHA\r\n") - 1
-          + sizeof("$18446744073709551616\r\n\r\n") - 1
-          + ngx_max(40, ngx_http_rate_limit_redis_script.len)
-          + sizeof("$20\r\n18446744073709551616\r\n") - 1
-          + call->args.len;
-
-    if ((size_t) (b->end - b->last) < len) {
-        if (b->pos > b->start) {
-            b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
-            b->pos = b->start;
-        }
-
-        if ((size_t) (b->end - b->last) < len) {
-            return NGX_ERROR;
-        }
+    if (rc == NGX_OK) {
+        ngx_http_rate_limit_link_connected(link);
     }
-
-    if (call->eval) {
-        b->last = ngx_sprintf(b->last, "*%ui\r\n$4\r\nEVAL\r\n$%uz\r\n%V\r\n",
-                              3 + 5 * call->n,
-                              ngx_http_rate_limit_redis_script.len,
-                              &ngx_http_rate_limit_redis_script);
-
-    } else {
-        b->last = ngx_sprintf(b->last, "*%ui\r\n$7\r\nEVALSHA\r\n$40\r\n",
-                              3 + 5 * call->n);
-        b->last = ngx_cpymem(b->last, rd->sha1, 40);
-        *b->last++ = CR;
-        *b->last++ = LF;
-    }
-
-    n = ngx_sprintf(num, "%ui", call->n);
-    b->last = ngx_sprintf(b->last, "$%uz\r\n", (size_t) (n - num));
-    b->last = ngx_cpymem(b->last, num, n - num);
-    *b->last++ = CR;
-    *b->last++ = LF;
-    b->last = ngx_cpymem(b->last, call->args.data, call->args.len);
 
     return NGX_OK;
 }
 
 
 static void
-ngx_http_rate_limit_redis_write(ngx_event_t *wev)
+ngx_http_rate_limit_link_connected(ngx_http_rate_limit_link_t *link)
 {
-    ssize_t                       n;
-    ngx_connection_t             *c;
+#if (NGX_SSL)
+    ngx_int_t  rc;
+
+    if (link->redis->ssl) {
+        link->state = NGX_HTTP_RATE_LIMIT_LINK_TLS;
+        link->log.action = "SSL handshaking to redis";
+
+        rc = ngx_http_rate_limit_link_ssl(link,
+                                          ngx_http_rate_limit_link_handshaked);
+
+        if (rc == NGX_AGAIN) {
+            return;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_http_rate_limit_link_fail(link, "TLS handshake failed", NULL);
+            return;
+        }
+
+        ngx_http_rate_limit_link_handshaked(link->connection);
+        return;
+    }
+#endif
+
+    ngx_http_rate_limit_link_secured(link);
+}
+
+
+#if (NGX_SSL)
+
+static void
+ngx_http_rate_limit_link_handshaked(ngx_connection_t *c)
+{
+    ngx_str_t                    reason;
+    const char                  *why;
+    ngx_http_rate_limit_link_t  *link;
+
+    link = c->data;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_rate_limit_link_fail(link, "TLS handshake failed", NULL);
+        return;
+    }
+
+    if (ngx_http_rate_limit_link_ssl_check(link, &why, &reason) != NGX_OK) {
+        ngx_http_rate_limit_link_fail(link, why, &reason);
+        return;
+    }
+
+    c->read->handler = ngx_http_rate_limit_link_read;
+    c->write->handler = ngx_http_rate_limit_link_write;
+
+    ngx_http_rate_limit_link_secured(link);
+}
+
+#endif
+
+
+/* the setup: AUTH and SELECT */
+
+static void
+ngx_http_rate_limit_link_secured(ngx_http_rate_limit_link_t *link)
+{
+    ngx_buf_t                    *b;
     ngx_http_rate_limit_redis_t  *rd;
 
-    c = wev->data;
-    rd = c->data;
+    rd = link->redis;
+    b = &link->out;
 
-    while (rd->out->pos < rd->out->last) {
-        n = c->send(c, rd->out->pos, rd->out->last - rd->out->pos);
+    link->log.action = NULL;
+    link->state = NGX_HTTP_RATE_LIMIT_LINK_SETUP;
+    link->nsetup = 0;
+
+    if (rd->auth.len) {
+        b->last = ngx_cpymem(b->last, rd->auth.data, rd->auth.len);
+        link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_AUTH;
+    }
+
+    if (rd->select.len) {
+        b->last = ngx_cpymem(b->last, rd->select.data, rd->select.len);
+        link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_SELECT;
+    }
+
+    if (link->nsetup == 0) {
+        ngx_http_rate_limit_link_ready(link);
+        return;
+    }
+
+    ngx_http_rate_limit_link_flush(link);
+}
+
+
+static void
+ngx_http_rate_limit_link_ready(ngx_http_rate_limit_link_t *link)
+{
+    link->state = NGX_HTTP_RATE_LIMIT_LINK_READY;
+
+    if (link->timer.timer_set) {
+        ngx_del_timer(&link->timer);
+    }
+
+    if (!ngx_queue_empty(&link->unsent)) {
+        ngx_http_rate_limit_link_flush(link);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_rate_limit_link_test_connect(ngx_connection_t *c)
+{
+    int        err;
+    socklen_t  len;
+
+#if (NGX_HAVE_KQUEUE)
+
+    if (ngx_event_flags & NGX_USE_KQUEUE_EVENT)  {
+        if (c->write->pending_eof || c->read->pending_eof) {
+            err = c->write->pending_eof ? c->write->kq_errno
+                                        : c->read->kq_errno;
+
+            (void) ngx_connection_error(c, err,
+                                    "kevent() reported that connect() failed");
+            return NGX_ERROR;
+        }
+
+    } else
+#endif
+    {
+        err = 0;
+        len = sizeof(int);
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+            == -1)
+        {
+            err = ngx_socket_errno;
+        }
+
+        if (err) {
+            (void) ngx_connection_error(c, err, "connect() failed");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_rate_limit_link_write(ngx_event_t *wev)
+{
+    ssize_t                      n;
+    ngx_buf_t                   *b;
+    ngx_connection_t            *c;
+    ngx_http_rate_limit_link_t  *link;
+
+    c = wev->data;
+    link = c->data;
+    b = &link->out;
+
+    if (link->state == NGX_HTTP_RATE_LIMIT_LINK_CONNECTING) {
+        if (ngx_http_rate_limit_link_test_connect(c) != NGX_OK) {
+            ngx_http_rate_limit_link_fail(link, "cannot connect", NULL);
+            return;
+        }
+
+        ngx_http_rate_limit_link_connected(link);
+        return;
+    }
+
+    for ( ;; ) {
+        if (link->state == NGX_HTTP_RATE_LIMIT_LINK_READY
+            && !ngx_queue_empty(&link->unsent))
+        {
+            if (ngx_http_rate_limit_link_serialize(link) != NGX_OK) {
+                return;
+            }
+        }
+
+        if (b->pos == b->last) {
+            break;
+        }
+
+        n = c->send(c, b->pos, b->last - b->pos);
 
         if (n == NGX_AGAIN) {
             break;
         }
 
         if (n == NGX_ERROR) {
-            ngx_http_rate_limit_redis_fail(rd, "cannot send");
+            ngx_http_rate_limit_link_fail(link, "cannot send", NULL);
             return;
         }
 
-        rd->out->pos += n;
-    }
+        b->pos += n;
 
-    if (rd->out->pos == rd->out->last) {
-        rd->out->pos = rd->out->start;
-        rd->out->last = rd->out->start;
+        if (b->pos == b->last) {
+            b->pos = b->start;
+            b->last = b->start;
+        }
     }
 
     if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-        ngx_http_rate_limit_redis_fail(rd, "cannot send");
+        ngx_http_rate_limit_link_fail(link, "cannot send", NULL);
     }
 }
 
 
-static void
-ngx_http_rate_limit_redis_read(ngx_event_t *rev)
+/*
+ * The calls not written yet go into the buffer, as many as it takes,
+ * together in one script call, up to BATCH_KEYS keys.  Their order among
+ * the calls waiting is the order of the replies.
+ */
+
+static ngx_int_t
+ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
 {
-    ssize_t                       n;
-    ngx_buf_t                    *b;
-    ngx_connection_t             *c;
-    ngx_http_rate_limit_redis_t  *rd;
+    size_t                       size, space;
+    ngx_buf_t                   *b;
+    ngx_uint_t                   n, keys;
+    ngx_queue_t                 *q, *next;
+    ngx_http_rate_limit_call_t  *call, *first;
+    ngx_http_rate_limit_call_t  *batch[NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS];
+
+    b = &link->out;
+
+    while (!ngx_queue_empty(&link->unsent)) {
+
+        if (b->pos > b->start) {
+            b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
+            b->pos = b->start;
+        }
+
+        space = b->end - b->last;
+
+        q = ngx_queue_head(&link->unsent);
+        first = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+
+        size = ngx_http_rate_limit_call_size(first);
+
+        if (size > space) {
+            break;
+        }
+
+        space -= size;
+        batch[0] = first;
+        n = 1;
+        keys = first->n;
+
+        for (q = ngx_queue_next(q);
+             q != ngx_queue_sentinel(&link->unsent);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+
+            if (call->eval != first->eval) {
+                continue;
+            }
+
+            if (keys + call->n > NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS) {
+                break;
+            }
+
+            size = call->keys.len + call->argv.len;
+
+            if (size > space) {
+                break;
+            }
+
+            space -= size;
+            batch[n++] = call;
+            keys += call->n;
+        }
+
+        ngx_http_rate_limit_link_put(link, batch, n, keys);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * EVALSHA sha keys key... groups argv..., or EVAL with the script
+ * itself after a NOSCRIPT: the keys and arguments of each call of the
+ * batch, which goes to the calls waiting
+ */
+
+static void
+ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
+    ngx_http_rate_limit_call_t **batch, ngx_uint_t n, ngx_uint_t keys)
+{
+    u_char                      *p;
+    ngx_uint_t                   i, argc;
+    ngx_http_rate_limit_call_t  *call;
+
+    p = link->out.last;
+
+    argc = 4 + keys;
+
+    for (i = 0; i < n; i++) {
+        argc += 1 + 4 * batch[i]->n;
+    }
+
+    if (batch[0]->eval) {
+        p = ngx_sprintf(p, "*%ui\r\n$4\r\nEVAL\r\n$%uz\r\n%V\r\n", argc,
+                        ngx_http_rate_limit_redis_lua.len,
+                        &ngx_http_rate_limit_redis_lua);
+
+    } else {
+        p = ngx_sprintf(p, "*%ui\r\n$7\r\nEVALSHA\r\n$40\r\n", argc);
+        p = ngx_cpymem(p, link->redis->sha1, 40);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    p = ngx_http_rate_limit_redis_arg(p, keys);
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, batch[i]->keys.data, batch[i]->keys.len);
+    }
+
+    p = ngx_http_rate_limit_redis_arg(p, n);
+
+    for (i = 0; i < n; i++) {
+        call = batch[i];
+
+        p = ngx_cpymem(p, call->argv.data, call->argv.len);
+
+        ngx_queue_remove(&call->queue);
+        ngx_queue_insert_tail(&link->waiting, &call->queue);
+
+        call->sent = 1;
+        call->batch = (i == 0) ? n : 0;
+        call->batch_keys = (i == 0) ? keys : 0;
+    }
+
+    link->out.last = p;
+}
+
+
+static void
+ngx_http_rate_limit_link_read(ngx_event_t *rev)
+{
+    ssize_t                      n;
+    ngx_buf_t                   *b;
+    ngx_connection_t            *c;
+    ngx_http_rate_limit_link_t  *link;
 
     c = rev->data;
-    rd = c->data;
-    b = rd->in;
+    link = c->data;
+    b = &link->in;
+
+    if (link->state == NGX_HTTP_RATE_LIMIT_LINK_CONNECTING) {
+        if (ngx_http_rate_limit_link_test_connect(c) != NGX_OK) {
+            ngx_http_rate_limit_link_fail(link, "cannot connect", NULL);
+            return;
+        }
+
+        ngx_http_rate_limit_link_connected(link);
+
+        if (link->connection == NULL
+            || link->state == NGX_HTTP_RATE_LIMIT_LINK_TLS)
+        {
+            return;
+        }
+    }
 
     for ( ;; ) {
         if (b->last == b->end) {
-            if (b->pos == b->start) {
-                ngx_http_rate_limit_redis_fail(rd, "reply too long");
+            if (b->pos > b->start) {
+                b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
+                b->pos = b->start;
+
+            } else {
+                ngx_http_rate_limit_link_fail(link, "sent a reply too long",
+                                              NULL);
                 return;
             }
-
-            b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
-            b->pos = b->start;
         }
 
         n = c->recv(c, b->last, b->end - b->last);
@@ -492,111 +972,203 @@ ngx_http_rate_limit_redis_read(ngx_event_t *rev)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            ngx_http_rate_limit_redis_fail(rd, n ? "cannot read"
-                                                 : "connection closed");
+            ngx_http_rate_limit_link_fail(link, n ? "cannot read"
+                                                  : "connection closed",
+                                          NULL);
             return;
         }
 
         b->last += n;
 
-        if (ngx_http_rate_limit_redis_parse(rd) != NGX_OK) {
+        if (ngx_http_rate_limit_link_parse(link) != NGX_OK) {
             return;
         }
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        ngx_http_rate_limit_redis_fail(rd, "cannot read");
+        ngx_http_rate_limit_link_fail(link, "cannot read", NULL);
     }
 }
 
 
-/* the complete replies read so far go to their calls, in order */
+/* NGX_OK: read on; NGX_ERROR: the connection is closed */
 
 static ngx_int_t
-ngx_http_rate_limit_redis_parse(ngx_http_rate_limit_redis_t *rd)
+ngx_http_rate_limit_link_parse(ngx_http_rate_limit_link_t *link)
 {
-    u_char                      *end;
-    ngx_int_t                    rc;
-    ngx_queue_t                 *q;
-    ngx_http_rate_limit_call_t  *call;
+    ngx_int_t  rc;
 
-    while (rd->in->pos < rd->in->last) {
+    for ( ;; ) {
+        switch (link->state) {
 
-        if (ngx_queue_empty(&rd->waiting)) {
-            ngx_http_rate_limit_redis_fail(rd, "a reply nobody asked for");
+        case NGX_HTTP_RATE_LIMIT_LINK_SETUP:
+            rc = ngx_http_rate_limit_link_parse_setup(link);
+            break;
+
+        case NGX_HTTP_RATE_LIMIT_LINK_READY:
+            rc = ngx_http_rate_limit_link_parse_calls(link);
+            break;
+
+        default:
+            ngx_http_rate_limit_link_fail(link, "sent a reply nobody asked for",
+                                          NULL);
             return NGX_ERROR;
         }
 
-        q = ngx_queue_head(&rd->waiting);
-        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
 
-        rc = ngx_http_rate_limit_redis_reply(rd, call, rd->in->pos,
-                                             rd->in->last, &end);
+        /* the setup is over: the rest is for the calls */
+    }
+}
+
+
+/*
+ * The replies to the setup, in order: AUTH and SELECT say +OK.  NGX_AGAIN:
+ * the setup is over, more may follow.
+ */
+
+static ngx_int_t
+ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
+{
+    u_char                      *p, *end;
+    ngx_int_t                    rc;
+    ngx_uint_t                   kind;
+    ngx_http_rate_limit_resp_t   v;
+
+    while (link->in.pos < link->in.last) {
+
+        rc = ngx_http_rate_limit_resp_end(link->in.pos, link->in.last, &end);
 
         if (rc == NGX_AGAIN) {
             return NGX_OK;
         }
 
         if (rc == NGX_ERROR) {
-            ngx_http_rate_limit_redis_fail(rd, "an invalid reply");
+            ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
             return NGX_ERROR;
         }
 
-        rd->in->pos = end;
-        ngx_queue_remove(q);
+        p = link->in.pos;
+        link->in.pos = end;
+
+        (void) ngx_http_rate_limit_resp_next(&p, end, &v);
+
+        kind = link->setups[link->setup++];
+
+        if (v.type == '-') {
+            ngx_http_rate_limit_link_fail(link,
+                    (kind == NGX_HTTP_RATE_LIMIT_SETUP_AUTH) ? "refused AUTH:"
+                                                            : "refused SELECT:",
+                    &v.text);
+            return NGX_ERROR;
+        }
+
+        if (v.type != '+') {
+            ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
+            return NGX_ERROR;
+        }
+
+        ngx_http_rate_limit_link_answered(link);
+
+        if (link->setup == link->nsetup) {
+            ngx_http_rate_limit_link_ready(link);
+            return NGX_AGAIN;
+        }
+    }
+
+    link->in.pos = link->in.start;
+    link->in.last = link->in.start;
+
+    return NGX_OK;
+}
+
+
+/* the complete replies read so far go to their calls, in order */
+
+static ngx_int_t
+ngx_http_rate_limit_link_parse_calls(ngx_http_rate_limit_link_t *link)
+{
+    u_char                      *end;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n;
+    ngx_str_t                    error;
+    ngx_queue_t                 *q;
+    ngx_http_rate_limit_call_t  *head, *call;
+
+    while (link->in.pos < link->in.last) {
+
+        if (ngx_queue_empty(&link->waiting)) {
+            ngx_http_rate_limit_link_fail(link, "sent a reply nobody asked for",
+                                          NULL);
+            return NGX_ERROR;
+        }
+
+        q = ngx_queue_head(&link->waiting);
+        head = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+
+        rc = ngx_http_rate_limit_link_reply(head, link->in.pos,
+                                            link->in.last, &end, &error);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            goto invalid;
+        }
+
+        link->in.pos = end;
 
         if (rc == NGX_DECLINED) {
-
-            /* NOSCRIPT: once more, with the script itself */
-
-            call->eval = 1;
-
-            if (ngx_http_rate_limit_redis_send(rd, call) != NGX_OK) {
-                ngx_http_rate_limit_redis_done(call, NGX_ERROR);
-                continue;
-            }
-
-            ngx_queue_insert_tail(&rd->waiting, &call->queue);
-            ngx_http_rate_limit_redis_write(rd->connection->write);
-
-            if (rd->connection == NULL) {
+            if (ngx_http_rate_limit_link_error(link, head, &error) != NGX_OK) {
                 return NGX_ERROR;
             }
 
             continue;
         }
 
-        if (rd->down) {
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "rate_limit: redis \"%V\" answers again",
-                          &rd->name);
-            rd->down = 0;
-        }
+        ngx_http_rate_limit_link_answered(link);
 
-        ngx_http_rate_limit_redis_done(call, rc);
+        n = head->batch;
+
+        for (i = 0; i < n; i++) {
+            q = ngx_queue_head(&link->waiting);
+            call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+            ngx_queue_remove(q);
+            ngx_http_rate_limit_call_done(call, NGX_OK);
+        }
     }
 
-    rd->in->pos = rd->in->start;
-    rd->in->last = rd->in->start;
+    link->in.pos = link->in.start;
+    link->in.last = link->in.start;
 
     return NGX_OK;
+
+invalid:
+
+    ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
+    return NGX_ERROR;
 }
 
 
 /*
- * One reply: an array of 3 integers for each key of the call (NGX_OK), a
- * NOSCRIPT error (NGX_DECLINED), another error (NGX_OK with call->failed:
- * the call fails, the connection stays), incomplete (NGX_AGAIN), or
- * garbage (NGX_ERROR).
+ * One reply to a batch of calls, head first: an array of 3 integers for
+ * each key of each call (NGX_OK, the calls have them), an error
+ * (NGX_DECLINED, its text), incomplete (NGX_AGAIN), or garbage
+ * (NGX_ERROR).
  */
 
 static ngx_int_t
-ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
-    ngx_http_rate_limit_call_t *call, u_char *p, u_char *last, u_char **end)
+ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
+    u_char *last, u_char **end, ngx_str_t *error)
 {
-    u_char     *eol, *c;
-    int64_t     v;
-    ngx_int_t   n, i, sign;
+    u_char                      *eol, *c;
+    int64_t                      v;
+    ngx_int_t                    n, i, k, sign;
+    ngx_queue_t                 *q;
+    ngx_http_rate_limit_call_t  *call;
 
     /* a first line of 1024 bytes at most, however the reads split it */
 
@@ -620,18 +1192,10 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
         }
 
         *end = eol + 1;
+        error->data = p + 1;
+        error->len = eol - 1 - (p + 1);
 
-        if (eol - p > 9 && ngx_strncmp(p + 1, "NOSCRIPT", 8) == 0
-            && !call->eval)
-        {
-            return NGX_DECLINED;
-        }
-
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" answered \"%*s\"",
-                      &rd->name, eol - p - 2, p + 1);
-        call->failed = 1;
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (*p != '*') {
@@ -640,11 +1204,17 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
 
     n = ngx_atoi(p + 1, eol - p - 2);
 
-    if (n != (ngx_int_t) (3 * call->n)) {
+    if (n != (ngx_int_t) (3 * head->batch_keys)) {
         return NGX_ERROR;
     }
 
     p = eol + 1;
+
+    /* the integers go to the calls of the batch, in order */
+
+    q = &head->queue;
+    call = head;
+    k = 0;
 
     for (i = 0; i < n; i++) {
         eol = ngx_strlchr(p, last, LF);
@@ -678,7 +1248,13 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
             v = v * 10 + (*p - '0');
         }
 
-        call->reply[i] = sign * v;
+        if (k == (ngx_int_t) (3 * call->n)) {
+            q = ngx_queue_next(q);
+            call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+            k = 0;
+        }
+
+        call->reply[k++] = sign * v;
         p = eol + 1;
     }
 
@@ -688,116 +1264,264 @@ ngx_http_rate_limit_redis_reply(ngx_http_rate_limit_redis_t *rd,
 }
 
 
-static void
-ngx_http_rate_limit_redis_timeout(ngx_event_t *ev)
+/*
+ * An error reply to a batch: NOSCRIPT sends it again with the script
+ * itself; an error of the whole server (a replica's READONLY, LOADING,
+ * CLUSTERDOWN, a password refused...) fails the connection, with one line
+ * for the outage; any other fails the calls (a key of another type, a
+ * script error), with a line.  NGX_ERROR: the connection is closed.
+ */
+
+static ngx_int_t
+ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
+    ngx_http_rate_limit_call_t *head, ngx_str_t *error)
 {
-    ngx_http_rate_limit_call_t  *call;
+    u_char                       *p, *last;
+    size_t                        size;
+    ngx_buf_t                    *b;
+    ngx_str_t                     word;
+    ngx_uint_t                    i, n, keys;
+    ngx_queue_t                  *q;
+    ngx_http_rate_limit_call_t   *call;
+    ngx_http_rate_limit_redis_t  *rd;
+    ngx_http_rate_limit_call_t   *batch[NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS];
 
-    call = ev->data;
+    static ngx_str_t  down[] = {
+        ngx_string("READONLY"), ngx_string("LOADING"),
+        ngx_string("CLUSTERDOWN"), ngx_string("MASTERDOWN"),
+        ngx_string("NOAUTH"), ngx_string("WRONGPASS"),
+        ngx_string("NOPERM"), ngx_string("OOM"), ngx_string("BUSY"),
+        ngx_null_string
+    };
 
-    /*
-     * a Redis that does not answer in time is as good as down: the call
-     * and every other one waiting fail, and the connection is made again
-     */
+    rd = link->redis;
+    n = head->batch;
+    size = 0;
 
-    ngx_http_rate_limit_redis_fail(call->redis, "timed out");
+    p = error->data;
+    last = error->data + error->len;
+
+    word.data = p;
+    while (p < last && *p != ' ') { p++; }
+    word.len = p - word.data;
+
+    if (word.len == 8 && ngx_strncmp(word.data, "NOSCRIPT", 8) == 0
+        && !head->eval)
+    {
+        /* once more, the same batch, with the script itself */
+
+        keys = head->batch_keys;
+        q = &head->queue;
+
+        for (i = 0; i < n; i++) {
+            call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+            q = ngx_queue_next(q);
+
+            call->eval = 1;
+            batch[i] = call;
+            size += call->keys.len + call->argv.len;
+        }
+
+        b = &link->out;
+
+        if (b->pos > b->start) {
+            b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
+            b->pos = b->start;
+        }
+
+        if ((size_t) (b->end - b->last)
+            < size + ngx_http_rate_limit_call_size(head))
+        {
+            for (i = 0; i < n; i++) {
+                ngx_queue_remove(&batch[i]->queue);
+                ngx_http_rate_limit_call_done(batch[i], NGX_ERROR);
+            }
+
+            return NGX_OK;
+        }
+
+        /* from the head of the calls waiting to their tail, written now */
+
+        ngx_http_rate_limit_link_put(link, batch, n, keys);
+        ngx_http_rate_limit_link_write(link->connection->write);
+
+        return (link->connection == NULL) ? NGX_ERROR : NGX_OK;
+    }
+
+    for (i = 0; down[i].len; i++) {
+        if (word.len == down[i].len
+            && ngx_strncmp(word.data, down[i].data, word.len) == 0)
+        {
+            ngx_http_rate_limit_link_fail(link, "answered", error);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rate_limit: redis \"%V\" answered \"%V\"",
+                  &rd->name, error);
+
+    for (i = 0; i < n; i++) {
+        q = ngx_queue_head(&link->waiting);
+        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+        ngx_queue_remove(q);
+        ngx_http_rate_limit_call_done(call, NGX_ERROR);
+    }
+
+    return NGX_OK;
+}
+
+
+/* Redis answers: an outage is over */
+
+static void
+ngx_http_rate_limit_link_answered(ngx_http_rate_limit_link_t *link)
+{
+    if (!link->down) {
+        return;
+    }
+
+    link->down = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "rate_limit: redis \"%V\" answers again",
+                  &link->redis->name);
+}
+
+
+static void
+ngx_http_rate_limit_link_timeout(ngx_event_t *ev)
+{
+    ngx_http_rate_limit_link_t  *link;
+
+    static const char  *why[] = {
+        "timed out",                            /* closed: not reached */
+        "timed out connecting",
+        "timed out in the TLS handshake",
+        "timed out in the setup (AUTH, SELECT)",
+        "timed out"                             /* ready: not reached */
+    };
+
+    link = ev->data;
+
+    ngx_http_rate_limit_link_fail(link, why[link->state], NULL);
 }
 
 
 /*
- * The connection is dropped, every waiting call fails, and a new one is
- * tried after a backoff.  One line for each outage, not each request.
+ * The connection is dropped, every call waiting on it fails, and a new
+ * one is tried after a backoff.  One line for each outage, not each
+ * request.
  */
 
-static void
-ngx_http_rate_limit_redis_fail(ngx_http_rate_limit_redis_t *rd,
-    const char *why)
+void
+ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
+    const char *why, ngx_str_t *text)
 {
-    ngx_queue_t                 *q;
-    ngx_http_rate_limit_call_t  *call;
+    ngx_str_t                     quoted;
+    ngx_http_rate_limit_redis_t  *rd;
 
-    if (!rd->down) {
+    rd = link->redis;
+
+    if (!link->down) {
+        if (text) {
+            quoted = *text;
+
+        } else {
+            ngx_str_set(&quoted, "");
+        }
+
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" %s; retrying with backoff",
-                      &rd->name, why);
-        rd->down = 1;
-        rd->backoff = NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN;
+                      "rate_limit: redis \"%V\" %s%s%V%s; retrying with "
+                      "backoff", &rd->name, why, text ? " \"" : "", &quoted,
+                      text ? "\"" : "");
+
+        link->down = 1;
+        link->backoff = NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN;
 
     } else {
-        rd->backoff = ngx_min(rd->backoff * 2,
-                              NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX);
+        link->backoff = ngx_min(link->backoff * 2,
+                                NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX);
     }
 
-    if (rd->connection) {
-        ngx_close_connection(rd->connection);
-        rd->connection = NULL;
-    }
+    ngx_http_rate_limit_link_close_connection(link);
 
     /* until the backoff is over, new calls are declined at once */
 
-    if (!rd->retry.timer_set) {
-        rd->retry.handler = ngx_http_rate_limit_redis_retry;
-        rd->retry.data = rd;
-        rd->retry.log = ngx_cycle->log;
-        rd->retry.cancelable = 1;
-        ngx_add_timer(&rd->retry, rd->backoff);
+    if (!link->retry.timer_set) {
+        link->retry.handler = ngx_http_rate_limit_link_retry;
+        link->retry.data = link;
+        link->retry.log = ngx_cycle->log;
+        link->retry.cancelable = 1;
+        ngx_add_timer(&link->retry, link->backoff);
     }
 
-    while (!ngx_queue_empty(&rd->waiting)) {
-        q = ngx_queue_head(&rd->waiting);
-        ngx_queue_remove(q);
-        call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
-        ngx_http_rate_limit_redis_done(call, NGX_ERROR);
-    }
+    ngx_http_rate_limit_calls_fail(&link->waiting);
+    ngx_http_rate_limit_calls_fail(&link->unsent);
 }
 
 
 /* after the backoff, the next call connects again */
 
 static void
-ngx_http_rate_limit_redis_retry(ngx_event_t *ev)
+ngx_http_rate_limit_link_retry(ngx_event_t *ev)
 {
     /* void */
 }
 
 
-/*
- * A call is over, answered or failed.  Its handler may finalize the
- * request: it runs from an event of its own, so that whoever got here (the
- * request's own phase handler, the write or the read for other calls, a
- * timer) finds the request, the call and the connection as they were.
- */
+/* the worker exits */
 
-static void
-ngx_http_rate_limit_redis_done(ngx_http_rate_limit_call_t *call,
-    ngx_int_t rc)
+void
+ngx_http_rate_limit_link_close(ngx_http_rate_limit_link_t *link)
 {
-    if (call->timer.timer_set) {
-        ngx_del_timer(&call->timer);
+    ngx_http_rate_limit_link_close_connection(link);
+
+    if (link->retry.timer_set) {
+        ngx_del_timer(&link->retry);
     }
 
-    if (rc != NGX_OK) {
-        call->failed = 1;
+    ngx_http_rate_limit_calls_free(&link->waiting);
+    ngx_http_rate_limit_calls_free(&link->unsent);
+
+    if (link->out.start) {
+        ngx_free(link->out.start);
+        ngx_free(link->in.start);
+        ngx_memzero(&link->out, sizeof(ngx_buf_t));
+        ngx_memzero(&link->in, sizeof(ngx_buf_t));
     }
 
-    call->done.handler = ngx_http_rate_limit_redis_finish;
-    call->done.data = call;
-    call->done.log = ngx_cycle->log;
-    ngx_post_event(&call->done, &ngx_posted_events);
+#if (NGX_SSL)
+    if (link->ssl_session) {
+        ngx_ssl_free_session(link->ssl_session);
+        link->ssl_session = NULL;
+    }
+#endif
 }
 
 
 static void
-ngx_http_rate_limit_redis_finish(ngx_event_t *ev)
+ngx_http_rate_limit_link_close_connection(ngx_http_rate_limit_link_t *link)
 {
-    ngx_http_rate_limit_call_t  *call;
+    if (link->connection) {
+#if (NGX_SSL)
+        if (link->redis->ssl) {
+            ngx_http_rate_limit_link_ssl_close(link->connection);
+        }
+#endif
 
-    call = ev->data;
-
-    if (call->data) {
-        call->handler(call, call->failed ? NGX_ERROR : NGX_OK);
+        ngx_close_connection(link->connection);
+        link->connection = NULL;
     }
 
-    ngx_free(call);
-}
+    link->state = NGX_HTTP_RATE_LIMIT_LINK_CLOSED;
 
+    if (link->timer.timer_set) {
+        ngx_del_timer(&link->timer);
+    }
+
+    link->out.pos = link->out.start;
+    link->out.last = link->out.start;
+    link->in.pos = link->in.start;
+    link->in.last = link->in.start;
+}

@@ -27,8 +27,11 @@ static void ngx_http_rate_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_rate_limit_node_t *ngx_http_rate_limit_lookup(
     ngx_http_rate_limit_zone_t *zone, uint32_t hash, ngx_str_t *key);
-static void ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
-    ngx_http_rate_limit_node_t *rl, uint64_t now);
+static void ngx_http_rate_limit_lock(ngx_http_rate_limit_check_t *checks,
+    ngx_uint_t n, ngx_uint_t redis, ngx_slab_pool_t **pools, ngx_uint_t *m);
+static ngx_http_rate_limit_node_t *ngx_http_rate_limit_node_get(
+    ngx_http_rate_limit_check_t *check, ngx_http_rate_limit_node_t *rl,
+    uint64_t now);
 static void ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
     ngx_http_rate_limit_node_t *rl);
 static void ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
@@ -142,7 +145,7 @@ ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(zone->shpool->log_ctx, " in rate_limit_zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    /* a full zone drops buckets instead: see ngx_http_rate_limit_charge() */
+    /* a full zone drops buckets instead: see ngx_http_rate_limit_node_get() */
     zone->shpool->log_nomem = 0;
 
     return NGX_OK;
@@ -153,45 +156,31 @@ ngx_http_rate_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
  * Decides on every limit of one request at once.  Each zone is locked once,
  * all of them in address order, so workers checking the same zones never
  * wait on each other in a cycle; and the request takes tokens from its
- * buckets only if none of the enforced limits rejects it.
+ * buckets only if none of the enforced limits rejects it.  A zone in
+ * Redis decides here when Redis cannot: from the bucket of this nginx or,
+ * if it is fuller, from what Redis said of the key.
  */
 
 void
 ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     ngx_uint_t n, uint64_t now, ngx_uint_t rejected)
 {
-    uint64_t                     cap, fill, need;
+    uint64_t                     cap, fill, need, tat;
     ngx_uint_t                   i, k, m, reject;
-    ngx_slab_pool_t             *pools[8], *pool;
-    ngx_http_rate_limit_node_t  *nodes[8];
+    ngx_slab_pool_t             *pools[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_http_rate_limit_node_t  *nodes[NGX_HTTP_RATE_LIMIT_MAX_LIMITS], *rl;
 
-    m = 0;
-
-    for (i = 0; i < n; i++) {
-        pool = checks[i].zone->shpool;
-
-        for (k = 0; k < m && pools[k] < pool; k++) { /* void */ }
-
-        if (k < m && pools[k] == pool) {
-            continue;
-        }
-
-        ngx_memmove(&pools[k + 1], &pools[k], (m - k) * sizeof(void *));
-        pools[k] = pool;
-        m++;
-    }
-
-    for (k = 0; k < m; k++) {
-        ngx_shmtx_lock(&pools[k]->mutex);
-    }
+    ngx_http_rate_limit_lock(checks, n, 0, pools, &m);
 
     reject = rejected;
 
     for (i = 0; i < n; i++) {
-        nodes[i] = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
-                                              &checks[i].key);
+        rl = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
+                                        &checks[i].key);
+        nodes[i] = rl;
 
-        fill = (nodes[i] && nodes[i]->tat > now) ? nodes[i]->tat - now : 0;
+        tat = rl ? ngx_max(rl->tat, rl->known) : 0;
+        fill = (tat > now) ? tat - now : 0;
         cap = (checks[i].burst + 1) * checks[i].interval;
         need = checks[i].cost * checks[i].interval;
 
@@ -219,13 +208,143 @@ ngx_http_rate_limit_decide(ngx_http_rate_limit_check_t *checks,
     if (!reject) {
         for (i = 0; i < n; i++) {
             if (checks[i].admitted && checks[i].cost) {
-                ngx_http_rate_limit_charge(&checks[i], nodes[i], now);
+                rl = ngx_http_rate_limit_node_get(&checks[i], nodes[i], now);
+
+                if (rl) {
+                    rl->tat = checks[i].tat;
+                }
             }
         }
     }
 
     for (k = m; k; k--) {
         ngx_shmtx_unlock(&pools[k - 1]->mutex);
+    }
+}
+
+
+/*
+ * Before Redis is asked: the limits in Redis as what Redis said of their
+ * keys when it rejected them makes them.  Redis's TAT for such a key is
+ * at least the one remembered (it only grows until the bucket is full
+ * again, and the key expires only then), so a request those values
+ * reject, Redis would reject too, whatever its cost and burst: 1 if an
+ * enforced limit rejects it, and the request need not go to Redis.  A key
+ * Redis said nothing of rejects nothing here, even at a cost no bucket
+ * holds: Redis answers with its bucket's values.  The other limits'
+ * values are those of a bucket at least as empty as Redis's, as Redis
+ * answers them when another limit of the request rejects it.
+ */
+
+ngx_uint_t
+ngx_http_rate_limit_known(ngx_http_rate_limit_check_t *checks, ngx_uint_t n,
+    uint64_t now)
+{
+    uint64_t                     cap, fill, need;
+    ngx_uint_t                   i, k, m, reject;
+    ngx_slab_pool_t             *pools[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_http_rate_limit_node_t  *rl;
+
+    ngx_http_rate_limit_lock(checks, n, 1, pools, &m);
+
+    reject = 0;
+
+    for (i = 0; i < n; i++) {
+        if (checks[i].zone->redis == NULL) {
+            continue;
+        }
+
+        rl = ngx_http_rate_limit_lookup(checks[i].zone, checks[i].hash,
+                                        &checks[i].key);
+
+        fill = (rl && rl->known > now) ? rl->known - now : 0;
+        cap = (checks[i].burst + 1) * checks[i].interval;
+        need = checks[i].cost * checks[i].interval;
+
+        checks[i].admitted = (fill == 0 || fill + need <= cap || need == 0);
+
+        if (checks[i].admitted) {
+            ngx_http_rate_limit_values(&checks[i], fill + need, 0);
+
+        } else {
+            ngx_http_rate_limit_values(&checks[i], fill, fill + need - cap);
+
+            if (!checks[i].dry_run) {
+                reject = 1;
+            }
+        }
+    }
+
+    for (k = m; k; k--) {
+        ngx_shmtx_unlock(&pools[k - 1]->mutex);
+    }
+
+    return reject;
+}
+
+
+/*
+ * Redis rejected a key: its TAT is at least tat, kept in the key's node
+ * in the zone for every worker.  A zone too small to hold it only sends
+ * the next request to Redis.
+ */
+
+void
+ngx_http_rate_limit_learn(ngx_http_rate_limit_check_t *check, uint64_t tat,
+    uint64_t now)
+{
+    ngx_http_rate_limit_zone_t  *zone;
+    ngx_http_rate_limit_node_t  *rl;
+
+    zone = check->zone;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    rl = ngx_http_rate_limit_lookup(zone, check->hash, &check->key);
+    rl = ngx_http_rate_limit_node_get(check, rl, now);
+
+    if (rl && rl->known < tat) {
+        rl->known = tat;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * Locks the pools of the checks' zones (or of those in Redis only) in
+ * address order: pools[] and *m, to unlock them in the reverse order
+ */
+
+static void
+ngx_http_rate_limit_lock(ngx_http_rate_limit_check_t *checks, ngx_uint_t n,
+    ngx_uint_t redis, ngx_slab_pool_t **pools, ngx_uint_t *m)
+{
+    ngx_uint_t        i, k;
+    ngx_slab_pool_t  *pool;
+
+    *m = 0;
+
+    for (i = 0; i < n; i++) {
+        if (redis && checks[i].zone->redis == NULL) {
+            continue;
+        }
+
+        pool = checks[i].zone->shpool;
+
+        for (k = 0; k < *m && pools[k] < pool; k++) { /* void */ }
+
+        if (k < *m && pools[k] == pool) {
+            continue;
+        }
+
+        ngx_memmove(&pools[k + 1], &pools[k], (*m - k) * sizeof(void *));
+        pools[k] = pool;
+        (*m)++;
+    }
+
+    for (k = 0; k < *m; k++) {
+        ngx_shmtx_lock(&pools[k]->mutex);
     }
 }
 
@@ -288,13 +407,15 @@ ngx_http_rate_limit_lookup(ngx_http_rate_limit_zone_t *zone, uint32_t hash,
 
 
 /*
- * Stores the request's new TAT, making the bucket if the key has none.  A
- * full zone first drops idle buckets (full again, so nothing is lost),
- * then, if it must, the least recently used bucket still in use.
+ * The key's node, made if it has none, now the most recently used.  A
+ * full zone first drops idle nodes (full again, and nothing Redis said of
+ * them holds any more, so nothing is lost), then, if it must, the least
+ * recently used node still in use.  NULL: the zone cannot hold even one,
+ * the key stays unlimited here.
  */
 
-static void
-ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
+static ngx_http_rate_limit_node_t *
+ngx_http_rate_limit_node_get(ngx_http_rate_limit_check_t *check,
     ngx_http_rate_limit_node_t *rl, uint64_t now)
 {
     size_t                       size;
@@ -305,10 +426,9 @@ ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
     zone = check->zone;
 
     if (rl) {
-        rl->tat = check->tat;
         ngx_queue_remove(&rl->queue);
         ngx_queue_insert_head(&zone->sh->queue, &rl->queue);
-        return;
+        return rl;
     }
 
     size = offsetof(ngx_rbtree_node_t, color)
@@ -330,6 +450,8 @@ ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
         q = ngx_queue_last(&zone->sh->queue);
         rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
 
+        /* what Redis said of a key is only a shortcut: Redis keeps it */
+
         if (rl->tat > now) {
             check->dropped_live = 1;
         }
@@ -340,8 +462,7 @@ ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
     }
 
     if (node == NULL) {
-        /* the zone cannot hold even one bucket: the key stays unlimited */
-        return;
+        return NULL;
     }
 
     node->key = check->hash;
@@ -349,11 +470,14 @@ ngx_http_rate_limit_charge(ngx_http_rate_limit_check_t *check,
     rl = ngx_http_rate_limit_node(node);
 
     rl->len = (u_short) check->key.len;
-    rl->tat = check->tat;
+    rl->tat = 0;
+    rl->known = 0;
     ngx_memcpy(rl->data, check->key.data, check->key.len);
 
     ngx_rbtree_insert(&zone->sh->rbtree, node);
     ngx_queue_insert_head(&zone->sh->queue, &rl->queue);
+
+    return rl;
 }
 
 
@@ -372,10 +496,11 @@ ngx_http_rate_limit_free(ngx_http_rate_limit_zone_t *zone,
 
 
 /*
- * Drops the buckets full since idle_since among the n least recently used,
- * passing over the others.  One for each new bucket keeps the zone lean; a
- * bucket full for a short while stays, so a busy key is not dropped and
- * made again on every request.  A full zone drops every full bucket.
+ * Drops the buckets full since idle_since (and whose rejection by Redis
+ * ended by then) among the n least recently used, passing over the
+ * others.  One for each new bucket keeps the zone lean; a bucket full
+ * for a short while stays, so a busy key is not dropped and made again on
+ * every request.  A full zone drops every full bucket.
  */
 
 static void
@@ -391,7 +516,7 @@ ngx_http_rate_limit_expire(ngx_http_rate_limit_zone_t *zone,
         prev = ngx_queue_prev(q);
         rl = ngx_queue_data(q, ngx_http_rate_limit_node_t, queue);
 
-        if (rl->tat <= idle_since) {
+        if (ngx_max(rl->tat, rl->known) <= idle_since) {
             ngx_http_rate_limit_free(zone, rl);
         }
 

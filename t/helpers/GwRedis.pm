@@ -4,7 +4,10 @@ package GwRedis;
 # ($TEST_NGINX_REDIS_PORT in configs), stopped when the file ends; and
 # what tests do around it: commands, stopping and starting it again, a
 # server that accepts and never answers, a fake one that resets its
-# connections on cue, a second nginx sharing it.
+# connections on cue, a second nginx sharing it.  And the deployments
+# operators run, each server started by the test on free ports: servers
+# with other options (a password, ACL users, TLS with certificates of a
+# CA made here).
 
 use strict;
 use warnings;
@@ -19,7 +22,8 @@ use Time::HiRes qw(sleep time);
 use GwHttp ();
 
 our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET,
-     $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT);
+     $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT, %SERVERS, $PROXY_PID,
+     $PROXY_DIR, $PROXY_SKIP);
 
 our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
@@ -68,6 +72,133 @@ sub command_to {
     my $line = <$s>;
     $line =~ s/\r\n\z// if defined $line;
     return $line;
+}
+
+# redis-cli's answer (its --raw text, without the last newline) to one
+# command: for what command_to() cannot say (a password, TLS, a whole
+# reply); @opts are redis-cli's own ("-a", "pw", "--tls", ...)
+sub cli {
+    my ($port, $opts, @args) = @_;
+    open my $out, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $port,
+                        '--no-auth-warning', '--raw', @{ $opts // [] }, @args
+        or die "redis-cli: $!\n";
+    my $text = do { local $/; <$out> } // '';
+    close $out;
+    $text =~ s/\n\z//;
+    return $text;
+}
+
+sub wait_port {
+    my ($port, $what) = @_;
+
+    for (1 .. 250) {
+        return if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                        PeerPort => $port);
+        sleep 0.02;
+    }
+
+    die "$what did not start on port $port\n";
+}
+
+# Another redis-server, with more options: a free port (or port => ...)
+# and a directory of its own.  Returns its port; stop_server() or
+# kill_server() ends it (the file's end, if nothing else does).  With
+# tls => 1, the port is its TLS port (certificates from tls_files()) and
+# it has no other.
+sub server {
+    my (%o) = @_;
+    my $port = $o{port} // GwHttp::free_ports();
+    my $dir = "$DIR/redis-$port";
+    mkdir $dir;
+    my @listen = $o{tls} ? ('--port', 0, '--tls-port', $port,
+                            tls_options($o{cert} // 'localhost'))
+                         : ('--port', $port);
+    my $pid = fork // die "fork: $!\n";
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec($o{program} // 'redis-server', @{ $o{conf} // [] }, @listen,
+             '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+             '--dir', $dir, @{ $o{args} // [] })
+            or POSIX::_exit(127);
+    }
+
+    $SERVERS{$port} = $pid;
+    wait_port($port, 'redis-server');
+
+    return $port;
+}
+
+sub stop_server {
+    my ($port, $signal) = @_;
+    my $pid = delete $SERVERS{$port} or return;
+    kill $signal // 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
+sub kill_server {
+    stop_server(shift, 'KILL');
+}
+
+# A CA of the test's own, and certificates it signs (made with openssl
+# once each): "$DIR/tls/ca.pem", and for each name "$DIR/tls/<name>.pem"
+# and its key, whose subjectAltName is DNS:<name> and, for localhost,
+# IP:127.0.0.1 too.  "other-ca" is a CA nginx does not trust.
+sub tls_files {
+    my $name = shift // 'localhost';
+    my $tls = "$DIR/tls";
+    mkdir $tls;
+
+    my $run = sub {
+        system(@_) == 0 or die "openssl @_: failed\n";
+    };
+    my $quiet = sub {
+        my @cmd = @_;
+        open my $save, '>&', \*STDERR;
+        open STDERR, '>', '/dev/null';
+        my $rc = system(@cmd);
+        open STDERR, '>&', $save;
+        $rc == 0 or die "@cmd: failed\n";
+    };
+
+    for my $ca ('ca', 'other-ca') {
+        next if -e "$tls/$ca.pem";
+        $quiet->('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+                 '-keyout', "$tls/$ca.key", '-out', "$tls/$ca.pem",
+                 '-days', 2, '-subj', "/CN=gateway test $ca");
+    }
+
+    return "$tls/ca.pem" if -e "$tls/$name.pem";
+
+    my ($sign, $san) = ('ca', "DNS:$name");
+    ($sign, $san) = ('other-ca', 'DNS:localhost,IP:127.0.0.1')
+        if $name eq 'untrusted';
+    $san .= ',IP:127.0.0.1' if $name eq 'localhost';
+
+    open my $ext, '>', "$tls/$name.ext" or die "$tls: $!\n";
+    print $ext "subjectAltName=$san\n";
+    close $ext;
+
+    $quiet->('openssl', 'req', '-newkey', 'rsa:2048', '-nodes',
+             '-keyout', "$tls/$name.key", '-out', "$tls/$name.csr",
+             '-subj', "/CN=$name");
+    $quiet->('openssl', 'x509', '-req', '-in', "$tls/$name.csr",
+             '-CA', "$tls/$sign.pem", '-CAkey', "$tls/$sign.key",
+             '-CAcreateserial', '-days', 2, '-extfile', "$tls/$name.ext",
+             '-out', "$tls/$name.pem");
+    chmod 0644, "$tls/$name.key";
+
+    return "$tls/ca.pem";
+}
+
+sub tls_options {
+    my $name = shift;
+    tls_files($name);
+    my $tls = "$DIR/tls";
+    return ('--tls-cert-file', "$tls/$name.pem",
+            '--tls-key-file', "$tls/$name.key",
+            '--tls-ca-cert-file', "$tls/ca.pem", '--tls-auth-clients', 'no');
 }
 
 # a server that accepts connections and never answers
@@ -149,17 +280,22 @@ sub take_command {
     return \@args;
 }
 
-# EVALSHA sha n key... (interval burst cost dry_run)...: each key admitted
-# with only this call's cost in its bucket
+# EVALSHA sha n key... groups (count (interval burst cost dry_run)...)...:
+# each key admitted with only this call's cost in its bucket
 sub fake_reply {
     my $args = shift;
     my $n = $args->[2];
     my $reply = '*' . 3 * $n . "\r\n";
+    my $a = 4 + $n;
 
-    for my $i (0 .. $n - 1) {
-        my ($interval, undef, $cost) =
-            @$args[3 + $n + 4 * $i .. 5 + $n + 4 * $i];
-        $reply .= ":1\r\n:" . $interval * $cost . "\r\n:0\r\n";
+    for my $g (1 .. $args->[3 + $n]) {
+        my $count = $args->[$a++];
+
+        for (1 .. $count) {
+            my ($interval, undef, $cost) = @$args[$a .. $a + 2];
+            $reply .= ":1\r\n:" . $interval * $cost . "\r\n:0\r\n";
+            $a += 4;
+        }
     }
 
     return $reply;
@@ -378,13 +514,95 @@ sub stop_nginx {
     undef $NGINX_PID;
 }
 
+# nginx's stream module for the nginx under test: beside the binary (a
+# build of versions/fetch), or where its modules are (Debian's)
+sub stream_module {
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my ($dir) = $nginx =~ m{^(.*)/[^/]+$};
+    my ($modules) = `$nginx -V 2>&1` =~ /--modules-path=(\S+)/;
+
+    for my $so (grep { defined } "$dir/ngx_stream_module.so",
+                                 $modules && "$modules/ngx_stream_module.so")
+    {
+        return $so if -e $so;
+    }
+
+    die "no ngx_stream_module.so for $nginx\n";
+}
+
+# A TLS proxy in front of a Redis port: an nginx of its own, whose stream
+# server has tls_files()'s certificate for localhost and logs, for each
+# connection once it is closed, the name the client sent (SNI) and whether
+# it resumed a session ("r" or "."): proxy_log().  Returns its port.
+sub start_tls_proxy {
+    my $backend = shift;
+    my $port = GwHttp::free_ports();
+    $PROXY_DIR //= File::Temp->newdir('gw-proxy-XXXXXX', TMPDIR => 1);
+    my $dir = "$PROXY_DIR";
+    my $tls = "$DIR/tls";
+    tls_files('localhost');
+
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir: $!\n";
+    print $fh "load_module " . stream_module() . ";\n"
+              . "daemon off;\nmaster_process off;\n"
+              . "error_log $dir/error.log info;\npid $dir/nginx.pid;\n"
+              . "events { worker_connections 64; }\n"
+              . "stream {\n"
+              . "    log_format tls '\"\$ssl_server_name\" \$ssl_session_reused';\n"
+              . "    access_log $dir/access.log tls;\n"
+              . "    server {\n"
+              . "        listen 127.0.0.1:$port ssl;\n"
+              . "        ssl_certificate $tls/localhost.pem;\n"
+              . "        ssl_certificate_key $tls/localhost.key;\n"
+              . "        proxy_pass 127.0.0.1:$backend;\n"
+              . "    }\n"
+              . "}\n";
+    close $fh;
+
+    $PROXY_PID = fork // die "fork: $!\n";
+
+    if ($PROXY_PID == 0) {
+        open STDERR, '>', "$dir/stderr";
+        exec($ENV{TEST_NGINX_BINARY} || 'nginx', '-p', "$dir/",
+             '-c', "$dir/nginx.conf")
+            or POSIX::_exit(127);
+    }
+
+    wait_port($port, 'the TLS proxy');
+
+    # the connection that found it listening is logged too: not one of
+    # the test's
+    for (1 .. 100) {
+        last if proxy_log();
+        sleep 0.01;
+    }
+    $PROXY_SKIP = () = proxy_log();
+
+    return $port;
+}
+
+sub proxy_log {
+    open my $fh, '<', "$PROXY_DIR/access.log" or return ();
+    chomp(my @lines = <$fh>);
+    return splice @lines, $PROXY_SKIP // 0;
+}
+
+sub stop_tls_proxy {
+    return unless $PROXY_PID;
+    kill 'QUIT', $PROXY_PID;
+    waitpid $PROXY_PID, 0;
+    undef $PROXY_PID;
+}
+
 END {
     return unless $$ == $owner;
 
     local $?;    # the test's exit status, not the servers'
 
     stop_nginx();
+    stop_tls_proxy();
     stop();
+    stop_server($_, 'KILL') for keys %SERVERS;
 
     for my $pid ($MUTE_PID, $FAKE_PID) {
         next unless $pid;

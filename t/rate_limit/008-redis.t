@@ -220,7 +220,7 @@ X-Time: 0\.0[5-9]\d
 --- response_headers
 RateLimit-Remaining: 2
 --- error_log eval
-qr/rate_limit: redis "127\.0\.0\.1:\d+" timed out; retrying with backoff/
+qr/rate_limit: redis "127\.0\.0\.1:\d+" timed out(?: connecting)?; retrying with backoff/
 
 
 

@@ -271,6 +271,8 @@ GET /t?k=c
 --- response_headers
 RateLimit-Remaining: 2
 X-Zones: f:PASSED:redis_failed
+--- grep_error_log_out eval
+qr/\Arate_limit: redis "127\.0\.0\.1:\d+" (?:cannot connect|cannot send|cannot read|connection closed); retrying with backoff\n\z/
 
 
 
