@@ -84,7 +84,7 @@ MATRIX_PACKAGES := dpkg-dev patch xz-utils
 # wrk, the Lua peer of the JSON trimming benchmark, Redis and gnuplot for
 # the scaling curves
 BENCH_PACKAGES := wrk libnginx-mod-http-lua lua-cjson redis-server \
-                  gnuplot-nox
+                  gnuplot-nox openssl
 
 # make deb: Debian's packaging tools, and lintian to check what they make
 DEB_PACKAGES   := dpkg-dev debhelper lintian

@@ -140,6 +140,22 @@ ngx_connection_error(ngx_connection_t *c, ngx_err_t err, char *text)
 }
 
 
+/* addresses in replies are Sentinel's only */
+
+in_addr_t
+ngx_inet_addr(u_char *text, size_t len)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_inet_addr() not reached");
+}
+
+
+ngx_int_t
+ngx_inet6_addr(u_char *p, size_t len, u_char *addr)
+{
+    ngx_fuzz_fail(__FILE__, __LINE__, "ngx_inet6_addr() not reached");
+}
+
+
 /* no TLS: the connection is plain */
 
 ngx_int_t
@@ -466,8 +482,10 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
 
     ngx_str_set(&rd->name, "unix:/redis.sock");
     ngx_memset(rd->sha1, 'f', sizeof(rd->sha1));
+    rd->submit = ngx_http_rate_limit_redis_server_submit;
+    rd->close = ngx_http_rate_limit_redis_server_close;
 
-    rd->link = ngx_http_rate_limit_link_create(rd, pool);
+    rd->link = ngx_http_rate_limit_link_create(rd, "", pool);
     ngx_fuzz_assert(rd->link != NULL);
 
     ngx_memzero(&sun, sizeof(struct sockaddr_un));

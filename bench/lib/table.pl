@@ -5,7 +5,9 @@
 #
 # RESULTS_TSV: name round requests duration_us p50_us p99_us status connect
 #              read write timeout worker_cpu_ticks     (one line per wrk run)
-# META_TSV:    name baseline peer errors_ok note      ("-" for empty fields)
+# META_TSV:    name baseline peer errors_ok note speed ("-" for empty fields)
+#              speed: "ALG COLUMN RATE", the openssl speed rate of the one
+#              operation the scenario adds to its baseline on each request
 #
 # Every column is the median over the rounds; "ratio" and "+us" compare with
 # the baseline measured in the same round, then take the median of those.
@@ -19,9 +21,10 @@ my (%run, @order, %m);
 open my $mf, '<', $meta or die "$meta: $!\n";
 while (<$mf>) {
     chomp;
-    my ($n, $base, $peer, $errors_ok, $note) = split /\t/;
+    my ($n, $base, $peer, $errors_ok, $note, $speed) = split /\t/;
     push @order, $n;
-    $m{$n} = { base => $base, peer => $peer, errors_ok => $errors_ok, note => $note };
+    $m{$n} = { base => $base, peer => $peer, errors_ok => $errors_ok, note => $note,
+               speed => $speed // '-' };
 }
 open my $rf, '<', $results or die "$results: $!\n";
 while (<$rf>) {
@@ -79,6 +82,15 @@ for my $n (@order) {
     my $peer = $mm->{peer};
     if ($peer ne '-' && $run{$peer}) {
         push @note, sprintf '%.2fx vs %s', paired($n, $peer, sub { $_[1]{rps} ? $_[0]{rps} / $_[1]{rps} : 0 }), $peer;
+    }
+    # The best the scenario can do if the baseline's work and the one
+    # operation were all it cost: 1 / (1 / baseline + 1 / operations),
+    # in req/s and in the worker's CPU time a request
+    if ($mm->{speed} ne '-' && $base && $run{$base}) {
+        my ($alg, $column, $ops) = split / /, $mm->{speed};
+        push @note, sprintf '%.2f of 1/(1/%s + 1/%s %s %.0f/s) (%.2f in CPU time)', paired($n, $base, sub {
+            $_[0]{rps} * (1 / $_[1]{rps} + 1 / $ops) }), $base, $alg, $column, $ops, paired($n, $base, sub {
+            $_[0]{usrq} ? ($_[1]{usrq} + 1e6 / $ops) / $_[0]{usrq} : 0 });
     }
     my $st   = sum(map { $_->{st} } values %{ $run{$n} });
     my $sock = sum(map { $_->{sock} } values %{ $run{$n} });

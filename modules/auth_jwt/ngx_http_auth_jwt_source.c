@@ -34,12 +34,9 @@ static ngx_int_t ngx_http_auth_jwt_source_name(ngx_http_request_t *r,
     ngx_str_t *args);
 static ngx_int_t ngx_http_auth_jwt_source_path(ngx_str_t *dir,
     ngx_str_t *name);
-static ngx_http_auth_jwt_source_t *ngx_http_auth_jwt_source_find(
-    ngx_http_request_t *r, ngx_http_auth_jwt_key_source_t *kd,
-    ngx_str_t *name);
 static ngx_http_auth_jwt_source_t *ngx_http_auth_jwt_source_named(
     ngx_http_request_t *r, ngx_http_auth_jwt_key_source_t *kd,
-    ngx_str_t *name, ngx_str_t *uri, ngx_str_t *args);
+    ngx_str_t *name, ngx_str_t *uri, ngx_str_t *args, ngx_uint_t create);
 static void ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src);
 static ngx_http_auth_jwt_key_set_t *ngx_http_auth_jwt_source_usable(
     ngx_http_auth_jwt_source_t *src, time_t key_cache,
@@ -52,8 +49,6 @@ static ngx_int_t ngx_http_auth_jwt_fetch_init(ngx_http_request_t *r,
 static ngx_int_t ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
     time_t key_cache);
-static ngx_int_t ngx_http_auth_jwt_source_resting(
-    ngx_http_auth_jwt_fetch_t *fetch);
 static ngx_int_t ngx_http_auth_jwt_fetch_claim(
     ngx_http_auth_jwt_fetch_t *fetch, ngx_http_auth_jwt_store_t *store,
     time_t key_cache);
@@ -196,15 +191,14 @@ ngx_http_auth_jwt_source_conf(ngx_conf_t *cf, ngx_uint_t type,
  * request: NGX_OK, and ngx_http_auth_jwt_sources_set() has them, or
  * NGX_AGAIN, to be fetched or read in the access phase.  Nothing is
  * fetched or read here, and a name the worker does not know yet is not
- * taken in: a request whose token fails without the keys never makes a
- * source, nor pushes one out of the worker's cache.
+ * made a source: a token that turns out malformed must not push the
+ * sources in use out of the worker's bound.
  */
 
 ngx_int_t
 ngx_http_auth_jwt_sources_ready(ngx_http_request_t *r, ngx_array_t *sources,
     time_t key_cache, ngx_http_auth_jwt_keys_t *keys)
 {
-    ngx_int_t                         rc;
     ngx_uint_t                        i;
     ngx_http_auth_jwt_fetch_t        *fetch;
     ngx_http_auth_jwt_source_t       *src;
@@ -242,19 +236,22 @@ ngx_http_auth_jwt_sources_ready(ngx_http_request_t *r, ngx_array_t *sources,
                 fetch = &keys->fetch[i];
             }
 
+            if (!fetch->resolved
+                && ngx_http_auth_jwt_source_resolve(r, kd[i], fetch, 0)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
             if (!fetch->resolved) {
-                rc = ngx_http_auth_jwt_source_resolve(r, kd[i], fetch, 0);
-
-                if (rc == NGX_ERROR) {
-                    return NGX_ERROR;
-                }
-
-                if (rc == NGX_DECLINED) {
-                    return NGX_AGAIN;
-                }
+                return NGX_AGAIN;
             }
 
             if (fetch->done) {
+                if (fetch->failed) {
+                    return NGX_AGAIN;
+                }
+
                 continue;
             }
 
@@ -474,8 +471,9 @@ ngx_http_auth_jwt_sources_init_process(ngx_cycle_t *cycle,
 
 /*
  * The source a directive's value names for the request; a value that
- * names none, or that is refused, gives no keys (one info line).  Without
- * create, NGX_DECLINED: the worker has no source of that name yet.
+ * names none, or that is refused, gives no keys (one info line), so the
+ * token gets 401.  Unless asked to create it, a source the worker does
+ * not have leaves the fetch unresolved.
  */
 
 static ngx_int_t
@@ -506,24 +504,19 @@ ngx_http_auth_jwt_source_resolve(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (!create) {
-        src = ngx_http_auth_jwt_source_find(r, kd, &name);
+    src = ngx_http_auth_jwt_source_named(r, kd, &name, &uri, &args, create);
 
-        if (src == NULL) {
-            return NGX_DECLINED;
+    if (src == NULL) {
+        if (create) {
+            fetch->resolved = 1;
+            fetch->done = 1;
+            fetch->failed = 1;
         }
 
-    } else {
-        src = ngx_http_auth_jwt_source_named(r, kd, &name, &uri, &args);
+        return NGX_OK;
     }
 
     fetch->resolved = 1;
-
-    if (src == NULL) {
-        fetch->done = 1;
-        fetch->failed = 1;
-        return NGX_OK;
-    }
 
     src->refs++;
     fetch->source = src;
@@ -675,54 +668,39 @@ ngx_http_auth_jwt_source_path(ngx_str_t *dir, ngx_str_t *name)
 }
 
 
-/* the worker's source of that name, now the most recently used */
-
-static ngx_http_auth_jwt_source_t *
-ngx_http_auth_jwt_source_find(ngx_http_request_t *r,
-    ngx_http_auth_jwt_key_source_t *kd, ngx_str_t *name)
-{
-    ngx_str_node_t              *node;
-    ngx_http_auth_jwt_source_t  *src;
-
-    node = ngx_str_rbtree_lookup(&kd->rbtree, name,
-                                 ngx_crc32_short(name->data, name->len));
-    if (node == NULL) {
-        return NULL;
-    }
-
-    src = (ngx_http_auth_jwt_source_t *) node;
-    ngx_queue_remove(&src->queue);
-    ngx_queue_insert_head(&kd->lru, &src->queue);
-    src->srv_conf = r->srv_conf;
-
-    return src;
-}
-
-
 /*
- * The worker's source of that name, made if it has none: at most
- * NGX_HTTP_AUTH_JWT_MAX_NAMES for a directive, the least recently used
- * that nothing holds making room.  NULL, with an error line, if every one
- * is in use or there is no memory.
+ * The worker's source of that name, made if it has none and create is
+ * set: at most NGX_HTTP_AUTH_JWT_MAX_NAMES for a directive, the least
+ * recently used that nothing holds making room.  NULL, with an error
+ * line, if every one is in use or there is no memory.
  */
 
 static ngx_http_auth_jwt_source_t *
 ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_str_t *name, ngx_str_t *uri,
-    ngx_str_t *args)
+    ngx_str_t *args, ngx_uint_t create)
 {
     u_char                      *p;
     uint32_t                     hash;
     ngx_queue_t                 *q;
+    ngx_str_node_t              *node;
     ngx_http_auth_jwt_source_t  *src;
 
-    src = ngx_http_auth_jwt_source_find(r, kd, name);
+    hash = ngx_crc32_short(name->data, name->len);
 
-    if (src) {
+    node = ngx_str_rbtree_lookup(&kd->rbtree, name, hash);
+
+    if (node) {
+        src = ngx_rbtree_data(node, ngx_http_auth_jwt_source_t, node);
+        ngx_queue_remove(&src->queue);
+        ngx_queue_insert_head(&kd->lru, &src->queue);
+        src->srv_conf = r->srv_conf;
         return src;
     }
 
-    hash = ngx_crc32_short(name->data, name->len);
+    if (!create) {
+        return NULL;
+    }
 
     if (kd->named >= NGX_HTTP_AUTH_JWT_MAX_NAMES) {
 
@@ -780,10 +758,11 @@ ngx_http_auth_jwt_source_named(ngx_http_request_t *r,
     src->srv_conf = r->srv_conf;
     ngx_queue_init(&src->waiting);
 
-    src->node.node.key = hash;
-    src->node.str = src->name;
+    node = &src->node;
+    node->node.key = hash;
+    node->str = src->name;
 
-    ngx_rbtree_insert(&kd->rbtree, &src->node.node);
+    ngx_rbtree_insert(&kd->rbtree, &node->node);
     ngx_queue_insert_head(&kd->lru, &src->queue);
     kd->named++;
 
@@ -819,8 +798,9 @@ ngx_http_auth_jwt_source_free(ngx_http_auth_jwt_source_t *src)
  * fresh ones, or, with the zone, ones kept past key_cache for up to
  * stale= more, while they are fetched again in the background.  A source
  * in the zone is read there once a second, for the keys another worker
- * fetched.  A file named by variables, once read, is kept as a static
- * auth_jwt_key_file is: until the configuration is reloaded.
+ * fetched.  A file named by variables is read once and kept as long as
+ * the configuration, as a file without variables is: a changed file is
+ * read again on reload.
  */
 
 static ngx_http_auth_jwt_key_set_t *
@@ -993,22 +973,32 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
 
     if (kd->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE) {
 
-        if (ngx_http_auth_jwt_source_resting(fetch) == NGX_OK) {
+        /* a client naming a missing file again and again costs no reads */
+
+        if (src->has_failed
+            && (ngx_msec_int_t) (ngx_current_msec - src->failed)
+               < NGX_HTTP_AUTH_JWT_KEY_RETRY)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "auth_jwt: key file \"%V\" is not read again "
+                          "within %ds of a failure", &src->name,
+                          NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
+            fetch->done = 1;
+            fetch->failed = 1;
             return NGX_OK;
         }
 
         set = ngx_http_auth_jwt_file_read(src, r->connection->log);
 
         if (set == NULL) {
-            src->failed = ngx_current_msec;
             src->has_failed = 1;
+            src->failed = ngx_current_msec;
             fetch->done = 1;
             fetch->failed = 1;
             return NGX_OK;
         }
 
         src->has_failed = 0;
-
         ngx_http_auth_jwt_source_replace(src, set);
         ngx_http_auth_jwt_take_keys(fetch, set);
 
@@ -1029,7 +1019,18 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
             return rc;
         }
 
-    } else if (ngx_http_auth_jwt_source_resting(fetch) == NGX_OK) {
+    } else if (src->has_failed
+               && (ngx_msec_int_t) (ngx_current_msec - src->failed)
+                  < NGX_HTTP_AUTH_JWT_KEY_RETRY)
+    {
+        /* the error was logged once, with the failure */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_jwt: key request \"%V\" is not asked again "
+                      "within %ds of a failure", &src->uri,
+                      NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
+        fetch->done = 1;
+        fetch->failed = 1;
         return NGX_OK;
     }
 
@@ -1056,44 +1057,6 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     /* the client's credentials are not the key server's business */
 
     return ngx_gw_subrequest_own_headers(sr, 0);
-}
-
-
-/*
- * A source that failed less than NGX_HTTP_AUTH_JWT_KEY_RETRY ago is not
- * tried again: NGX_OK, and the fetch fails with an info line, its error
- * having been logged once, with the failure.  So a key server in trouble
- * is asked seldom, a file name a client made up costs one error line, not
- * one a request, and a file put in place later is read soon enough.
- */
-
-static ngx_int_t
-ngx_http_auth_jwt_source_resting(ngx_http_auth_jwt_fetch_t *fetch)
-{
-    ngx_uint_t                   file;
-    ngx_http_auth_jwt_source_t  *src;
-
-    src = fetch->source;
-
-    if (!src->has_failed
-        || (ngx_msec_int_t) (ngx_current_msec - src->failed)
-           >= NGX_HTTP_AUTH_JWT_KEY_RETRY)
-    {
-        return NGX_DECLINED;
-    }
-
-    file = (src->conf->type == NGX_HTTP_AUTH_JWT_SOURCE_FILE);
-
-    ngx_log_error(NGX_LOG_INFO, fetch->request->connection->log, 0,
-                  "auth_jwt: %s \"%V\" is not %s again within %ds of a "
-                  "failure", file ? "key file" : "key request",
-                  file ? &src->name : &src->uri, file ? "read" : "asked",
-                  NGX_HTTP_AUTH_JWT_KEY_RETRY / 1000);
-
-    fetch->done = 1;
-    fetch->failed = 1;
-
-    return NGX_OK;
 }
 
 
@@ -1519,6 +1482,9 @@ ngx_http_auth_jwt_file_read(ngx_http_auth_jwt_source_t *src, ngx_log_t *log)
                       error);
         goto done;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "auth_jwt: read key file \"%V\"", &src->name);
 
 done:
 

@@ -3,9 +3,11 @@
  * Token-bucket rate limiting: what the module's files share.
  *
  * The files call one another in one direction only: the module's
- * directives and phase handler, then the Redis deployment of redis=
- * (redis_conf.c: one server), then its connection (redis.c), which reads
- * RESP (resp.c) and speaks TLS (redis_ssl.c).
+ * directives and phase handler, then the Redis deployments of redis=
+ * (redis_conf.c: one server, Sentinel's primary in sentinel.c), then
+ * their connections (redis.c), which read RESP (resp.c) and speak TLS
+ * (redis_ssl.c).  What goes back up, a failure, goes through the handler
+ * the owner of a connection sets.
  */
 
 
@@ -50,13 +52,33 @@ typedef struct ngx_http_rate_limit_call_s   ngx_http_rate_limit_call_t;
 
 typedef void (*ngx_http_rate_limit_call_pt)(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
+typedef void (*ngx_http_rate_limit_link_pt)(ngx_http_rate_limit_link_t *link);
+
+/*
+ * A complete reply on a control connection: NGX_OK, read on; NGX_DONE, the
+ * handler closed the connection; NGX_ERROR, it failed it.
+ */
+typedef ngx_int_t (*ngx_http_rate_limit_reply_pt)(
+    ngx_http_rate_limit_link_t *link, u_char *p, u_char *last);
+
+/* NGX_AGAIN: queued, its handler will run; NGX_DECLINED: not queued */
+typedef ngx_int_t (*ngx_http_rate_limit_submit_pt)(
+    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call);
+
+typedef void (*ngx_http_rate_limit_redis_pt)(ngx_http_rate_limit_redis_t *rd);
+
+
+typedef enum {
+    NGX_HTTP_RATE_LIMIT_REDIS_SERVER = 0,   /* host:port, unix:, redis:// */
+    NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL
+} ngx_http_rate_limit_redis_mode_e;
 
 
 typedef enum {
     NGX_HTTP_RATE_LIMIT_LINK_CLOSED = 0,
     NGX_HTTP_RATE_LIMIT_LINK_CONNECTING,
     NGX_HTTP_RATE_LIMIT_LINK_TLS,
-    NGX_HTTP_RATE_LIMIT_LINK_SETUP,         /* AUTH, SELECT answered */
+    NGX_HTTP_RATE_LIMIT_LINK_SETUP,         /* AUTH, SELECT, ROLE answered */
     NGX_HTTP_RATE_LIMIT_LINK_READY
 } ngx_http_rate_limit_link_state_e;
 
@@ -64,7 +86,8 @@ typedef enum {
 /* what a connection's setup asks, in order */
 typedef enum {
     NGX_HTTP_RATE_LIMIT_SETUP_AUTH = 1,
-    NGX_HTTP_RATE_LIMIT_SETUP_SELECT
+    NGX_HTTP_RATE_LIMIT_SETUP_SELECT,
+    NGX_HTTP_RATE_LIMIT_SETUP_ROLE
 } ngx_http_rate_limit_setup_e;
 
 
@@ -84,7 +107,9 @@ struct ngx_http_rate_limit_redis_s {
     ngx_str_t                       uri;        /* as written */
     ngx_str_t                       password_file;
     ngx_str_t                       name;       /* for logs: no password */
-    ngx_array_t                     servers;    /* server_t: one */
+    ngx_uint_t                      mode;
+    ngx_array_t                     servers;    /* server_t */
+    ngx_str_t                       master;     /* Sentinel's name for it */
     ngx_str_t                       auth;       /* AUTH in RESP, or empty */
     ngx_str_t                       select;     /* SELECT in RESP, or empty */
     u_char                          sha1[40];   /* of the script */
@@ -95,13 +120,18 @@ struct ngx_http_rate_limit_redis_s {
     ngx_flag_t                      tls;
     ngx_flag_t                      verify;
 
-    ngx_http_rate_limit_link_t     *link;       /* the server's connection */
+    ngx_http_rate_limit_submit_pt   submit;
+    ngx_http_rate_limit_redis_pt    close;      /* the worker exits */
+
+    ngx_http_rate_limit_link_t     *link;       /* one server's connection */
+    void                           *data;       /* Sentinel's */
 };
 
 
 /* one connection of a worker to one server */
 struct ngx_http_rate_limit_link_s {
     ngx_http_rate_limit_redis_t    *redis;
+    const char                     *role;       /* "", "primary", "sentinel" */
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
     ngx_str_t                       name;       /* "address:port" */
@@ -118,9 +148,16 @@ struct ngx_http_rate_limit_link_s {
     ngx_uint_t                      state;
     ngx_uint_t                      setup;      /* setup replies read */
     ngx_uint_t                      nsetup;
-    u_char                          setups[2];
+    u_char                          setups[4];
 
-    ngx_event_t                     timer;      /* TCP, TLS, the setup */
+    /* a control connection: its commands after the setup, its replies */
+    ngx_str_t                       commands;
+    ngx_http_rate_limit_reply_pt    reply;
+
+    ngx_http_rate_limit_link_pt     failed;     /* the owner hears of it */
+    void                           *data;       /* the owner's */
+
+    ngx_event_t                     timer;      /* setup, control replies */
     ngx_event_t                     retry;      /* no connecting until then */
     ngx_msec_t                      backoff;
 
@@ -129,6 +166,9 @@ struct ngx_http_rate_limit_link_s {
 #endif
 
     unsigned                        down:1;     /* logged, not answered yet */
+    unsigned                        control:1;
+    unsigned                        sentinel:1; /* no AUTH, no SELECT */
+    unsigned                        role_check:1;
 };
 
 
@@ -223,6 +263,10 @@ void ngx_http_rate_limit_learn(ngx_http_rate_limit_check_t *check,
 ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
     ngx_str_t *uri, ngx_str_t *password_file);
 
+/* ngx_http_rate_limit_sentinel.c */
+ngx_int_t ngx_http_rate_limit_sentinel_init(ngx_conf_t *cf,
+    ngx_http_rate_limit_redis_t *rd);
+
 /* ngx_http_rate_limit_redis.c: calls */
 void ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd);
 ngx_http_rate_limit_call_t *ngx_http_rate_limit_redis_call_create(
@@ -232,6 +276,11 @@ ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout);
 void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);
 void ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd);
+ngx_int_t ngx_http_rate_limit_redis_server_submit(
+    ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_call_t *call);
+void ngx_http_rate_limit_redis_server_close(ngx_http_rate_limit_redis_t *rd);
+void ngx_http_rate_limit_call_hold(ngx_http_rate_limit_call_t *call,
+    ngx_queue_t *queue);
 void ngx_http_rate_limit_call_done(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc);
 void ngx_http_rate_limit_calls_fail(ngx_queue_t *queue);
@@ -239,14 +288,16 @@ void ngx_http_rate_limit_calls_free(ngx_queue_t *queue);
 
 /* ngx_http_rate_limit_redis.c: connections */
 ngx_http_rate_limit_link_t *ngx_http_rate_limit_link_create(
-    ngx_http_rate_limit_redis_t *rd, ngx_pool_t *pool);
+    ngx_http_rate_limit_redis_t *rd, const char *role, ngx_pool_t *pool);
 void ngx_http_rate_limit_link_address(ngx_http_rate_limit_link_t *link,
     struct sockaddr *sockaddr, socklen_t socklen, ngx_str_t *host);
 ngx_int_t ngx_http_rate_limit_link_send(ngx_http_rate_limit_link_t *link,
     ngx_http_rate_limit_call_t *call);
 ngx_int_t ngx_http_rate_limit_link_connect(ngx_http_rate_limit_link_t *link);
+void ngx_http_rate_limit_link_idle(ngx_http_rate_limit_link_t *link);
 void ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
     const char *why, ngx_str_t *text);
+void ngx_http_rate_limit_link_drop(ngx_http_rate_limit_link_t *link);
 void ngx_http_rate_limit_link_close(ngx_http_rate_limit_link_t *link);
 
 /* ngx_http_rate_limit_resp.c */
@@ -254,6 +305,9 @@ ngx_int_t ngx_http_rate_limit_resp_end(u_char *p, u_char *last,
     u_char **end);
 ngx_int_t ngx_http_rate_limit_resp_next(u_char **p, u_char *last,
     ngx_http_rate_limit_resp_t *v);
+ngx_int_t ngx_http_rate_limit_resp_skip(u_char **p, u_char *last);
+ngx_int_t ngx_http_rate_limit_resp_address(ngx_str_t *host, ngx_int_t port,
+    ngx_sockaddr_t *sa, socklen_t *socklen);
 
 /* ngx_http_rate_limit_redis_ssl.c */
 #if (NGX_SSL)

@@ -3,11 +3,11 @@
  * Buckets in Redis, for limits shared by several nginx instances: the
  * script that decides, the calls that carry a request's limits to it, and
  * the connections they go on.  One connection per worker and server,
- * driven by nginx's event loop: TCP, TLS, then the setup (AUTH, SELECT),
- * then the calls, pipelined; the calls queued during one turn of the
- * event loop go in one write, and in one script call.  A failure fails
- * every call waiting on the connection, with one error line for each
- * outage, and the connection is tried again after a backoff.
+ * driven by nginx's event loop: TCP, TLS, then the setup (AUTH, SELECT,
+ * ROLE), then the calls, pipelined; the calls queued during one turn of
+ * the event loop go in one write, and in one script call.  A failure
+ * fails every call waiting on the connection, with one error line for
+ * each outage, and the connection is tried again after a backoff.
  */
 
 
@@ -24,7 +24,7 @@
 #define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX  5000
 #define NGX_HTTP_RATE_LIMIT_REDIS_BUF          16384
 
-/* TCP, TLS and the setup */
+/* TCP, TLS and the setup; a control connection's replies */
 #define NGX_HTTP_RATE_LIMIT_REDIS_SETUP_TIME   1000
 
 /*
@@ -112,7 +112,11 @@ static void ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
 static void ngx_http_rate_limit_link_read(ngx_event_t *rev);
 static ngx_int_t ngx_http_rate_limit_link_parse(
     ngx_http_rate_limit_link_t *link);
+static ngx_int_t ngx_http_rate_limit_link_take(
+    ngx_http_rate_limit_link_t *link, u_char **p, u_char **end);
 static ngx_int_t ngx_http_rate_limit_link_parse_setup(
+    ngx_http_rate_limit_link_t *link);
+static ngx_int_t ngx_http_rate_limit_link_parse_control(
     ngx_http_rate_limit_link_t *link);
 static ngx_int_t ngx_http_rate_limit_link_parse_calls(
     ngx_http_rate_limit_link_t *link);
@@ -266,7 +270,7 @@ ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     call->timer.log = ngx_cycle->log;
     ngx_add_timer(&call->timer, timeout);
 
-    if (ngx_http_rate_limit_link_send(call->redis->link, call) != NGX_AGAIN) {
+    if (call->redis->submit(call->redis, call) != NGX_AGAIN) {
         ngx_del_timer(&call->timer);
         return NGX_DECLINED;
     }
@@ -292,7 +296,36 @@ ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call)
 void
 ngx_http_rate_limit_redis_close(ngx_http_rate_limit_redis_t *rd)
 {
+    rd->close(rd);
+}
+
+
+/* one server's calls go on its one connection */
+
+ngx_int_t
+ngx_http_rate_limit_redis_server_submit(ngx_http_rate_limit_redis_t *rd,
+    ngx_http_rate_limit_call_t *call)
+{
+    return ngx_http_rate_limit_link_send(rd->link, call);
+}
+
+
+void
+ngx_http_rate_limit_redis_server_close(ngx_http_rate_limit_redis_t *rd)
+{
     ngx_http_rate_limit_link_close(rd->link);
+}
+
+
+/* a call waits in its owner's queue (for Sentinel to name the primary) */
+
+void
+ngx_http_rate_limit_call_hold(ngx_http_rate_limit_call_t *call,
+    ngx_queue_t *queue)
+{
+    call->link = NULL;
+    call->sent = 0;
+    ngx_queue_insert_tail(queue, &call->queue);
 }
 
 
@@ -403,7 +436,7 @@ ngx_http_rate_limit_call_finish(ngx_event_t *ev)
 
 ngx_http_rate_limit_link_t *
 ngx_http_rate_limit_link_create(ngx_http_rate_limit_redis_t *rd,
-    ngx_pool_t *pool)
+    const char *role, ngx_pool_t *pool)
 {
     ngx_http_rate_limit_link_t  *link;
 
@@ -413,6 +446,7 @@ ngx_http_rate_limit_link_create(ngx_http_rate_limit_redis_t *rd,
     }
 
     link->redis = rd;
+    link->role = role;
 
     ngx_queue_init(&link->unsent);
     ngx_queue_init(&link->waiting);
@@ -643,7 +677,7 @@ ngx_http_rate_limit_link_handshaked(ngx_connection_t *c)
 #endif
 
 
-/* the setup: AUTH and SELECT */
+/* the setup: AUTH, SELECT and, for Sentinel's primary, ROLE */
 
 static void
 ngx_http_rate_limit_link_secured(ngx_http_rate_limit_link_t *link)
@@ -658,14 +692,20 @@ ngx_http_rate_limit_link_secured(ngx_http_rate_limit_link_t *link)
     link->state = NGX_HTTP_RATE_LIMIT_LINK_SETUP;
     link->nsetup = 0;
 
-    if (rd->auth.len) {
+    if (rd->auth.len && !link->sentinel) {
         b->last = ngx_cpymem(b->last, rd->auth.data, rd->auth.len);
         link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_AUTH;
     }
 
-    if (rd->select.len) {
+    if (rd->select.len && !link->control && !link->sentinel) {
         b->last = ngx_cpymem(b->last, rd->select.data, rd->select.len);
         link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_SELECT;
+    }
+
+    if (link->role_check) {
+        b->last = ngx_cpymem(b->last, "*1\r\n$4\r\nROLE\r\n",
+                             sizeof("*1\r\n$4\r\nROLE\r\n") - 1);
+        link->setups[link->nsetup++] = NGX_HTTP_RATE_LIMIT_SETUP_ROLE;
     }
 
     if (link->nsetup == 0) {
@@ -682,12 +722,33 @@ ngx_http_rate_limit_link_ready(ngx_http_rate_limit_link_t *link)
 {
     link->state = NGX_HTTP_RATE_LIMIT_LINK_READY;
 
+    if (link->control) {
+
+        /* its commands; the timer waits for their replies */
+
+        link->out.last = ngx_cpymem(link->out.last, link->commands.data,
+                                    link->commands.len);
+        ngx_http_rate_limit_link_flush(link);
+        return;
+    }
+
     if (link->timer.timer_set) {
         ngx_del_timer(&link->timer);
     }
 
     if (!ngx_queue_empty(&link->unsent)) {
         ngx_http_rate_limit_link_flush(link);
+    }
+}
+
+
+/* a control connection has its replies: no timer any more */
+
+void
+ngx_http_rate_limit_link_idle(ngx_http_rate_limit_link_t *link)
+{
+    if (link->timer.timer_set) {
+        ngx_del_timer(&link->timer);
     }
 }
 
@@ -1006,7 +1067,8 @@ ngx_http_rate_limit_link_parse(ngx_http_rate_limit_link_t *link)
             break;
 
         case NGX_HTTP_RATE_LIMIT_LINK_READY:
-            rc = ngx_http_rate_limit_link_parse_calls(link);
+            rc = link->control ? ngx_http_rate_limit_link_parse_control(link)
+                               : ngx_http_rate_limit_link_parse_calls(link);
             break;
 
         default:
@@ -1024,9 +1086,33 @@ ngx_http_rate_limit_link_parse(ngx_http_rate_limit_link_t *link)
 }
 
 
+/* the next complete reply, from *p to *end, taken off the buffer */
+
+static ngx_int_t
+ngx_http_rate_limit_link_take(ngx_http_rate_limit_link_t *link, u_char **p,
+    u_char **end)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_rate_limit_resp_end(link->in.pos, link->in.last, end);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        *p = link->in.pos;
+        link->in.pos = *end;
+    }
+
+    return rc;
+}
+
+
 /*
- * The replies to the setup, in order: AUTH and SELECT say +OK.  NGX_AGAIN:
- * the setup is over, more may follow.
+ * The replies to the setup, in order: AUTH and SELECT say +OK, ROLE says
+ * "master".  NGX_AGAIN: the setup is over, more may follow.
  */
 
 static ngx_int_t
@@ -1035,23 +1121,15 @@ ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
     u_char                      *p, *end;
     ngx_int_t                    rc;
     ngx_uint_t                   kind;
-    ngx_http_rate_limit_resp_t   v;
+    ngx_http_rate_limit_resp_t   v, role;
 
     while (link->in.pos < link->in.last) {
 
-        rc = ngx_http_rate_limit_resp_end(link->in.pos, link->in.last, &end);
+        rc = ngx_http_rate_limit_link_take(link, &p, &end);
 
-        if (rc == NGX_AGAIN) {
-            return NGX_OK;
+        if (rc != NGX_OK) {
+            return (rc == NGX_AGAIN) ? NGX_OK : NGX_ERROR;
         }
-
-        if (rc == NGX_ERROR) {
-            ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
-            return NGX_ERROR;
-        }
-
-        p = link->in.pos;
-        link->in.pos = end;
 
         (void) ngx_http_rate_limit_resp_next(&p, end, &v);
 
@@ -1060,12 +1138,34 @@ ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
         if (v.type == '-') {
             ngx_http_rate_limit_link_fail(link,
                     (kind == NGX_HTTP_RATE_LIMIT_SETUP_AUTH) ? "refused AUTH:"
-                                                            : "refused SELECT:",
-                    &v.text);
+                    : (kind == NGX_HTTP_RATE_LIMIT_SETUP_SELECT)
+                      ? "refused SELECT:" : "refused ROLE:", &v.text);
             return NGX_ERROR;
         }
 
-        if (v.type != '+') {
+        if (kind == NGX_HTTP_RATE_LIMIT_SETUP_ROLE) {
+
+            /* never a replica: its writes, if it takes any, are lost */
+
+            if (v.type != '*' || v.n < 1
+                || ngx_http_rate_limit_resp_next(&p, end, &role) != NGX_OK
+                || role.type != '$')
+            {
+                ngx_http_rate_limit_link_fail(link, "sent an invalid reply",
+                                              NULL);
+                return NGX_ERROR;
+            }
+
+            if (role.text.len != 6
+                || ngx_strncmp(role.text.data, "master", 6) != 0)
+            {
+                ngx_http_rate_limit_link_fail(link,
+                                              "is not the primary, its ROLE is",
+                                              &role.text);
+                return NGX_ERROR;
+            }
+
+        } else if (v.type != '+') {
             ngx_http_rate_limit_link_fail(link, "sent an invalid reply", NULL);
             return NGX_ERROR;
         }
@@ -1075,6 +1175,44 @@ ngx_http_rate_limit_link_parse_setup(ngx_http_rate_limit_link_t *link)
         if (link->setup == link->nsetup) {
             ngx_http_rate_limit_link_ready(link);
             return NGX_AGAIN;
+        }
+    }
+
+    link->in.pos = link->in.start;
+    link->in.last = link->in.start;
+
+    return NGX_OK;
+}
+
+
+/* a control connection's replies go to its owner, each once complete */
+
+static ngx_int_t
+ngx_http_rate_limit_link_parse_control(ngx_http_rate_limit_link_t *link)
+{
+    u_char     *p, *end;
+    ngx_int_t   rc;
+
+    while (link->in.pos < link->in.last) {
+
+        rc = ngx_http_rate_limit_link_take(link, &p, &end);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_AGAIN) ? NGX_OK : NGX_ERROR;
+        }
+
+        link->down = 0;
+
+        rc = link->reply(link, p, end);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_rate_limit_link_fail(link, "sent an unexpected reply",
+                                          NULL);
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DONE || link->connection == NULL) {
+            return NGX_ERROR;
         }
     }
 
@@ -1268,8 +1406,9 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
  * An error reply to a batch: NOSCRIPT sends it again with the script
  * itself; an error of the whole server (a replica's READONLY, LOADING,
  * CLUSTERDOWN, a password refused...) fails the connection, with one line
- * for the outage; any other fails the calls (a key of another type, a
- * script error), with a line.  NGX_ERROR: the connection is closed.
+ * for the outage (and, on Sentinel's primary, asks the sentinels again);
+ * any other fails the calls (a key of another type, a script error), with
+ * a line.  NGX_ERROR: the connection is closed.
  */
 
 static ngx_int_t
@@ -1357,9 +1496,16 @@ ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
         }
     }
 
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "rate_limit: redis \"%V\" answered \"%V\"",
-                  &rd->name, error);
+    if (link->role[0]) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rate_limit: redis \"%V\" %s %V answered \"%V\"",
+                      &rd->name, link->role, &link->name, error);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rate_limit: redis \"%V\" answered \"%V\"",
+                      &rd->name, error);
+    }
 
     for (i = 0; i < n; i++) {
         q = ngx_queue_head(&link->waiting);
@@ -1383,9 +1529,16 @@ ngx_http_rate_limit_link_answered(ngx_http_rate_limit_link_t *link)
 
     link->down = 0;
 
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "rate_limit: redis \"%V\" answers again",
-                  &link->redis->name);
+    if (link->role[0]) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "rate_limit: redis \"%V\" %s %V answers again",
+                      &link->redis->name, link->role, &link->name);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "rate_limit: redis \"%V\" answers again",
+                      &link->redis->name);
+    }
 }
 
 
@@ -1398,8 +1551,8 @@ ngx_http_rate_limit_link_timeout(ngx_event_t *ev)
         "timed out",                            /* closed: not reached */
         "timed out connecting",
         "timed out in the TLS handshake",
-        "timed out in the setup (AUTH, SELECT)",
-        "timed out"                             /* ready: not reached */
+        "timed out in the setup (AUTH, SELECT, ROLE)",
+        "timed out"                             /* a control reply */
     };
 
     link = ev->data;
@@ -1410,20 +1563,27 @@ ngx_http_rate_limit_link_timeout(ngx_event_t *ev)
 
 /*
  * The connection is dropped, every call waiting on it fails, and a new
- * one is tried after a backoff.  One line for each outage, not each
- * request.
+ * one is tried after a backoff; its owner hears of it (Sentinel asks for
+ * the primary again).  One line for each
+ * outage, not each request; a control connection's at warn, its owner
+ * says when it gives up.
  */
 
 void
 ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
     const char *why, ngx_str_t *text)
 {
+    ngx_uint_t                    level;
     ngx_str_t                     quoted;
+    const char                   *retry;
     ngx_http_rate_limit_redis_t  *rd;
 
     rd = link->redis;
 
     if (!link->down) {
+        level = link->control ? NGX_LOG_WARN : NGX_LOG_ERR;
+        retry = link->control ? "" : "; retrying with backoff";
+
         if (text) {
             quoted = *text;
 
@@ -1431,10 +1591,19 @@ ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
             ngx_str_set(&quoted, "");
         }
 
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "rate_limit: redis \"%V\" %s%s%V%s; retrying with "
-                      "backoff", &rd->name, why, text ? " \"" : "", &quoted,
-                      text ? "\"" : "");
+        if (link->role[0]) {
+            ngx_log_error(level, ngx_cycle->log, 0,
+                          "rate_limit: redis \"%V\" %s %V %s%s%V%s%s",
+                          &rd->name, link->role, &link->name, why,
+                          text ? " \"" : "", &quoted, text ? "\"" : "",
+                          retry);
+
+        } else {
+            ngx_log_error(level, ngx_cycle->log, 0,
+                          "rate_limit: redis \"%V\" %s%s%V%s%s",
+                          &rd->name, why, text ? " \"" : "", &quoted,
+                          text ? "\"" : "", retry);
+        }
 
         link->down = 1;
         link->backoff = NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN;
@@ -1448,7 +1617,7 @@ ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
 
     /* until the backoff is over, new calls are declined at once */
 
-    if (!link->retry.timer_set) {
+    if (!link->control && !link->retry.timer_set) {
         link->retry.handler = ngx_http_rate_limit_link_retry;
         link->retry.data = link;
         link->retry.log = ngx_cycle->log;
@@ -1458,6 +1627,10 @@ ngx_http_rate_limit_link_fail(ngx_http_rate_limit_link_t *link,
 
     ngx_http_rate_limit_calls_fail(&link->waiting);
     ngx_http_rate_limit_calls_fail(&link->unsent);
+
+    if (link->failed) {
+        link->failed(link);
+    }
 }
 
 
@@ -1470,7 +1643,26 @@ ngx_http_rate_limit_link_retry(ngx_event_t *ev)
 }
 
 
-/* the worker exits */
+/*
+ * The server is another one now (Sentinel's primary): the connection is
+ * closed, its calls fail, and the next call connects at once
+ */
+
+void
+ngx_http_rate_limit_link_drop(ngx_http_rate_limit_link_t *link)
+{
+    ngx_http_rate_limit_link_close_connection(link);
+
+    if (link->retry.timer_set) {
+        ngx_del_timer(&link->retry);
+    }
+
+    ngx_http_rate_limit_calls_fail(&link->waiting);
+    ngx_http_rate_limit_calls_fail(&link->unsent);
+}
+
+
+/* the worker exits, or a control connection is done */
 
 void
 ngx_http_rate_limit_link_close(ngx_http_rate_limit_link_t *link)

@@ -5,11 +5,12 @@
  *   host:port, unix:/path
  *   redis://[user[:password]@]host:port[/db]
  *   rediss://...                                       the same, in TLS
+ *   redis-sentinel://[user[:password]@]host:port[,host:port...]/master
  *
- * The user and the password are percent-decoded, go to AUTH, and never to a
- * log line: the deployment's name in logs leaves the password out.  A
- * password may also come from a file (redis_password_file=), which the
- * master reads.
+ * The user and the password are percent-decoded, go to AUTH (of the
+ * primary, never of a sentinel), and never to a log line: the
+ * deployment's name in logs leaves the password out.  A password may also
+ * come from a file (redis_password_file=), which the master reads.
  */
 
 
@@ -25,24 +26,28 @@
 
 typedef struct {
     ngx_str_t                       scheme;
+    ngx_uint_t                      mode;
     ngx_uint_t                      tls;
+    ngx_uint_t                      port;
 } ngx_http_rate_limit_redis_scheme_t;
 
 
 static ngx_http_rate_limit_redis_scheme_t  ngx_http_rate_limit_redis_schemes[]
     = {
-    { ngx_string("redis://"), 0 },
-    { ngx_string("rediss://"), 1 },
-    { ngx_null_string, 0 }
+    { ngx_string("redis://"), NGX_HTTP_RATE_LIMIT_REDIS_SERVER, 0, 6379 },
+    { ngx_string("rediss://"), NGX_HTTP_RATE_LIMIT_REDIS_SERVER, 1, 6379 },
+    { ngx_string("redis-sentinel://"), NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL, 0,
+      26379 },
+    { ngx_null_string, 0, 0, 0 }
 };
 
 
 /*
  * Deployments this module does not speak to: a clear "not supported" at
- * nginx -t, not an address that fails to parse
+ * nginx -t, not an address that fails to parse.  Sentinel in TLS would
+ * verify a primary known only by the address a sentinel gives.
  */
 static ngx_str_t  ngx_http_rate_limit_redis_unsupported[] = {
-    ngx_string("redis-sentinel://"),
     ngx_string("rediss-sentinel://"),
     ngx_string("redis-cluster://"),
     ngx_string("rediss-cluster://"),
@@ -82,8 +87,8 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "rate_limit_zone: \"%V\" is not supported, "
-                               "only redis:// and rediss://, one server",
-                               un);
+                               "only redis://, rediss:// and "
+                               "redis-sentinel://", un);
             return NULL;
         }
     }
@@ -102,6 +107,8 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
 
     rd->uri = *uri;
     rd->password_file = *password_file;
+    rd->submit = ngx_http_rate_limit_redis_server_submit;
+    rd->close = ngx_http_rate_limit_redis_server_close;
 
     ngx_str_null(&user);
     ngx_str_null(&password);
@@ -124,6 +131,7 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
         err = ngx_http_rate_limit_redis_server(cf, rd, uri, 6379);
 
     } else {
+        rd->mode = s->mode;
         rd->tls = s->tls;
 
         err = ngx_http_rate_limit_redis_uri(cf, rd, s, &user, &password, &db);
@@ -197,14 +205,25 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
 
     ngx_http_rate_limit_redis_script(rd);
 
-    rd->link = ngx_http_rate_limit_link_create(rd, cf->pool);
-    if (rd->link == NULL) {
-        return NULL;
-    }
+    switch (rd->mode) {
 
-    server = rd->servers.elts;
-    ngx_http_rate_limit_link_address(rd->link, server->addr.sockaddr,
-                                     server->addr.socklen, &server->host);
+    case NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL:
+        if (ngx_http_rate_limit_sentinel_init(cf, rd) != NGX_OK) {
+            return NULL;
+        }
+
+        break;
+
+    default:
+        rd->link = ngx_http_rate_limit_link_create(rd, "", cf->pool);
+        if (rd->link == NULL) {
+            return NULL;
+        }
+
+        server = rd->servers.elts;
+        ngx_http_rate_limit_link_address(rd->link, server->addr.sockaddr,
+                                         server->addr.socklen, &server->host);
+    }
 
     return rd;
 }
@@ -305,7 +324,7 @@ ngx_http_rate_limit_redis_uri(ngx_conf_t *cf, ngx_http_rate_limit_redis_t *rd,
                    "\"unix:/path\"";
         }
 
-        err = ngx_http_rate_limit_redis_server(cf, rd, &host, 6379);
+        err = ngx_http_rate_limit_redis_server(cf, rd, &host, s->port);
         if (err != NGX_CONF_OK) {
             return err;
         }
@@ -328,17 +347,29 @@ ngx_http_rate_limit_redis_uri(ngx_conf_t *cf, ngx_http_rate_limit_redis_t *rd,
         rest.len--;
     }
 
-    if (rd->servers.nelts > 1) {
-        return "more than one host";
-    }
+    switch (s->mode) {
 
-    if (rest.len) {
-        n = ngx_atoi(rest.data, rest.len);
-        if (n == NGX_ERROR) {
-            return "an invalid database: a number expected after \"/\"";
+    case NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL:
+        if (rest.len == 0 || ngx_strlchr(rest.data, last, '/')) {
+            return "no master name: \"/name\" expected after the sentinels";
         }
 
-        *db = n;
+        rd->master = rest;
+        break;
+
+    default:
+        if (rd->servers.nelts > 1) {
+            return "more than one host: that is Sentinel's form";
+        }
+
+        if (rest.len) {
+            n = ngx_atoi(rest.data, rest.len);
+            if (n == NGX_ERROR) {
+                return "an invalid database: a number expected after \"/\"";
+            }
+
+            *db = n;
+        }
     }
 
     return NGX_CONF_OK;

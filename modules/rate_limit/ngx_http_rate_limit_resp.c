@@ -1,9 +1,11 @@
 
 /*
- * The replies of Redis in RESP (version 2, which a connection speaks
- * until it says HELLO): whether one is complete, and its values one after
- * the other.  For what a connection's setup gets (AUTH, SELECT); the
- * script's reply has a parser of its own, in ngx_http_rate_limit_redis.c.
+ * The replies of Redis and Sentinel in RESP (version 2, which a
+ * connection speaks until it says HELLO): whether one is complete, and
+ * its values one after the other.  For what a connection's setup and its
+ * control commands get (ROLE, SENTINEL, SUBSCRIBE's messages); the
+ * script's reply has a parser of its own, in
+ * ngx_http_rate_limit_redis.c.
  */
 
 
@@ -77,6 +79,23 @@ ngx_http_rate_limit_resp_next(u_char **p, u_char *last,
     ngx_http_rate_limit_resp_t *v)
 {
     return ngx_http_rate_limit_resp_head(p, last, v);
+}
+
+
+/* past the value at *p, its elements with it */
+
+ngx_int_t
+ngx_http_rate_limit_resp_skip(u_char **p, u_char *last)
+{
+    u_char  *end;
+
+    if (ngx_http_rate_limit_resp_end(*p, last, &end) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    *p = end;
+
+    return NGX_OK;
 }
 
 
@@ -192,4 +211,50 @@ ngx_http_rate_limit_resp_head(u_char **p, u_char *last,
     *p = eol + 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * An address Redis gives (Sentinel's primary): an IPv4
+ * or IPv6 address and a port, never a name, which only a resolver could
+ * turn into one without blocking the worker
+ */
+
+ngx_int_t
+ngx_http_rate_limit_resp_address(ngx_str_t *host, ngx_int_t n,
+    ngx_sockaddr_t *sa, socklen_t *socklen)
+{
+    in_addr_t  inaddr;
+
+    if (n < 1 || n > 65535 || host->len == 0) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(sa, sizeof(ngx_sockaddr_t));
+
+    inaddr = ngx_inet_addr(host->data, host->len);
+
+    if (inaddr != INADDR_NONE) {
+        sa->sockaddr_in.sin_family = AF_INET;
+        sa->sockaddr_in.sin_addr.s_addr = inaddr;
+        sa->sockaddr_in.sin_port = htons((in_port_t) n);
+        *socklen = sizeof(struct sockaddr_in);
+        return NGX_OK;
+    }
+
+#if (NGX_HAVE_INET6)
+
+    if (ngx_inet6_addr(host->data, host->len,
+                       sa->sockaddr_in6.sin6_addr.s6_addr)
+        == NGX_OK)
+    {
+        sa->sockaddr_in6.sin6_family = AF_INET6;
+        sa->sockaddr_in6.sin6_port = htons((in_port_t) n);
+        *socklen = sizeof(struct sockaddr_in6);
+        return NGX_OK;
+    }
+
+#endif
+
+    return NGX_ERROR;
 }

@@ -497,8 +497,8 @@ failed with status
 
 
 
-=== TEST 15: a key request with variables must still be a URI: text
-before its first variable that does not start with "/" is refused
+=== TEST 15: a key request with variables must still be a URI: one that
+can never start with "/" is refused at nginx -t
 --- config
     location /t {
         auth_jwt "api";

@@ -1,19 +1,12 @@
 # auth_jwt_key_file and auth_jwt_key_request with variables, as NGINX
-# Plus takes them: each tenant its keys; a file is read once for each
-# name and kept until a reload, as a static key file is; a missing or
-# invalid file is a 500 with one error line; a value that leaves the
-# directory its directive names is refused (401); a key request's keys are
-# cached for each URI. Tokens that fail without the keys never make a file
-# be read or a key be fetched. GwPeer's /jwks/TAG counts the fetches.
-# Tenants' key files are put in conf/keys/ by each block's init, from
-# t/data/jwt: hs.json holds the HMAC key "hs", rsa.json the RSA key "rsa".
+# Plus takes them: a file named by a variable is read once per name and
+# kept for the configuration's life; a missing or invalid one answers
+# 500; a value that leaves the directive's directory is refused (401);
+# key requests are fetched once per URI. GwPeer counts the fetches.
 
 use lib 't/helpers';
 use GwJwt;
-use GwHttp ();
 use GwPeer ();
-use File::Copy ();
-use File::Path ();
 use Test::Nginx::Socket 'no_plan';
 
 GwPeer::start();
@@ -24,49 +17,45 @@ my $now = time;
 %tok = (
     rs => jwt('RS256', { sub => 'alice', exp => $now + 3600 }),
     hs => jwt('HS256', { sub => 'bob', exp => $now + 3600 }),
-    expired => jwt('HS256', { sub => 'eve', exp => $now - 10 }),
 );
 
-sub keys_dir { "$Test::Nginx::Util::ServRoot/conf/keys" }
+our %set = map {
+    local (@ARGV, $/) = "$JWT_DATA/$_.json";
+    ($_ => scalar <>);
+} qw(hs rsa);
 
-# conf/keys/NAME.json becomes t/data/jwt's SET.json, or the text given
-sub put {
-    my ($name, $set, $text) = @_;
-    File::Path::make_path(keys_dir());
-    my $file = keys_dir() . "/$name.json";
-    unlink $file;
-
-    if (defined $text) {
-        open my $out, '>', $file or die "$file: $!";
-        print $out $text;
-        close $out;
-        return;
-    }
-
-    File::Copy::copy("$JWT_DATA/$set.json", $file) or die "$file: $!";
-}
-
-# GET uri with a token (or none) and headers: "status $jwt_status"
+# "STATUS JWT_STATUS" of GET uri with the token
 sub get {
     my ($uri, $token, @headers) = @_;
-    my ($status, $h) = GwHttp::request('GET', $uri,
-        headers => [defined $token ? "Authorization: Bearer $token" : (),
-                    @headers]);
-    return "$status " . ($h->{'x-jwt-status'} // '');
+    my ($resp) = GwPeer::exchange($Test::Nginx::Util::ServerPortForClient,
+        "GET $uri HTTP/1.0\r\nHost: localhost\r\n"
+        . (defined $token ? "Authorization: Bearer $token\r\n" : '')
+        . join('', map { "$_\r\n" } @headers) . "\r\n");
+    my ($status) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    my ($jwt) = $resp =~ /^X-JWT-Status: ([^\r]*)\r$/mi;
+    return ($status // 0) . ' ' . ($jwt // '');
 }
 
-# how many lines of the error log match
-sub log_lines {
-    my $re = shift;
-    open my $in, '<', "$Test::Nginx::Util::ServRoot/logs/error.log"
-        or return -1;
-    return scalar grep { $_ =~ $re } <$in>;
+sub keys_file {
+    my ($name, $text) = @_;
+    my $path = "$ENV{TEST_NGINX_SERVER_ROOT}/html/keys/$name";
+    if (defined $text) {
+        open my $fh, '>', $path or die "$path: $!";
+        print $fh $text;
+        close $fh;
+    } else {
+        unlink $path or die "$path: $!";
+    }
 }
 
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value('user_files', ">>> ok.txt\nok\n")
+    $block->set_value('user_files', ">>> ok.txt\nok\n"
+                      . ">>> keys/a.json\n$set{hs}"
+                      . ">>> keys/b.json\n$set{rsa}"
+                      . ">>> keys/bad.json\n{\"keys\": [\n"
+                      . ">>> other.json\n$set{hs}")
         unless defined $block->user_files;
 });
 
@@ -75,281 +64,184 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: two tenants by $arg_t, each with its keys; each file is read
-once and kept: removed or replaced after its first use, it still serves
+=== TEST 1: two tenants by $arg_: each its own keys
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_file keys/$arg_t.json;
+        auth_jwt_key_file $TEST_NGINX_SERVER_ROOT/html/keys/$arg_tenant.json;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
 --- init
-main::put('a', 'hs');
-main::put('b', 'rsa');
-Test::More::is(main::get('/t?t=a', $main::tok{hs}), '200 VALID', 'a: hs');
-Test::More::is(main::get('/t?t=a', $main::tok{rs}), '401 NO_KEY', 'a: rs');
-Test::More::is(main::get('/t?t=b', $main::tok{rs}), '200 VALID', 'b: rs');
-Test::More::is(main::get('/t?t=b', $main::tok{hs}), '401 NO_KEY', 'b: hs');
-unlink main::keys_dir() . '/a.json';
-main::put('b', 'hs');
-# past the second: a file looked at again each second would be seen
-select undef, undef, undef, 1.1;
-Test::More::is(main::get('/t?t=a', $main::tok{hs}), '200 VALID',
-               'a, removed: its keys kept');
-Test::More::is(main::get('/t?t=b', $main::tok{rs}), '200 VALID',
-               'b, replaced: its keys kept');
-Test::More::is(main::get('/t?t=b', $main::tok{hs}), '401 NO_KEY',
-               'b, replaced: not read again');
+Test::More::is(main::get('/t?tenant=a', $main::tok{hs}), '200 VALID', 'a: HS');
+Test::More::is(main::get('/t?tenant=a', $main::tok{rs}), '401 NO_KEY', 'a: not RS');
+Test::More::is(main::get('/t?tenant=b', $main::tok{hs}), '401 NO_KEY', 'b: not HS');
 --- request
-GET /t?t=a
+GET /t?tenant=b
 --- more_headers eval
-"Authorization: Bearer $::tok{hs}"
+"Authorization: Bearer $main::tok{rs}"
 --- error_code: 200
 --- no_error_log
 [error]
-[warn]
 
 
 
-=== TEST 2: two tenants by a header through map; a tenant the map does
-not know has no keys: 401
+=== TEST 2: tenants by a header through a map; each file is read once
+and kept: changed or removed after its first use, its keys still serve
 --- http_config
     map $http_x_tenant $tenant_keys {
-        a  keys/a.json;
-        b  keys/b.json;
+        a       a.json;
+        b       b.json;
+        default none.json;
     }
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_file $tenant_keys;
+        auth_jwt_key_file $TEST_NGINX_SERVER_ROOT/html/keys/$tenant_keys;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
 --- init
-main::put('a', 'hs');
-main::put('b', 'rsa');
-Test::More::is(main::get('/t', $main::tok{hs}, 'X-Tenant: a'), '200 VALID',
-               'a: hs');
-Test::More::is(main::get('/t', $main::tok{rs}, 'X-Tenant: a'), '401 NO_KEY',
-               'a: rs');
-Test::More::is(main::get('/t', $main::tok{rs}, 'X-Tenant: b'), '200 VALID',
-               'b: rs');
-Test::More::is(main::get('/t', $main::tok{hs}, 'X-Tenant: b'), '401 NO_KEY',
-               'b: hs');
+Test::More::is(main::get('/t', $main::tok{hs}, 'X-Tenant: a'), '200 VALID', 'a');
+Test::More::is(main::get('/t', $main::tok{rs}, 'X-Tenant: b'), '200 VALID', 'b');
+main::keys_file('a.json', $main::set{rsa});
+main::keys_file('b.json');
+Test::More::is(main::get('/t', $main::tok{hs}, 'X-Tenant: a'), '200 VALID', 'a kept');
+Test::More::is(main::get('/t', $main::tok{rs}, 'X-Tenant: a'), '401 NO_KEY', 'a not re-read');
 --- request
 GET /t
 --- more_headers eval
-"Authorization: Bearer $::tok{hs}\nX-Tenant: c"
---- error_code: 401
---- response_headers
-X-JWT-Status: NO_KEY
---- error_log
-auth_jwt: "$tenant_keys" names no key file
+"X-Tenant: b\r\nAuthorization: Bearer $main::tok{rs}"
+--- error_code: 200
 --- no_error_log
 [error]
 
 
 
-=== TEST 3: a missing file: no token, a malformed or an expired one get
-their 401 without a read; a valid one gets 500 with one error line
-naming the file, and the name is not tried again for 5s (an info line)
+=== TEST 3: a missing file: 500 with one error line naming it, and it is
+not read again for 5s; a request without a token, or with a malformed
+one, reads nothing
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_file keys/$arg_t.json;
+        auth_jwt_key_file $TEST_NGINX_SERVER_ROOT/html/keys/$arg_tenant.json;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
+--- log_level: info
 --- init
-Test::More::is(main::get('/t?t=none'), '401 MISSING', 'no token');
-Test::More::is(main::get('/t?t=none', 'abc'), '401 MALFORMED', 'malformed');
-Test::More::is(main::get('/t?t=none', $main::tok{expired}), '401 EXPIRED',
-               'expired');
-Test::More::is(main::log_lines(qr/key file/), 0, 'no file was looked for');
-Test::More::is(main::get('/t?t=none', $main::tok{hs}),
-               '500 KEY_FETCH_FAILED', 'a valid token: 500');
-Test::More::is(main::log_lines(
-    qr/\[error\].*auth_jwt: open\(\) key file ".*\/conf\/keys\/none\.json" failed \(2: No such file or directory\)/),
-    1, 'one error line naming the file');
+Test::More::is(main::get('/t?tenant=zz'), '401 MISSING', 'no token');
+Test::More::is(main::get('/t?tenant=zz', 'a.b.c'), '401 MALFORMED', 'malformed');
+Test::More::is(main::get('/t?tenant=zz', $main::tok{hs}), '500 KEY_FETCH_FAILED', 'missing');
 --- request
-GET /t?t=none
+GET /t?tenant=zz
 --- more_headers eval
-"Authorization: Bearer $::tok{hs}"
+"Authorization: Bearer $main::tok{hs}"
+--- error_code: 500
+--- grep_error_log eval
+qr/open\(\) key file "[^"]*zz.json" failed \(2: No such file or directory\)|key file "[^"]*zz.json" is not read again within 5s/
+--- grep_error_log_out eval
+qr/^open\(\) key file "[^"]*zz.json" failed \(2: No such file or directory\)\nkey file "[^"]*zz.json" is not read again within 5s\n$/
+
+
+
+=== TEST 4: an invalid file: 500 with one error line
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_key_file $TEST_NGINX_SERVER_ROOT/html/keys/$arg_tenant.json;
+        add_header X-JWT-Status $jwt_status always;
+        alias html/ok.txt;
+    }
+--- request
+GET /t?tenant=bad
+--- more_headers eval
+"Authorization: Bearer $main::tok{hs}"
 --- error_code: 500
 --- response_headers
 X-JWT-Status: KEY_FETCH_FAILED
 --- error_log eval
-qr/\[info\].*auth_jwt: key file ".*\/keys\/none\.json" is not read again within 5s of a failure/
+qr/\[error\].*auth_jwt: invalid key file "[^"]*bad.json": /
 
 
 
-=== TEST 4: an invalid file: 500, one error line with the file and the
-reason; a file put in its place is read once 5s have passed
+=== TEST 5: a name from the client that leaves the directory: "..", or
+an absolute path where the directive starts with a variable, is refused
+with 401, though the file it names holds the keys
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_file keys/$arg_t.json;
-        add_header X-JWT-Status $jwt_status always;
-        alias html/ok.txt;
-    }
---- init
-main::put('bad', undef, '{"keys": [');
-Test::More::is(main::get('/t?t=bad', $main::tok{hs}), '500 KEY_FETCH_FAILED',
-               'invalid: 500');
-Test::More::is(main::log_lines(
-    qr/\[error\].*auth_jwt: invalid key file ".*\/keys\/bad\.json": /), 1,
-    'one error line naming the file');
-main::put('bad', 'hs');
-Test::More::is(main::get('/t?t=bad', $main::tok{hs}), '500 KEY_FETCH_FAILED',
-               'fixed at once: not read yet');
-sleep 6;
---- request
-GET /t?t=bad
---- more_headers eval
-"Authorization: Bearer $::tok{hs}"
---- error_code: 200
---- response_headers
-X-JWT-Status: VALID
-
-
-
-=== TEST 5: values from the client that leave the directory: a ".."
-segment, or an absolute path where the directive starts with the
-variable, are refused with 401 and an info line, even for a file of
-valid keys; no file is read for them
---- config
-    location /t {
-        auth_jwt "api";
-        auth_jwt_key_file keys/$arg_t.json;
+        auth_jwt_key_file $TEST_NGINX_SERVER_ROOT/html/keys/$arg_tenant.json;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
     location /abs {
         auth_jwt "api";
-        auth_jwt_key_file $arg_f;
+        auth_jwt_key_file $arg_file;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
+--- log_level: info
 --- init
-main::put('a', 'hs');
-File::Copy::copy("$GwJwt::JWT_DATA/hs.json",
-                 "$Test::Nginx::Util::ServRoot/conf/hs.json") or die;
-Test::More::is(main::get('/t?t=a', $main::tok{hs}), '200 VALID', 'a');
-Test::More::is(main::get('/t?t=../keys/a', $main::tok{hs}), '401 NO_KEY',
-               '"..", back in the directory');
-Test::More::is(main::get('/t?t=../hs', $main::tok{hs}), '401 NO_KEY',
-               '"..", out of it');
-Test::More::is(main::get('/t?t=x/../../keys/a', $main::tok{hs}),
-               '401 NO_KEY', '"..", deeper, back in the directory');
-Test::More::is(main::get("/abs?f=$GwJwt::JWT_DATA/hs.json", $main::tok{hs}),
-               '401 NO_KEY', 'an absolute path');
-Test::More::is(main::get('/abs?f=keys/a.json', $main::tok{hs}), '200 VALID',
-               'a relative one');
-Test::More::is(main::get('/abs?f=hs.json', $main::tok{hs}), '200 VALID',
-               'in the configuration directory');
-Test::More::is(main::log_lines(qr/leaves ".*\/conf\/": refused/), 1,
-               'one line for the absolute path');
-Test::More::is(main::log_lines(qr/leaves ".*\/conf\/keys\/": refused/), 3,
-               'one for each ".."');
---- request
-GET /t?t=a/../../hs
+Test::More::is(main::get('/t?tenant=../other', $main::tok{hs}), '401 NO_KEY', '..');
+--- request eval
+"GET /abs?file=$ENV{TEST_NGINX_SERVER_ROOT}/html/other.json"
 --- more_headers eval
-"Authorization: Bearer $::tok{hs}"
+"Authorization: Bearer $main::tok{hs}"
 --- error_code: 401
---- response_headers
-X-JWT-Status: NO_KEY
 --- error_log eval
-qr/\[info\].*auth_jwt: key file "keys\/a\/\.\.\/\.\.\/hs\.json" leaves ".*\/conf\/keys\/": refused/
+[qr/key file "[^"]*keys\/\.\.\/other\.json" leaves "[^"]*\/html\/keys\/": refused/,
+ qr/key file "[^"]*\/html\/other\.json" leaves "[^"]*\/conf\/": refused/]
 --- no_error_log
 [error]
 
 
 
-=== TEST 6: past 128 names in a worker the least recently used is let
-go, and read again when it is named again; the others are kept, and
-names in requests whose tokens fail without keys take no room
---- config
-    location /t {
-        auth_jwt "api";
-        auth_jwt_key_file keys/$arg_t.json;
-        add_header X-JWT-Status $jwt_status always;
-        alias html/ok.txt;
+=== TEST 6: auth_jwt_key_request per tenant through a map: one fetch
+per URI; "..", and a tenant with no URI, get 401 and
+fetch nothing
+--- http_config
+    map $http_x_tenant $jwks {
+        a       /keys/va;
+        b       /keys/vb;
+        default "";
     }
---- init
-main::put("t$_", 'hs') for 0 .. 128;
-my @bad = grep { main::get("/t?t=t$_", $main::tok{hs}) ne '200 VALID' }
-          0 .. 128;
-Test::More::is("@bad", '', '129 names, each with its keys');
-@bad = grep { main::get("/t?t=n$_", $main::tok{expired}) ne '401 EXPIRED' }
-       0 .. 9;
-Test::More::is("@bad", '', 'expired tokens for 10 other names');
-main::put('t1', 'rsa');
-Test::More::is(main::get('/t?t=t1', $main::tok{hs}), '200 VALID',
-               'the least recently used: still kept');
-main::put('t0', 'rsa');
-main::put('t128', 'rsa');
-Test::More::is(main::get('/t?t=t128', $main::tok{hs}), '200 VALID',
-               'the latest: kept');
-Test::More::is(main::get('/t?t=t0', $main::tok{rs}), '200 VALID',
-               'the first: let go, read again');
---- request
-GET /t?t=t0
---- more_headers eval
-"Authorization: Bearer $::tok{hs}"
---- error_code: 401
---- response_headers
-X-JWT-Status: NO_KEY
---- no_error_log
-[error]
-
-
-
-=== TEST 7: auth_jwt_key_request with a variable: each tenant's URI is
-fetched once and its keys cached; tokens that fail without keys fetch
-nothing; a URI that leaves the directive's directory is refused (401)
 --- config
     location /t {
         auth_jwt "api";
-        auth_jwt_key_request /_jwks/$arg_t;
+        auth_jwt_key_request $jwks;
         auth_jwt_key_cache 1h;
         add_header X-JWT-Status $jwt_status always;
         alias html/ok.txt;
     }
-    location /_jwks/ {
+    location /u {
+        auth_jwt "api";
+        auth_jwt_key_request /keys/$arg_tenant;
+        add_header X-JWT-Status $jwt_status always;
+        alias html/ok.txt;
+    }
+    location /keys/ {
         internal;
         proxy_pass http://127.0.0.1:$TEST_NGINX_PEER_PORT/jwks/;
     }
-    location = /_other {
-        internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_PEER_PORT/jwks/v7o;
-    }
 --- init
-GwPeer::mode('v7a', 'hs');
-GwPeer::mode('v7b', 'rsa');
-GwPeer::mode('v7o', 'keys');
-Test::More::is(main::get('/t?t=v7a'), '401 MISSING', 'no token');
-Test::More::is(main::get('/t?t=v7a', 'abc'), '401 MALFORMED', 'malformed');
-Test::More::is(GwPeer::hits('v7a'), 0, 'no fetch for them');
-Test::More::is(main::get('/t?t=v7a', $main::tok{hs}), '200 VALID', 'a: hs');
-Test::More::is(main::get('/t?t=v7a', $main::tok{hs}), '200 VALID', 'again');
-Test::More::is(main::get('/t?t=v7a', $main::tok{rs}), '401 NO_KEY', 'a: rs');
-Test::More::is(main::get('/t?t=v7b', $main::tok{rs}), '200 VALID', 'b: rs');
-Test::More::is(main::get('/t?t=v7b', $main::tok{hs}), '401 NO_KEY', 'b: hs');
-Test::More::is(main::get('/t?t=v7b', $main::tok{rs}), '200 VALID', 'again');
-Test::More::is(GwPeer::hits('v7a') . ' ' . GwPeer::hits('v7b'), '1 1',
-               'one fetch for each tenant');
-Test::More::is(main::get('/t?t=../_other', $main::tok{hs}), '401 NO_KEY',
-               '".." refused');
-Test::More::is(main::get('/t?t=%2e%2e/_other', $main::tok{hs}),
-               '401 NO_KEY', 'escaped ".." refused');
-Test::More::is(GwPeer::hits('v7o'), 0, 'the other location never asked');
+GwPeer::mode('va', 'hs');
+GwPeer::mode('vb', 'rsa');
+for (1 .. 3) {
+    Test::More::is(main::get('/t', $main::tok{hs}, 'X-Tenant: a'), '200 VALID', 'a');
+    Test::More::is(main::get('/t', $main::tok{rs}, 'X-Tenant: b'), '200 VALID', 'b');
+}
+Test::More::is(main::get('/t', $main::tok{rs}, 'X-Tenant: a'), '401 NO_KEY', 'a: not RS');
+Test::More::is(main::get('/t', $main::tok{hs}), '401 NO_KEY', 'no tenant');
+Test::More::is(main::get('/u?tenant=vx/../vb', $main::tok{rs}), '401 NO_KEY', '..');
+Test::More::is(main::get('/u?tenant=a', undef), '401 MISSING', 'no token');
+Test::More::is(GwPeer::hits('va'), 1, 'one fetch for a');
+Test::More::is(GwPeer::hits('vb'), 1, 'one fetch for b');
+Test::More::is(GwPeer::hits('vx'), 0, 'none for ..');
 --- request
-GET /t?t=v7b
+GET /t
 --- more_headers eval
-"Authorization: Bearer $::tok{rs}"
+"X-Tenant: b\r\nAuthorization: Bearer $main::tok{rs}"
 --- error_code: 200
---- error_log eval
-qr/\[info\].*auth_jwt: key request "\/_jwks\/\.\.\/_other" leaves "\/_jwks\/": refused/
 --- no_error_log
 [error]

@@ -7,7 +7,8 @@ package GwRedis;
 # connections on cue, a second nginx sharing it.  And the deployments
 # operators run, each server started by the test on free ports: servers
 # with other options (a password, ACL users, TLS with certificates of a
-# CA made here).
+# CA made here), a primary with a replica and three sentinels, a
+# three-primary cluster.
 
 use strict;
 use warnings;
@@ -139,6 +140,118 @@ sub stop_server {
 
 sub kill_server {
     stop_server(shift, 'KILL');
+}
+
+# A primary, its replica and three sentinels that watch it as $name
+# (quorum 2; the primary is down for them 1 s after it stops answering,
+# so that a failover takes seconds); with password => ..., the primary and
+# the replica ask for it (requirepass), the sentinels do not.  Returns the
+# primary's port, the replica's and the sentinels', once the replica is
+# in sync and every sentinel knows the replica and the two others.
+sub sentinels {
+    my (%o) = @_;
+    my $name = $o{name} // 'mymaster';
+    my @pw = defined $o{password}
+             ? ('--requirepass', $o{password}, '--masterauth', $o{password})
+             : ();
+    my @cli = defined $o{password} ? ('-a', $o{password}) : ();
+    my $primary = server(args => [@pw]);
+    my $replica = server(args => [@pw, '--replicaof', '127.0.0.1', $primary]);
+    my @sentinels;
+
+    for (1 .. 3) {
+        my $port = GwHttp::free_ports();
+        my $dir = "$DIR/redis-$port";
+        mkdir $dir;
+        open my $fh, '>', "$dir/sentinel.conf" or die "$dir: $!\n";
+        print $fh "sentinel monitor $name 127.0.0.1 $primary 2\n"
+                  . "sentinel down-after-milliseconds $name 1000\n"
+                  . "sentinel failover-timeout $name 10000\n"
+                  . "sentinel parallel-syncs $name 1\n"
+                  . (defined $o{password}
+                     ? "sentinel auth-pass $name $o{password}\n" : '');
+        close $fh;
+        push @sentinels, server(port => $port, program => 'redis-sentinel',
+                                conf => ["$dir/sentinel.conf"]);
+    }
+
+    for (1 .. 500) {
+        my $synced = cli($replica, \@cli, 'INFO', 'replication')
+                     =~ /master_link_status:up/;
+        my $known = grep {
+            my $m = cli($_, [], 'SENTINEL', 'master', $name);
+            $m =~ /\bnum-slaves\n1\b/ && $m =~ /\bnum-other-sentinels\n2\b/;
+        } @sentinels;
+        return ($primary, $replica, @sentinels) if $synced && $known == 3;
+        sleep 0.05;
+    }
+
+    die "the sentinels did not come to know the primary and its replica\n";
+}
+
+# A sentinel that lies ($TEST_NGINX_FAKE_SENTINEL_PORT): it names
+# 127.0.0.1:$port as the primary of every name, and its subscriptions
+# never carry a message.  Its child ends with the file.
+sub fake_sentinel {
+    my $port = shift;
+    my $listen = GwHttp::free_ports();
+    my $pid = fork // die "fork: $!\n";
+
+    if ($pid == 0) {
+        my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$listen",
+                                      Listen => 16, ReuseAddr => 1)
+            or POSIX::_exit(1);
+        my $sel = IO::Select->new($l);
+        my %in;
+
+        for (;;) {
+            for my $s ($sel->can_read) {
+                if ($s == $l) {
+                    my $c = $l->accept or next;
+                    $sel->add($c);
+                    $in{$c} = '';
+                    next;
+                }
+
+                my $data;
+
+                if (!sysread $s, $data, 65536) {
+                    $sel->remove($s);
+                    delete $in{$s};
+                    close $s;
+                    next;
+                }
+
+                $in{$s} .= $data;
+
+                while (my $cmd = take_command(\$in{$s})) {
+                    my $what = uc $cmd->[0];
+                    syswrite $s,
+                        $what eq 'SENTINEL'
+                        ? "*2\r\n\$9\r\n127.0.0.1\r\n\$"
+                          . length($port) . "\r\n$port\r\n"
+                        : $what eq 'SUBSCRIBE'
+                        ? "*3\r\n\$9\r\nsubscribe\r\n\$"
+                          . length($cmd->[1]) . "\r\n$cmd->[1]\r\n:1\r\n"
+                        : "+PONG\r\n";
+                }
+            }
+        }
+    }
+
+    $SERVERS{$listen} = $pid;
+    wait_port($listen, 'the fake sentinel');
+    $ENV{TEST_NGINX_FAKE_SENTINEL_PORT} = $listen;
+
+    return $listen;
+}
+
+# the address a sentinel names for $name: "127.0.0.1:port", or ""
+sub sentinel_primary {
+    my ($sentinel, $name) = @_;
+    my @a = split /\n/, cli($sentinel, [], 'SENTINEL',
+                             'get-master-addr-by-name', $name // 'mymaster');
+    return @a == 2 ? "$a[0]:$a[1]" : '';
 }
 
 # A CA of the test's own, and certificates it signs (made with openssl

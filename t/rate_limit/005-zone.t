@@ -67,6 +67,7 @@ is full
 
 === TEST 3: idle buckets go before a bucket in use, wherever they are
 # the oldest bucket is the one in use; 400 idle ones come after it
+# (filling them may take seconds under valgrind: Retry-After counts down)
 --- init
 Test::More::is(GwHttp::http_get('/t?k=busy'), 200, 'the busy key admitted');
 Test::More::is(main::fill('idle', 400, '&r=1000r/s'), 0,
@@ -74,8 +75,8 @@ Test::More::is(main::fill('idle', 400, '&r=1000r/s'), 0,
 --- request
 GET /t?k=busy
 --- error_code: 429
---- response_headers
-Retry-After: 60
+--- response_headers_like
+Retry-After: (?:60|5\d)
 --- no_error_log
 is full
 

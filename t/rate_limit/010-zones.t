@@ -280,7 +280,7 @@ GET /t?k=12
 --- response_headers
 X-Zones: m:PASSED:redis_failed
 --- error_log eval
-qr/rate_limit: redis "127\.0\.0\.1:\d+" timed out; retrying with backoff/
+qr/rate_limit: redis "127\.0\.0\.1:\d+" timed out(?: connecting)?; retrying with backoff/
 
 
 

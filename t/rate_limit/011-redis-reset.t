@@ -288,6 +288,8 @@ GwRedis::fake('MODE', 'accept');
 --- request
 GET /t?k=c
 --- error_code: 503
+--- grep_error_log_out eval
+qr/\Arate_limit: redis "127\.0\.0\.1:\d+" (?:cannot connect|cannot send|cannot read|connection closed); retrying with backoff\n\z/
 
 
 

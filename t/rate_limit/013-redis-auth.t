@@ -356,7 +356,7 @@ qr/\[emerg\] .*invalid redis address "redis:\/\/127\.0\.0\.1\/x": an invalid dat
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid redis address "[^"]+": more than one host in /
+qr/\[emerg\] .*invalid redis address "[^"]+": more than one host: that is Sentinel's form/
 
 
 
@@ -371,14 +371,14 @@ qr/\[emerg\] .*invalid redis address "[^"]+": a query or a fragment/
 
 
 
-=== TEST 19: Sentinel is not supported: nginx -t says so
+=== TEST 19: Sentinel without a master's name
 --- http_config
     rate_limit_zone $arg_k zone=a:1m rate=10r/m
-                    redis=redis-sentinel://127.0.0.1:26379/mymaster;
+                    redis=redis-sentinel://127.0.0.1:26379;
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*rate_limit_zone: "redis-sentinel:\/\/" is not supported, only redis:\/\/ and rediss:\/\/, one server in /
+qr/\[emerg\] .*invalid redis address "redis-sentinel:\/\/127\.0\.0\.1:26379": no master name/
 
 
 
@@ -389,7 +389,7 @@ qr/\[emerg\] .*rate_limit_zone: "redis-sentinel:\/\/" is not supported, only red
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*rate_limit_zone: "redis-cluster:\/\/" is not supported, only redis:\/\/ and rediss:\/\/, one server in /
+qr/\[emerg\] .*rate_limit_zone: "redis-cluster:\/\/" is not supported, only redis:\/\/, rediss:\/\/ and redis-sentinel:\/\/ in /
 
 
 
