@@ -1,6 +1,7 @@
 #!/bin/sh
-# `make run-cluster`: Redis on 127.0.0.1:6390 (an ACL user, its password
-# in build/cluster/redis/password), an etcd cluster of three
+# `make run-cluster`: a Redis primary on 127.0.0.1:6390, its replica on
+# 6391 and three sentinels on 26390-26392 (an ACL user, its password in
+# build/cluster/redis/password), an etcd cluster of three
 # members (clients on 127.0.0.1:2379, 2389 and 2399, peers on 2380, 2390
 # and 2400) with the mock services registered in it, the mock services
 # themselves, two gateway instances on 8091 and 8092 sharing Redis,
@@ -19,7 +20,7 @@ run=$root/build/cluster
 # the gateways ask 2379 first; this script and its examples, another member
 etcd=http://127.0.0.1:2389
 
-for tool in redis-server etcd curl; do
+for tool in redis-server redis-sentinel etcd curl; do
     command -v $tool >/dev/null \
         || { echo "run-cluster: $tool is missing (make deps)" >&2; exit 1; }
 done
@@ -37,15 +38,59 @@ trap stop INT TERM EXIT
 
 # the gateways' ACL user, with a password made once and read by nginx
 # from a file (redis_password_file=), never written in nginx.conf; the
-# default user is off, so Redis answers nobody without it
+# default user is off, so Redis answers nobody without it.  The replica
+# and the sentinels use the same user (replication and the sentinels'
+# hello channel need it too).
 [ -s "$run/redis/password" ] \
     || (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' \
             > "$run/redis/password")
-redis-server --port 6390 --bind 127.0.0.1 --save "" --appendonly no \
-             --dir "$run/redis" --user default off \
-             --user gateway on ">$(cat "$run/redis/password")" \
-             '~cluster:*' '+@all' >"$run/redis/redis.log" 2>&1 &
-pids="$pids $!"
+password=$(cat "$run/redis/password")
+# fresh data: a replica's full sync leaves an RDB file, which a later run
+# would load
+rm -f "$run"/redis/*.conf "$run"/redis/*.rdb
+
+# a primary on 6390 and its replica on 6391
+for port in 6390 6391; do
+    cat > "$run/redis/redis-$port.conf" <<CONF
+port $port
+bind 127.0.0.1
+dir $run/redis
+dbfilename dump-$port.rdb
+save ""
+appendonly no
+user default off
+user gateway on >$password ~cluster:* &* +@all
+masteruser gateway
+masterauth $password
+CONF
+    chmod 600 "$run/redis/redis-$port.conf"
+    [ $port = 6391 ] && echo "replicaof 127.0.0.1 6390" \
+                            >> "$run/redis/redis-$port.conf"
+    # umask: what Redis and the sentinels write (CONFIG REWRITE) holds
+    # the password
+    (umask 077; exec redis-server "$run/redis/redis-$port.conf") \
+        >"$run/redis/redis-$port.log" 2>&1 &
+    pids="$pids $!"
+done
+
+# three sentinels watching it as "gateway": two of them agreeing that the
+# primary is down for 2s promote the replica
+for port in 26390 26391 26392; do
+    cat > "$run/redis/sentinel-$port.conf" <<CONF
+port $port
+bind 127.0.0.1
+dir $run/redis
+sentinel monitor gateway 127.0.0.1 6390 2
+sentinel auth-user gateway gateway
+sentinel auth-pass gateway $password
+sentinel down-after-milliseconds gateway 2000
+sentinel failover-timeout gateway 10000
+CONF
+    chmod 600 "$run/redis/sentinel-$port.conf"
+    (umask 077; exec redis-sentinel "$run/redis/sentinel-$port.conf") \
+        >"$run/redis/sentinel-$port.log" 2>&1 &
+    pids="$pids $!"
+done
 
 # fresh data directories: each run starts with the registrations below
 rm -rf "$run/etcd"
@@ -130,7 +175,8 @@ pids="$pids $!"
 
 cat <<TRY
 
-Redis on 127.0.0.1:6390 (user gateway, password in
+A Redis primary on 127.0.0.1:6390, its replica on 6391 and three
+sentinels on 26390-26392 (user gateway, password in
 $run/redis/password), etcd's three members on 127.0.0.1:2379, 2389 and
 2399, gateways on 8091 and 8092, the load balancer on http://127.0.0.1:8090
 (Ctrl-C stops them all).  Try, from another terminal:
@@ -142,12 +188,17 @@ $run/redis/password), etcd's three members on 127.0.0.1:2379, 2389 and
                          # they let 10 requests a minute through
 
   rcli() { REDISCLI_AUTH=\$(cat $run/redis/password) \\
-      redis-cli -p 6390 --user gateway "\$@"; }
-  rcli keys 'cluster:*'  # the one bucket they share
+      redis-cli --user gateway "\$@"; }
+  rcli -p 6390 keys 'cluster:*'
+                         # the one bucket they share
   redis-cli -p 6390 ping # without the password: NOAUTH
-  rcli shutdown nosave
-                         # then the same loop: each instance falls back
-                         # to its own zone (rate_limit_redis_fail open)
+  rcli -p 6390 shutdown nosave
+                         # the primary goes: for about 3s, until the
+                         # sentinels promote 6391, each instance decides
+                         # in its own zone (rate_limit_redis_fail open),
+                         # then both follow the new primary
+  redis-cli -p 26390 sentinel get-master-addr-by-name gateway
+  grep 'primary is' build/cluster/[ab]/logs/error.log
 
 The users service from etcd, through its v3 JSON API (keys and values in
 base64):
