@@ -41,7 +41,8 @@ sub unknown_kid {
 }
 
 # GET /t with each token at once, each on its own connection, all sent
-# before any is read: [status, $jwt_status, worker pid] per token
+# before any is read: [status, $jwt_status, worker pid] per token; a
+# token may be [token, query] for GET /t?query
 sub parallel {
     return map {
         my ($status) = m{^HTTP/1\.\d (\d+)};
@@ -49,8 +50,10 @@ sub parallel {
         my ($pid) = /^X-Pid: (\d+)\r$/mi;
         [ $status // 0, $jwt // '', $pid // 0 ]
     } GwPeer::exchange($ENV{TEST_NGINX_REUSE_PORT},
-                       map { "GET /t HTTP/1.0\r\nHost: localhost\r\n"
-                             . "Authorization: Bearer $_\r\n\r\n" } @_);
+                       map { my ($t, $q) = ref $_ ? @$_ : ($_);
+                             "GET /t" . (defined $q ? "?$q" : '')
+                             . " HTTP/1.0\r\nHost: localhost\r\n"
+                             . "Authorization: Bearer $t\r\n\r\n" } @_);
 }
 
 # "N x STATUS" for each status seen, and how many workers answered
@@ -306,3 +309,49 @@ GET /t
 --- error_code: 401
 --- no_error_log
 [error]
+
+
+
+=== TEST 6: a key request with a variable, two tenants, two workers:
+each tenant's URI is fetched once for both workers, and each tenant's
+keys verify its own tokens only; the other tenant's kid makes each URI
+be fetched once more (unknown_kid=), for both workers
+--- http_config
+    auth_jwt_key_zone jwks:1m unknown_kid=1h;
+--- config
+    location /t {
+        auth_jwt "api";
+        auth_jwt_key_request /_jwks/$arg_t;
+        auth_jwt_key_cache 1h;
+        add_header X-JWT-Status $jwt_status always;
+        add_header X-Pid $pid always;
+        alias html/ok.txt;
+    }
+    location /_jwks/ {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PEER_PORT/jwks/;
+    }
+--- init
+GwPeer::mode('w6a', 'hs');
+GwPeer::mode('w6b', 'rsa');
+my @r = main::parallel(([$main::tok{hs}, 't=w6a'], [$main::tok{rs}, 't=w6b'])
+                       x 30);
+my ($statuses, $workers) = main::summary(@r);
+Test::More::is($statuses, '60 x 200', 'each tenant its keys');
+Test::More::is($workers, 2, 'on both workers');
+Test::More::is(GwPeer::hits('w6a') . ' ' . GwPeer::hits('w6b'), '1 1',
+               'one fetch for each tenant');
+@r = main::parallel(([$main::tok{rs}, 't=w6a'], [$main::tok{hs}, 't=w6b'])
+                    x 10);
+Test::More::is((main::summary(@r))[0], '20 x 401',
+               'no tenant takes the other\'s tokens');
+Test::More::is(GwPeer::hits('w6a') . ' ' . GwPeer::hits('w6b'), '2 2',
+               'one fetch more each, for the unknown kid');
+--- request
+GET /t?t=w6a
+--- more_headers eval
+"Authorization: Bearer $::tok{hs}"
+--- error_code: 200
+--- no_error_log
+[error]
+[warn]
