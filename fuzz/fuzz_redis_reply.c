@@ -27,8 +27,8 @@
  *     client's buffer: the connection fails, with every call waiting;
  *   - an incomplete reply: its calls wait, then time out.
  *
- * Every line ends in CRLF; a first line (an error or an array's length) is
- * at most 1024 bytes however the reads split it; an error's text, which
+ * Every line ends in CRLF and is at most 1024 bytes however the reads
+ * split it; an error's text, which
  * is logged, has no control characters; an integer is an optional "-"
  * and one digit or more, of a magnitude up to INT64_MAX - 8 (the parser's
  * bound).
@@ -224,6 +224,12 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
     uint64_t     n;
     ngx_uint_t   i;
 
+    /* a reply is an error or an array, known from its first byte */
+
+    if (p < last && *p != '-' && *p != '*') {
+        return FZ_REPLY_GARBAGE;
+    }
+
     eol = memchr(p, LF, ngx_min((size_t) (last - p), (size_t) FZ_LINE + 1));
 
     if (eol == NULL) {
@@ -286,10 +292,15 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
     p = eol + 1;
 
     for (i = 0; i < n; i++) {
-        eol = memchr(p, LF, last - p);
+        if (p < last && *p != ':') {
+            return FZ_REPLY_GARBAGE;
+        }
+
+        eol = memchr(p, LF,
+                     ngx_min((size_t) (last - p), (size_t) FZ_LINE + 1));
 
         if (eol == NULL) {
-            return FZ_REPLY_AGAIN;
+            return (last - p > FZ_LINE) ? FZ_REPLY_GARBAGE : FZ_REPLY_AGAIN;
         }
 
         if (fz_integer(p, eol, &values[i]) != NGX_OK) {

@@ -1302,51 +1302,34 @@ static ngx_int_t
 ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
     u_char *last, u_char **end, ngx_str_t *error)
 {
-    u_char                      *eol, *c;
-    int64_t                      v;
-    ngx_int_t                    n, i, k, sign;
+    ngx_int_t                    rc, n, i, k;
     ngx_queue_t                 *q;
+    ngx_http_rate_limit_resp_t   v;
     ngx_http_rate_limit_call_t  *call;
 
-    /* a first line of 1024 bytes at most, however the reads split it */
+    /* a bulk string is garbage here: it must not be waited for */
 
-    eol = ngx_strlchr(p, ngx_min(last, p + 1025), LF);
-    if (eol == NULL) {
-        return (last - p > 1024) ? NGX_ERROR : NGX_AGAIN;
-    }
-
-    if (eol == p || eol[-1] != CR) {
+    if (p < last && *p != '-' && *p != '*') {
         return NGX_ERROR;
     }
 
-    if (*p == '-') {
+    rc = ngx_http_rate_limit_resp_next(&p, last, &v);
 
-        /* its text goes to the log: control characters make it garbage */
+    if (rc != NGX_OK) {
+        return (rc == NGX_AGAIN) ? NGX_AGAIN : NGX_ERROR;
+    }
 
-        for (c = p + 1; c < eol - 1; c++) {
-            if (*c < 0x20 || *c == 0x7f) {
-                return NGX_ERROR;
-            }
-        }
-
-        *end = eol + 1;
-        error->data = p + 1;
-        error->len = eol - 1 - (p + 1);
-
+    if (v.type == '-') {
+        *end = p;
+        *error = v.text;
         return NGX_DECLINED;
     }
 
-    if (*p != '*') {
+    if (v.type != '*' || v.n != (int64_t) (3 * head->batch_keys)) {
         return NGX_ERROR;
     }
 
-    n = ngx_atoi(p + 1, eol - p - 2);
-
-    if (n != (ngx_int_t) (3 * head->batch_keys)) {
-        return NGX_ERROR;
-    }
-
-    p = eol + 1;
+    n = (ngx_int_t) v.n;
 
     /* the integers go to the calls of the batch, in order */
 
@@ -1355,35 +1338,18 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
     k = 0;
 
     for (i = 0; i < n; i++) {
-        eol = ngx_strlchr(p, last, LF);
-        if (eol == NULL) {
-            return NGX_AGAIN;
-        }
-
-        if (*p != ':' || eol - p < 3 || eol[-1] != CR) {
+        if (p < last && *p != ':') {
             return NGX_ERROR;
         }
 
-        p++;
-        sign = 1;
+        rc = ngx_http_rate_limit_resp_next(&p, last, &v);
 
-        if (*p == '-') {
-            sign = -1;
-            p++;
+        if (rc != NGX_OK) {
+            return (rc == NGX_AGAIN) ? NGX_AGAIN : NGX_ERROR;
         }
 
-        if (p == eol - 1) {
+        if (v.type != ':') {
             return NGX_ERROR;
-        }
-
-        v = 0;
-
-        for ( /* void */ ; p < eol - 1; p++) {
-            if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10) {
-                return NGX_ERROR;
-            }
-
-            v = v * 10 + (*p - '0');
         }
 
         if (k == (ngx_int_t) (3 * call->n)) {
@@ -1392,8 +1358,7 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
             k = 0;
         }
 
-        call->reply[k++] = sign * v;
-        p = eol + 1;
+        call->reply[k++] = v.n;
     }
 
     *end = p;

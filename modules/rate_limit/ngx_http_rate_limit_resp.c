@@ -2,10 +2,9 @@
 /*
  * The replies of Redis and Sentinel in RESP (version 2, which a
  * connection speaks until it says HELLO): whether one is complete, and
- * its values one after the other.  For what a connection's setup and its
- * control commands get (ROLE, SENTINEL, SUBSCRIBE's messages); the
- * script's reply has a parser of its own, in
- * ngx_http_rate_limit_redis.c.
+ * its values one after the other: the script's replies, and what a
+ * connection's setup and its control commands get (ROLE, SENTINEL,
+ * SUBSCRIBE's messages).
  */
 
 
