@@ -566,7 +566,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
 
     for (i = 0; i < calls; i++) {
         call = ngx_http_rate_limit_redis_call_create(rd, checks, index, keys,
-                                                     &ngx_fuzz_log);
+                                                     0, &ngx_fuzz_log);
         ngx_fuzz_assert(call != NULL);
         ngx_fuzz_assert(call->redis == rd && call->n == keys);
         ngx_fuzz_assert(call->keys.len + call->argv.len == size
