@@ -27,7 +27,7 @@ use GwHttp ();
 
 our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET,
      $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT, %SERVERS, $PROXY_PID,
-     $PROXY_DIR, $PROXY_SKIP, %CLUSTER_PASSWORD);
+     $PROXY_DIR, $PROXY_SKIP, %CLUSTER_PASSWORD, %CLUSTER_BUS);
 
 our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
@@ -223,14 +223,18 @@ sub cluster {
     return @ports;
 }
 
-# one node of a cluster, in a cluster of its own until it meets others,
-# serving no slot: its port
+# One node of a cluster, in a cluster of its own until it meets others,
+# serving no slot: its port.  With port => a node's port, that node again
+# (its bus port, its password, its nodes.conf: the same node, which knows
+# the others), once kill_server() or stop_server() ended it.
 sub cluster_node {
     my (%o) = @_;
+    my ($port, $bus) = defined $o{port} ? ($o{port}, $CLUSTER_BUS{$o{port}})
+                                        : GwHttp::free_ports(2);
+    $o{password} = $CLUSTER_PASSWORD{$port} if defined $o{port};
     my @pw = defined $o{password}
              ? ('--requirepass', $o{password}, '--masterauth', $o{password})
              : ();
-    my ($port, $bus) = GwHttp::free_ports(2);
 
     server(port => $port, args => [
         @pw, '--cluster-enabled', 'yes',
@@ -238,6 +242,7 @@ sub cluster_node {
         '--cluster-port', $bus, '--cluster-node-timeout', 2000,
         '--cluster-require-full-coverage', 'no']);
     $CLUSTER_PASSWORD{$port} = $o{password};
+    $CLUSTER_BUS{$port} = $bus;
 
     return $port;
 }

@@ -32,6 +32,16 @@ for my $n (1 .. 501) {
     Time::HiRes::sleep(0.02);
 }
 
+# on the password cluster, an ACL user with the least that rate_limit
+# needs: the slot map, ASKING, the script and what it calls, on its keys
+for my $port (@secure) {
+    GwRedis::node_cli($port, 'ACL', 'SETUSER', 'gw', 'on', '>Gw-cluster-1',
+                      '~rate_limit:*', 'resetchannels', '-@all',
+                      '+cluster|slots', '+asking', '+evalsha', '+eval',
+                      '+time', '+get', '+set') eq 'OK'
+        or die "ACL SETUSER on $port failed\n";
+}
+
 $ENV{TEST_NGINX_CLUSTER} = join ',', map { "127.0.0.1:$_" } @nodes;
 $ENV{TEST_NGINX_SECURE} = join ',', map { "127.0.0.1:$_" } @secure;
 $ENV{TEST_NGINX_PART_PORT} = $part;
@@ -127,12 +137,13 @@ add_block_preprocessor(sub {
         unless defined $block->config;
 
     # the password is in no log line, whatever the block does
-    $block->set_value('no_error_log', "Cluster-pw\nWrong-pw\n")
+    $block->set_value('no_error_log', "Cluster-pw\nWrong-pw\nGw-cluster-1\n")
         unless defined $block->no_error_log;
 });
 
 # a line said once in a block's requests is found after each
 check_accum_error_log();
+worker_connections(1024);
 no_shuffle();
 run_tests();
 
@@ -292,7 +303,47 @@ Cluster-pw
 
 
 
-=== TEST 6: a node is lost: its keys fail closed, the others hold their limits
+=== TEST 6: requests at once, over many slots and a slot that moves
+--- init
+# 20 keys, 4 requests each, all at once: batched by node and slot, each
+# key decided exactly (3 of 4)
+my @uris = map { my $i = $_; map { "/y?k=t6-$i" } 1 .. 4 } 1 .. 20;
+my %got;
+my @res = GwHttp::http_get_parallel(@uris);
+for my $i (0 .. $#uris) {
+    $got{$uris[$i]}{$res[$i][0]}++;
+}
+my @wrong = grep { ($got{$_}{200} // 0) != 3 || ($got{$_}{429} // 0) != 1 }
+            sort keys %got;
+Test::More::is("@wrong", '', 'each of 20 keys: 3 of 4 at once');
+
+# a slot moved, then its key 10 times at once among 10 others: the calls
+# that come back MOVED together go to the new node together
+my $slot = GwRedis::keyslot($main::nodes[0], 't6m');
+my $from = main::owner('t6m');
+my $to = main::other($from);
+Test::More::is(main::admitted('/z?k=t6m', 3), 3, "3 pass on $from");
+GwRedis::move_slot($slot, $from, $to, all => \@main::nodes);
+@uris = map { ('/z?k=t6m', "/z?k=t6o-$_") } 1 .. 10;
+@res = GwHttp::http_get_parallel(@uris);
+my %pass;
+for my $i (0 .. $#uris) {
+    $pass{$uris[$i] eq '/z?k=t6m' ? 'm' : 'o'} += $res[$i][0] == 200;
+}
+Test::More::is($pass{m}, 7, '7 more of 10 pass after the move, 10 in all');
+Test::More::is($pass{o}, 10, 'and each of the 10 others passes');
+Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{t6m}'), '1',
+               "the bucket is on $to");
+--- request
+GET /z?k=t6m
+--- error_code: 429
+--- no_error_log
+[error]
+Cluster-pw
+
+
+
+=== TEST 7: a node is lost: its keys fail closed, the others hold their limits
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 my ($k1, $k2) = map { main::key_on($_, 't6-') }
@@ -325,7 +376,44 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/[^"]+" node 127\.0\.0\.1:$EN
 
 
 
-=== TEST 7: a plain Redis behind redis-cluster://: no slot map, fail closed
+=== TEST 8: the lost node back: its keys have verdicts again, no reload
+--- init
+my $lost = $ENV{TEST_NGINX_LOST_PORT};
+Test::More::is(main::statuses('/z?k=lost'), '503', "$lost is still down");
+GwRedis::cluster_node(port => $lost);
+GwRedis::wait_cluster(@main::nodes);
+
+# Until the node answers and the backoff (5 s at most) is over, the keys
+# fail closed; from the first verdict on, each has one.  The node kept no
+# data: the bucket starts full.  The wait is bounded only to end a hang.
+my (%window, @after);
+my $until = time + GwRedis::wait_time(30);
+while (time < $until) {
+    my $s = GwHttp::http_get('/z?k=lost');
+    if ($s != 503) {
+        push @after, $s;
+        last;
+    }
+    $window{$s}++;
+    Time::HiRes::sleep(0.05);
+}
+Test::More::is("@after", '200', 'a verdict again');
+push @after, map { scalar GwHttp::http_get('/z?k=lost') } 1 .. 10;
+Test::More::is("@after", join(' ', (200) x 10, 429),
+               'the limit holds again, from a full bucket');
+Test::More::is(main::on($lost, 'EXISTS', 'rate_limit:z:{lost}'), '1',
+               "the bucket is on $lost");
+--- request
+GET /z?k=lost
+--- error_code: 429
+--- error_log eval
+qr/\[notice\] .*rate_limit: redis "redis-cluster:\/\/[^"]+" node 127\.0\.0\.1:$ENV{TEST_NGINX_LOST_PORT} answers again/
+--- no_error_log
+Cluster-pw
+
+
+
+=== TEST 9: a plain Redis behind redis-cluster://: no slot map, fail closed
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -350,7 +438,7 @@ has no slot map: no node gives it
 
 
 
-=== TEST 8: no slot map, fail open: the zone in this nginx decides
+=== TEST 10: no slot map, fail open: the zone in this nginx decides
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -371,7 +459,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 
 
 
-=== TEST 9: a map with uncovered slots: the limits there fail, the others hold
+=== TEST 11: a map with uncovered slots: the limits there fail, the others hold
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_PART_PORT;
@@ -403,7 +491,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 
 
 
-=== TEST 10: a cluster with a password: redis-cluster://:password@
+=== TEST 12: a cluster with a password: redis-cluster://:password@
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=2
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
@@ -428,7 +516,7 @@ Cluster-pw
 
 
 
-=== TEST 11: the password from a file, the user named in the URI
+=== TEST 13: the password from a file, the user named in the URI
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://default@$TEST_NGINX_SECURE
@@ -448,7 +536,31 @@ Cluster-pw
 
 
 
-=== TEST 12: a wrong password: fail closed, and the password is not logged
+=== TEST 14: an ACL user with the least rate_limit needs
+--- http_config
+    rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
+                    redis=redis-cluster://gw:Gw-cluster-1@$TEST_NGINX_SECURE;
+    rate_limit_redis_timeout 2s;
+    rate_limit_log_level info;
+    rate_limit_redis_fail closed;
+--- config
+    location = /t { rate_limit zone=p; alias html/ok.txt; }
+--- init
+Test::More::is(main::statuses(('/t?k=t13') x 2), '200 200', '2 pass');
+my $node = GwRedis::key_owner($main::secure[0], 't13');
+Test::More::is(main::on($node, 'EXISTS', 'rate_limit:p:{t13}'), '1',
+               "the bucket is on $node");
+--- request
+GET /t?k=t13
+--- error_code: 429
+--- no_error_log
+[error]
+Gw-cluster-1
+Cluster-pw
+
+
+
+=== TEST 15: a wrong password: fail closed, and the password is not logged
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://:Wrong-pw@$TEST_NGINX_SECURE;
@@ -469,7 +581,7 @@ Cluster-pw
 
 
 
-=== TEST 13: a database in a cluster URI: nginx -t says no
+=== TEST 16: a database in a cluster URI: nginx -t says no
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://127.0.0.1:7000,127.0.0.1:7001/1;
@@ -480,7 +592,7 @@ qr/\[emerg\] .*invalid redis address "redis-cluster:\/\/127\.0\.0\.1:7000,127\.0
 
 
 
-=== TEST 14: Cluster in TLS is not supported: nginx -t says so
+=== TEST 17: Cluster in TLS is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=rediss-cluster://127.0.0.1:7000;
@@ -491,7 +603,7 @@ qr/\[emerg\] .*rate_limit_zone: "rediss-cluster:\/\/" is not supported/
 
 
 
-=== TEST 15: a password in a cluster URI is never in a configuration error
+=== TEST 18: a password in a cluster URI is never in a configuration error
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://:Cluster-pw@127.0.0.1:7000,127.0.0.1:99999;
