@@ -11,7 +11,8 @@ package GwRedis;
 # three-primary cluster made by redis-cli --cluster create, and what tests
 # ask of a cluster: the node of a key's slot, a slot moved from one node
 # to another as redis-cli --cluster reshard moves it, or stopped halfway
-# (the keys moved, the slot still migrating: ASK).
+# (the keys moved, the slot still migrating: ASK), a node that joins, a
+# node started again.
 
 use strict;
 use warnings;
@@ -245,6 +246,16 @@ sub cluster_node {
     $CLUSTER_BUS{$port} = $bus;
 
     return $port;
+}
+
+# A new node (a cluster_node() of the same password) joins the cluster of
+# @ports, serving no slot yet: until every node knows every other
+sub join_cluster {
+    my ($port, @ports) = @_;
+    my $r = node_cli($ports[0], 'CLUSTER', 'MEET', '127.0.0.1', $port,
+                     $CLUSTER_BUS{$port});
+    die "CLUSTER MEET of $port: $r\n" unless $r eq 'OK';
+    wait_cluster(@ports, $port);
 }
 
 # until every node of @ports says the cluster is ok, knows them all and

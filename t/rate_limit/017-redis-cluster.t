@@ -1,14 +1,17 @@
 # rate_limit with its zones in a Redis Cluster: redis-cluster:// with
 # three primaries (no replicas) made by redis-cli --cluster create, all
-# started here.  Each bucket is on its slot's primary, the key in braces
-# (a hash tag), so that a zone's keys spread over the nodes and one
-# client's limits on several zones share a slot; two nginx hold one limit
-# exactly, and 50 keys theirs; limits in two slots are decided by a call
-# each (no refund across slots), in one slot all or nothing; a slot moved
-# while requests run (MOVED, then ASK halfway) loses no count; a node's
-# loss fails only the keys it served, with one line; a plain Redis, a map
-# with uncovered slots and a wrong password are outages like any other.
-# Needs redis-server and redis-cli.
+# started here.  The seeds are asked in turn for the slot map.  Each
+# bucket is on its slot's primary, the key in braces (a hash tag), so that
+# a zone's keys spread over the nodes and one client's limits on several
+# zones share a slot; two nginx hold one limit exactly, and 50 keys
+# theirs; limits in two slots are decided by a call each (no refund across
+# slots), in one slot all or nothing; a slot moved while requests run
+# (MOVED, then ASK halfway), also among many requests at once and to a
+# node that joined since, loses no count; a node's loss fails only the
+# keys it served, with one line, until it is back; a plain Redis, a map
+# with uncovered slots and a wrong password are outages like any other;
+# a password (in the URI, a file, an ACL user's) is never logged.  Needs
+# redis-server and redis-cli.
 
 use lib 't/helpers';
 use GwRedis;
@@ -32,9 +35,11 @@ for my $n (1 .. 501) {
     Time::HiRes::sleep(0.02);
 }
 
-# on the password cluster, an ACL user with the least that rate_limit
-# needs: the slot map, ASKING, the script and what it calls, on its keys
-for my $port (@secure) {
+# on each node of the password cluster, an ACL user with the least that
+# rate_limit needs: the slot map, ASKING, the script and what it calls, on
+# its keys
+sub acl_user {
+    my $port = shift;
     GwRedis::node_cli($port, 'ACL', 'SETUSER', 'gw', 'on', '>Gw-cluster-1',
                       '~rate_limit:*', 'resetchannels', '-@all',
                       '+cluster|slots', '+asking', '+evalsha', '+eval',
@@ -42,9 +47,12 @@ for my $port (@secure) {
         or die "ACL SETUSER on $port failed\n";
 }
 
+acl_user($_) for @secure;
+
 $ENV{TEST_NGINX_CLUSTER} = join ',', map { "127.0.0.1:$_" } @nodes;
 $ENV{TEST_NGINX_SECURE} = join ',', map { "127.0.0.1:$_" } @secure;
 $ENV{TEST_NGINX_PART_PORT} = $part;
+$ENV{TEST_NGINX_DEAD_PORT} = GwHttp::free_ports();
 
 open my $pwf, '>', "$GwRedis::DIR/cluster.pw" or die "$GwRedis::DIR: $!\n";
 print $pwf "Cluster-pw\n";
@@ -177,7 +185,28 @@ Cluster-pw
 
 
 
-=== TEST 2: 50 keys over both nginx: each holds its limit, on every node
+=== TEST 2: the first seed is down: the next one gives the map
+--- http_config
+    rate_limit_zone $arg_k zone=s:1m rate=10r/h burst=1
+                    redis=redis-cluster://127.0.0.1:$TEST_NGINX_DEAD_PORT,$TEST_NGINX_CLUSTER;
+    rate_limit_redis_timeout 2s;
+    rate_limit_log_level info;
+    rate_limit_redis_fail closed;
+--- config
+    location = /t { rate_limit zone=s; alias html/ok.txt; }
+--- request eval
+["GET /t?k=seed", "GET /t?k=seed", "GET /t?k=seed"]
+--- error_code eval
+[200, 200, 429]
+--- error_log eval
+[qr/\[warn\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX_DEAD_PORT},[^"]+" node 127\.0\.0\.1:$ENV{TEST_NGINX_DEAD_PORT} /,
+ qr/\[info\] .*rate_limit: redis "[^"]+" has a slot map of 3 primaries/]
+--- no_error_log eval
+[qr/\[error\] .*rate_limit: /, 'Cluster-pw']
+
+
+
+=== TEST 3: 50 keys over both nginx: each holds its limit, on every node
 --- init
 my $port = main::second();
 my %got;
@@ -203,7 +232,7 @@ Cluster-pw
 
 
 
-=== TEST 3: two zones, keys in two slots: a call each, no refund across them
+=== TEST 4: two zones, keys in two slots: a call each, no refund across them
 --- init
 my $ka = 't3a';
 my $kb = main::key_on(main::other(main::owner($ka)), 't3b');
@@ -231,7 +260,7 @@ Cluster-pw
 
 
 
-=== TEST 4: two zones, one key: one slot, one call, all or nothing
+=== TEST 5: two zones, one key: one slot, one call, all or nothing
 --- init
 Test::More::is(main::statuses(('/ab?a=t4&b=t4') x 3, ('/b?b=t4') x 3),
                '200 200 429 200 200 429',
@@ -249,7 +278,7 @@ Cluster-pw
 
 
 
-=== TEST 5: a slot moved while requests run: MOVED, then ASK halfway
+=== TEST 6: a slot moved while requests run: MOVED, then ASK halfway
 --- init
 # moved all at once: the old node answers MOVED
 my $slot = GwRedis::keyslot($main::nodes[0], 't5');
@@ -303,7 +332,7 @@ Cluster-pw
 
 
 
-=== TEST 6: requests at once, over many slots and a slot that moves
+=== TEST 7: requests at once, over many slots and a slot that moves
 --- init
 # 20 keys, 4 requests each, all at once: batched by node and slot, each
 # key decided exactly (3 of 4)
@@ -343,10 +372,10 @@ Cluster-pw
 
 
 
-=== TEST 7: a node is lost: its keys fail closed, the others hold their limits
+=== TEST 8: a node is lost: its keys fail closed, the others hold their limits
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
-my ($k1, $k2) = map { main::key_on($_, 't6-') }
+my ($k1, $k2) = map { main::key_on($_, 'alive-') }
                  grep { $_ != $lost } @main::nodes;
 Test::More::is(main::statuses("/z?k=$k1", "/z?k=$k2", '/z?k=lost'),
                '200 200 200', 'all three nodes answer');
@@ -376,7 +405,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/[^"]+" node 127\.0\.0\.1:$EN
 
 
 
-=== TEST 8: the lost node back: its keys have verdicts again, no reload
+=== TEST 9: the lost node back: its keys have verdicts again, no reload
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 Test::More::is(main::statuses('/z?k=lost'), '503', "$lost is still down");
@@ -413,7 +442,7 @@ Cluster-pw
 
 
 
-=== TEST 9: a plain Redis behind redis-cluster://: no slot map, fail closed
+=== TEST 10: a plain Redis behind redis-cluster://: no slot map, fail closed
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -426,10 +455,10 @@ Cluster-pw
         alias html/ok.txt;
     }
 --- init
-Test::More::is(main::spaced(3, '/t?k=t7'), '503 503 503',
+Test::More::is(main::spaced(3, '/t?k=plain'), '503 503 503',
                'after each backoff too');
 --- request
-GET /t?k=t7
+GET /t?k=plain
 --- error_code: 503
 --- grep_error_log eval
 qr/has no slot map: no node gives it/
@@ -438,7 +467,7 @@ has no slot map: no node gives it
 
 
 
-=== TEST 10: no slot map, fail open: the zone in this nginx decides
+=== TEST 11: no slot map, fail open: the zone in this nginx decides
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -451,7 +480,7 @@ has no slot map: no node gives it
         alias html/ok.txt;
     }
 --- request eval
-["GET /t?k=t8", "GET /t?k=t8", "GET /t?k=t8"]
+["GET /t?k=open", "GET /t?k=open", "GET /t?k=open"]
 --- error_code eval
 [200, 200, 429]
 --- error_log eval
@@ -459,7 +488,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 
 
 
-=== TEST 11: a map with uncovered slots: the limits there fail, the others hold
+=== TEST 12: a map with uncovered slots: the limits there fail, the others hold
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_PART_PORT;
@@ -471,9 +500,9 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 --- init
 my ($in, $out);
 for my $n (1 .. 2000) {
-    my $slot = GwRedis::keyslot($ENV{TEST_NGINX_PART_PORT}, "t9-$n");
-    $in //= "t9-$n" if $slot < 100;
-    $out //= "t9-$n" if $slot >= 100;
+    my $slot = GwRedis::keyslot($ENV{TEST_NGINX_PART_PORT}, "part-$n");
+    $in //= "part-$n" if $slot < 100;
+    $out //= "part-$n" if $slot >= 100;
     last if defined $in && defined $out;
 }
 Test::More::is(main::statuses(("/t?k=$in") x 3), '200 200 429',
@@ -484,14 +513,14 @@ Test::More::is(main::on($ENV{TEST_NGINX_PART_PORT}, 'EXISTS',
                         "rate_limit:p:{$in}"),
                '1', 'the bucket is there');
 --- request
-GET /t?k=t9
+GET /t?k=part
 --- ignore_response
 --- error_log eval
 qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX_PART_PORT}" covers 100 of 16384 slots: the limits on the others fail; retrying with backoff/
 
 
 
-=== TEST 12: a cluster with a password: redis-cluster://:password@
+=== TEST 13: a cluster with a password: redis-cluster://:password@
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=2
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
@@ -501,12 +530,12 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 --- config
     location = /t { rate_limit zone=p; alias html/ok.txt; }
 --- init
-Test::More::is(main::statuses(('/t?k=t10') x 3), '200 200 200', '3 pass');
-my $node = GwRedis::key_owner($main::secure[0], 't10');
-Test::More::is(main::on($node, 'EXISTS', 'rate_limit:p:{t10}'), '1',
+Test::More::is(main::statuses(('/t?k=pw') x 3), '200 200 200', '3 pass');
+my $node = GwRedis::key_owner($main::secure[0], 'pw');
+Test::More::is(main::on($node, 'EXISTS', 'rate_limit:p:{pw}'), '1',
                "the bucket is on $node");
 --- request
-GET /t?k=t10
+GET /t?k=pw
 --- error_code: 429
 --- error_log eval
 qr/\[info\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:\d+,[^"]+" has a slot map of 3 primaries/
@@ -516,7 +545,38 @@ Cluster-pw
 
 
 
-=== TEST 13: the password from a file, the user named in the URI
+=== TEST 14: a slot moved to a node that joined since: a new connection, with AUTH
+--- http_config
+    rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=9
+                    redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
+    rate_limit_redis_timeout 2s;
+    rate_limit_log_level info;
+    rate_limit_redis_fail closed;
+--- config
+    location = /t { rate_limit zone=p; alias html/ok.txt; }
+--- init
+my $from = GwRedis::key_owner($main::secure[0], 'joined');
+Test::More::is(main::admitted('/t?k=joined', 3), 3, "3 pass on $from");
+my $new = GwRedis::cluster_node(password => 'Cluster-pw');
+main::acl_user($new);
+GwRedis::join_cluster($new, @main::secure);
+push @main::secure, $new;
+GwRedis::move_slot(GwRedis::keyslot($new, 'joined'), $from, $new,
+                   all => \@main::secure);
+Test::More::is(main::statuses(('/t?k=joined') x 9),
+               join(' ', (200) x 7, 429, 429), "7 more pass on $new");
+Test::More::is(main::on($new, 'EXISTS', 'rate_limit:p:{joined}'), '1',
+               "the bucket is on $new");
+--- request
+GET /t?k=joined
+--- error_code: 429
+--- no_error_log
+[error]
+Cluster-pw
+
+
+
+=== TEST 15: the password from a file, the user named in the URI
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://default@$TEST_NGINX_SECURE
@@ -527,7 +587,7 @@ Cluster-pw
 --- config
     location = /t { rate_limit zone=p; alias html/ok.txt; }
 --- request eval
-["GET /t?k=t11", "GET /t?k=t11", "GET /t?k=t11"]
+["GET /t?k=file", "GET /t?k=file", "GET /t?k=file"]
 --- error_code eval
 [200, 200, 429]
 --- no_error_log
@@ -536,7 +596,7 @@ Cluster-pw
 
 
 
-=== TEST 14: an ACL user with the least rate_limit needs
+=== TEST 16: an ACL user with the least rate_limit needs
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://gw:Gw-cluster-1@$TEST_NGINX_SECURE;
@@ -546,12 +606,12 @@ Cluster-pw
 --- config
     location = /t { rate_limit zone=p; alias html/ok.txt; }
 --- init
-Test::More::is(main::statuses(('/t?k=t13') x 2), '200 200', '2 pass');
-my $node = GwRedis::key_owner($main::secure[0], 't13');
-Test::More::is(main::on($node, 'EXISTS', 'rate_limit:p:{t13}'), '1',
+Test::More::is(main::statuses(('/t?k=acl') x 2), '200 200', '2 pass');
+my $node = GwRedis::key_owner($main::secure[0], 'acl');
+Test::More::is(main::on($node, 'EXISTS', 'rate_limit:p:{acl}'), '1',
                "the bucket is on $node");
 --- request
-GET /t?k=t13
+GET /t?k=acl
 --- error_code: 429
 --- no_error_log
 [error]
@@ -560,7 +620,7 @@ Cluster-pw
 
 
 
-=== TEST 15: a wrong password: fail closed, and the password is not logged
+=== TEST 17: a wrong password: fail closed, and the password is not logged
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://:Wrong-pw@$TEST_NGINX_SECURE;
@@ -570,7 +630,7 @@ Cluster-pw
 --- config
     location = /t { rate_limit zone=p; alias html/ok.txt; }
 --- request eval
-["GET /t?k=t12", "GET /t?k=t12"]
+["GET /t?k=wrong", "GET /t?k=wrong"]
 --- error_code eval
 [503, 503]
 --- error_log eval
@@ -581,7 +641,7 @@ Cluster-pw
 
 
 
-=== TEST 16: a database in a cluster URI: nginx -t says no
+=== TEST 18: a database in a cluster URI: nginx -t says no
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://127.0.0.1:7000,127.0.0.1:7001/1;
@@ -592,7 +652,7 @@ qr/\[emerg\] .*invalid redis address "redis-cluster:\/\/127\.0\.0\.1:7000,127\.0
 
 
 
-=== TEST 17: Cluster in TLS is not supported: nginx -t says so
+=== TEST 19: Cluster in TLS is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=rediss-cluster://127.0.0.1:7000;
@@ -603,7 +663,7 @@ qr/\[emerg\] .*rate_limit_zone: "rediss-cluster:\/\/" is not supported/
 
 
 
-=== TEST 18: a password in a cluster URI is never in a configuration error
+=== TEST 20: a password in a cluster URI is never in a configuration error
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://:Cluster-pw@127.0.0.1:7000,127.0.0.1:99999;
