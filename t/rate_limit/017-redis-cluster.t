@@ -94,6 +94,19 @@ sub spaced {
                            scalar GwHttp::http_get($uri) } 1 .. $n;
 }
 
+# GETs of $uri, 0.05 s apart, while they fail closed (503): the first
+# other status (a verdict), 0 if none came.  Bounded only to end a hang.
+sub first_verdict {
+    my $uri = shift;
+    my $until = time + GwRedis::wait_time(30);
+    while (time < $until) {
+        my $s = GwHttp::http_get($uri);
+        return $s if $s != 503;
+        Time::HiRes::sleep(0.05);
+    }
+    return 0;
+}
+
 # how many GETs of $uri answer 200, of $n
 sub admitted {
     my ($uri, $n, %o) = @_;
@@ -120,6 +133,8 @@ my $locations = <<'CONF';
     location = /a { rate_limit zone=a; alias html/ok.txt; }
     location = /b { rate_limit zone=b; alias html/ok.txt; }
     location = /ab { rate_limit zone=a; rate_limit zone=b;
+                     alias html/ok.txt; }
+    location = /zo { rate_limit zone=z; rate_limit_redis_fail open;
                      alias html/ok.txt; }
 CONF
 
@@ -281,50 +296,50 @@ Cluster-pw
 === TEST 6: a slot moved while requests run: MOVED, then ASK halfway
 --- init
 # moved all at once: the old node answers MOVED
-my $slot = GwRedis::keyslot($main::nodes[0], 't5');
-my $from = main::owner('t5');
+my $slot = GwRedis::keyslot($main::nodes[0], 'moved');
+my $from = main::owner('moved');
 my $to = main::other($from);
-Test::More::is(main::admitted('/z?k=t5', 4), 4, "4 pass on $from");
+Test::More::is(main::admitted('/z?k=moved', 4), 4, "4 pass on $from");
 GwRedis::move_slot($slot, $from, $to, all => \@main::nodes);
-Test::More::like(main::on($from, 'EXISTS', 'rate_limit:z:{t5}'),
+Test::More::like(main::on($from, 'EXISTS', 'rate_limit:z:{moved}'),
                  qr/^MOVED $slot 127\.0\.0\.1:$to\b/, "$from says MOVED");
-Test::More::is(main::statuses(('/z?k=t5') x 8),
+Test::More::is(main::statuses(('/z?k=moved') x 8),
                '200 200 200 200 200 200 429 429', "6 more pass on $to");
-Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{t5}'), '1',
+Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{moved}'), '1',
                "the bucket is on $to");
 
 # once the MOVED is followed, the slot's calls go to its new node alone:
 # another zone's bucket of the key, in the same slot
 Time::HiRes::sleep(GwRedis::wait_time(0.5));
 main::on($from, 'CONFIG', 'RESETSTAT');
-Test::More::is(main::statuses(('/y?k=t5') x 2), '200 200', 'zone y: 2 pass');
+Test::More::is(main::statuses(('/y?k=moved') x 2), '200 200', 'zone y: 2 pass');
 Test::More::unlike(main::on($from, 'INFO', 'commandstats'),
                    qr/^cmdstat_eval/m, "no call to $from any more");
-Test::More::is(main::on($to, 'EXISTS', 'rate_limit:y:{t5}'), '1',
+Test::More::is(main::on($to, 'EXISTS', 'rate_limit:y:{moved}'), '1',
                "zone y's bucket is on $to");
 
 # halfway: the bucket moved, the slot still migrating; the old node
 # answers ASK, and the new one has not seen the script yet
-$slot = GwRedis::keyslot($main::nodes[0], 't5b');
-$from = main::owner('t5b');
+$slot = GwRedis::keyslot($main::nodes[0], 'asked');
+$from = main::owner('asked');
 $to = main::other($from);
-Test::More::is(main::admitted('/z?k=t5b', 3), 3, "3 pass on $from");
+Test::More::is(main::admitted('/z?k=asked', 3), 3, "3 pass on $from");
 main::on($to, 'CONFIG', 'RESETSTAT');
 main::on($to, 'SCRIPT', 'FLUSH');
 GwRedis::move_slot($slot, $from, $to, half => 1);
-Test::More::like(main::on($from, 'EXISTS', 'rate_limit:z:{t5b}'),
+Test::More::like(main::on($from, 'EXISTS', 'rate_limit:z:{asked}'),
                  qr/^ASK $slot 127\.0\.0\.1:$to\b/, "$from says ASK");
-Test::More::is(main::statuses(('/z?k=t5b') x 9),
+Test::More::is(main::statuses(('/z?k=asked') x 9),
                '200 200 200 200 200 200 200 429 429', "7 more pass on $to");
 Test::More::like(main::on($to, 'INFO', 'commandstats'),
                  qr/^cmdstat_asking:calls=[1-9]/m, "ASKING sent to $to");
 GwRedis::finish_slot($slot, $from, $to, \@main::nodes);
-Test::More::is(main::statuses(('/z?k=t5b') x 2), '429 429',
+Test::More::is(main::statuses(('/z?k=asked') x 2), '429 429',
                'the move finished, the limit holds');
-Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{t5b}'), '1',
+Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{asked}'), '1',
                "the bucket is on $to");
 --- request
-GET /z?k=t5
+GET /z?k=moved
 --- error_code: 429
 --- no_error_log
 [error]
@@ -336,7 +351,7 @@ Cluster-pw
 --- init
 # 20 keys, 4 requests each, all at once: batched by node and slot, each
 # key decided exactly (3 of 4)
-my @uris = map { my $i = $_; map { "/y?k=t6-$i" } 1 .. 4 } 1 .. 20;
+my @uris = map { my $i = $_; map { "/y?k=many-$i" } 1 .. 4 } 1 .. 20;
 my %got;
 my @res = GwHttp::http_get_parallel(@uris);
 for my $i (0 .. $#uris) {
@@ -348,23 +363,23 @@ Test::More::is("@wrong", '', 'each of 20 keys: 3 of 4 at once');
 
 # a slot moved, then its key 10 times at once among 10 others: the calls
 # that come back MOVED together go to the new node together
-my $slot = GwRedis::keyslot($main::nodes[0], 't6m');
-my $from = main::owner('t6m');
+my $slot = GwRedis::keyslot($main::nodes[0], 'moving');
+my $from = main::owner('moving');
 my $to = main::other($from);
-Test::More::is(main::admitted('/z?k=t6m', 3), 3, "3 pass on $from");
+Test::More::is(main::admitted('/z?k=moving', 3), 3, "3 pass on $from");
 GwRedis::move_slot($slot, $from, $to, all => \@main::nodes);
-@uris = map { ('/z?k=t6m', "/z?k=t6o-$_") } 1 .. 10;
+@uris = map { ('/z?k=moving', "/z?k=other-$_") } 1 .. 10;
 @res = GwHttp::http_get_parallel(@uris);
 my %pass;
 for my $i (0 .. $#uris) {
-    $pass{$uris[$i] eq '/z?k=t6m' ? 'm' : 'o'} += $res[$i][0] == 200;
+    $pass{$uris[$i] eq '/z?k=moving' ? 'm' : 'o'} += $res[$i][0] == 200;
 }
 Test::More::is($pass{m}, 7, '7 more of 10 pass after the move, 10 in all');
 Test::More::is($pass{o}, 10, 'and each of the 10 others passes');
-Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{t6m}'), '1',
+Test::More::is(main::on($to, 'EXISTS', 'rate_limit:z:{moving}'), '1',
                "the bucket is on $to");
 --- request
-GET /z?k=t6m
+GET /z?k=moving
 --- error_code: 429
 --- no_error_log
 [error]
@@ -377,6 +392,7 @@ Cluster-pw
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 my ($k1, $k2) = map { main::key_on($_, 'alive-') }
                  grep { $_ != $lost } @main::nodes;
+my $open = main::key_on($lost, 'open-');
 Test::More::is(main::statuses("/z?k=$k1", "/z?k=$k2", '/z?k=lost'),
                '200 200 200', 'all three nodes answer');
 GwRedis::kill_server($lost);
@@ -386,6 +402,9 @@ for my $k ($k1, $k2) {
     Test::More::is(main::statuses(("/z?k=$k") x 10),
                    join(' ', (200) x 9, 429), "$k holds its limit");
 }
+Test::More::is(main::statuses(("/zo?k=$open") x 11),
+               join(' ', (200) x 10, 429),
+               "fail open: the zone here decides for $open");
 # and after each backoff (0.1 s, doubling): tried again, in vain, unsaid
 Test::More::is(main::spaced(3, '/z?k=lost'), '503 503 503',
                "the keys of $lost still fail");
@@ -414,18 +433,8 @@ GwRedis::wait_cluster(@main::nodes);
 
 # Until the node answers and the backoff (5 s at most) is over, the keys
 # fail closed; from the first verdict on, each has one.  The node kept no
-# data: the bucket starts full.  The wait is bounded only to end a hang.
-my (%window, @after);
-my $until = time + GwRedis::wait_time(30);
-while (time < $until) {
-    my $s = GwHttp::http_get('/z?k=lost');
-    if ($s != 503) {
-        push @after, $s;
-        last;
-    }
-    $window{$s}++;
-    Time::HiRes::sleep(0.05);
-}
+# data: the bucket starts full.
+my @after = main::first_verdict('/z?k=lost');
 Test::More::is("@after", '200', 'a verdict again');
 push @after, map { scalar GwHttp::http_get('/z?k=lost') } 1 .. 10;
 Test::More::is("@after", join(' ', (200) x 10, 429),
@@ -512,11 +521,21 @@ Test::More::is(main::statuses(("/t?k=$out") x 2), '503 503',
 Test::More::is(main::on($ENV{TEST_NGINX_PART_PORT}, 'EXISTS',
                         "rate_limit:p:{$in}"),
                '1', 'the bucket is there');
+
+# the node takes the other slots: a map asked for again after the
+# backoff covers them
+GwRedis::node_cli($ENV{TEST_NGINX_PART_PORT}, 'CLUSTER', 'ADDSLOTSRANGE',
+                  100, 16383);
+Test::More::is(main::first_verdict("/t?k=$out"), 200,
+               "$out has a verdict once its slot is served");
+Test::More::is(main::statuses("/t?k=$out", "/t?k=$in"), '200 429',
+               'both hold their limits');
 --- request
 GET /t?k=part
 --- ignore_response
 --- error_log eval
-qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX_PART_PORT}" covers 100 of 16384 slots: the limits on the others fail; retrying with backoff/
+[qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX_PART_PORT}" covers 100 of 16384 slots: the limits on the others fail; retrying with backoff/,
+ qr/\[notice\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX_PART_PORT}" covers every slot again/]
 
 
 
