@@ -247,7 +247,36 @@ Cluster-pw
 
 
 
-=== TEST 4: two zones, keys in two slots: a call each, no refund across them
+=== TEST 4: keys with braces of their own: the slot Redis gives the name
+--- init
+# Redis hashes the name's first {...}, the one rate_limit writes around
+# the key up to the key's first "}": each call goes to that slot's node at
+# once, no MOVED
+for my $k ('a}b', '{x}y', 'p{q}r', '{}z', '}{') {
+    my $name = "rate_limit:z:{$k}";
+    my $node = GwRedis::key_owner($main::nodes[0], $name);
+    main::on($_, 'CONFIG', 'RESETSTAT') for @main::nodes;
+    my @s = map {
+        (GwHttp::parse(GwHttp::raw("GET /z?k=$k HTTP/1.0\r\n"
+                                   . "Host: localhost\r\n\r\n")))[0]
+    } 1 .. 3;
+    Test::More::is("@s", '200 200 200', "$k: 3 pass");
+    Test::More::is(main::on($node, 'EXISTS', $name), '1',
+                   "$k: the bucket is on $node");
+    my @called = grep { main::on($_, 'INFO', 'commandstats')
+                        =~ /^cmdstat_eval/m } @main::nodes;
+    Test::More::is("@called", $node, "$k: calls to $node alone");
+}
+--- request
+GET /z?k=braces
+--- error_code: 200
+--- no_error_log
+[error]
+Cluster-pw
+
+
+
+=== TEST 5: two zones, keys in two slots: a call each, no refund across them
 --- init
 my $ka = 't3a';
 my $kb = main::key_on(main::other(main::owner($ka)), 't3b');
@@ -275,7 +304,7 @@ Cluster-pw
 
 
 
-=== TEST 5: two zones, one key: one slot, one call, all or nothing
+=== TEST 6: two zones, one key: one slot, one call, all or nothing
 --- init
 Test::More::is(main::statuses(('/ab?a=t4&b=t4') x 3, ('/b?b=t4') x 3),
                '200 200 429 200 200 429',
@@ -293,7 +322,7 @@ Cluster-pw
 
 
 
-=== TEST 6: a slot moved while requests run: MOVED, then ASK halfway
+=== TEST 7: a slot moved while requests run: MOVED, then ASK halfway
 --- init
 # moved all at once: the old node answers MOVED
 my $slot = GwRedis::keyslot($main::nodes[0], 'moved');
@@ -347,7 +376,7 @@ Cluster-pw
 
 
 
-=== TEST 7: requests at once, over many slots and a slot that moves
+=== TEST 8: requests at once, over many slots and a slot that moves
 --- init
 # 20 keys, 4 requests each, all at once: batched by node and slot, each
 # key decided exactly (3 of 4)
@@ -387,7 +416,7 @@ Cluster-pw
 
 
 
-=== TEST 8: a node is lost: its keys fail closed, the others hold their limits
+=== TEST 9: a node is lost: its keys fail closed, the others hold their limits
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 my ($k1, $k2) = map { main::key_on($_, 'alive-') }
@@ -424,7 +453,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/[^"]+" node 127\.0\.0\.1:$EN
 
 
 
-=== TEST 9: the lost node back: its keys have verdicts again, no reload
+=== TEST 10: the lost node back: its keys have verdicts again, no reload
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 Test::More::is(main::statuses('/z?k=lost'), '503', "$lost is still down");
@@ -451,7 +480,7 @@ Cluster-pw
 
 
 
-=== TEST 10: a plain Redis behind redis-cluster://: no slot map, fail closed
+=== TEST 11: a plain Redis behind redis-cluster://: no slot map, fail closed
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -476,7 +505,7 @@ has no slot map: no node gives it
 
 
 
-=== TEST 11: no slot map, fail open: the zone in this nginx decides
+=== TEST 12: no slot map, fail open: the zone in this nginx decides
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -497,7 +526,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 
 
 
-=== TEST 12: a map with uncovered slots: the limits there fail, the others hold
+=== TEST 13: a map with uncovered slots: the limits there fail, the others hold
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_PART_PORT;
@@ -539,7 +568,7 @@ GET /t?k=part
 
 
 
-=== TEST 13: a cluster with a password: redis-cluster://:password@
+=== TEST 14: a cluster with a password: redis-cluster://:password@
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=2
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
@@ -564,7 +593,7 @@ Cluster-pw
 
 
 
-=== TEST 14: a slot moved to a node that joined since: a new connection, with AUTH
+=== TEST 15: a slot moved to a node that joined since: a new connection, with AUTH
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=9
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
@@ -595,7 +624,7 @@ Cluster-pw
 
 
 
-=== TEST 15: the password from a file, the user named in the URI
+=== TEST 16: the password from a file, the user named in the URI
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://default@$TEST_NGINX_SECURE
@@ -615,7 +644,7 @@ Cluster-pw
 
 
 
-=== TEST 16: an ACL user with the least rate_limit needs
+=== TEST 17: an ACL user with the least rate_limit needs
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://gw:Gw-cluster-1@$TEST_NGINX_SECURE;
@@ -639,7 +668,7 @@ Cluster-pw
 
 
 
-=== TEST 17: a wrong password: fail closed, and the password is not logged
+=== TEST 18: a wrong password: fail closed, and the password is not logged
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://:Wrong-pw@$TEST_NGINX_SECURE;
@@ -660,7 +689,7 @@ Cluster-pw
 
 
 
-=== TEST 18: a database in a cluster URI: nginx -t says no
+=== TEST 19: a database in a cluster URI: nginx -t says no
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://127.0.0.1:7000,127.0.0.1:7001/1;
@@ -671,7 +700,7 @@ qr/\[emerg\] .*invalid redis address "redis-cluster:\/\/127\.0\.0\.1:7000,127\.0
 
 
 
-=== TEST 19: Cluster in TLS is not supported: nginx -t says so
+=== TEST 20: Cluster in TLS is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=rediss-cluster://127.0.0.1:7000;
@@ -682,7 +711,7 @@ qr/\[emerg\] .*rate_limit_zone: "rediss-cluster:\/\/" is not supported/
 
 
 
-=== TEST 20: a password in a cluster URI is never in a configuration error
+=== TEST 21: a password in a cluster URI is never in a configuration error
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://:Cluster-pw@127.0.0.1:7000,127.0.0.1:99999;
