@@ -322,7 +322,37 @@ Cluster-pw
 
 
 
-=== TEST 7: a slot moved while requests run: MOVED, then ASK halfway
+=== TEST 7: "redis_prefix={gw}:": every key in one slot, all or nothing
+--- http_config
+    rate_limit_zone $arg_a zone=g1:1m rate=10r/h burst=1
+                    redis=redis-cluster://$TEST_NGINX_CLUSTER "redis_prefix={gw}:";
+    rate_limit_zone $arg_b zone=g2:1m rate=10r/h burst=3
+                    redis=redis-cluster://$TEST_NGINX_CLUSTER "redis_prefix={gw}:";
+    rate_limit_redis_timeout 2s;
+    rate_limit_log_level info;
+    rate_limit_redis_fail closed;
+--- config
+    location = /g { rate_limit zone=g1; rate_limit zone=g2;
+                    alias html/ok.txt; }
+    location = /g2 { rate_limit zone=g2; alias html/ok.txt; }
+--- init
+# two keys, two zones, one slot (gw's): g1 rejects, g2 is not charged
+Test::More::is(main::statuses(('/g?a=x&b=y') x 3, ('/g2?b=y') x 3),
+               '200 200 429 200 200 429',
+               'the request g1 rejected took nothing of g2');
+my $node = main::owner('gw');
+Test::More::is(main::on($node, 'EXISTS', '{gw}:g1:{x}', '{gw}:g2:{y}'), '2',
+               "both buckets on $node, the node of gw's slot");
+--- request
+GET /g?a=x&b=z
+--- error_code: 429
+--- no_error_log
+[error]
+Cluster-pw
+
+
+
+=== TEST 8: a slot moved while requests run: MOVED, then ASK halfway
 --- init
 # moved all at once: the old node answers MOVED
 my $slot = GwRedis::keyslot($main::nodes[0], 'moved');
@@ -376,7 +406,7 @@ Cluster-pw
 
 
 
-=== TEST 8: requests at once, over many slots and a slot that moves
+=== TEST 9: requests at once, over many slots and a slot that moves
 --- init
 # 20 keys, 4 requests each, all at once: batched by node and slot, each
 # key decided exactly (3 of 4)
@@ -416,7 +446,7 @@ Cluster-pw
 
 
 
-=== TEST 9: a node is lost: its keys fail closed, the others hold their limits
+=== TEST 10: a node is lost: its keys fail closed, the others hold their limits
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 my ($k1, $k2) = map { main::key_on($_, 'alive-') }
@@ -453,7 +483,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/[^"]+" node 127\.0\.0\.1:$EN
 
 
 
-=== TEST 10: the lost node back: its keys have verdicts again, no reload
+=== TEST 11: the lost node back: its keys have verdicts again, no reload
 --- init
 my $lost = $ENV{TEST_NGINX_LOST_PORT};
 Test::More::is(main::statuses('/z?k=lost'), '503', "$lost is still down");
@@ -480,7 +510,7 @@ Cluster-pw
 
 
 
-=== TEST 11: a plain Redis behind redis-cluster://: no slot map, fail closed
+=== TEST 12: a plain Redis behind redis-cluster://: no slot map, fail closed
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -505,7 +535,7 @@ has no slot map: no node gives it
 
 
 
-=== TEST 12: no slot map, fail open: the zone in this nginx decides
+=== TEST 13: no slot map, fail open: the zone in this nginx decides
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -526,7 +556,7 @@ qr/\[error\] .*rate_limit: redis "redis-cluster:\/\/127\.0\.0\.1:$ENV{TEST_NGINX
 
 
 
-=== TEST 13: a map with uncovered slots: the limits there fail, the others hold
+=== TEST 14: a map with uncovered slots: the limits there fail, the others hold
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://127.0.0.1:$TEST_NGINX_PART_PORT;
@@ -568,7 +598,7 @@ GET /t?k=part
 
 
 
-=== TEST 14: a cluster with a password: redis-cluster://:password@
+=== TEST 15: a cluster with a password: redis-cluster://:password@
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=2
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
@@ -593,7 +623,7 @@ Cluster-pw
 
 
 
-=== TEST 15: a slot moved to a node that joined since: a new connection, with AUTH
+=== TEST 16: a slot moved to a node that joined since: a new connection, with AUTH
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=9
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
@@ -624,7 +654,7 @@ Cluster-pw
 
 
 
-=== TEST 16: the password from a file, the user named in the URI
+=== TEST 17: the password from a file, the user named in the URI
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://default@$TEST_NGINX_SECURE
@@ -644,7 +674,7 @@ Cluster-pw
 
 
 
-=== TEST 17: an ACL user with the least rate_limit needs
+=== TEST 18: an ACL user with the least rate_limit needs
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://gw:Gw-cluster-1@$TEST_NGINX_SECURE;
@@ -668,7 +698,7 @@ Cluster-pw
 
 
 
-=== TEST 18: a wrong password: fail closed, and the password is not logged
+=== TEST 19: a wrong password: fail closed, and the password is not logged
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=1
                     redis=redis-cluster://:Wrong-pw@$TEST_NGINX_SECURE;
@@ -689,7 +719,7 @@ Cluster-pw
 
 
 
-=== TEST 19: a database in a cluster URI: nginx -t says no
+=== TEST 20: a database in a cluster URI: nginx -t says no
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://127.0.0.1:7000,127.0.0.1:7001/1;
@@ -700,7 +730,7 @@ qr/\[emerg\] .*invalid redis address "redis-cluster:\/\/127\.0\.0\.1:7000,127\.0
 
 
 
-=== TEST 20: Cluster in TLS is not supported: nginx -t says so
+=== TEST 21: Cluster in TLS is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=rediss-cluster://127.0.0.1:7000;
@@ -711,7 +741,7 @@ qr/\[emerg\] .*rate_limit_zone: "rediss-cluster:\/\/" is not supported/
 
 
 
-=== TEST 21: a password in a cluster URI is never in a configuration error
+=== TEST 22: a password in a cluster URI is never in a configuration error
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h
                     redis=redis-cluster://:Cluster-pw@127.0.0.1:7000,127.0.0.1:99999;
