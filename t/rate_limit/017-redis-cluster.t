@@ -4,14 +4,15 @@
 # bucket is on its slot's primary, the key in braces (a hash tag), so that
 # a zone's keys spread over the nodes and one client's limits on several
 # zones share a slot; two nginx hold one limit exactly, and 50 keys
-# theirs; limits in two slots are decided by a call each (no refund across
-# slots), in one slot all or nothing; a slot moved while requests run
-# (MOVED, then ASK halfway), also among many requests at once and to a
-# node that joined since, loses no count; a node's loss fails only the
-# keys it served, with one line, until it is back; a plain Redis, a map
-# with uncovered slots and a wrong password are outages like any other;
-# a password (in the URI, a file, an ACL user's) is never logged.  Needs
-# redis-server and redis-cli.
+# theirs; a key rejected is not asked of its node again; limits in two
+# slots are decided by a call each (no refund across slots), in one slot
+# all or nothing; a slot moved while requests run (MOVED, then ASK
+# halfway), also among many requests at once and to a node that joined
+# since, loses no count; a node's loss fails only the keys it served,
+# with one line, until it is back; a plain Redis, a map with uncovered
+# slots and a wrong password are outages like any other; a password (in
+# the URI, a file, an ACL user's) is never logged.  Needs redis-server and
+# redis-cli.
 
 use lib 't/helpers';
 use GwRedis;
@@ -189,6 +190,12 @@ Test::More::is(main::on($node, 'EXISTS', 'rate_limit:z:{t1}'), '1',
 Test::More::is(scalar(grep { main::on($_, 'EXISTS', 'rate_limit:z:{t1}')
                              eq '1' } @main::nodes),
                1, 'and on no other');
+
+# rejected by its node, then here: no call to the node again
+main::on($node, 'CONFIG', 'RESETSTAT');
+Test::More::is(main::statuses(('/z?k=t1') x 2), '429 429', 'still rejected');
+Test::More::unlike(main::on($node, 'INFO', 'commandstats'),
+                   qr/^cmdstat_eval/m, 'without asking the node');
 --- request
 GET /z?k=t1
 --- error_code: 429
@@ -623,7 +630,7 @@ Cluster-pw
 
 
 
-=== TEST 16: a slot moved to a node that joined since: a new connection, with AUTH
+=== TEST 16: a slot moved to a node that joined since: a connection, with AUTH
 --- http_config
     rate_limit_zone $arg_k zone=p:1m rate=10r/h burst=9
                     redis=redis-cluster://:Cluster-pw@$TEST_NGINX_SECURE;
