@@ -12,7 +12,9 @@
  * through the event loop of ngx_fuzz_event.c, once whole and once in
  * pieces of 1 to 64 bytes, each its own read event, with the bytes past
  * those read poisoned.  If the timing byte is odd, Redis closes the
- * connection after its answer.  Each call is made by
+ * connection after its answer; if its second bit is set, the connection
+ * is a Cluster node's, which takes MOVED and ASK for redirects.  Each call
+ * is made by
  * ngx_http_rate_limit_redis_call_create() from the limits of a request,
  * one of them on a zone not in Redis, and must hold the others' keys and
  * arguments in RESP, byte for byte.  Each run must give each batch what a
@@ -22,6 +24,10 @@
  *     with its keys' numbers, in order;
  *   - an error: its calls fail, the connection stays; a first NOSCRIPT
  *     sends the batch again with EVAL, and it waits for a second answer;
+ *     on a Cluster's node, "MOVED 0 address" or "ASK 0 address" (the
+ *     calls' slot, digits without a sign) hands each call of the batch to
+ *     the Cluster, which fails it here, and any other MOVED or ASK fails
+ *     the connection;
  *   - an error of the whole server (READONLY, LOADING, BUSY...), anything
  *     else, a reply to no batch, or a reply that cannot fit in the
  *     client's buffer: the connection fails, with every call waiting;
@@ -83,7 +89,11 @@ typedef struct {
     fz_call_t     call[FZ_MAX_CALLS];
     ngx_uint_t    batches;      /* script calls first sent */
     ngx_uint_t    evals;        /* batches sent again with the script */
+    ngx_uint_t    redirects;    /* calls handed to the Cluster */
 } fz_outcome_t;
+
+
+static ngx_uint_t  fz_redirects;
 
 
 typedef enum {
@@ -218,10 +228,11 @@ fz_integer(u_char *p, u_char *eol, int64_t *value)
 
 static fz_reply_e
 fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
-    ngx_uint_t *noscript, u_char **next)
+    ngx_uint_t cluster, ngx_uint_t *noscript, ngx_uint_t *redirect,
+    u_char **next)
 {
-    u_char      *eol, *q;
-    uint64_t     n;
+    u_char      *eol, *q, *digits;
+    uint64_t     n, slot;
     ngx_uint_t   i;
 
     /* a reply is an error or an array, known from its first byte */
@@ -269,6 +280,30 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
 
         *noscript = (q - (p + 1) == 8
                      && ngx_strncmp(p + 1, "NOSCRIPT", 8) == 0);
+
+        if (cluster
+            && ((q - (p + 1) == 5 && ngx_strncmp(p + 1, "MOVED", 5) == 0)
+                || (q - (p + 1) == 3 && ngx_strncmp(p + 1, "ASK", 3) == 0)))
+        {
+            /* "MOVED slot address": the slot, then a space */
+
+            q += (q < eol - 1);
+            digits = q;
+
+            for (slot = 0; q < eol - 1 && *q >= '0' && *q <= '9'; q++) {
+                slot = slot * 10 + (*q - '0');
+
+                if (slot >= 16384) {
+                    break;
+                }
+            }
+
+            if (q == digits || q == eol - 1 || *q != ' ' || slot != 0) {
+                return FZ_REPLY_GARBAGE;
+            }
+
+            *redirect = 1;
+        }
 
         return FZ_REPLY_ERROR;
     }
@@ -323,11 +358,12 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
 
 static void
 fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
-    ngx_uint_t close, fz_outcome_t *out)
+    ngx_uint_t close, ngx_uint_t cluster, fz_outcome_t *out)
 {
     u_char      *next;
     int64_t      values[3 * FZ_BATCH_KEYS];
     ngx_uint_t   queue[2 * FZ_MAX_CALLS], head, tail, b, noscript, i, k;
+    ngx_uint_t   redirect;
     ngx_uint_t   per, first, n, eval[FZ_MAX_CALLS];
     fz_reply_e   rc;
 
@@ -357,9 +393,11 @@ fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
         first = b;
         n = ngx_min(per, calls - first);
         noscript = 0;
+        redirect = 0;
         next = NULL;
 
-        rc = fz_expect(p, last, n * keys, values, &noscript, &next);
+        rc = fz_expect(p, last, n * keys, values, cluster, &noscript,
+                       &redirect, &next);
 
         if (rc == FZ_REPLY_AGAIN) {
             if (last - p >= FZ_BUF) {
@@ -383,6 +421,10 @@ fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
             out->evals++;
             queue[tail++] = b;
             continue;
+        }
+
+        if (redirect) {
+            out->redirects += n;
         }
 
         for (i = first; i < first + n; i++) {
@@ -431,6 +473,21 @@ fz_answered(ngx_http_rate_limit_call_t *call, ngx_int_t rc)
 }
 
 
+/* the Cluster cannot send the call elsewhere: it fails */
+
+static ngx_int_t
+fz_redirect(ngx_http_rate_limit_call_t *call, ngx_uint_t ask,
+    ngx_str_t *addr)
+{
+    ngx_fuzz_assert(call->link == NULL && !call->sent && call->slot == 0);
+    ngx_fuzz_assert(addr->len == 0 || addr->data != NULL);
+
+    fz_redirects++;
+
+    return NGX_ERROR;
+}
+
+
 /* requests sent with this command, "\r\nEVAL\r\n" or "\r\nEVALSHA\r\n" */
 
 static ngx_uint_t
@@ -469,7 +526,8 @@ fz_count(u_char *p, size_t len, char *command)
 
 static void
 fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
-    ngx_uint_t calls, ngx_uint_t keys, fz_outcome_t *expect)
+    ngx_uint_t cluster, ngx_uint_t calls, ngx_uint_t keys,
+    fz_outcome_t *expect)
 {
     u_char                       *p;
     u_char                        args[FZ_MAX_KEYS * 64];
@@ -495,6 +553,8 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
     ngx_memset(rd->sha1, 'f', sizeof(rd->sha1));
     rd->submit = ngx_http_rate_limit_redis_server_submit;
     rd->close = ngx_http_rate_limit_redis_server_close;
+    rd->redirect = cluster ? fz_redirect : NULL;
+    fz_redirects = 0;
 
     rd->link = ngx_http_rate_limit_link_create(rd, "", pool);
     ngx_fuzz_assert(rd->link != NULL);
@@ -566,7 +626,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
 
     for (i = 0; i < calls; i++) {
         call = ngx_http_rate_limit_redis_call_create(rd, checks, index, keys,
-                                                     &ngx_fuzz_log);
+                                                     0, &ngx_fuzz_log);
         ngx_fuzz_assert(call != NULL);
         ngx_fuzz_assert(call->redis == rd && call->n == keys);
         ngx_fuzz_assert(call->keys.len + call->argv.len == size
@@ -599,6 +659,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
     ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVALSHA")
                     == expect->batches);
     ngx_fuzz_assert(fz_count(peer.out, peer.sent, "EVAL") == expect->evals);
+    ngx_fuzz_assert(fz_redirects == expect->redirects);
 
     /* the calls still waiting time out, and so does the backoff */
 
@@ -641,7 +702,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char        *answer;
     size_t         len;
-    ngx_uint_t     calls, keys, close;
+    ngx_uint_t     calls, keys, close, cluster;
     fz_outcome_t   expect;
 
     if (size < 2) {
@@ -651,14 +712,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     keys = (data[0] & 0x07) + 1;
     calls = (data[0] >> 3) + 1;
     close = data[1] & 1;
+    cluster = (data[1] >> 1) & 1;
 
     len = size - 2;
     answer = ngx_fuzz_dup(data + 2, len);
 
-    fz_oracle(answer, answer + len, calls, keys, close, &expect);
+    fz_oracle(answer, answer + len, calls, keys, close, cluster, &expect);
 
-    fz_run(answer, len, 0, close, calls, keys, &expect);
-    fz_run(answer, len, data[1] | 0x100, close, calls, keys, &expect);
+    fz_run(answer, len, 0, close, cluster, calls, keys, &expect);
+    fz_run(answer, len, data[1] | 0x100, close, cluster, calls, keys,
+           &expect);
 
     free(answer);
 

@@ -4,10 +4,11 @@
  *
  * The files call one another in one direction only: the module's
  * directives and phase handler, then the Redis deployments of redis=
- * (redis_conf.c: one server, Sentinel's primary in sentinel.c), then
- * their connections (redis.c), which read RESP (resp.c) and speak TLS
- * (redis_ssl.c).  What goes back up, a failure, goes through the handler
- * the owner of a connection sets.
+ * (redis_conf.c: one server, Sentinel's primary in sentinel.c, a
+ * Cluster's slots in cluster.c), then their connections (redis.c), which
+ * read RESP (resp.c) and speak TLS (redis_ssl.c).  What goes back up, a
+ * failure, a Cluster's redirect, goes through the handler the owner of a
+ * connection sets.
  */
 
 
@@ -25,6 +26,9 @@
 
 /* each zone is locked for the decision; a few per location is plenty */
 #define NGX_HTTP_RATE_LIMIT_MAX_LIMITS     8
+
+/* Redis Cluster's key slots */
+#define NGX_HTTP_RATE_LIMIT_CLUSTER_SLOTS  16384
 
 
 /* a bucket: GCRA keeps one theoretical arrival time (TAT) per key */
@@ -67,10 +71,18 @@ typedef ngx_int_t (*ngx_http_rate_limit_submit_pt)(
 
 typedef void (*ngx_http_rate_limit_redis_pt)(ngx_http_rate_limit_redis_t *rd);
 
+/*
+ * A Cluster's -MOVED or -ASK for a call taken off its connection: NGX_OK,
+ * sent on where its slot is; NGX_ERROR, the caller fails it
+ */
+typedef ngx_int_t (*ngx_http_rate_limit_redirect_pt)(
+    ngx_http_rate_limit_call_t *call, ngx_uint_t ask, ngx_str_t *addr);
+
 
 typedef enum {
     NGX_HTTP_RATE_LIMIT_REDIS_SERVER = 0,   /* host:port, unix:, redis:// */
-    NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL
+    NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL,
+    NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER
 } ngx_http_rate_limit_redis_mode_e;
 
 
@@ -121,17 +133,19 @@ struct ngx_http_rate_limit_redis_s {
     ngx_flag_t                      verify;
 
     ngx_http_rate_limit_submit_pt   submit;
+    ngx_http_rate_limit_redirect_pt redirect;   /* a Cluster's */
     ngx_http_rate_limit_redis_pt    close;      /* the worker exits */
 
     ngx_http_rate_limit_link_t     *link;       /* one server's connection */
-    void                           *data;       /* Sentinel's */
+    void                           *data;       /* Sentinel's, Cluster's */
 };
 
 
 /* one connection of a worker to one server */
 struct ngx_http_rate_limit_link_s {
     ngx_http_rate_limit_redis_t    *redis;
-    const char                     *role;       /* "", "primary", "sentinel" */
+    const char                     *role;       /* "", "primary", "sentinel",
+                                                   "node" */
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
     ngx_str_t                       name;       /* "address:port" */
@@ -143,6 +157,7 @@ struct ngx_http_rate_limit_link_s {
     ngx_connection_t               *connection;
     ngx_buf_t                       out;
     ngx_buf_t                       in;
+    size_t                          in_max;     /* 0: in stays as it is */
     ngx_queue_t                     unsent;     /* calls not written yet */
     ngx_queue_t                     waiting;    /* written, as answered */
     ngx_uint_t                      state;
@@ -189,6 +204,8 @@ struct ngx_http_rate_limit_call_s {
     ngx_uint_t                      n;          /* keys */
     ngx_uint_t                      batch;      /* calls its reply answers */
     ngx_uint_t                      batch_keys;
+    ngx_uint_t                      slot;       /* a Cluster's, of its keys */
+    ngx_uint_t                      redirects;
     ngx_str_t                       keys;       /* KEYS, RESP */
     ngx_str_t                       argv;       /* its part of ARGV, RESP */
     u_char                          index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
@@ -196,6 +213,8 @@ struct ngx_http_rate_limit_call_s {
     unsigned                        sent:1;
     unsigned                        eval:1;
     unsigned                        failed:1;
+    unsigned                        asking:1;   /* after -ASK: alone */
+    unsigned                        asked:1;    /* ASKING's +OK read */
 };
 
 
@@ -267,11 +286,17 @@ ngx_http_rate_limit_redis_t *ngx_http_rate_limit_redis_create(ngx_conf_t *cf,
 ngx_int_t ngx_http_rate_limit_sentinel_init(ngx_conf_t *cf,
     ngx_http_rate_limit_redis_t *rd);
 
+/* ngx_http_rate_limit_cluster.c */
+ngx_int_t ngx_http_rate_limit_cluster_init(ngx_conf_t *cf,
+    ngx_http_rate_limit_redis_t *rd);
+ngx_uint_t ngx_http_rate_limit_cluster_slot(ngx_http_rate_limit_zone_t *zone,
+    ngx_str_t *key);
+
 /* ngx_http_rate_limit_redis.c: calls */
 void ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd);
 ngx_http_rate_limit_call_t *ngx_http_rate_limit_redis_call_create(
     ngx_http_rate_limit_redis_t *rd, ngx_http_rate_limit_check_t *checks,
-    u_char *index, ngx_uint_t n, ngx_log_t *log);
+    u_char *index, ngx_uint_t n, ngx_uint_t slot, ngx_log_t *log);
 ngx_int_t ngx_http_rate_limit_redis_call(ngx_http_rate_limit_call_t *call,
     ngx_msec_t timeout);
 void ngx_http_rate_limit_redis_cancel(ngx_http_rate_limit_call_t *call);

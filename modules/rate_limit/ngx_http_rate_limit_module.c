@@ -530,8 +530,8 @@ ngx_http_rate_limit_conclude(ngx_http_request_t *r,
  * The limits whose zones are in Redis: if what Redis said of a key when
  * it rejected it rejects the request already, it is rejected here, as
  * Redis would, without asking Redis (nor charging the other limits);
- * otherwise they go there, in one call for each deployment, and the
- * request waits for every answer.
+ * otherwise they go there, in one call for each deployment (for each key
+ * slot of a Cluster), and the request waits for every answer.
  */
 
 static ngx_int_t
@@ -541,8 +541,9 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
 {
     u_char                        index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_int_t                     rc;
-    ngx_uint_t                    i, k, g, ngroups;
+    ngx_uint_t                    i, k, g, ngroups, slot;
     ngx_uint_t                    group[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    ngx_uint_t                    slots[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     ngx_pool_cleanup_t           *cln;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_redis_t  *rd[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
@@ -557,7 +558,10 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
         return ngx_http_rate_limit_redis_decided(r, rlcf, state, checks, n);
     }
 
-    /* the calls: one for each deployment */
+    /*
+     * the calls: one for each deployment, and in a Cluster for each slot
+     * (a script's keys must be in one)
+     */
 
     ngroups = 0;
 
@@ -566,14 +570,21 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
             continue;
         }
 
+        slot = (checks[i].zone->redis->mode
+                == NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER)
+               ? ngx_http_rate_limit_cluster_slot(checks[i].zone,
+                                                  &checks[i].key)
+               : 0;
+
         for (g = 0; g < ngroups; g++) {
-            if (rd[g] == checks[i].zone->redis) {
+            if (rd[g] == checks[i].zone->redis && slots[g] == slot) {
                 break;
             }
         }
 
         if (g == ngroups) {
             rd[g] = checks[i].zone->redis;
+            slots[g] = slot;
             ngroups++;
         }
 
@@ -605,7 +616,7 @@ ngx_http_rate_limit_ask_redis(ngx_http_request_t *r,
         }
 
         call = ngx_http_rate_limit_redis_call_create(rd[g], state->checks,
-                                                     index, k,
+                                                     index, k, slots[g],
                                                      r->connection->log);
         if (call == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

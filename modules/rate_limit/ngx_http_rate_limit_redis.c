@@ -5,7 +5,8 @@
  * the connections they go on.  One connection per worker and server,
  * driven by nginx's event loop: TCP, TLS, then the setup (AUTH, SELECT,
  * ROLE), then the calls, pipelined; the calls queued during one turn of
- * the event loop go in one write, and in one script call.  A failure
+ * the event loop go in one write, and those on one key slot (all of
+ * them, but in a Cluster) in one script call.  A failure
  * fails every call waiting on the connection, with one error line for
  * each outage, and the connection is tried again after a backoff.
  */
@@ -150,9 +151,11 @@ ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd)
 
 
 /*
- * A call of the script for the limits checks[index[0..n-1]], all on rd:
- * KEYS are each zone's prefix and the limit's key, its part of ARGV the
- * number of keys and the four numbers of each limit.  The call has memory
+ * A call of the script for the limits checks[index[0..n-1]], all on rd
+ * and, in a Cluster, in slot: KEYS are each zone's prefix and the limit's
+ * key (in braces in a Cluster: the hash tag, see
+ * ngx_http_rate_limit_cluster_slot()), its part of ARGV the number of
+ * keys and the four numbers of each limit.  The call has memory
  * of its own, in which they are written in RESP: it outlives the request
  * if Redis is slow.  The caller sets its handler and data, and frees it with
  * ngx_free() unless ngx_http_rate_limit_redis_call() queued it.
@@ -161,20 +164,21 @@ ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd)
 ngx_http_rate_limit_call_t *
 ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
     ngx_http_rate_limit_check_t *checks, u_char *index, ngx_uint_t n,
-    ngx_log_t *log)
+    ngx_uint_t slot, ngx_log_t *log)
 {
     u_char                       *p;
-    size_t                        len;
+    size_t                        len, tag;
     ngx_uint_t                    i;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_check_t  *check;
 
+    tag = (rd->mode == NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER) ? 2 : 0;
     len = sizeof("$20\r\n8\r\n");
 
     for (i = 0; i < n; i++) {
         check = &checks[index[i]];
 
-        len += sizeof("$20\r\n\r\n") + check->zone->redis_key.len
+        len += sizeof("$20\r\n\r\n") + check->zone->redis_key.len + tag
                + check->key.len
                + 4 * sizeof("$20\r\n18446744073709551616\r\n");
     }
@@ -188,6 +192,7 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
 
     call->redis = rd;
     call->n = n;
+    call->slot = slot;
     ngx_memcpy(call->index, index, n);
 
     p = (u_char *) (call + 1);
@@ -197,10 +202,18 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
         check = &checks[index[i]];
 
         p = ngx_sprintf(p, "$%uz\r\n%V",
-                        check->zone->redis_key.len + check->key.len,
+                        check->zone->redis_key.len + tag + check->key.len,
                         &check->zone->redis_key);
 
+        if (tag) {
+            *p++ = '{';
+        }
+
         p = ngx_cpymem(p, check->key.data, check->key.len);
+
+        if (tag) {
+            *p++ = '}';
+        }
 
         *p++ = CR;
         *p++ = LF;
@@ -854,9 +867,10 @@ ngx_http_rate_limit_link_write(ngx_event_t *wev)
 
 
 /*
- * The calls not written yet go into the buffer, as many as it takes,
- * together in one script call, up to BATCH_KEYS keys.  Their order among
- * the calls waiting is the order of the replies.
+ * The calls not written yet go into the buffer, as many as it takes: those
+ * on one slot together, in one script call, up to BATCH_KEYS keys; a call
+ * after -ASK alone, after ASKING.  Their order among the calls waiting is
+ * the order of the replies.
  */
 
 static ngx_int_t
@@ -895,13 +909,15 @@ ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
         keys = first->n;
 
         for (q = ngx_queue_next(q);
-             q != ngx_queue_sentinel(&link->unsent);
+             !first->asking && q != ngx_queue_sentinel(&link->unsent);
              q = next)
         {
             next = ngx_queue_next(q);
             call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
 
-            if (call->eval != first->eval) {
+            if (call->eval != first->eval || call->slot != first->slot
+                || call->asking)
+            {
                 continue;
             }
 
@@ -928,7 +944,7 @@ ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
 
 
 /*
- * EVALSHA sha keys key... groups argv..., or EVAL with the script
+ * [ASKING] EVALSHA sha keys key... groups argv..., or EVAL with the script
  * itself after a NOSCRIPT: the keys and arguments of each call of the
  * batch, which goes to the calls waiting
  */
@@ -947,6 +963,12 @@ ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
 
     for (i = 0; i < n; i++) {
         argc += 1 + 4 * batch[i]->n;
+    }
+
+    if (batch[0]->asking) {
+        p = ngx_cpymem(p, "*1\r\n$6\r\nASKING\r\n",
+                       sizeof("*1\r\n$6\r\nASKING\r\n") - 1);
+        batch[0]->asked = 0;
     }
 
     if (batch[0]->eval) {
@@ -989,6 +1011,8 @@ ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
 static void
 ngx_http_rate_limit_link_read(ngx_event_t *rev)
 {
+    u_char                      *p;
+    size_t                       size;
     ssize_t                      n;
     ngx_buf_t                   *b;
     ngx_connection_t            *c;
@@ -1018,6 +1042,25 @@ ngx_http_rate_limit_link_read(ngx_event_t *rev)
             if (b->pos > b->start) {
                 b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
                 b->pos = b->start;
+
+            } else if ((size_t) (b->end - b->start) < link->in_max) {
+
+                /* a long reply on a control connection: a slot map */
+
+                size = ngx_min(2 * (size_t) (b->end - b->start),
+                               link->in_max);
+
+                p = ngx_alloc(size, ngx_cycle->log);
+                if (p == NULL) {
+                    ngx_http_rate_limit_link_fail(link, "no memory", NULL);
+                    return;
+                }
+
+                b->last = ngx_cpymem(p, b->start, b->last - b->start);
+                b->pos = p;
+                ngx_free(b->start);
+                b->start = p;
+                b->end = p + size;
 
             } else {
                 ngx_http_rate_limit_link_fail(link, "sent a reply too long",
@@ -1246,6 +1289,27 @@ ngx_http_rate_limit_link_parse_calls(ngx_http_rate_limit_link_t *link)
         q = ngx_queue_head(&link->waiting);
         head = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
 
+        if (head->asking && !head->asked) {
+
+            /* ASKING's +OK before the call's own reply */
+
+            rc = ngx_http_rate_limit_resp_end(link->in.pos, link->in.last,
+                                              &end);
+            if (rc == NGX_AGAIN) {
+                return NGX_OK;
+            }
+
+            if (rc == NGX_ERROR || end - link->in.pos != 5
+                || ngx_strncmp(link->in.pos, "+OK\r\n", 5) != 0)
+            {
+                goto invalid;
+            }
+
+            link->in.pos = end;
+            head->asked = 1;
+            continue;
+        }
+
         rc = ngx_http_rate_limit_link_reply(head, link->in.pos,
                                             link->in.last, &end, &error);
 
@@ -1369,7 +1433,8 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
 
 /*
  * An error reply to a batch: NOSCRIPT sends it again with the script
- * itself; an error of the whole server (a replica's READONLY, LOADING,
+ * itself; a Cluster's MOVED and ASK send its calls where their slot is; an
+ * error of the whole server (a replica's READONLY, LOADING,
  * CLUSTERDOWN, a password refused...) fails the connection, with one line
  * for the outage (and, on Sentinel's primary, asks the sentinels again);
  * any other fails the calls (a key of another type, a script error), with
@@ -1380,11 +1445,11 @@ static ngx_int_t
 ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
     ngx_http_rate_limit_call_t *head, ngx_str_t *error)
 {
-    u_char                       *p, *last;
+    u_char                       *p, *last, *digits;
     size_t                        size;
     ngx_buf_t                    *b;
-    ngx_str_t                     word;
-    ngx_uint_t                    i, n, keys;
+    ngx_str_t                     word, addr;
+    ngx_uint_t                    i, n, ask, slot, keys;
     ngx_queue_t                  *q;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_redis_t  *rd;
@@ -1450,6 +1515,49 @@ ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
         ngx_http_rate_limit_link_write(link->connection->write);
 
         return (link->connection == NULL) ? NGX_ERROR : NGX_OK;
+    }
+
+    if (rd->redirect
+        && ((word.len == 5 && ngx_strncmp(word.data, "MOVED", 5) == 0)
+            || (word.len == 3 && ngx_strncmp(word.data, "ASK", 3) == 0)))
+    {
+        /* "MOVED 3999 127.0.0.1:6381": the slot must be the batch's */
+
+        ask = (word.len == 3);
+        slot = 0;
+        digits = (p < last) ? ++p : p;
+
+        for ( /* void */ ; p < last && *p >= '0' && *p <= '9'; p++) {
+            slot = slot * 10 + (*p - '0');
+
+            if (slot >= NGX_HTTP_RATE_LIMIT_CLUSTER_SLOTS) {
+                break;
+            }
+        }
+
+        if (p == digits || p == last || *p != ' ' || slot != head->slot) {
+            ngx_http_rate_limit_link_fail(link, "sent an invalid redirect",
+                                          error);
+            return NGX_ERROR;
+        }
+
+        addr.data = p + 1;
+        addr.len = last - addr.data;
+
+        for (i = 0; i < n; i++) {
+            q = ngx_queue_head(&link->waiting);
+            call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
+            ngx_queue_remove(q);
+
+            call->link = NULL;
+            call->sent = 0;
+
+            if (rd->redirect(call, ask, &addr) != NGX_OK) {
+                ngx_http_rate_limit_call_done(call, NGX_ERROR);
+            }
+        }
+
+        return NGX_OK;
     }
 
     for (i = 0; down[i].len; i++) {

@@ -6,9 +6,11 @@
  *   redis://[user[:password]@]host:port[/db]
  *   rediss://...                                       the same, in TLS
  *   redis-sentinel://[user[:password]@]host:port[,host:port...]/master
+ *   redis-cluster://[user[:password]@]host:port[,host:port...]
  *
  * The user and the password are percent-decoded, go to AUTH (of the
- * primary, never of a sentinel), and never to a log line: the
+ * primary or a Cluster's nodes, never of a sentinel), and never to a log
+ * line: the
  * deployment's name in logs leaves the password out.  A password may also
  * come from a file (redis_password_file=), which the master reads.
  */
@@ -38,18 +40,20 @@ static ngx_http_rate_limit_redis_scheme_t  ngx_http_rate_limit_redis_schemes[]
     { ngx_string("rediss://"), NGX_HTTP_RATE_LIMIT_REDIS_SERVER, 1, 6379 },
     { ngx_string("redis-sentinel://"), NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL, 0,
       26379 },
+    { ngx_string("redis-cluster://"), NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER, 0,
+      6379 },
     { ngx_null_string, 0, 0, 0 }
 };
 
 
 /*
  * Deployments this module does not speak to: a clear "not supported" at
- * nginx -t, not an address that fails to parse.  Sentinel in TLS would
- * verify a primary known only by the address a sentinel gives.
+ * nginx -t, not an address that fails to parse.  Sentinel or a Cluster
+ * in TLS would verify a server known only by the address a sentinel or
+ * the slot map gives.
  */
 static ngx_str_t  ngx_http_rate_limit_redis_unsupported[] = {
     ngx_string("rediss-sentinel://"),
-    ngx_string("redis-cluster://"),
     ngx_string("rediss-cluster://"),
     ngx_null_string
 };
@@ -87,8 +91,8 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "rate_limit_zone: \"%V\" is not supported, "
-                               "only redis://, rediss:// and "
-                               "redis-sentinel://", un);
+                               "only redis://, rediss://, redis-sentinel:// "
+                               "and redis-cluster://", un);
             return NULL;
         }
     }
@@ -209,6 +213,13 @@ ngx_http_rate_limit_redis_create(ngx_conf_t *cf, ngx_str_t *uri,
 
     case NGX_HTTP_RATE_LIMIT_REDIS_SENTINEL:
         if (ngx_http_rate_limit_sentinel_init(cf, rd) != NGX_OK) {
+            return NULL;
+        }
+
+        break;
+
+    case NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER:
+        if (ngx_http_rate_limit_cluster_init(cf, rd) != NGX_OK) {
             return NULL;
         }
 
@@ -355,6 +366,13 @@ ngx_http_rate_limit_redis_uri(ngx_conf_t *cf, ngx_http_rate_limit_redis_t *rd,
         }
 
         rd->master = rest;
+        break;
+
+    case NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER:
+        if (rest.len) {
+            return "a path: a Cluster has only database 0";
+        }
+
         break;
 
     default:

@@ -8,7 +8,11 @@ package GwRedis;
 # operators run, each server started by the test on free ports: servers
 # with other options (a password, ACL users, TLS with certificates of a
 # CA made here), a primary with a replica and three sentinels, a
-# three-primary cluster.
+# three-primary cluster made by redis-cli --cluster create, and what tests
+# ask of a cluster: the node of a key's slot, a slot moved from one node
+# to another as redis-cli --cluster reshard moves it, or stopped halfway
+# (the keys moved, the slot still migrating: ASK), a node that joins, a
+# node started again.
 
 use strict;
 use warnings;
@@ -24,7 +28,7 @@ use GwHttp ();
 
 our ($PORT, $PID, $MUTE_PID, $MUTE_PORT, $NGINX_PID, $NGINX_DIR, $SOCKET,
      $FAKE_PID, $FAKE_PORT, $FAKE_CONTROL_PORT, %SERVERS, $PROXY_PID,
-     $PROXY_DIR, $PROXY_SKIP);
+     $PROXY_DIR, $PROXY_SKIP, %CLUSTER_PASSWORD, %CLUSTER_BUS);
 
 our $DIR = File::Temp->newdir('gw-redis-XXXXXX', TMPDIR => 1);
 
@@ -187,6 +191,193 @@ sub sentinels {
     }
 
     die "the sentinels did not come to know the primary and its replica\n";
+}
+
+# A cluster of three primaries and no replicas, made by redis-cli
+# --cluster create (slots 0-5460, 5461-10922 and 10923-16383, in the order
+# of the ports returned).  Each node has a bus port of its own (a port +
+# 10000 may not exist), a node timeout of 2 s and serves its slots when
+# another is down (require-full-coverage no).  With password => ..., the
+# nodes ask for it (requirepass, masterauth).  Returns the three ports once
+# every node knows the others and that all 16384 slots are served.
+sub cluster {
+    my (%o) = @_;
+    my @ports = map { cluster_node(%o) } 1 .. 3;
+    my @cli = defined $o{password} ? ('-a', $o{password}) : ();
+    my $pid = fork // die "fork: $!\n";
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$DIR/redis-$ports[0]/create.log";
+        open STDERR, '>&', \*STDOUT;
+        exec('redis-cli', '--no-auth-warning', @cli, '--cluster', 'create',
+             (map { "127.0.0.1:$_" } @ports), '--cluster-replicas', 0,
+             '--cluster-yes')
+            or POSIX::_exit(127);
+    }
+
+    waitpid $pid, 0;
+    die "redis-cli --cluster create failed, see "
+        . "$DIR/redis-$ports[0]/create.log\n" if $?;
+
+    wait_cluster(@ports);
+
+    return @ports;
+}
+
+# One node of a cluster, in a cluster of its own until it meets others,
+# serving no slot: its port.  With port => a node's port, that node again
+# (its bus port, its password, its nodes.conf: the same node, which knows
+# the others), once kill_server() or stop_server() ended it.
+sub cluster_node {
+    my (%o) = @_;
+    my ($port, $bus) = defined $o{port} ? ($o{port}, $CLUSTER_BUS{$o{port}})
+                                        : GwHttp::free_ports(2);
+    $o{password} = $CLUSTER_PASSWORD{$port} if defined $o{port};
+    my @pw = defined $o{password}
+             ? ('--requirepass', $o{password}, '--masterauth', $o{password})
+             : ();
+
+    server(port => $port, args => [
+        @pw, '--cluster-enabled', 'yes',
+        '--cluster-config-file', "$DIR/redis-$port/nodes.conf",
+        '--cluster-port', $bus, '--cluster-node-timeout', 2000,
+        '--cluster-require-full-coverage', 'no']);
+    $CLUSTER_PASSWORD{$port} = $o{password};
+    $CLUSTER_BUS{$port} = $bus;
+
+    return $port;
+}
+
+# A new node (a cluster_node() of the same password) joins the cluster of
+# @ports, serving no slot yet: until every node knows every other
+sub join_cluster {
+    my ($port, @ports) = @_;
+    my $r = node_cli($ports[0], 'CLUSTER', 'MEET', '127.0.0.1', $port,
+                     $CLUSTER_BUS{$port});
+    die "CLUSTER MEET of $port: $r\n" unless $r eq 'OK';
+    wait_cluster(@ports, $port);
+}
+
+# until every node of @ports says the cluster is ok, knows them all and
+# sees all 16384 slots served
+sub wait_cluster {
+    my @ports = @_;
+
+    for (1 .. 500) {
+        my $ok = grep {
+            my $info = node_cli($_, 'CLUSTER', 'INFO');
+            $info =~ /^cluster_state:ok\r?$/m
+            && $info =~ /^cluster_slots_ok:16384\r?$/m
+            && $info =~ /^cluster_known_nodes:${\ scalar @ports}\r?$/m;
+        } @ports;
+        return if $ok == @ports;
+        sleep 0.02;
+    }
+
+    die "the cluster of @ports is not ok\n";
+}
+
+# redis-cli's answer from a node of a cluster(), with its password
+sub node_cli {
+    my ($port, @args) = @_;
+    my $pw = $CLUSTER_PASSWORD{$port};
+    return cli($port, [defined $pw ? ('-a', $pw) : ()], @args);
+}
+
+# the slot of a key
+sub keyslot {
+    my ($port, $key) = @_;
+    return node_cli($port, 'CLUSTER', 'KEYSLOT', $key);
+}
+
+# what a node knows of the cluster: for each node's port, its id and the
+# slots it serves, as { id => ..., slots => [[first, last], ...] }; a
+# slot being migrated is in neither side's ranges
+sub nodes {
+    my $port = shift;
+    my %nodes;
+
+    for (split /\n/, node_cli($port, 'CLUSTER', 'NODES')) {
+        my ($id, $addr, $flags, undef, undef, undef, undef, undef, @slots)
+            = split ' ';
+        my ($p) = $addr =~ /:(\d+)\@/ or next;
+        $nodes{$p} = {
+            id    => $id,
+            flags => $flags,
+            slots => [map { /^(\d+)(?:-(\d+))?$/ ? [$1, $2 // $1] : () }
+                      @slots],
+        };
+    }
+
+    return \%nodes;
+}
+
+# the port of the node that serves $slot, as the node on $port sees it
+sub slot_owner {
+    my ($port, $slot) = @_;
+    my $nodes = nodes($port);
+
+    for my $p (keys %$nodes) {
+        return $p if grep { $_->[0] <= $slot && $slot <= $_->[1] }
+                     @{ $nodes->{$p}{slots} };
+    }
+
+    return undef;
+}
+
+# The node that serves the bucket $key: the slot of its hash tag.
+sub key_owner {
+    my ($port, $key) = @_;
+    return slot_owner($port, keyslot($port, $key));
+}
+
+# Moves $slot from the node on port $from to the one on $to, as redis-cli
+# --cluster reshard does: the target IMPORTING, the source MIGRATING, the
+# keys MIGRATEd, then every node told the new owner, and until all of
+# @$all (every node's port) agree.  With half => 1 it stops once the keys
+# are moved: the source answers ASK for them, the target takes them after
+# ASKING; finish_slot() ends the move.
+sub move_slot {
+    my ($slot, $from, $to, %o) = @_;
+    my $nodes = nodes($from);
+    my $pw = $CLUSTER_PASSWORD{$from};
+
+    node_cli($to, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING',
+             $nodes->{$from}{id}) eq 'OK'
+        or die "CLUSTER SETSLOT $slot IMPORTING on $to failed\n";
+    node_cli($from, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING',
+             $nodes->{$to}{id}) eq 'OK'
+        or die "CLUSTER SETSLOT $slot MIGRATING on $from failed\n";
+
+    for (;;) {
+        my @keys = split /\n/, node_cli($from, 'CLUSTER', 'GETKEYSINSLOT',
+                                        $slot, 100);
+        last unless @keys;
+        my $r = node_cli($from, 'MIGRATE', '127.0.0.1', $to, '', 0, 5000,
+                         defined $pw ? ('AUTH', $pw) : (), 'KEYS', @keys);
+        die "MIGRATE of slot $slot to $to: $r\n" unless $r eq 'OK';
+    }
+
+    finish_slot($slot, $from, $to, $o{all} // [keys %$nodes]) unless $o{half};
+}
+
+sub finish_slot {
+    my ($slot, $from, $to, $all) = @_;
+    my $id = nodes($to)->{$to}{id};
+
+    # the target first, so that it owns the slot before the source stops
+    # answering for it, as redis-cli does
+    for my $p ($to, $from, grep { $_ != $to && $_ != $from } @$all) {
+        my $r = node_cli($p, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $id);
+        die "CLUSTER SETSLOT $slot NODE on $p: $r\n" unless $r eq 'OK';
+    }
+
+    for (1 .. 500) {
+        return if !grep { (slot_owner($_, $slot) // 0) != $to } @$all;
+        sleep 0.02;
+    }
+
+    die "the nodes do not agree that $to serves slot $slot\n";
 }
 
 # A sentinel that lies ($TEST_NGINX_FAKE_SENTINEL_PORT): it names

@@ -382,14 +382,14 @@ qr/\[emerg\] .*invalid redis address "redis-sentinel:\/\/127\.0\.0\.1:26379": no
 
 
 
-=== TEST 20: Cluster is not supported: nginx -t says so
+=== TEST 20: a Cluster in TLS is not supported: nginx -t says so
 --- http_config
     rate_limit_zone $arg_k zone=a:1m rate=10r/m
-                    redis=redis-cluster://127.0.0.1:7000,127.0.0.1:7001;
+                    redis=rediss-cluster://127.0.0.1:7000,127.0.0.1:7001;
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*rate_limit_zone: "redis-cluster:\/\/" is not supported, only redis:\/\/, rediss:\/\/ and redis-sentinel:\/\/ in /
+qr/\[emerg\] .*rate_limit_zone: "rediss-cluster:\/\/" is not supported, only redis:\/\/, rediss:\/\/, redis-sentinel:\/\/ and redis-cluster:\/\/ in /
 
 
 

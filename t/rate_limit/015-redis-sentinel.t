@@ -307,7 +307,7 @@ Sentinel-pw
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*rate_limit_zone: "rediss-sentinel:\/\/" is not supported, only redis:\/\/, rediss:\/\/ and redis-sentinel:\/\/ in /
+qr/\[emerg\] .*rate_limit_zone: "rediss-sentinel:\/\/" is not supported, only redis:\/\/, rediss:\/\/, redis-sentinel:\/\/ and redis-cluster:\/\/ in /
 --- no_error_log
 Sentinel-pw
 
