@@ -16,6 +16,12 @@
 #define NGX_GW_JSON_NEON  1
 #endif
 
+#if (defined __GNUC__ || defined __clang__)
+#define NGX_GW_JSON_NOINLINE  __attribute__((noinline))
+#else
+#define NGX_GW_JSON_NOINLINE
+#endif
+
 
 enum {
     sw_value = 0,
@@ -79,6 +85,10 @@ static u_char *ngx_gw_json_avx2_run(u_char *p, u_char *last)
 #elif (NGX_GW_JSON_NEON)
 static u_char *ngx_gw_json_neon_run(u_char *p, u_char *last);
 #endif
+static ngx_int_t ngx_gw_json_name_run(ngx_gw_json_t *j, u_char **pos,
+    u_char *quote, u_char *p, u_char *last) NGX_GW_JSON_NOINLINE;
+static ngx_inline ngx_int_t ngx_gw_json_name_take(ngx_gw_json_t *j,
+    u_char **pos, u_char *p, u_char *q);
 static ngx_int_t ngx_gw_json_open(ngx_gw_json_t *j, u_char *p,
     ngx_uint_t object);
 static ngx_int_t ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p);
@@ -160,7 +170,9 @@ ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last)
 
             skipped = *pos;
 
-        } else if (ngx_gw_json_next_name(j, pos, last) == NGX_OK) {
+        } else if (ngx_gw_json_next_name(j, pos, last) == NGX_OK
+                   || ngx_gw_json_next_bracket(j, pos, last) == NGX_OK)
+        {
             return NGX_OK;
         }
     }
@@ -982,7 +994,7 @@ ngx_gw_json_neon_run(u_char *p, u_char *last)
 ngx_int_t
 ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
 {
-    u_char   *p, *q;
+    u_char   *p;
 #if (NGX_GW_JSON_SSE2)
     int       quote, stop;
     __m128i   v;
@@ -1043,34 +1055,47 @@ ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
                                   _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
 
         if (stop == 0) {
-            q = ngx_gw_json_plain_run(p + 17, last);
-
-        } else if (quote & stop & -stop) {
-            q = p + 1 + __builtin_ctz(stop);
-            goto name;
-
-        } else {
-            return NGX_DECLINED;
+            return ngx_gw_json_name_run(j, pos, p, p + 17, last);
         }
 
-    } else {
-        q = ngx_gw_json_plain_run(p + 1, last);
-    }
+        if (quote & stop & -stop) {
+            return ngx_gw_json_name_take(j, pos, p,
+                                         p + 1 + __builtin_ctz(stop));
+        }
 
-#else
-
-    q = ngx_gw_json_plain_run(p + 1, last);
-
-#endif
-
-    if (q == last || *q != '"') {
         return NGX_DECLINED;
     }
 
-#if (NGX_GW_JSON_SSE2)
-name:
 #endif
 
+    return ngx_gw_json_name_run(j, pos, p, p + 1, last);
+}
+
+
+/*
+ * The rest of a name longer than a vector, or near the end of the input:
+ * out of the way of the common case, which then needs fewer registers
+ */
+
+static ngx_int_t
+ngx_gw_json_name_run(ngx_gw_json_t *j, u_char **pos, u_char *quote,
+    u_char *p, u_char *last)
+{
+    p = ngx_gw_json_plain_run(p, last);
+
+    if (p == last || *p != '"') {
+        return NGX_DECLINED;
+    }
+
+    return ngx_gw_json_name_take(j, pos, quote, p);
+}
+
+
+/* the name between the quotes at p and q */
+
+static ngx_inline ngx_int_t
+ngx_gw_json_name_take(ngx_gw_json_t *j, u_char **pos, u_char *p, u_char *q)
+{
     if ((size_t) (q - p - 1) > j->name_cap) {
         return NGX_DECLINED;
     }
@@ -1093,6 +1118,75 @@ name:
     j->mark = q + 1;
 
     *pos = q + 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * see ngx_gw_json.h: between two values of a container, the machine's
+ * VALUE_END of the container or VALUE_START of the next element without
+ * its steps.  Only brackets are taken: a scalar element is the machine's,
+ * as are what follows the top-level value (NGX_DONE's business) and a
+ * quiet value (whose events are not said).
+ */
+
+ngx_int_t
+ngx_gw_json_next_bracket(ngx_gw_json_t *j, u_char **pos, u_char *last)
+{
+    u_char      *p;
+    ngx_uint_t   object;
+
+    if (j->state != sw_after_value || j->depth == 0 || j->quiet) {
+        return NGX_DECLINED;
+    }
+
+    p = *pos;
+
+    while (p < last && *p <= ' '
+           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    {
+        p++;
+    }
+
+    if (p == last) {
+        return NGX_DECLINED;
+    }
+
+    object = ngx_gw_json_in_object(j);
+
+    if (*p == (object ? '}' : ']')) {
+        j->type = object ? NGX_GW_JSON_OBJECT : NGX_GW_JSON_ARRAY;
+        j->depth--;
+        j->event = NGX_GW_JSON_VALUE_END;
+        j->level = j->depth;
+        j->mark = p + 1;
+
+        *pos = p + 1;
+
+        return NGX_OK;
+    }
+
+    /* an object's next member is ngx_gw_json_next_name()'s */
+
+    if (object || *p != ',') {
+        return NGX_DECLINED;
+    }
+
+    do {
+        p++;
+    } while (p < last && *p <= ' '
+             && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'));
+
+    /* too deep a bracket is the machine's error, at the same byte */
+
+    if (p == last || (*p != '{' && *p != '[') || j->depth >= j->max_depth) {
+        return NGX_DECLINED;
+    }
+
+    (void) ngx_gw_json_value_start(j, p);
+
+    *pos = p + 1;
 
     return NGX_OK;
 }

@@ -132,6 +132,15 @@ ngx_int_t ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos,
     u_char *last);
 
 /*
+ * The fast path of ngx_gw_json_next() after a value inside a container:
+ * the VALUE_END of the container when its closing bracket comes next, or,
+ * in an array, the VALUE_START of the next element when it is an object
+ * or an array; else NGX_DECLINED, and nothing is consumed.
+ */
+ngx_int_t ngx_gw_json_next_bracket(ngx_gw_json_t *j, u_char **pos,
+    u_char *last);
+
+/*
  * The fast path of ngx_gw_json_next() inside a quiet value: NGX_OK and
  * the VALUE_END that ends it, or NGX_AGAIN where ngx_gw_json_next() must
  * go on from *pos (the end of the input, a token cut by it, or one that

@@ -208,10 +208,60 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
         state = j->state;
         start = p;
 
-        if (st->quiet || *from != p || st->pending_len || st->hold_start
-            || ngx_gw_json_next_name(j, &p, last) != NGX_OK)
-        {
+        if (st->quiet || *from != p || st->pending_len || st->hold_start) {
             return NGX_DECLINED;
+        }
+
+        if (ngx_gw_json_next_name(j, &p, last) != NGX_OK) {
+
+            if (ngx_gw_json_next_bracket(j, &p, last) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+
+            /* the object's end, held and then let go, as the loop does */
+
+            len = j->mark - start;
+            *pos = p;
+
+            if (len > NGX_HTTP_JSON_FILTER_PENDING) {
+                return NGX_OK;
+            }
+
+            ngx_http_json_filter_hold(st, start, len);
+            *from = j->mark;
+
+            ngx_http_json_filter_event(st);
+
+            if (st->mode == NGX_HTTP_JSON_FILTER_HOLD) {
+                continue;
+            }
+
+            /* in an array, its next element or its end */
+
+            start = p;
+
+            if (ngx_gw_json_next_bracket(j, &p, last) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+
+            ngx_http_json_filter_emit(st, start, j->mark - start);
+            *from = j->mark;
+            *pos = p;
+
+            ngx_http_json_filter_event(st);
+
+            if (j->event != NGX_GW_JSON_VALUE_START
+                || j->type != NGX_GW_JSON_OBJECT
+                || st->mode != NGX_HTTP_JSON_FILTER_HOLD)
+            {
+                return NGX_DECLINED;
+            }
+
+            /* its opening brace is out already */
+
+            (*from)++;
+
+            continue;
         }
 
         l = j->level;

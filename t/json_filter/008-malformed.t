@@ -4,7 +4,7 @@
 #
 # With json_fields alone (TEST 1-8, 20) the body is not cut short: what
 # follows the break passes through unchanged, and one error line says
-# where the JSON broke.  Under json_deny or json_allow (TEST 9-17) nothing
+# where the JSON broke.  Under json_deny or json_allow (TEST 9-17, 21) nothing
 # that they remove ever passes: the body stops before the byte that broke
 # it, less what was still undecided (the separator and name of a member
 # that might be denied), one error line says where, and the response ends
@@ -59,6 +59,9 @@ our %BAD = (
     # the space before a denied name longer than 4k
     'space.json' => ['{"id":1,' . (' ' x 5000) . qq("secret":"LEAK","x":2}\n),
                      '{"id":1'],
+    # ... and before the brace that closes the object
+    'space-close.json' => ['{"id":1,"x":3' . (' ' x 5000) . qq(}\n),
+                           '{"id":1,"x":3'],
     # the body ends inside a denied name, and after one
     'end-in-name.json' => ['{"id":1,"x":[1,2],"secr', '{"id":1,"x":[1,2]'],
     'end-after-name.json' => ['{"id":1,"x":[1,2],"secret"', '{"id":1,"x":[1,2]'],
@@ -450,3 +453,17 @@ json_filter: malformed JSON from upstream: unexpected end of input at its end; t
 qr/json_filter: .*?(?= while |, client: )/
 --- grep_error_log_out eval
 qr/\Ajson_filter: [^\n]+ at byte \d+; the rest passes untrimmed\n\z/
+
+
+
+=== TEST 21: ... as the space before the brace that closes an object
+--- config eval: $::CONFIG
+--- request eval
+["GET /deny/space-close.json HTTP/1.0", "GET /allow/space-close.json HTTP/1.0"]
+--- response_body eval
+[($::BAD{'space-close.json'}[1]) x 2]
+--- grep_error_log eval
+qr/json_filter: .*?(?= while |, client: )/
+--- grep_error_log_out eval
+["json_filter: a member name or the space before it is longer than 4k at byte 13; the response is cut short there\n",
+ "json_filter: a member name or the space before it is longer than 4k at byte 13; the response is cut short there\n"]
