@@ -20,7 +20,7 @@
  * arguments in RESP, byte for byte.  Each run must give each batch what a
  * reader of RESP would:
  *
- *   - an array of 3 integers a key of the batch: its calls succeed, each
+ *   - an array of an integer a key of the batch: its calls succeed, each
  *     with its keys' numbers, in order;
  *   - an error: its calls fail, the connection stays; a first NOSCRIPT
  *     sends the batch again with EVAL, and it waits for a second answer;
@@ -81,7 +81,7 @@ typedef enum {
 typedef struct {
     fz_state_e    state;
     ngx_uint_t    answers;
-    int64_t       reply[3 * FZ_MAX_KEYS];
+    int64_t       reply[FZ_MAX_KEYS];
 } fz_call_t;
 
 
@@ -320,7 +320,7 @@ fz_expect(u_char *p, u_char *last, ngx_uint_t keys, int64_t *values,
         n = ngx_min(n * 10 + (*q - '0'), (uint64_t) 1000);
     }
 
-    if (n != 3 * keys) {
+    if (n != keys) {
         return FZ_REPLY_GARBAGE;
     }
 
@@ -361,7 +361,7 @@ fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
     ngx_uint_t close, ngx_uint_t cluster, fz_outcome_t *out)
 {
     u_char      *next;
-    int64_t      values[3 * FZ_BATCH_KEYS];
+    int64_t      values[FZ_BATCH_KEYS];
     ngx_uint_t   queue[2 * FZ_MAX_CALLS], head, tail, b, noscript, i, k;
     ngx_uint_t   redirect;
     ngx_uint_t   per, first, n, eval[FZ_MAX_CALLS];
@@ -432,8 +432,8 @@ fz_oracle(u_char *p, u_char *last, ngx_uint_t calls, ngx_uint_t keys,
             out->call[i].answers = 1;
 
             if (rc == FZ_REPLY_ARRAY) {
-                for (k = 0; k < 3 * keys; k++) {
-                    out->call[i].reply[k] = values[3 * keys * (i - first) + k];
+                for (k = 0; k < keys; k++) {
+                    out->call[i].reply[k] = values[keys * (i - first) + k];
                 }
             }
         }
@@ -465,7 +465,7 @@ fz_answered(ngx_http_rate_limit_call_t *call, ngx_int_t rc)
 
     if (rc == NGX_OK) {
         fc->state = FZ_OK;
-        ngx_memcpy(fc->reply, call->reply, 3 * call->n * sizeof(int64_t));
+        ngx_memcpy(fc->reply, call->reply, call->n * sizeof(int64_t));
 
     } else {
         fc->state = FZ_FAILED;
@@ -615,8 +615,6 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
         p = ngx_sprintf(p, "$3\r\nk:%ui\r\n", k);
     }
 
-    p = ngx_sprintf(p, "$1\r\n%ui\r\n", keys);
-
     for (k = 0; k < keys; k++) {
         p = ngx_cpymem(p, "$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n",
                        4 * (sizeof("$1\r\n1\r\n") - 1));
@@ -651,7 +649,7 @@ fz_run(u_char *answer, size_t len, uint32_t seed, ngx_uint_t close,
         if (got.call[i].state == FZ_OK) {
             ngx_fuzz_assert(ngx_memcmp(got.call[i].reply,
                                        expect->call[i].reply,
-                                       3 * keys * sizeof(int64_t))
+                                       keys * sizeof(int64_t))
                             == 0);
         }
     }

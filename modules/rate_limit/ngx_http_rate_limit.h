@@ -207,9 +207,10 @@ struct ngx_http_rate_limit_call_s {
     ngx_uint_t                      slot;       /* a Cluster's, of its keys */
     ngx_uint_t                      redirects;
     ngx_str_t                       keys;       /* KEYS, RESP */
-    ngx_str_t                       argv;       /* its part of ARGV, RESP */
+    ngx_str_t                       argv;       /* its limits, RESP */
+    u_char                          limit_len[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     u_char                          index[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
-    int64_t                         reply[3 * NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
+    int64_t                         reply[NGX_HTTP_RATE_LIMIT_MAX_LIMITS];
     unsigned                        sent:1;
     unsigned                        eval:1;
     unsigned                        failed:1;

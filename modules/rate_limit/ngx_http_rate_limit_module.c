@@ -749,7 +749,8 @@ static void
 ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
     ngx_int_t rc)
 {
-    int64_t                         *reply;
+    int64_t                          reply;
+    uint64_t                         fill, used, cap;
     ngx_uint_t                       i, k;
     ngx_connection_t                *c;
     ngx_http_request_t              *r;
@@ -777,15 +778,29 @@ ngx_http_rate_limit_redis_answered(ngx_http_rate_limit_call_t *call,
             continue;
         }
 
-        reply = &call->reply[3 * k];
+        /*
+         * the fill after an admission, or minus one minus the fill that
+         * rejected the cost: the wait is what it is beyond the burst
+         */
+
+        reply = call->reply[k];
 
         check->in_redis = 1;
-        check->admitted = (reply[0] == 1);
-        ngx_http_rate_limit_values(check, (reply[1] > 0) ? reply[1] : 0,
-                                   (reply[2] > 0) ? reply[2] : 0);
+        check->admitted = (reply >= 0);
 
-        if (!check->admitted && reply[1] > 0) {
-            ngx_http_rate_limit_learn(check, state->asked + reply[1],
+        if (check->admitted) {
+            ngx_http_rate_limit_values(check, reply, 0);
+            continue;
+        }
+
+        fill = (uint64_t) -(reply + 1);
+        used = fill + check->cost * check->interval;
+        cap = (check->burst + 1) * check->interval;
+
+        ngx_http_rate_limit_values(check, fill, (used > cap) ? used - cap : 0);
+
+        if (fill > 0) {
+            ngx_http_rate_limit_learn(check, state->asked + fill,
                                       ngx_http_rate_limit_now());
         }
     }

@@ -43,26 +43,34 @@
  * The GCRA of ngx_http_rate_limit_decide() on Redis's clock, for the
  * limits of several requests at once, each request's in a group of its
  * own: a group is all or nothing, and the groups are decided in turn, as
- * if each were a call of its own.  ARGV holds the number of groups, then
- * for each group the number of its keys, then for each key interval (us),
- * burst, cost and dry run.  A key expires when its bucket is full again.
- * Replies three integers a key: admitted, the bucket's fill in us, and the
- * wait in us.
+ * if each were a call of its own.  ARGV[1] holds a byte for each group,
+ * its number of keys; ARGV[2] a byte for each key, the index of its limit
+ * among those that follow, each limit's four numbers given once: interval
+ * (us), burst, cost and dry run.  A key expires when its bucket is full
+ * again.  Replies an integer a key: the bucket's fill in us if admitted,
+ * or else minus the fill before, minus one.
  */
 static ngx_str_t  ngx_http_rate_limit_redis_lua = ngx_string(
     "local t = redis.call('TIME') "
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
-    "local res, cur, new = {}, {}, {} "
-    "local k, a = 0, 2 "
-    "for g = 1, tonumber(ARGV[1]) do "
-    "  local n = tonumber(ARGV[a]) "
+    "local groups, index = ARGV[1], ARGV[2] "
+    "local res, cur, new, lim = {}, {}, {}, {} "
+    "local k = 0 "
+    "for g = 1, #groups do "
+    "  local n = string.byte(groups, g) "
     "  local charge, reject = {}, false "
-    "  a = a + 1 "
     "  for i = k + 1, k + n do "
     "    local key = KEYS[i] "
-    "    local interval = tonumber(ARGV[a]) "
-    "    local cap = (tonumber(ARGV[a + 1]) + 1) * interval "
-    "    local cost = tonumber(ARGV[a + 2]) * interval "
+    "    local l = string.byte(index, i) "
+    "    local L = lim[l] "
+    "    if L == nil then "
+    "      local a = 3 + 4 * l "
+    "      local interval = tonumber(ARGV[a]) "
+    "      L = { (tonumber(ARGV[a + 1]) + 1) * interval, "
+    "            tonumber(ARGV[a + 2]) * interval, ARGV[a + 3] == '1' } "
+    "      lim[l] = L "
+    "    end "
+    "    local cost = L[2] "
     "    local tat = cur[key] "
     "    if tat == nil then "
     "      tat = tonumber(redis.call('GET', key)) or 0 "
@@ -70,15 +78,13 @@ static ngx_str_t  ngx_http_rate_limit_redis_lua = ngx_string(
     "    end "
     "    if tat < now then tat = now end "
     "    local used = tat - now + cost "
-    "    if used <= cap or cost == 0 then "
-    "      res[#res + 1] = 1 res[#res + 1] = used res[#res + 1] = 0 "
+    "    if used <= L[1] or cost == 0 then "
+    "      res[i] = used "
     "      if cost > 0 then charge[key] = now + used end "
     "    else "
-    "      res[#res + 1] = 0 res[#res + 1] = tat - now "
-    "      res[#res + 1] = used - cap "
-    "      if ARGV[a + 3] ~= '1' then reject = true end "
+    "      res[i] = now - tat - 1 "
+    "      if not L[3] then reject = true end "
     "    end "
-    "    a = a + 4 "
     "  end "
     "  if not reject then "
     "    for key, tat in pairs(charge) do cur[key] = tat new[key] = tat end "
@@ -93,6 +99,7 @@ static ngx_str_t  ngx_http_rate_limit_redis_lua = ngx_string(
 
 
 static u_char *ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v);
+static size_t ngx_http_rate_limit_call_args(ngx_http_rate_limit_call_t *call);
 static size_t ngx_http_rate_limit_call_size(ngx_http_rate_limit_call_t *call);
 static void ngx_http_rate_limit_call_timeout(ngx_event_t *ev);
 static void ngx_http_rate_limit_call_finish(ngx_event_t *ev);
@@ -154,8 +161,8 @@ ngx_http_rate_limit_redis_script(ngx_http_rate_limit_redis_t *rd)
  * A call of the script for the limits checks[index[0..n-1]], all on rd
  * and, in a Cluster, in slot: KEYS are each zone's prefix and the limit's
  * key (in braces in a Cluster: the hash tag, see
- * ngx_http_rate_limit_cluster_slot()), its part of ARGV the number of
- * keys and the four numbers of each limit.  The call has memory
+ * ngx_http_rate_limit_cluster_slot()), and the four numbers of each
+ * limit, which go to ARGV once a batch.  The call has memory
  * of its own, in which they are written in RESP: it outlives the request
  * if Redis is slow.  The caller sets its handler and data, and frees it with
  * ngx_free() unless ngx_http_rate_limit_redis_call() queued it.
@@ -166,14 +173,14 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
     ngx_http_rate_limit_check_t *checks, u_char *index, ngx_uint_t n,
     ngx_uint_t slot, ngx_log_t *log)
 {
-    u_char                       *p;
+    u_char                       *p, *start;
     size_t                        len, tag;
     ngx_uint_t                    i;
     ngx_http_rate_limit_call_t   *call;
     ngx_http_rate_limit_check_t  *check;
 
     tag = (rd->mode == NGX_HTTP_RATE_LIMIT_REDIS_CLUSTER) ? 2 : 0;
-    len = sizeof("$20\r\n8\r\n");
+    len = 0;
 
     for (i = 0; i < n; i++) {
         check = &checks[index[i]];
@@ -222,15 +229,16 @@ ngx_http_rate_limit_redis_call_create(ngx_http_rate_limit_redis_t *rd,
     call->keys.len = p - call->keys.data;
     call->argv.data = p;
 
-    p = ngx_http_rate_limit_redis_arg(p, n);
-
     for (i = 0; i < n; i++) {
         check = &checks[index[i]];
+        start = p;
 
         p = ngx_http_rate_limit_redis_arg(p, check->interval);
         p = ngx_http_rate_limit_redis_arg(p, check->burst);
         p = ngx_http_rate_limit_redis_arg(p, check->cost);
         p = ngx_http_rate_limit_redis_arg(p, check->dry_run);
+
+        call->limit_len[i] = (u_char) (p - start);
     }
 
     call->argv.len = p - call->argv.data;
@@ -256,14 +264,26 @@ ngx_http_rate_limit_redis_arg(u_char *p, uint64_t v)
 }
 
 
+/*
+ * The most a call adds to a batch: its keys, its limits if none is
+ * another's, a byte for its group and one for each key
+ */
+
+static size_t
+ngx_http_rate_limit_call_args(ngx_http_rate_limit_call_t *call)
+{
+    return call->keys.len + call->argv.len + 1 + call->n;
+}
+
+
 /* the most a call alone takes in the buffer, with the script itself */
 
 static size_t
 ngx_http_rate_limit_call_size(ngx_http_rate_limit_call_t *call)
 {
     return NGX_HTTP_RATE_LIMIT_REDIS_HEADER
-           + ngx_http_rate_limit_redis_lua.len + call->keys.len
-           + call->argv.len;
+           + ngx_http_rate_limit_redis_lua.len
+           + ngx_http_rate_limit_call_args(call);
 }
 
 
@@ -925,7 +945,7 @@ ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
                 break;
             }
 
-            size = call->keys.len + call->argv.len;
+            size = ngx_http_rate_limit_call_args(call);
 
             if (size > space) {
                 break;
@@ -944,26 +964,56 @@ ngx_http_rate_limit_link_serialize(ngx_http_rate_limit_link_t *link)
 
 
 /*
- * [ASKING] EVALSHA sha keys key... groups argv..., or EVAL with the script
- * itself after a NOSCRIPT: the keys and arguments of each call of the
- * batch, which goes to the calls waiting
+ * [ASKING] EVALSHA sha keys key... groups index limit..., or EVAL with
+ * the script itself after a NOSCRIPT: the keys of each call of the batch,
+ * which goes to the calls waiting, a byte a call (its number of keys), a
+ * byte a key (its limit's index), and each distinct limit once: on a hot
+ * key, Redis reads one key and two bytes a decision, not six values
  */
 
 static void
 ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
     ngx_http_rate_limit_call_t **batch, ngx_uint_t n, ngx_uint_t keys)
 {
-    u_char                      *p;
-    ngx_uint_t                   i, argc;
+    u_char                      *p, *limit;
+    ngx_uint_t                   i, k, l, m, argc, nlimits;
     ngx_http_rate_limit_call_t  *call;
+    u_char                       index[NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS];
+    u_char                      *limits[NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS];
+    u_char                       lens[NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS];
+
+    /* the distinct limits: their RESP is canonical, equal if they are */
+
+    nlimits = 0;
+    m = 0;
+
+    for (i = 0; i < n; i++) {
+        call = batch[i];
+        limit = call->argv.data;
+
+        for (k = 0; k < call->n; k++) {
+            for (l = 0; l < nlimits; l++) {
+                if (lens[l] == call->limit_len[k]
+                    && ngx_memcmp(limits[l], limit, lens[l]) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (l == nlimits) {
+                limits[l] = limit;
+                lens[l] = call->limit_len[k];
+                nlimits++;
+            }
+
+            index[m++] = (u_char) l;
+            limit += call->limit_len[k];
+        }
+    }
 
     p = link->out.last;
 
-    argc = 4 + keys;
-
-    for (i = 0; i < n; i++) {
-        argc += 1 + 4 * batch[i]->n;
-    }
+    argc = 5 + keys + 4 * nlimits;
 
     if (batch[0]->asking) {
         p = ngx_cpymem(p, "*1\r\n$6\r\nASKING\r\n",
@@ -989,12 +1039,23 @@ ngx_http_rate_limit_link_put(ngx_http_rate_limit_link_t *link,
         p = ngx_cpymem(p, batch[i]->keys.data, batch[i]->keys.len);
     }
 
-    p = ngx_http_rate_limit_redis_arg(p, n);
+    p = ngx_sprintf(p, "$%ui\r\n", n);
+
+    for (i = 0; i < n; i++) {
+        *p++ = (u_char) batch[i]->n;
+    }
+
+    p = ngx_sprintf(p, "\r\n$%ui\r\n", keys);
+    p = ngx_cpymem(p, index, keys);
+    *p++ = CR;
+    *p++ = LF;
+
+    for (l = 0; l < nlimits; l++) {
+        p = ngx_cpymem(p, limits[l], lens[l]);
+    }
 
     for (i = 0; i < n; i++) {
         call = batch[i];
-
-        p = ngx_cpymem(p, call->argv.data, call->argv.len);
 
         ngx_queue_remove(&call->queue);
         ngx_queue_insert_tail(&link->waiting, &call->queue);
@@ -1356,7 +1417,7 @@ invalid:
 
 
 /*
- * One reply to a batch of calls, head first: an array of 3 integers for
+ * One reply to a batch of calls, head first: an array of an integer for
  * each key of each call (NGX_OK, the calls have them), an error
  * (NGX_DECLINED, its text), incomplete (NGX_AGAIN), or garbage
  * (NGX_ERROR).
@@ -1389,7 +1450,7 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
         return NGX_DECLINED;
     }
 
-    if (v.type != '*' || v.n != (int64_t) (3 * head->batch_keys)) {
+    if (v.type != '*' || v.n != (int64_t) head->batch_keys) {
         return NGX_ERROR;
     }
 
@@ -1416,7 +1477,7 @@ ngx_http_rate_limit_link_reply(ngx_http_rate_limit_call_t *head, u_char *p,
             return NGX_ERROR;
         }
 
-        if (k == (ngx_int_t) (3 * call->n)) {
+        if (k == (ngx_int_t) call->n) {
             q = ngx_queue_next(q);
             call = ngx_queue_data(q, ngx_http_rate_limit_call_t, queue);
             k = 0;
@@ -1488,7 +1549,7 @@ ngx_http_rate_limit_link_error(ngx_http_rate_limit_link_t *link,
 
             call->eval = 1;
             batch[i] = call;
-            size += call->keys.len + call->argv.len;
+            size += ngx_http_rate_limit_call_args(call);
         }
 
         b = &link->out;

@@ -584,22 +584,19 @@ sub take_command {
     return \@args;
 }
 
-# EVALSHA sha n key... groups (count (interval burst cost dry_run)...)...:
-# each key admitted with only this call's cost in its bucket
+# EVALSHA sha n key... groups index (interval burst cost dry_run)...: a
+# byte a group (its keys), a byte a key (its limit), then the limits; each
+# key admitted with only this call's cost in its bucket (the fill, >= 0)
 sub fake_reply {
     my $args = shift;
     my $n = $args->[2];
-    my $reply = '*' . 3 * $n . "\r\n";
-    my $a = 4 + $n;
+    my $index = $args->[4 + $n];
+    my $reply = "*$n\r\n";
 
-    for my $g (1 .. $args->[3 + $n]) {
-        my $count = $args->[$a++];
-
-        for (1 .. $count) {
-            my ($interval, undef, $cost) = @$args[$a .. $a + 2];
-            $reply .= ":1\r\n:" . $interval * $cost . "\r\n:0\r\n";
-            $a += 4;
-        }
+    for my $i (0 .. $n - 1) {
+        my $a = 5 + $n + 4 * ord(substr($index, $i, 1));
+        my ($interval, undef, $cost) = @$args[$a .. $a + 2];
+        $reply .= ':' . $interval * $cost . "\r\n";
     }
 
     return $reply;
