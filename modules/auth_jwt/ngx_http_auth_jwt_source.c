@@ -46,6 +46,8 @@ static ngx_int_t ngx_http_auth_jwt_source_sync(
     ngx_http_auth_jwt_stored_t *st);
 static ngx_int_t ngx_http_auth_jwt_fetch_init(ngx_http_request_t *r,
     ngx_array_t *sources, ngx_http_auth_jwt_keys_t *keys);
+static ngx_uint_t ngx_http_auth_jwt_source_held_off(
+    ngx_http_auth_jwt_source_t *src);
 static ngx_int_t ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
     time_t key_cache);
@@ -938,6 +940,17 @@ ngx_http_auth_jwt_fetch_init(ngx_http_request_t *r, ngx_array_t *sources,
 }
 
 
+/* a source that failed is not read or asked again for a while */
+
+static ngx_uint_t
+ngx_http_auth_jwt_source_held_off(ngx_http_auth_jwt_source_t *src)
+{
+    return src->has_failed
+           && (ngx_msec_int_t) (ngx_current_msec - src->failed)
+              < NGX_HTTP_AUTH_JWT_KEY_RETRY;
+}
+
+
 static ngx_int_t
 ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
     ngx_http_auth_jwt_key_source_t *kd, ngx_http_auth_jwt_fetch_t *fetch,
@@ -975,10 +988,7 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
 
         /* a client naming a missing file again and again costs no reads */
 
-        if (src->has_failed
-            && (ngx_msec_int_t) (ngx_current_msec - src->failed)
-               < NGX_HTTP_AUTH_JWT_KEY_RETRY)
-        {
+        if (ngx_http_auth_jwt_source_held_off(src)) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "auth_jwt: key file \"%V\" is not read again "
                           "within %ds of a failure", &src->name,
@@ -1019,10 +1029,8 @@ ngx_http_auth_jwt_fetch_start(ngx_http_request_t *r,
             return rc;
         }
 
-    } else if (src->has_failed
-               && (ngx_msec_int_t) (ngx_current_msec - src->failed)
-                  < NGX_HTTP_AUTH_JWT_KEY_RETRY)
-    {
+    } else if (ngx_http_auth_jwt_source_held_off(src)) {
+
         /* the error was logged once, with the failure */
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -27,6 +27,13 @@
 /* each zone is locked for the decision; a few per location is plenty */
 #define NGX_HTTP_RATE_LIMIT_MAX_LIMITS     8
 
+/*
+ * After a failure, an outage's backoff (ms), doubling: of a connection, of
+ * asking the sentinels, of asking for a slot map
+ */
+#define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN  100
+#define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX  5000
+
 /* Redis Cluster's key slots */
 #define NGX_HTTP_RATE_LIMIT_CLUSTER_SLOTS  16384
 

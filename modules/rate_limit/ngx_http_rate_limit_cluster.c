@@ -28,7 +28,6 @@
 
 /* a new map at most this often, however many MOVED come */
 #define NGX_HTTP_RATE_LIMIT_CLUSTER_REFRESH      100
-#define NGX_HTTP_RATE_LIMIT_CLUSTER_BACKOFF_MAX  5000
 
 
 typedef struct {
@@ -463,11 +462,11 @@ ngx_http_rate_limit_cluster_control_failed(ngx_http_rate_limit_link_t *link)
                       "rate_limit: redis \"%V\" has no slot map: no node "
                       "gives it; retrying with backoff", &cl->redis->name);
         cl->down = 1;
-        cl->backoff = NGX_HTTP_RATE_LIMIT_CLUSTER_REFRESH;
+        cl->backoff = NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN;
 
     } else {
         cl->backoff = ngx_min(cl->backoff * 2,
-                              NGX_HTTP_RATE_LIMIT_CLUSTER_BACKOFF_MAX);
+                              NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX);
     }
 
     ngx_http_rate_limit_calls_fail(&cl->pending);
@@ -660,7 +659,9 @@ ngx_http_rate_limit_cluster_loaded(ngx_http_rate_limit_cluster_t *cl)
 
         covered++;
 
-        if (!(seen[i / 8] & (1 << (i % 8)))) {
+        /* how many primaries, for the first map's line only */
+
+        if (!cl->loaded && !(seen[i / 8] & (1 << (i % 8)))) {
             seen[i / 8] |= (u_char) (1 << (i % 8));
             primaries++;
         }
@@ -707,9 +708,9 @@ ngx_http_rate_limit_cluster_loaded(ngx_http_rate_limit_cluster_t *cl)
     if (covered < NGX_HTTP_RATE_LIMIT_CLUSTER_SLOTS) {
         cl->stale = 1;
         cl->backoff = ngx_max(cl->backoff * 2,
-                              NGX_HTTP_RATE_LIMIT_CLUSTER_REFRESH);
+                              NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN);
         cl->backoff = ngx_min(cl->backoff,
-                              NGX_HTTP_RATE_LIMIT_CLUSTER_BACKOFF_MAX);
+                              NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX);
 
     } else {
         cl->backoff = 0;

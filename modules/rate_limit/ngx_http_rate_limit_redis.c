@@ -21,8 +21,6 @@
 #include "ngx_http_rate_limit.h"
 
 
-#define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN  100
-#define NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX  5000
 #define NGX_HTTP_RATE_LIMIT_REDIS_BUF          16384
 
 /* TCP, TLS and the setup; a control connection's replies */
@@ -30,7 +28,8 @@
 
 /*
  * The keys of one script call, of as many requests as wait: their reply
- * (3 integers of 23 bytes at most each) fits in the buffer
+ * (an integer of 23 bytes at most each) fits in the buffer, and a byte
+ * names each one's limit
  */
 #ifndef NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS
 #define NGX_HTTP_RATE_LIMIT_REDIS_BATCH_KEYS   128

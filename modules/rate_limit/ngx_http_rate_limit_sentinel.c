@@ -18,10 +18,6 @@
 #include "ngx_http_rate_limit.h"
 
 
-#define NGX_HTTP_RATE_LIMIT_SENTINEL_BACKOFF_MIN  100
-#define NGX_HTTP_RATE_LIMIT_SENTINEL_BACKOFF_MAX  5000
-
-
 typedef struct {
     ngx_http_rate_limit_redis_t    *redis;
     ngx_http_rate_limit_link_t     *primary;
@@ -237,11 +233,11 @@ ngx_http_rate_limit_sentinel_give_up(ngx_http_rate_limit_sentinel_t *st)
                       st->known ? "has no sentinel answering"
                                 : "has no primary: no sentinel names it");
         st->down = 1;
-        st->backoff = NGX_HTTP_RATE_LIMIT_SENTINEL_BACKOFF_MIN;
+        st->backoff = NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MIN;
 
     } else {
         st->backoff = ngx_min(st->backoff * 2,
-                              NGX_HTTP_RATE_LIMIT_SENTINEL_BACKOFF_MAX);
+                              NGX_HTTP_RATE_LIMIT_REDIS_BACKOFF_MAX);
     }
 
     ngx_http_rate_limit_calls_fail(&st->pending);
