@@ -76,7 +76,8 @@ ngx_gw_json_quiet(ngx_gw_json_t *j)
     ((j)->objects[((j)->depth - 1) / 64] >> (((j)->depth - 1) % 64) & 1)
 
 
-static ngx_inline u_char *ngx_gw_json_plain_run(u_char *p, u_char *last);
+static NGX_GW_JSON_INLINE u_char *ngx_gw_json_plain_run(u_char *p,
+    u_char *last);
 static u_char *ngx_gw_json_swar_run(u_char *p, u_char *last);
 #if (NGX_GW_JSON_SSE2)
 static u_char *ngx_gw_json_sse2_run(u_char *p, u_char *last);
@@ -85,13 +86,21 @@ static u_char *ngx_gw_json_avx2_run(u_char *p, u_char *last)
 #elif (NGX_GW_JSON_NEON)
 static u_char *ngx_gw_json_neon_run(u_char *p, u_char *last);
 #endif
+static NGX_GW_JSON_INLINE ngx_int_t ngx_gw_json_name(ngx_gw_json_t *j,
+    u_char **pos, u_char *last);
 static ngx_int_t ngx_gw_json_name_run(ngx_gw_json_t *j, u_char **pos,
     u_char *quote, u_char *p, u_char *last) NGX_GW_JSON_NOINLINE;
-static ngx_inline ngx_int_t ngx_gw_json_name_take(ngx_gw_json_t *j,
+static NGX_GW_JSON_INLINE ngx_int_t ngx_gw_json_name_take(ngx_gw_json_t *j,
     u_char **pos, u_char *p, u_char *q);
 static ngx_int_t ngx_gw_json_open(ngx_gw_json_t *j, u_char *p,
     ngx_uint_t object);
 static ngx_int_t ngx_gw_json_value_start(ngx_gw_json_t *j, u_char *p);
+static NGX_GW_JSON_INLINE u_char *ngx_gw_json_scalar_end(ngx_gw_json_t *j,
+    u_char *p, u_char *last);
+static NGX_GW_JSON_INLINE u_char *ngx_gw_json_string_end(ngx_gw_json_t *j,
+    u_char *q, u_char *last);
+static u_char *ngx_gw_json_string_rest(ngx_gw_json_t *j, u_char *q,
+    u_char *last);
 static void ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp);
 static void ngx_gw_json_name_append(ngx_gw_json_t *j, u_char *text,
     size_t len);
@@ -808,7 +817,7 @@ ngx_gw_json_finish(ngx_gw_json_t *j)
  * eight bytes at a time and then one by one.
  */
 
-static ngx_inline u_char *
+static NGX_GW_JSON_INLINE u_char *
 ngx_gw_json_plain_run(u_char *p, u_char *last)
 {
 #if (NGX_GW_JSON_SSE2)
@@ -994,6 +1003,65 @@ ngx_gw_json_neon_run(u_char *p, u_char *last)
 ngx_int_t
 ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
 {
+    return ngx_gw_json_name(j, pos, last);
+}
+
+
+/* see ngx_gw_json.h: MEMBER_NAME and a scalar's VALUE_END in one call */
+
+ngx_int_t
+ngx_gw_json_next_member(ngx_gw_json_t *j, u_char **pos, u_char *last)
+{
+    u_char  *p, *q;
+
+    if (ngx_gw_json_name(j, pos, last) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* from here on, what is not taken is the caller's, after the name */
+
+    p = *pos;
+
+    while (p < last && *p <= ' '
+           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    {
+        p++;
+    }
+
+    if (p == last || *p != ':') {
+        return NGX_AGAIN;
+    }
+
+    do {
+        p++;
+    } while (p < last && *p <= ' '
+             && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'));
+
+    if (p == last) {
+        return NGX_AGAIN;
+    }
+
+    q = ngx_gw_json_scalar_end(j, p, last);
+
+    if (q == NULL) {
+        return NGX_AGAIN;
+    }
+
+    j->event = NGX_GW_JSON_VALUE_END;
+    j->mark = q;
+    j->state = sw_after_value;
+
+    *pos = q;
+
+    return NGX_OK;
+}
+
+
+/* the name as ngx_gw_json_next_name() takes it, inline in its callers */
+
+static NGX_GW_JSON_INLINE ngx_int_t
+ngx_gw_json_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
+{
     u_char   *p;
 #if (NGX_GW_JSON_SSE2)
     int       quote, stop;
@@ -1093,7 +1161,7 @@ ngx_gw_json_name_run(ngx_gw_json_t *j, u_char **pos, u_char *quote,
 
 /* the name between the quotes at p and q */
 
-static ngx_inline ngx_int_t
+static NGX_GW_JSON_INLINE ngx_int_t
 ngx_gw_json_name_take(ngx_gw_json_t *j, u_char **pos, u_char *p, u_char *q)
 {
     if ((size_t) (q - p - 1) > j->name_cap) {
@@ -1207,11 +1275,9 @@ ngx_gw_json_next_bracket(ngx_gw_json_t *j, u_char **pos, u_char *last)
 ngx_int_t
 ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last)
 {
-    u_char      *p, *q, ch, lo, hi;
+    u_char      *p, *q, ch;
     uint64_t     bit;
-    uint32_t     cp;
-    ngx_uint_t   state, depth, n, i;
-    const char  *literal;
+    ngx_uint_t   state, depth;
 
     p = *pos;
     state = j->state;
@@ -1327,223 +1393,31 @@ ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last)
                 p++;
                 continue;
 
-            case '"':
-                break;
-
-            case 't':
-            case 'n':
-                literal = (ch == 't') ? "true" : "null";
-
-                if (last - p < 4 || ngx_memcmp(p, literal, 4) != 0) {
-                    goto stop;
-                }
-
-                j->type = (ch == 't') ? NGX_GW_JSON_TRUE : NGX_GW_JSON_NULL;
-                q = p + 4;
-                goto value_end;
-
-            case 'f':
-                if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
-                    goto stop;
-                }
-
-                j->type = NGX_GW_JSON_FALSE;
-                q = p + 5;
-                goto value_end;
-
             default:
+                q = ngx_gw_json_scalar_end(j, p, last);
 
-                /* a number, and the byte after it must be here */
-
-                q = p;
-
-                if (*q == '-') {
-                    q++;
-                }
-
-                if (q < last && *q == '0') {
-                    q++;
-
-                } else if (q < last && *q >= '1' && *q <= '9') {
-                    do { q++; } while (q < last && *q >= '0' && *q <= '9');
-
-                } else {
+                if (q == NULL) {
                     goto stop;
                 }
 
-                if (q < last && *q == '.') {
-                    q++;
-
-                    if (q == last || *q < '0' || *q > '9') {
-                        goto stop;
-                    }
-
-                    do { q++; } while (q < last && *q >= '0' && *q <= '9');
-                }
-
-                if (q < last && (*q == 'e' || *q == 'E')) {
-                    q++;
-
-                    if (q < last && (*q == '+' || *q == '-')) {
-                        q++;
-                    }
-
-                    if (q == last || *q < '0' || *q > '9') {
-                        goto stop;
-                    }
-
-                    do { q++; } while (q < last && *q >= '0' && *q <= '9');
-                }
-
-                if (q == last
-                    || !(*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'
-                         || *q == ',' || *q == ']' || *q == '}'))
-                {
-                    goto stop;
-                }
-
-                j->type = NGX_GW_JSON_NUMBER;
-
-                /* the byte after a number is the next token's */
-
-                if (depth == j->quiet_level) {
-                    j->event = NGX_GW_JSON_VALUE_END;
-                    j->level = depth;
-                    j->mark = q;
-                    j->quiet = 0;
-                    j->state = sw_after_value;
-                    j->depth = depth;
-                    *pos = q;
-                    return NGX_OK;
-                }
-
-                p = q;
-                state = sw_after_value;
-                continue;
+                goto value_end;
             }
-
-            break;
 
         default:
             goto stop;
         }
 
-        /* a string, a name or a value, whole or not at all */
+        /* a name, whole or not at all */
 
-        q = p + 1;
+        q = ngx_gw_json_string_end(j, p + 1, last);
 
-        for ( ;; ) {
-            q = ngx_gw_json_plain_run(q, last);
-
-            if (q == last) {
-                goto stop;
-            }
-
-            ch = *q;
-
-            if (ch == '"') {
-                break;
-            }
-
-            if (ch == '\\') {
-                if (last - q < 2) {
-                    goto stop;
-                }
-
-                switch (q[1]) {
-                case '"': case '\\': case '/': case 'b': case 'f':
-                case 'n': case 'r': case 't':
-                    q += 2;
-                    continue;
-
-                case 'u':
-                    break;
-
-                default:
-                    goto stop;
-                }
-
-                /* pairs of surrogates are left to the machine */
-
-                if (last - q < 6) {
-                    goto stop;
-                }
-
-                cp = 0;
-
-                for (i = 2; i < 6; i++) {
-                    ch = q[i];
-
-                    if (ch >= '0' && ch <= '9') {
-                        cp = (cp << 4) | (ch - '0');
-
-                    } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
-                        cp = (cp << 4) | ((ch | 0x20) - 'a' + 10);
-
-                    } else {
-                        goto stop;
-                    }
-                }
-
-                if (cp >= 0xd800 && cp <= 0xdfff && !j->lone_surrogates) {
-                    goto stop;
-                }
-
-                /* a lone surrogate's next byte: any the string may hold */
-
-                q += 6;
-                continue;
-            }
-
-            if (ch < 0x80) {
-                goto stop;
-            }
-
-            /* UTF-8, the ranges of the machine, whole characters only */
-
-            lo = 0x80;
-            hi = 0xbf;
-
-            if (ch >= 0xc2 && ch <= 0xdf) {
-                n = 1;
-
-            } else if (ch >= 0xe0 && ch <= 0xef) {
-                n = 2;
-                lo = (ch == 0xe0) ? 0xa0 : 0x80;
-                hi = (ch == 0xed) ? 0x9f : 0xbf;
-
-            } else if (ch >= 0xf0 && ch <= 0xf4) {
-                n = 3;
-                lo = (ch == 0xf0) ? 0x90 : 0x80;
-                hi = (ch == 0xf4) ? 0x8f : 0xbf;
-
-            } else {
-                goto stop;
-            }
-
-            if ((size_t) (last - q) <= n || q[1] < lo || q[1] > hi) {
-                goto stop;
-            }
-
-            for (i = 2; i <= n; i++) {
-                if (q[i] < 0x80 || q[i] > 0xbf) {
-                    goto stop;
-                }
-            }
-
-            q += n + 1;
+        if (q == NULL) {
+            goto stop;
         }
 
-        /* q is at the closing quote */
-
-        if (state == sw_name || state == sw_name_or_object_end) {
-            p = q + 1;
-            state = sw_colon;
-            continue;
-        }
-
-        j->type = NGX_GW_JSON_STRING;
-        q++;
+        p = q + 1;
+        state = sw_colon;
+        continue;
 
     value_end:
 
@@ -1589,6 +1463,238 @@ stop:
     *pos = p;
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * The end of the scalar value at p, checked as the machine checks it, its
+ * type in j; NULL: a container, or where the machine must take over (a
+ * token cut by the end of the input, one the machine checks itself, an
+ * error).  A number needs the byte after it: it could go on.
+ */
+
+static NGX_GW_JSON_INLINE u_char *
+ngx_gw_json_scalar_end(ngx_gw_json_t *j, u_char *p, u_char *last)
+{
+    u_char  *q;
+
+    switch (*p) {
+
+    case '"':
+        q = ngx_gw_json_string_end(j, p + 1, last);
+
+        if (q == NULL) {
+            return NULL;
+        }
+
+        j->type = NGX_GW_JSON_STRING;
+        return q + 1;
+
+    case 't':
+        if (last - p < 4 || ngx_memcmp(p, "true", 4) != 0) {
+            return NULL;
+        }
+
+        j->type = NGX_GW_JSON_TRUE;
+        return p + 4;
+
+    case 'n':
+        if (last - p < 4 || ngx_memcmp(p, "null", 4) != 0) {
+            return NULL;
+        }
+
+        j->type = NGX_GW_JSON_NULL;
+        return p + 4;
+
+    case 'f':
+        if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
+            return NULL;
+        }
+
+        j->type = NGX_GW_JSON_FALSE;
+        return p + 5;
+    }
+
+    q = p;
+
+    if (*q == '-') {
+        q++;
+    }
+
+    if (q < last && *q == '0') {
+        q++;
+
+    } else if (q < last && *q >= '1' && *q <= '9') {
+        do { q++; } while (q < last && *q >= '0' && *q <= '9');
+
+    } else {
+        return NULL;
+    }
+
+    if (q < last && *q == '.') {
+        q++;
+
+        if (q == last || *q < '0' || *q > '9') {
+            return NULL;
+        }
+
+        do { q++; } while (q < last && *q >= '0' && *q <= '9');
+    }
+
+    if (q < last && (*q == 'e' || *q == 'E')) {
+        q++;
+
+        if (q < last && (*q == '+' || *q == '-')) {
+            q++;
+        }
+
+        if (q == last || *q < '0' || *q > '9') {
+            return NULL;
+        }
+
+        do { q++; } while (q < last && *q >= '0' && *q <= '9');
+    }
+
+    if (q == last
+        || !(*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'
+             || *q == ',' || *q == ']' || *q == '}'))
+    {
+        return NULL;
+    }
+
+    j->type = NGX_GW_JSON_NUMBER;
+
+    return q;
+}
+
+
+/*
+ * The closing quote of a string whose first character is at q, checked as
+ * the machine checks it; NULL where the machine must take over.  Most
+ * strings are plain to their end: the rest is out of the callers' way.
+ */
+
+static NGX_GW_JSON_INLINE u_char *
+ngx_gw_json_string_end(ngx_gw_json_t *j, u_char *q, u_char *last)
+{
+    q = ngx_gw_json_plain_run(q, last);
+
+    if (q < last && *q == '"') {
+        return q;
+    }
+
+    return ngx_gw_json_string_rest(j, q, last);
+}
+
+
+static u_char *
+ngx_gw_json_string_rest(ngx_gw_json_t *j, u_char *q, u_char *last)
+{
+    u_char      ch, lo, hi;
+    uint32_t    cp;
+    ngx_uint_t  n, i;
+
+    for ( ;; ) {
+        q = ngx_gw_json_plain_run(q, last);
+
+        if (q == last) {
+            return NULL;
+        }
+
+        ch = *q;
+
+        if (ch == '"') {
+            return q;
+        }
+
+        if (ch == '\\') {
+            if (last - q < 2) {
+                return NULL;
+            }
+
+            switch (q[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f':
+            case 'n': case 'r': case 't':
+                q += 2;
+                continue;
+
+            case 'u':
+                break;
+
+            default:
+                return NULL;
+            }
+
+            /* pairs of surrogates are left to the machine */
+
+            if (last - q < 6) {
+                return NULL;
+            }
+
+            cp = 0;
+
+            for (i = 2; i < 6; i++) {
+                ch = q[i];
+
+                if (ch >= '0' && ch <= '9') {
+                    cp = (cp << 4) | (ch - '0');
+
+                } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
+                    cp = (cp << 4) | ((ch | 0x20) - 'a' + 10);
+
+                } else {
+                    return NULL;
+                }
+            }
+
+            if (cp >= 0xd800 && cp <= 0xdfff && !j->lone_surrogates) {
+                return NULL;
+            }
+
+            /* a lone surrogate's next byte: any the string may hold */
+
+            q += 6;
+            continue;
+        }
+
+        if (ch < 0x80) {
+            return NULL;
+        }
+
+        /* UTF-8, the ranges of the machine, whole characters only */
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (ch >= 0xc2 && ch <= 0xdf) {
+            n = 1;
+
+        } else if (ch >= 0xe0 && ch <= 0xef) {
+            n = 2;
+            lo = (ch == 0xe0) ? 0xa0 : 0x80;
+            hi = (ch == 0xed) ? 0x9f : 0xbf;
+
+        } else if (ch >= 0xf0 && ch <= 0xf4) {
+            n = 3;
+            lo = (ch == 0xf0) ? 0x90 : 0x80;
+            hi = (ch == 0xf4) ? 0x8f : 0xbf;
+
+        } else {
+            return NULL;
+        }
+
+        if ((size_t) (last - q) <= n || q[1] < lo || q[1] > hi) {
+            return NULL;
+        }
+
+        for (i = 2; i <= n; i++) {
+            if (q[i] < 0x80 || q[i] > 0xbf) {
+                return NULL;
+            }
+        }
+
+        q += n + 1;
+    }
 }
 
 

@@ -22,6 +22,13 @@
 
 #define NGX_GW_JSON_MAX_DEPTH  256
 
+/* a fast path's steps are in its loop, not calls of their own */
+#if (defined __GNUC__ || defined __clang__)
+#define NGX_GW_JSON_INLINE     inline __attribute__((always_inline))
+#else
+#define NGX_GW_JSON_INLINE     ngx_inline
+#endif
+
 
 typedef enum {
     NGX_GW_JSON_OBJECT = 1,
@@ -129,6 +136,16 @@ ngx_int_t ngx_gw_json_next(ngx_gw_json_t *j, u_char **pos, u_char *last);
  * consumed.
  */
 ngx_int_t ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos,
+    u_char *last);
+
+/*
+ * ngx_gw_json_next_name(), and then the member's value when it is no
+ * container and all in the input: NGX_OK, the name still in j->name and
+ * the value's VALUE_END that ngx_gw_json_next() would give (its
+ * VALUE_START unsaid); NGX_AGAIN: the MEMBER_NAME alone, as
+ * ngx_gw_json_next_name() gives it; NGX_DECLINED: nothing is consumed.
+ */
+ngx_int_t ngx_gw_json_next_member(ngx_gw_json_t *j, u_char **pos,
     u_char *last);
 
 /*

@@ -15,7 +15,10 @@
 static ngx_int_t ngx_http_json_filter_members(
     ngx_http_json_filter_stream_t *st, u_char **pos, u_char *last,
     u_char **from);
-static ngx_http_json_sel_t *ngx_http_json_filter_named(
+static void ngx_http_json_filter_keep_member(
+    ngx_http_json_filter_stream_t *st, ngx_http_json_filter_level_t *level,
+    u_char *start, u_char *end);
+static NGX_GW_JSON_INLINE ngx_http_json_sel_t *ngx_http_json_filter_named(
     ngx_http_json_sel_t *sel, ngx_str_t *name);
 static void ngx_http_json_filter_event(ngx_http_json_filter_stream_t *st);
 static void ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st,
@@ -190,7 +193,7 @@ static ngx_int_t
 ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
     u_char **pos, u_char *last, u_char **from)
 {
-    u_char                        *p, *start, *c;
+    u_char                        *p, *start;
     size_t                         len;
     ngx_int_t                      rc;
     ngx_uint_t                     state, l, keep;
@@ -212,7 +215,46 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
             return NGX_DECLINED;
         }
 
-        if (ngx_gw_json_next_name(j, &p, last) != NGX_OK) {
+        /* a member whose value is no container: decided and done at once */
+
+        if (j->depth && st->levels[j->depth].simple) {
+            rc = ngx_gw_json_next_member(j, &p, last);
+
+        } else {
+            rc = (ngx_gw_json_next_name(j, &p, last) == NGX_OK) ? NGX_AGAIN
+                                                                : NGX_DECLINED;
+        }
+
+        if (rc == NGX_OK) {
+            level = &st->levels[j->depth];
+
+            if ((size_t) (j->name.data + j->name.len + 1 - start)
+                > NGX_HTTP_JSON_FILTER_PENDING)
+            {
+                /* too long a separator: the loop's own way finds it */
+                j->state = state;
+                return NGX_DECLINED;
+            }
+
+            m = ngx_http_json_filter_named(level->simple, &j->name);
+
+            /* a selection inside a scalar removes nothing from it */
+
+            keep = level->simple_deny
+                   ? (m == NULL || !ngx_http_json_sel_is_whole(m))
+                   : (m != NULL);
+
+            if (keep) {
+                ngx_http_json_filter_keep_member(st, level, start, j->mark);
+            }
+
+            *from = j->mark;
+            *pos = p;
+
+            continue;
+        }
+
+        if (rc == NGX_DECLINED) {
 
             if (ngx_gw_json_next_bracket(j, &p, last) != NGX_OK) {
                 return NGX_DECLINED;
@@ -312,23 +354,7 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
         *pos = p;
 
         if (keep) {
-
-            /* the first member kept goes without the comma before it */
-
-            if (!level->kept) {
-                for (c = start; *c != ',' && *c != '"'; c++) {
-                    /* void */
-                }
-
-                if (*c == ',') {
-                    ngx_http_json_filter_emit(st, start, c - start);
-                    start = c + 1;
-                }
-
-                level->kept = 1;
-            }
-
-            ngx_http_json_filter_emit(st, start, j->mark - start);
+            ngx_http_json_filter_keep_member(st, level, start, j->mark);
             st->mode = NGX_HTTP_JSON_FILTER_EMIT;
 
         } else {
@@ -367,9 +393,34 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
 }
 
 
+/* the first member kept in an object goes without the comma before it */
+
+static void
+ngx_http_json_filter_keep_member(ngx_http_json_filter_stream_t *st,
+    ngx_http_json_filter_level_t *level, u_char *start, u_char *end)
+{
+    u_char  *c;
+
+    if (!level->kept) {
+        for (c = start; *c != ',' && *c != '"'; c++) {
+            /* void */
+        }
+
+        if (*c == ',') {
+            ngx_http_json_filter_emit(st, start, c - start);
+            start = c + 1;
+        }
+
+        level->kept = 1;
+    }
+
+    ngx_http_json_filter_emit(st, start, end - start);
+}
+
+
 /* names are short: compared here, not by a call to memcmp() */
 
-static ngx_http_json_sel_t *
+static NGX_GW_JSON_INLINE ngx_http_json_sel_t *
 ngx_http_json_filter_named(ngx_http_json_sel_t *sel, ngx_str_t *name)
 {
     size_t                k;
