@@ -15,7 +15,7 @@
 static ngx_int_t ngx_http_json_filter_members(
     ngx_http_json_filter_stream_t *st, u_char **pos, u_char *last,
     u_char **from);
-static void ngx_http_json_filter_keep_member(
+static NGX_GW_JSON_INLINE void ngx_http_json_filter_keep_member(
     ngx_http_json_filter_stream_t *st, ngx_http_json_filter_level_t *level,
     u_char *start, u_char *end);
 static NGX_GW_JSON_INLINE ngx_http_json_sel_t *ngx_http_json_filter_named(
@@ -25,8 +25,8 @@ static void ngx_http_json_filter_quiet(ngx_http_json_filter_stream_t *st,
     ngx_uint_t level);
 static ngx_int_t ngx_http_json_filter_range(
     ngx_http_json_filter_stream_t *st, u_char *from, u_char *to);
-static void ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st,
-    u_char *p, size_t len);
+static NGX_GW_JSON_INLINE void ngx_http_json_filter_emit(
+    ngx_http_json_filter_stream_t *st, u_char *p, size_t len);
 static void ngx_http_json_filter_copy_run(ngx_http_json_filter_stream_t *st);
 static void ngx_http_json_filter_copy(ngx_http_json_filter_stream_t *st,
     u_char *p, size_t len);
@@ -395,7 +395,7 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
 
 /* the first member kept in an object goes without the comma before it */
 
-static void
+static NGX_GW_JSON_INLINE void
 ngx_http_json_filter_keep_member(ngx_http_json_filter_stream_t *st,
     ngx_http_json_filter_level_t *level, u_char *start, u_char *end)
 {
@@ -638,7 +638,7 @@ ngx_http_json_filter_range(ngx_http_json_filter_stream_t *st, u_char *from,
  * ones goes out in one copy, not one for each token.
  */
 
-static void
+static NGX_GW_JSON_INLINE void
 ngx_http_json_filter_emit(ngx_http_json_filter_stream_t *st, u_char *p,
     size_t len)
 {
