@@ -101,6 +101,8 @@ static NGX_GW_JSON_INLINE u_char *ngx_gw_json_string_end(ngx_gw_json_t *j,
     u_char *q, u_char *last);
 static u_char *ngx_gw_json_string_rest(ngx_gw_json_t *j, u_char *q,
     u_char *last);
+static u_char *ngx_gw_json_flat_array_end(ngx_gw_json_t *j, u_char *p,
+    u_char *last);
 static void ngx_gw_json_name_add(ngx_gw_json_t *j, uint32_t cp);
 static void ngx_gw_json_name_append(ngx_gw_json_t *j, u_char *text,
     size_t len);
@@ -1041,7 +1043,12 @@ ngx_gw_json_next_member(ngx_gw_json_t *j, u_char **pos, u_char *last)
         return NGX_AGAIN;
     }
 
-    q = ngx_gw_json_scalar_end(j, p, last);
+    if (*p == '[') {
+        q = ngx_gw_json_flat_array_end(j, p, last);
+
+    } else {
+        q = ngx_gw_json_scalar_end(j, p, last);
+    }
 
     if (q == NULL) {
         return NGX_AGAIN;
@@ -1054,6 +1061,81 @@ ngx_gw_json_next_member(ngx_gw_json_t *j, u_char **pos, u_char *last)
     *pos = q;
 
     return NGX_OK;
+}
+
+
+/*
+ * The end of an array of scalars ("tags": ["a", "b"]), as the machine
+ * would find it; NULL: an element is a container, or as for
+ * ngx_gw_json_scalar_end()
+ */
+
+static u_char *
+ngx_gw_json_flat_array_end(ngx_gw_json_t *j, u_char *p, u_char *last)
+{
+    u_char  *q;
+
+    /* too deep an array is the machine's error, at the same byte */
+
+    if (j->depth >= j->max_depth) {
+        return NULL;
+    }
+
+    q = p + 1;
+
+    while (q < last && *q <= ' '
+           && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
+    {
+        q++;
+    }
+
+    if (q < last && *q == ']') {
+        goto done;
+    }
+
+    for ( ;; ) {
+        if (q == last || *q == '[' || *q == '{') {
+            return NULL;
+        }
+
+        q = ngx_gw_json_scalar_end(j, q, last);
+
+        if (q == NULL) {
+            return NULL;
+        }
+
+        while (q < last && *q <= ' '
+               && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
+        {
+            q++;
+        }
+
+        if (q == last) {
+            return NULL;
+        }
+
+        if (*q == ']') {
+            break;
+        }
+
+        if (*q != ',') {
+            return NULL;
+        }
+
+        do {
+            q++;
+        } while (q < last && *q <= ' '
+                 && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'));
+    }
+
+done:
+
+    /* as the machine leaves the bit of a container it closed */
+
+    j->objects[j->depth / 64] &= ~((uint64_t) 1 << (j->depth % 64));
+    j->type = NGX_GW_JSON_ARRAY;
+
+    return q + 1;
 }
 
 

@@ -140,10 +140,11 @@ ngx_int_t ngx_gw_json_next_name(ngx_gw_json_t *j, u_char **pos,
 
 /*
  * ngx_gw_json_next_name(), and then the member's value when it is no
- * container and all in the input: NGX_OK, the name still in j->name and
- * the value's VALUE_END that ngx_gw_json_next() would give (its
- * VALUE_START unsaid); NGX_AGAIN: the MEMBER_NAME alone, as
- * ngx_gw_json_next_name() gives it; NGX_DECLINED: nothing is consumed.
+ * container, or an array of scalars, and all in the input: NGX_OK, the
+ * name still in j->name and the value's VALUE_END that ngx_gw_json_next()
+ * would give (the events inside unsaid); NGX_AGAIN: the MEMBER_NAME
+ * alone, as ngx_gw_json_next_name() gives it; NGX_DECLINED: nothing is
+ * consumed.
  */
 ngx_int_t ngx_gw_json_next_member(ngx_gw_json_t *j, u_char **pos,
     u_char *last);

@@ -88,7 +88,13 @@ our $LONE_DENIED = <<'_EOJ_';
 {"id":"\ud800","name":"a\udc00b\ud83d\ude00","x":"\ud800\n\ud800\u0041\udbff\\udc00","items":[{"id":"\udfff"}],"obj":{"id":2,"name":"\ud800\"q"},"x\ud83d":"\ud83d"}
 _EOJ_
 
-our $FILES = [(map { [$_, $BAD{$_}[0]] } @BAD), ['lone.json', $LONE]];
+# an array of scalars one level too deep, in an object whose members a
+# deny path decides (each value read whole, as a scalar is)
+our $DEEP_FLAT = '{"id":1,"deep":' . ('[' x 254) . '{"x":[1],"secret":"LEAK"}'
+                 . (']' x 254) . qq(}\n);
+
+our $FILES = [(map { [$_, $BAD{$_}[0]] } @BAD), ['lone.json', $LONE],
+              ['deep-flat.json', $DEEP_FLAT]];
 
 # one error line for each request, saying where the body was cut short
 our $CUT = qr/\Ajson_filter: (?:malformed JSON from upstream: [^\n]+ at (?:byte \d+|its end)|a member name or the space before it is longer than 4k at byte \d+); the response is cut short(?: there)?\n\z/;
@@ -467,3 +473,16 @@ qr/json_filter: .*?(?= while |, client: )/
 --- grep_error_log_out eval
 ["json_filter: a member name or the space before it is longer than 4k at byte 13; the response is cut short there\n",
  "json_filter: a member name or the space before it is longer than 4k at byte 13; the response is cut short there\n"]
+
+
+
+=== TEST 22: ... an array of scalars too deep, where a member is read whole
+--- config eval: $::CONFIG
+--- request eval
+["GET /deny/deep-flat.json HTTP/1.0", "GET /deny-split/deep-flat.json HTTP/1.0"]
+--- response_body eval
+[('{"id":1,"deep":' . ('[' x 254) . '{"x":') x 2]
+--- grep_error_log eval
+qr/json_filter: .*?(?= while |, client: )/
+--- grep_error_log_out eval
+[("json_filter: malformed JSON from upstream: nesting too deep at byte 274; the response is cut short there\n") x 2]
