@@ -215,9 +215,15 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
             return NGX_DECLINED;
         }
 
-        /* a member whose value is no container: decided and done at once */
+        /*
+         * a member whose value is no container (nor an array of them):
+         * decided and done at once; at a brace, no name to look for
+         */
 
-        if (j->depth && st->levels[j->depth].simple) {
+        if (p < last && *p == '}') {
+            rc = NGX_DECLINED;
+
+        } else if (j->depth && st->levels[j->depth].simple) {
             rc = ngx_gw_json_next_member(j, &p, last);
 
         } else {
@@ -260,7 +266,11 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
                 return NGX_DECLINED;
             }
 
-            /* the object's end, held and then let go, as the loop does */
+            /*
+             * the object's end, as ngx_http_json_filter_event() takes it
+             * where nothing waits undecided: what precedes the brace is
+             * only whitespace, and goes out with it
+             */
 
             len = j->mark - start;
             *pos = p;
@@ -269,10 +279,12 @@ ngx_http_json_filter_members(ngx_http_json_filter_stream_t *st,
                 return NGX_OK;
             }
 
-            ngx_http_json_filter_hold(st, start, len);
+            ngx_http_json_filter_emit(st, start, len);
             *from = j->mark;
 
-            ngx_http_json_filter_event(st);
+            l = j->level;
+            st->mode = (l > 0 && st->levels[l].object)
+                       ? NGX_HTTP_JSON_FILTER_HOLD : NGX_HTTP_JSON_FILTER_EMIT;
 
             if (st->mode == NGX_HTTP_JSON_FILTER_HOLD) {
                 continue;
