@@ -1501,6 +1501,12 @@ ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last)
         state = sw_colon;
         continue;
 
+    close:
+
+        depth--;
+        j->type = (ch == '}') ? NGX_GW_JSON_OBJECT : NGX_GW_JSON_ARRAY;
+        q = p + 1;
+
     value_end:
 
         if (depth == j->quiet_level) {
@@ -1515,26 +1521,6 @@ ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last)
         }
 
         p = q;
-        state = sw_after_value;
-        continue;
-
-    close:
-
-        depth--;
-        p++;
-
-        if (depth == j->quiet_level) {
-            j->event = NGX_GW_JSON_VALUE_END;
-            j->type = (ch == '}') ? NGX_GW_JSON_OBJECT : NGX_GW_JSON_ARRAY;
-            j->level = depth;
-            j->mark = p;
-            j->quiet = 0;
-            j->state = sw_after_value;
-            j->depth = depth;
-            *pos = p;
-            return NGX_OK;
-        }
-
         state = sw_after_value;
     }
 
@@ -1558,7 +1544,8 @@ stop:
 static NGX_GW_JSON_INLINE u_char *
 ngx_gw_json_scalar_end(ngx_gw_json_t *j, u_char *p, u_char *last)
 {
-    u_char  *q;
+    u_char      *q;
+    const char  *literal;
 
     switch (*p) {
 
@@ -1573,19 +1560,14 @@ ngx_gw_json_scalar_end(ngx_gw_json_t *j, u_char *p, u_char *last)
         return q + 1;
 
     case 't':
-        if (last - p < 4 || ngx_memcmp(p, "true", 4) != 0) {
-            return NULL;
-        }
-
-        j->type = NGX_GW_JSON_TRUE;
-        return p + 4;
-
     case 'n':
-        if (last - p < 4 || ngx_memcmp(p, "null", 4) != 0) {
+        literal = (*p == 't') ? "true" : "null";
+
+        if (last - p < 4 || ngx_memcmp(p, literal, 4) != 0) {
             return NULL;
         }
 
-        j->type = NGX_GW_JSON_NULL;
+        j->type = (*p == 't') ? NGX_GW_JSON_TRUE : NGX_GW_JSON_NULL;
         return p + 4;
 
     case 'f':
