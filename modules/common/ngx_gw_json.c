@@ -78,6 +78,8 @@ ngx_gw_json_quiet(ngx_gw_json_t *j)
 
 static NGX_GW_JSON_INLINE u_char *ngx_gw_json_plain_run(u_char *p,
     u_char *last);
+static NGX_GW_JSON_INLINE u_char *ngx_gw_json_space_end(u_char *p,
+    u_char *last);
 static u_char *ngx_gw_json_swar_run(u_char *p, u_char *last);
 #if (NGX_GW_JSON_SSE2)
 static u_char *ngx_gw_json_sse2_run(u_char *p, u_char *last);
@@ -813,6 +815,26 @@ ngx_gw_json_finish(ngx_gw_json_t *j)
 
 
 /*
+ * The first byte after whitespace.  Between tokens of compact JSON there
+ * is none, which one compare tells before the loop's four.
+ */
+
+static NGX_GW_JSON_INLINE u_char *
+ngx_gw_json_space_end(u_char *p, u_char *last)
+{
+    if (p < last && *p <= ' ') {
+        while (p < last
+               && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        {
+            p++;
+        }
+    }
+
+    return p;
+}
+
+
+/*
  * The end of a run of plain string characters: the first quote,
  * backslash, control character or non-ASCII byte.  The fast path looks at
  * 16 or 32 bytes together while that many are left, the rest is looked at
@@ -1022,22 +1044,13 @@ ngx_gw_json_next_member(ngx_gw_json_t *j, u_char **pos, u_char *last)
 
     /* from here on, what is not taken is the caller's, after the name */
 
-    p = *pos;
-
-    while (p < last && *p <= ' '
-           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    {
-        p++;
-    }
+    p = ngx_gw_json_space_end(*pos, last);
 
     if (p == last || *p != ':') {
         return NGX_AGAIN;
     }
 
-    do {
-        p++;
-    } while (p < last && *p <= ' '
-             && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'));
+    p = ngx_gw_json_space_end(p + 1, last);
 
     if (p == last) {
         return NGX_AGAIN;
@@ -1081,13 +1094,7 @@ ngx_gw_json_flat_array_end(ngx_gw_json_t *j, u_char *p, u_char *last)
         return NULL;
     }
 
-    q = p + 1;
-
-    while (q < last && *q <= ' '
-           && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
-    {
-        q++;
-    }
+    q = ngx_gw_json_space_end(p + 1, last);
 
     if (q < last && *q == ']') {
         goto done;
@@ -1104,11 +1111,7 @@ ngx_gw_json_flat_array_end(ngx_gw_json_t *j, u_char *p, u_char *last)
             return NULL;
         }
 
-        while (q < last && *q <= ' '
-               && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
-        {
-            q++;
-        }
+        q = ngx_gw_json_space_end(q, last);
 
         if (q == last) {
             return NULL;
@@ -1122,10 +1125,7 @@ ngx_gw_json_flat_array_end(ngx_gw_json_t *j, u_char *p, u_char *last)
             return NULL;
         }
 
-        do {
-            q++;
-        } while (q < last && *q <= ' '
-                 && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'));
+        q = ngx_gw_json_space_end(q + 1, last);
     }
 
 done:
@@ -1160,11 +1160,7 @@ ngx_gw_json_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
             return NGX_DECLINED;
         }
 
-        while (p < last && *p <= ' '
-               && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        {
-            p++;
-        }
+        p = ngx_gw_json_space_end(p, last);
 
         if (p == last || *p != ',') {
             return NGX_DECLINED;
@@ -1181,11 +1177,7 @@ ngx_gw_json_name(ngx_gw_json_t *j, u_char **pos, u_char *last)
         return NGX_DECLINED;
     }
 
-    while (p < last && *p <= ' '
-           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    {
-        p++;
-    }
+    p = ngx_gw_json_space_end(p, last);
 
     if (p == last || *p != '"') {
         return NGX_DECLINED;
@@ -1291,13 +1283,7 @@ ngx_gw_json_next_bracket(ngx_gw_json_t *j, u_char **pos, u_char *last)
         return NGX_DECLINED;
     }
 
-    p = *pos;
-
-    while (p < last && *p <= ' '
-           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    {
-        p++;
-    }
+    p = ngx_gw_json_space_end(*pos, last);
 
     if (p == last) {
         return NGX_DECLINED;
@@ -1323,10 +1309,7 @@ ngx_gw_json_next_bracket(ngx_gw_json_t *j, u_char **pos, u_char *last)
         return NGX_DECLINED;
     }
 
-    do {
-        p++;
-    } while (p < last && *p <= ' '
-             && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'));
+    p = ngx_gw_json_space_end(p + 1, last);
 
     /* too deep a bracket is the machine's error, at the same byte */
 
@@ -1381,11 +1364,7 @@ ngx_gw_json_skip(ngx_gw_json_t *j, u_char **pos, u_char *last)
 
     for ( ;; ) {
 
-        while (p < last && *p <= ' '
-               && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        {
-            p++;
-        }
+        p = ngx_gw_json_space_end(p, last);
 
         if (p == last) {
             goto stop;
